@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { configSchema, type SwitchyardConfig } from './schema.js';
+import { defaultConfig } from './default-config.js';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** The environment variables Switchyard reads; nothing else in the code reads process.env for config. */
+export interface ConfigEnvironment {
+  readonly SWITCHYARD_CONFIG?: string | undefined;
+  readonly PORT?: string | undefined;
+  readonly REDIS_URL?: string | undefined;
+  readonly LOG_LEVEL?: string | undefined;
+}
+
+function formatIssues(error: z.ZodError, source: string): string {
+  const lines = error.issues.map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+    return `  - ${path}: ${issue.message}`;
+  });
+  return `invalid configuration in ${source}:\n${lines.join('\n')}`;
+}
+
+/** Validates a raw configuration object, throwing a ConfigError that lists every problem. */
+export function parseConfig(raw: unknown, source = 'configuration'): SwitchyardConfig {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(formatIssues(result.error, source));
+  return result.data;
+}
+
+/**
+ * Reads the file named by SWITCHYARD_CONFIG (or the embedded default), applies the environment
+ * overrides and validates the result once.
+ */
+export function loadConfig(env: ConfigEnvironment): SwitchyardConfig {
+  let raw: Record<string, unknown>;
+  let source = 'the embedded default';
+  if (env.SWITCHYARD_CONFIG) {
+    source = env.SWITCHYARD_CONFIG;
+    let text: string;
+    try {
+      text = readFileSync(source, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`cannot read configuration file ${source}: ${(error as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text) as Record<string, unknown>;
+    } catch (error) {
+      throw new ConfigError(`configuration file ${source} is not valid JSON: ${(error as Error).message}`);
+    }
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new ConfigError(`configuration file ${source} must hold a JSON object`);
+    }
+  } else {
+    raw = structuredClone(defaultConfig) as unknown as Record<string, unknown>;
+  }
+
+  const overridden: Record<string, unknown> = { ...raw };
+  if (env.PORT !== undefined && env.PORT !== '') {
+    const port = Number(env.PORT);
+    if (!Number.isInteger(port)) throw new ConfigError(`PORT must be an integer, got "${env.PORT}"`);
+    overridden.server = { ...(raw.server as object | undefined), port };
+  }
+  if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
+    overridden.redis = { ...(raw.redis as object | undefined), url: env.REDIS_URL };
+  }
+  if (env.LOG_LEVEL !== undefined && env.LOG_LEVEL !== '') overridden.logLevel = env.LOG_LEVEL;
+  return parseConfig(overridden, source);
+}

@@ -1,0 +1,90 @@
+/**
+ * The one streaming interface every model backend implements. Nothing here knows about GraphQL,
+ * routing or caching: a backend turns messages into a stream of events and reports failures as
+ * {@link UpstreamError}s.
+ */
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  readonly role: ChatRole;
+  readonly content: string;
+}
+
+export interface CompletionRequest {
+  readonly messages: readonly ChatMessage[];
+  readonly maxTokens: number;
+  readonly temperature?: number | undefined;
+  /** Aborting it must stop the upstream call at once (close the socket, stop timers). */
+  readonly signal: AbortSignal;
+}
+
+export type CompletionEvent =
+  | { readonly type: 'token'; readonly text: string }
+  /**
+   * Emitted once, before the stream ends. `estimated` is true when the provider reported no usage
+   * and the backend counted tokens itself with a tokenizer.
+   */
+  | {
+      readonly type: 'usage';
+      readonly promptTokens: number;
+      readonly completionTokens: number;
+      readonly estimated: boolean;
+    }
+  | { readonly type: 'finish'; readonly reason: string };
+
+export interface ModelPricing {
+  /** USD per 1,000 prompt tokens. */
+  readonly inputPer1k: number;
+  /** USD per 1,000 completion tokens. */
+  readonly outputPer1k: number;
+}
+
+export interface ModelBackend {
+  readonly id: string;
+  readonly provider: string;
+  readonly pricing: ModelPricing;
+  stream(request: CompletionRequest): AsyncIterable<CompletionEvent>;
+}
+
+export function costUsd(pricing: ModelPricing, promptTokens: number, completionTokens: number): number {
+  return (promptTokens * pricing.inputPer1k + completionTokens * pricing.outputPer1k) / 1000;
+}
+
+export type UpstreamErrorCode =
+  | 'UPSTREAM_CONNECT_TIMEOUT'
+  | 'UPSTREAM_FIRST_TOKEN_TIMEOUT'
+  | 'UPSTREAM_IDLE_TIMEOUT'
+  | 'UPSTREAM_TOTAL_TIMEOUT'
+  | 'UPSTREAM_RATE_LIMITED'
+  | 'UPSTREAM_HTTP_ERROR'
+  | 'UPSTREAM_CONNECTION_ERROR'
+  | 'UPSTREAM_PROTOCOL_ERROR'
+  | 'UPSTREAM_ERROR'
+  | 'MODEL_UNAVAILABLE';
+
+export interface UpstreamErrorOptions {
+  /** Worth trying another arm (connection refused, 429, 5xx, timeouts before the first token). */
+  readonly retryable: boolean;
+  readonly status?: number | undefined;
+  /** From a `Retry-After` header: how long this model should not be asked again. */
+  readonly retryAfterMs?: number | undefined;
+  readonly cause?: unknown;
+}
+
+/** A failure of a model call. Its message must never contain credentials. */
+export class UpstreamError extends Error {
+  override readonly name = 'UpstreamError';
+  readonly code: UpstreamErrorCode;
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: UpstreamErrorCode, message: string, options: UpstreamErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
