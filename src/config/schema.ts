@@ -91,30 +91,65 @@ const armSchema = z
 
 const rewardSchema = z
   .object({
-    /** Weight of user feedback (the quality part), applied when feedback arrives. */
-    quality: nonNegative.default(0.7),
-    /** Weight of latency in the operational part, applied on completion. */
-    latency: nonNegative.default(0.15),
-    /** Weight of cost in the operational part. */
-    cost: nonNegative.default(0.15),
-    /** Latency (ms) that scores 0.5 on the latency part; the score is target / (target + latency). */
-    latencyTargetMs: z.number().positive().default(2_000),
-    /** Cost (USD) that scores 0.5 on the cost part; the score is target / (target + cost). */
-    costTargetUsd: z.number().positive().default(0.002),
+    /**
+     * Pseudo-observations one feedback score adds to the arm's quality posterior (1 = one Bernoulli
+     * trial). An error counts as a quality-0 observation of the same weight.
+     */
+    quality: z.number().finite().positive().default(1),
+    /**
+     * Quality units the router gives up to avoid one reference cost per request: it maximises
+     * quality - cost * (expected cost / reference cost) - latency * (expected latency / reference latency).
+     */
+    cost: nonNegative.default(0.1),
+    /** Quality units worth one reference latency per request (see `cost`). */
+    latency: nonNegative.default(0.02),
+    /**
+     * Cost (USD per request) that the cost weight is priced against. Unset: the highest mean cost
+     * per request observed among the arms, so the weight does not depend on a price scale. Set:
+     * one unit of quality is worth costReferenceUsd / cost dollars.
+     */
+    costReferenceUsd: z.number().positive().optional(),
+    /** Latency (ms) that the latency weight is priced against; unset: the slowest arm's observed mean. */
+    latencyReferenceMs: z.number().positive().optional(),
   })
-  .strict()
-  .refine((r) => r.quality + r.latency + r.cost > 0, 'reward weights must not all be 0');
+  .strict();
 
 const banditSchema = z
   .object({
-    policy: z.enum(['thompson']).default('thompson'),
+    policy: z.enum(['thompson', 'ucb1', 'egreedy']).default('thompson'),
+    /** Beta prior of every arm in the global context (and in every context when hierarchyStrength is 0). */
     prior: z
       .object({ alpha: z.number().positive().default(1), beta: z.number().positive().default(1) })
       .strict()
       .default({ alpha: 1, beta: 1 }),
+    /**
+     * Pseudo-observations a context borrows from its parent (the global statistics, or the task for a
+     * task/length context): its prior is Beta(s * parentMean, s * (1 - parentMean)). 0 = contexts learn alone.
+     */
+    hierarchyStrength: nonNegative.default(4),
+    /**
+     * Requests of a context after which its evidence counts half (evidence decays toward the prior, so
+     * a degraded arm loses its traffic and a recovered one wins it back). 0 = never forget.
+     */
+    halfLife: nonNegative.default(2_000),
+    /** Probability that epsilon-greedy explores uniformly at random. */
+    epsilon: probability.default(0.05),
+    /** Exploration multiplier of UCB1's bonus sqrt(2 ln n / n_arm); 1 is the textbook bound. */
+    ucbExploration: nonNegative.default(1),
     /** Monte Carlo draws used to estimate routing confidence (probability the chosen arm is best). */
     confidenceDraws: z.number().int().min(16).max(10_000).default(256),
     seed: z.number().int().optional(),
+    classifier: z
+      .object({
+        /** Append a prompt length band (short/medium/long) to the task type: 'code/short'. */
+        lengthBands: z.boolean().default(true),
+        /** Approximate tokens (characters / 4) up to which a prompt is short, and medium. */
+        shortTokens: z.number().int().positive().default(128),
+        mediumTokens: z.number().int().positive().default(1_024),
+      })
+      .strict()
+      .default({ lengthBands: true, shortTokens: 128, mediumTokens: 1_024 })
+      .refine((c) => c.shortTokens < c.mediumTokens, 'shortTokens must be below mediumTokens'),
   })
   .strict();
 
@@ -154,13 +189,28 @@ const cacheSchema = z
       })
       .strict()
       .default({ maxEntries: 10_000, maxBytes: 64 * 1024 * 1024 }),
+    l2: z
+      .object({
+        /** After an L2 command fails on a live connection (e.g. a timeout), L2 is skipped this long before a retry. */
+        cooldownMs: z.number().int().positive().default(1_000),
+        /** How stale the L2 entry/byte counts shown by stats may get before a background SCAN refreshes them. */
+        statsRefreshMs: z.number().int().positive().default(5_000),
+      })
+      .strict()
+      .default({ cooldownMs: 1_000, statsRefreshMs: 5_000 }),
     ttl: z
       .object({
         minSeconds: z.number().positive().default(30),
         maxSeconds: z.number().positive().default(300),
+        /** Length of the sliding window over which the hit rate that steers the base TTL is measured. */
+        windowSeconds: z.number().positive().default(300),
+        /** Lookups the window must hold before the hit rate moves the base TTL off minSeconds. */
+        minSamples: z.number().int().nonnegative().default(20),
+        /** Each hit on an entry extends its TTL by this multiple of the base TTL (capped at maxSeconds). */
+        hitGrowth: nonNegative.default(1),
       })
       .strict()
-      .default({ minSeconds: 30, maxSeconds: 300 })
+      .default({ minSeconds: 30, maxSeconds: 300, windowSeconds: 300, minSamples: 20, hitGrowth: 1 })
       .refine((t) => t.minSeconds <= t.maxSeconds, 'minSeconds must not exceed maxSeconds'),
     /** Requests with a temperature above this are not cached (unless cacheHighTemperature). */
     maxTemperature: z.number().min(0).max(2).default(0.5),
@@ -177,6 +227,9 @@ const redisSchema = z
     keyPrefix: z.string().default('switchyard:'),
     commandTimeoutMs: z.number().int().positive().default(250),
     connectTimeoutMs: z.number().int().positive().default(1_000),
+    /** Reconnect backoff: first delay, doubled per failed attempt up to retryMaxMs; retries never stop. */
+    retryBaseMs: z.number().int().positive().default(100),
+    retryMaxMs: z.number().int().positive().default(2_000),
   })
   .strict();
 
@@ -191,6 +244,95 @@ const serverSchema = z
   })
   .strict();
 
+export const streamingSchema = z
+  .object({
+    /** Words per chunk when routing confidence is 0; chunk size grows linearly with confidence up to maxWords. */
+    minWords: z.number().int().min(1).default(4),
+    /** Words per chunk when routing confidence is 1; also the most words a live chunk may hold. */
+    maxWords: z.number().int().min(1).default(20),
+    /** Live tokens are coalesced into one chunk only while no more than this has passed since the chunk began. */
+    flushIntervalMs: z.number().int().positive().default(50),
+    /** Delay between chunks of an already complete answer, derived from the arm's speed; maxMs 0 disables. */
+    pacing: z
+      .object({
+        minMs: nonNegative.default(30),
+        maxMs: nonNegative.default(150),
+      })
+      .strict()
+      .default({ minMs: 30, maxMs: 150 })
+      .refine((p) => p.maxMs === 0 || p.minMs <= p.maxMs, 'pacing.minMs must not exceed pacing.maxMs'),
+  })
+  .strict()
+  .refine((s) => s.minWords <= s.maxWords, 'minWords must not exceed maxWords');
+
+export const analyzerSchema = z
+  .object({
+    /** Bucket width of the last-minute window (the window spans 60 s, so 60_000 must be a multiple). */
+    minuteBucketMs: z.number().int().positive().default(1_000),
+    /** Bucket width of the last-hour window (the window spans 3_600_000 ms, so that must be a multiple). */
+    hourBucketMs: z.number().int().positive().default(60_000),
+    /** Distinct contexts tracked; samples of further contexts are folded into the context "(other)". */
+    maxContexts: z.number().int().positive().default(50),
+    histogram: z
+      .object({
+        /** Smallest latency step the HDR histograms distinguish. */
+        resolutionMs: z.number().positive().default(0.1),
+        /** Latencies above this are recorded as this value. */
+        maxMs: z.number().positive().default(600_000),
+        /** Relative precision of recorded values: 10^-significantDigits. */
+        significantDigits: z.number().int().min(1).max(5).default(2),
+      })
+      .strict()
+      .default({ resolutionMs: 0.1, maxMs: 600_000, significantDigits: 2 })
+      .refine((h) => h.maxMs / h.resolutionMs >= 2, 'maxMs must be at least twice resolutionMs'),
+    recommendations: z
+      .object({
+        /** Pulls an arm needs before any recommendation judges it. */
+        minPulls: z.number().int().positive().default(200),
+        /** DISABLE_ARM fires when an arm's probability of being best is below this after minPulls. */
+        disableBelowProbabilityBest: probability.default(0.01),
+        /** Requests each window needs before MODEL_DEGRADED compares the last minute with its baseline. */
+        minRequests: z.number().int().positive().default(20),
+        /** MODEL_DEGRADED: the last minute's error rate exceeds the baseline's by at least this much (absolute). */
+        errorRateIncrease: probability.default(0.1),
+        /** MODEL_DEGRADED: the last minute's p95 latency is at least this multiple of the baseline's. */
+        latencyFactor: z.number().min(1).default(1.5),
+        /** CHEAPER_ARM_AS_GOOD: a cheaper arm's posterior mean reward lies within this of the best's. */
+        rewardMargin: probability.default(0.02),
+        /** CHEAPER_ARM_AS_GOOD: the cheaper arm costs at most this fraction of the best's per request. */
+        maxCostRatio: probability.default(0.8),
+      })
+      .strict()
+      .default({
+        minPulls: 200,
+        disableBelowProbabilityBest: 0.01,
+        minRequests: 20,
+        errorRateIncrease: 0.1,
+        latencyFactor: 1.5,
+        rewardMargin: 0.02,
+        maxCostRatio: 0.8,
+      }),
+    prometheus: z
+      .object({
+        latencyBucketsSeconds: z
+          .array(z.number().positive())
+          .min(1)
+          .default([0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120]),
+        ttftBucketsSeconds: z
+          .array(z.number().positive())
+          .min(1)
+          .default([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30]),
+      })
+      .strict()
+      .default({
+        latencyBucketsSeconds: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120],
+        ttftBucketsSeconds: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+      }),
+  })
+  .strict()
+  .refine((a) => 60_000 % a.minuteBucketMs === 0, 'minuteBucketMs must divide 60000')
+  .refine((a) => 3_600_000 % a.hourBucketMs === 0, 'hourBucketMs must divide 3600000');
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -204,6 +346,8 @@ export const configSchema = z
     feedback: feedbackSchema.default(feedbackSchema.parse({})),
     cache: cacheSchema.default(cacheSchema.parse({})),
     redis: redisSchema.default(redisSchema.parse({})),
+    streaming: streamingSchema.default(streamingSchema.parse({})),
+    analyzer: analyzerSchema.default(analyzerSchema.parse({})),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -243,6 +387,10 @@ export type OpenAIModelConfig = z.infer<typeof openaiModelSchema>;
 export type AnthropicModelConfig = z.infer<typeof anthropicModelSchema>;
 export type ArmConfig = z.infer<typeof armSchema>;
 export type RewardConfig = z.infer<typeof rewardSchema>;
+export type BanditConfig = z.infer<typeof banditSchema>;
+export type ClassifierConfig = BanditConfig['classifier'];
 export type CacheConfig = z.infer<typeof cacheSchema>;
 export type RedisConfig = z.infer<typeof redisSchema>;
 export type TimeoutsConfig = z.infer<typeof timeoutsSchema>;
+export type StreamingConfig = z.infer<typeof streamingSchema>;
+export type AnalyzerConfig = z.infer<typeof analyzerSchema>;

@@ -1,12 +1,28 @@
 import { sampleBeta, type Rng } from './random.js';
 
 /**
- * Bandit policies. A policy keeps a Beta posterior per (arm, context) over a reward in [0, 1]:
- * a reward r with weight w adds w * r to alpha and w * (1 - r) to beta. A negative weight retracts
- * an earlier contribution, which is how feedback that is submitted twice replaces itself.
+ * The statistics every bandit policy learns from, and the interface the router drives them by.
+ *
+ * Per (arm, context) a policy keeps:
+ * - a Beta posterior over the arm's quality: a reward r with weight w adds w * r to alpha and
+ *   w * (1 - r) to beta; a negative weight retracts an earlier contribution (feedback that is
+ *   submitted twice replaces itself);
+ * - decayed means of the arm's cost and latency per call, observed on every completed call.
+ * Policies rank arms by utility = quality - penalty(cost, latency) (see reward-calculator.ts).
+ *
+ * Contexts form a tree by {@link CONTEXT_SEPARATOR}: 'code/short' borrows strength from 'code',
+ * which borrows from {@link GLOBAL_CONTEXT}. A context's prior is its parent's posterior mean with
+ * `hierarchyStrength` pseudo-observations, so a new context starts from what the router knows
+ * overall rather than from zero, and its own evidence takes over after a few requests.
+ *
+ * Forgetting: every context has a clock that ticks once per pull in it. Evidence decays by half
+ * every `halfLife` ticks of its context's clock, i.e. the posterior relaxes toward its prior, so
+ * an arm that degrades loses its traffic and an untried-for-long arm is retried. Decay is applied
+ * lazily when an entry is touched, so its cost does not grow with the number of arms or contexts.
  */
 
 export const GLOBAL_CONTEXT = '*';
+export const CONTEXT_SEPARATOR = '/';
 
 export interface Posterior {
   readonly alpha: number;
@@ -14,155 +30,308 @@ export interface Posterior {
 }
 
 export interface ArmStats {
+  /** Pulls counted in this context (never decayed). */
   readonly pulls: number;
-  /** Sum of weights of rewards received (operational and feedback parts). */
+  /** Decayed sum of weights of quality rewards received. */
   readonly rewardWeight: number;
-  /** Weighted sum of rewards received; rewardSum / rewardWeight is the observed mean. */
+  /** Decayed weighted sum of quality rewards; rewardSum / rewardWeight is the observed mean. */
   readonly rewardSum: number;
+  /** Quality posterior, prior from the parent context included. */
   readonly posterior: Posterior;
+  /** Decayed mean cost of a call in USD (backed off toward the parent context), null before any. */
+  readonly meanCostUsd: number | null;
+  /** Decayed mean latency of a call in ms (backed off toward the parent context), null before any. */
+  readonly meanLatencyMs: number | null;
 }
+
+export interface OperationalObservation {
+  readonly costUsd: number;
+  readonly latencyMs: number;
+}
+
+/**
+ * Turns an arm's expected cost and latency into quality units. `observedReference` holds the
+ * highest mean cost and latency among the arms (0 before any observation).
+ */
+export type OperationalPenalty = (expected: OperationalObservation, observedReference: OperationalObservation) => number;
 
 export interface BanditPolicy {
   readonly name: string;
   /** Picks one of `candidates` (non-empty) for a request in `context`. */
   select(candidates: readonly string[], context: string): string;
-  /** Counts a pull; rewards arrive separately and possibly much later. */
+  /** Counts a pull (and ticks the forgetting clock of the context); rewards arrive separately and possibly much later. */
   recordPull(armId: string, context: string): void;
+  /** Quality evidence: reward in [0, 1] with a weight; a negative weight retracts. */
   update(armId: string, context: string, reward: number, weight: number): void;
+  /** What one completed call cost and how long it took. */
+  recordOperational(armId: string, context: string, observation: OperationalObservation): void;
   /** Statistics of one arm in one context; {@link GLOBAL_CONTEXT} aggregates all contexts. */
   stats(armId: string, context?: string): ArmStats;
+  /** The operational penalty (quality units) the policy subtracts from the arm's quality in `context`. */
+  penalty(armId: string, context: string): number;
   /**
-   * Posterior probability that each candidate is the best in `context`, estimated by drawing
-   * `draws` joint samples from the posteriors.
+   * Posterior probability that each candidate has the best utility in `context`, estimated by
+   * drawing `draws` joint samples from the posteriors.
    */
   probabilityBest(candidates: readonly string[], context: string, draws?: number): Map<string, number>;
   /** Contexts that have received pulls, {@link GLOBAL_CONTEXT} excluded. */
   contexts(): string[];
 }
 
-export interface ThompsonOptions {
-  readonly rng: Rng;
-  /** Beta prior of every arm. Beta(1, 1) is uniform. */
-  readonly prior?: Posterior;
+export interface ContextualStatsOptions {
+  /** Prior of the global context, and of every context when hierarchyStrength is 0. */
+  readonly prior: Posterior;
+  readonly hierarchyStrength: number;
+  /** Pulls of a context after which its evidence counts half; 0 = never forget. */
+  readonly halfLife: number;
+  readonly penalty: OperationalPenalty;
 }
 
-interface MutableStats {
+interface Entry {
   pulls: number;
-  rewardWeight: number;
-  rewardSum: number;
   alpha: number;
   beta: number;
+  rewardWeight: number;
+  rewardSum: number;
+  operationalWeight: number;
+  costSum: number;
+  latencySum: number;
+  /** Context clock at which the decayed fields were last brought up to date. */
+  stamp: number;
 }
 
-/** Per-context Beta statistics shared by every policy implementation. */
-export function createStatsTable(prior: Posterior) {
-  const table = new Map<string, Map<string, MutableStats>>();
+interface ContextNode {
+  clock: number;
+  readonly arms: Map<string, Entry>;
+}
 
-  const entry = (armId: string, context: string): MutableStats => {
-    let byArm = table.get(context);
-    if (!byArm) {
-      byArm = new Map();
-      table.set(context, byArm);
+/** One pseudo-observation of the parent's mean cost/latency: a single call in a new context does not fully override it. */
+const OPERATIONAL_BACKOFF = 1;
+
+export function parentContext(context: string): string {
+  if (context === GLOBAL_CONTEXT) return GLOBAL_CONTEXT;
+  const cut = context.lastIndexOf(CONTEXT_SEPARATOR);
+  return cut > 0 ? context.slice(0, cut) : GLOBAL_CONTEXT;
+}
+
+/** The context and its ancestors, the global context last. */
+export function contextChain(context: string): string[] {
+  const chain = [context];
+  let current = context;
+  while (current !== GLOBAL_CONTEXT) {
+    current = parentContext(current);
+    chain.push(current);
+  }
+  return chain;
+}
+
+export type ContextualStats = ReturnType<typeof createContextualStats>;
+
+export function createContextualStats(options: ContextualStatsOptions) {
+  const { prior, hierarchyStrength, halfLife, penalty } = options;
+  if (!(prior.alpha > 0 && prior.beta > 0)) throw new RangeError('prior alpha and beta must be > 0');
+  const nodes = new Map<string, ContextNode>();
+  // Decay per tick: 2^(-1/halfLife); 0 disables forgetting.
+  const ln2OverHalfLife = halfLife > 0 ? Math.LN2 / halfLife : 0;
+
+  const node = (context: string): ContextNode => {
+    let n = nodes.get(context);
+    if (!n) {
+      n = { clock: 0, arms: new Map() };
+      nodes.set(context, n);
     }
-    let stats = byArm.get(armId);
-    if (!stats) {
-      stats = { pulls: 0, rewardWeight: 0, rewardSum: 0, alpha: prior.alpha, beta: prior.beta };
-      byArm.set(armId, stats);
-    }
-    return stats;
+    return n;
   };
 
-  const applyReward = (stats: MutableStats, reward: number, weight: number): void => {
-    stats.rewardWeight = Math.max(0, stats.rewardWeight + weight);
-    stats.rewardSum = Math.max(0, stats.rewardSum + weight * reward);
-    // A retraction can never take a posterior below its prior.
-    stats.alpha = Math.max(prior.alpha, stats.alpha + weight * reward);
-    stats.beta = Math.max(prior.beta, stats.beta + weight * (1 - reward));
+  const bringUpToDate = (n: ContextNode, e: Entry): Entry => {
+    const elapsed = n.clock - e.stamp;
+    if (elapsed > 0 && ln2OverHalfLife > 0) {
+      const f = Math.exp(-ln2OverHalfLife * elapsed);
+      e.alpha *= f;
+      e.beta *= f;
+      e.rewardWeight *= f;
+      e.rewardSum *= f;
+      e.operationalWeight *= f;
+      e.costSum *= f;
+      e.latencySum *= f;
+    }
+    e.stamp = n.clock;
+    return e;
   };
+
+  const entry = (armId: string, context: string): Entry => {
+    const n = node(context);
+    let e = n.arms.get(armId);
+    if (!e) {
+      e = {
+        pulls: 0,
+        alpha: 0,
+        beta: 0,
+        rewardWeight: 0,
+        rewardSum: 0,
+        operationalWeight: 0,
+        costSum: 0,
+        latencySum: 0,
+        stamp: n.clock,
+      };
+      n.arms.set(armId, e);
+    }
+    return bringUpToDate(n, e);
+  };
+
+  const existing = (armId: string, context: string): Entry | undefined => {
+    const n = nodes.get(context);
+    const e = n?.arms.get(armId);
+    return n && e ? bringUpToDate(n, e) : undefined;
+  };
+
+  const priorOf = (armId: string, context: string): Posterior => {
+    if (context === GLOBAL_CONTEXT || hierarchyStrength === 0) return prior;
+    const parent = posterior(armId, parentContext(context));
+    const mean = parent.alpha / (parent.alpha + parent.beta);
+    // Floors keep both shapes valid for the gamma sampler when the parent is nearly certain.
+    return {
+      alpha: Math.max(1e-3, hierarchyStrength * mean),
+      beta: Math.max(1e-3, hierarchyStrength * (1 - mean)),
+    };
+  };
+
+  const posterior = (armId: string, context: string): Posterior => {
+    const base = priorOf(armId, context);
+    const e = existing(armId, context);
+    return e ? { alpha: base.alpha + e.alpha, beta: base.beta + e.beta } : base;
+  };
+
+  /** Backed-off mean of cost or latency; null when nothing was observed anywhere on the chain. */
+  const operationalMean = (armId: string, context: string, pick: (e: Entry) => number): number | null => {
+    const e = existing(armId, context);
+    const parent = context === GLOBAL_CONTEXT ? null : operationalMean(armId, parentContext(context), pick);
+    const weight = e?.operationalWeight ?? 0;
+    if (parent === null) return weight > 0 ? pick(e!) / weight : null;
+    return ((e ? pick(e) : 0) + OPERATIONAL_BACKOFF * parent) / (weight + OPERATIONAL_BACKOFF);
+  };
+  const meanCost = (armId: string, context: string) => operationalMean(armId, context, (e) => e.costSum);
+  const meanLatency = (armId: string, context: string) => operationalMean(armId, context, (e) => e.latencySum);
+
+  /** The highest global mean among arms: what makes a cost weight independent of the price scale. */
+  const observedReference = (pick: (e: Entry) => number): number => {
+    const root = nodes.get(GLOBAL_CONTEXT);
+    let highest = 0;
+    if (!root) return highest;
+    for (const e of root.arms.values()) {
+      bringUpToDate(root, e);
+      if (e.operationalWeight > 0) highest = Math.max(highest, pick(e) / e.operationalWeight);
+    }
+    return highest;
+  };
+
+  const reference = (): OperationalObservation => ({
+    costUsd: observedReference((e) => e.costSum),
+    latencyMs: observedReference((e) => e.latencySum),
+  });
+
+  const penaltyWith = (ref: OperationalObservation) => (armId: string, context: string) =>
+    // An arm never observed is assumed free and instant: optimism makes the router try it once.
+    penalty({ costUsd: meanCost(armId, context) ?? 0, latencyMs: meanLatency(armId, context) ?? 0 }, ref);
 
   return {
-    entry,
+    posterior,
+    /** A penalty function with the references fixed once, for scoring many arms in one decision. */
+    penalties: () => penaltyWith(reference()),
+    penalty: (armId: string, context: string) => penaltyWith(reference())(armId, context),
     recordPull(armId: string, context: string): void {
-      entry(armId, context).pulls += 1;
-      if (context !== GLOBAL_CONTEXT) entry(armId, GLOBAL_CONTEXT).pulls += 1;
+      for (const c of contextChain(context)) {
+        entry(armId, c).pulls += 1;
+        node(c).clock += 1;
+      }
     },
     update(armId: string, context: string, reward: number, weight: number): void {
       if (!(reward >= 0 && reward <= 1)) throw new RangeError(`reward must be in [0, 1], got ${reward}`);
       if (!Number.isFinite(weight)) throw new RangeError(`weight must be finite, got ${weight}`);
-      applyReward(entry(armId, context), reward, weight);
-      if (context !== GLOBAL_CONTEXT) applyReward(entry(armId, GLOBAL_CONTEXT), reward, weight);
+      for (const c of contextChain(context)) {
+        const e = entry(armId, c);
+        // A retraction arriving after some decay removes slightly more than what is left of the
+        // original; clamping at zero evidence bounds that error by the retracted weight.
+        e.rewardWeight = Math.max(0, e.rewardWeight + weight);
+        e.rewardSum = Math.max(0, e.rewardSum + weight * reward);
+        e.alpha = Math.max(0, e.alpha + weight * reward);
+        e.beta = Math.max(0, e.beta + weight * (1 - reward));
+      }
+    },
+    recordOperational(armId: string, context: string, observation: OperationalObservation): void {
+      const costUsd = Math.max(0, observation.costUsd);
+      const latencyMs = Math.max(0, observation.latencyMs);
+      if (!Number.isFinite(costUsd) || !Number.isFinite(latencyMs)) {
+        throw new RangeError('cost and latency must be finite');
+      }
+      for (const c of contextChain(context)) {
+        const e = entry(armId, c);
+        e.operationalWeight += 1;
+        e.costSum += costUsd;
+        e.latencySum += latencyMs;
+      }
     },
     stats(armId: string, context: string = GLOBAL_CONTEXT): ArmStats {
-      const s = table.get(context)?.get(armId);
-      if (!s) return { pulls: 0, rewardWeight: 0, rewardSum: 0, posterior: { ...prior } };
+      const e = existing(armId, context);
       return {
-        pulls: s.pulls,
-        rewardWeight: s.rewardWeight,
-        rewardSum: s.rewardSum,
-        posterior: { alpha: s.alpha, beta: s.beta },
+        pulls: e?.pulls ?? 0,
+        rewardWeight: e?.rewardWeight ?? 0,
+        rewardSum: e?.rewardSum ?? 0,
+        posterior: posterior(armId, context),
+        meanCostUsd: meanCost(armId, context),
+        meanLatencyMs: meanLatency(armId, context),
       };
     },
+    /** Evidence weight (alpha + beta beyond the prior) of the arm in the context, decayed. */
+    evidence(armId: string, context: string): number {
+      const e = existing(armId, context);
+      return e ? e.alpha + e.beta : 0;
+    },
     contexts(): string[] {
-      return [...table.keys()].filter((c) => c !== GLOBAL_CONTEXT);
+      return [...nodes.keys()].filter((c) => c !== GLOBAL_CONTEXT);
     },
   };
 }
 
+/** Monte Carlo estimate of P(arm has the highest utility) from joint posterior draws. */
 export function estimateProbabilityBest(
   rng: Rng,
-  posteriors: ReadonlyMap<string, Posterior>,
+  stats: ContextualStats,
+  candidates: readonly string[],
+  context: string,
   draws: number,
 ): Map<string, number> {
-  const ids = [...posteriors.keys()];
-  const wins = new Map<string, number>(ids.map((id) => [id, 0]));
-  if (ids.length === 1) return new Map([[ids[0]!, 1]]);
+  if (candidates.length === 1) return new Map([[candidates[0]!, 1]]);
+  const penaltyOf = stats.penalties();
+  const arms = candidates.map((id) => ({ id, posterior: stats.posterior(id, context), penalty: penaltyOf(id, context) }));
+  const wins = new Map<string, number>(candidates.map((id) => [id, 0]));
   for (let i = 0; i < draws; i++) {
-    let best = '';
-    let bestValue = -1;
-    for (const id of ids) {
-      const p = posteriors.get(id)!;
-      const value = sampleBeta(rng, p.alpha, p.beta);
+    let best = arms[0]!.id;
+    let bestValue = -Infinity;
+    for (const arm of arms) {
+      const value = sampleBeta(rng, arm.posterior.alpha, arm.posterior.beta) - arm.penalty;
       if (value > bestValue) {
         bestValue = value;
-        best = id;
+        best = arm.id;
       }
     }
     wins.set(best, wins.get(best)! + 1);
   }
-  for (const id of ids) wins.set(id, wins.get(id)! / draws);
+  for (const id of candidates) wins.set(id, wins.get(id)! / draws);
   return wins;
 }
 
-export function createThompsonPolicy(options: ThompsonOptions): BanditPolicy {
-  const { rng } = options;
-  const prior = options.prior ?? { alpha: 1, beta: 1 };
-  const table = createStatsTable(prior);
-
-  const posteriorsOf = (candidates: readonly string[], context: string) =>
-    new Map(candidates.map((id) => [id, table.stats(id, context).posterior]));
-
+/** The parts of {@link BanditPolicy} that do not depend on how a policy selects. */
+export function sharedPolicyMethods(rng: Rng, stats: ContextualStats) {
   return {
-    name: 'thompson',
-    select(candidates, context) {
-      if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
-      let best = candidates[0]!;
-      let bestValue = -1;
-      for (const id of candidates) {
-        const p = table.stats(id, context).posterior;
-        const value = sampleBeta(rng, p.alpha, p.beta);
-        if (value > bestValue) {
-          bestValue = value;
-          best = id;
-        }
-      }
-      return best;
+    recordPull: stats.recordPull,
+    update: stats.update,
+    recordOperational: stats.recordOperational,
+    stats: stats.stats,
+    penalty: stats.penalty,
+    probabilityBest(candidates: readonly string[], context: string, draws = 256) {
+      return estimateProbabilityBest(rng, stats, candidates, context, draws);
     },
-    recordPull: table.recordPull,
-    update: table.update,
-    stats: table.stats,
-    probabilityBest(candidates, context, draws = 256) {
-      return estimateProbabilityBest(rng, posteriorsOf(candidates, context), draws);
-    },
-    contexts: table.contexts,
+    contexts: stats.contexts,
   };
 }

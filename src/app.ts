@@ -1,0 +1,134 @@
+import type { Redis } from 'ioredis';
+import type { BanditView } from './analyzer/bandit-view.js';
+import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
+import { createMetricsRegistry } from './analyzer/prometheus.js';
+import { createCacheManager } from './cache/cache-manager.js';
+import { createRedisClient } from './cache/redis-client.js';
+import { createSingleFlight } from './cache/single-flight.js';
+import { createChatService, type AnswerEvent } from './chat/chat-service.js';
+import { createRequestStore } from './chat/request-store.js';
+import type { SwitchyardConfig } from './config/schema.js';
+import type { GraphQLServices } from './graphql/context.js';
+import { schema } from './graphql/schema.js';
+import type { Logger } from './logger.js';
+import type { ModelBackend } from './models/backend.js';
+import { createModelManager } from './models/model-manager.js';
+import { createAdaptiveRouter, type AdaptiveRouter } from './router/adaptive-router.js';
+import { GLOBAL_CONTEXT } from './router/bandit.js';
+import { createContextClassifier } from './router/context-classifier.js';
+import { createPolicy } from './router/create-policy.js';
+import { createRng } from './router/random.js';
+import { createRewardCalculator } from './router/reward-calculator.js';
+import { createGatewayServer, type GatewayServer } from './server/create-server.js';
+
+/**
+ * Builds a whole Switchyard from a validated configuration: the one place where parts are wired
+ * together. `main.ts` calls it for the real process; tests and benches call it to get the same
+ * gateway on port 0.
+ */
+
+export interface AppDeps {
+  readonly config: SwitchyardConfig;
+  readonly logger: Logger;
+  /** Where API keys are looked up by the names the config gives. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Backends to use instead of the configured ones, by model id (benches, tests). */
+  readonly backends?: ReadonlyMap<string, ModelBackend>;
+}
+
+export interface App {
+  readonly services: GraphQLServices;
+  readonly server: GatewayServer;
+  start(port?: number, host?: string): Promise<{ port: number; url: string; wsUrl: string }>;
+  /** Shuts down in reverse order of start-up. */
+  stop(): Promise<void>;
+}
+
+export function buildApp(deps: AppDeps): App {
+  const { config, logger } = deps;
+  const rng = createRng(config.bandit.seed);
+  const reward = createRewardCalculator(config.reward);
+  const models = createModelManager({
+    models: config.models,
+    env: deps.env,
+    logger: logger.child({ component: 'models' }),
+    backends: deps.backends,
+  });
+  const router = createAdaptiveRouter({
+    arms: config.arms,
+    policy: createPolicy(config.bandit, rng, reward),
+    reward,
+    classify: createContextClassifier(config.bandit.classifier),
+    confidenceDraws: config.bandit.confidenceDraws,
+    isModelAvailable: models.isAvailable,
+  });
+
+  const redis: Redis | null = config.redis.url
+    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
+    : null;
+  const cache = createCacheManager({
+    config: config.cache,
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    logger,
+  });
+  const metrics = createMetricsRegistry({ bandit: () => banditView(router), buckets: config.analyzer.prometheus });
+  const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
+  const chat = createChatService({
+    config,
+    router,
+    reward,
+    models,
+    requests: createRequestStore(config.feedback),
+    cache,
+    singleFlight: createSingleFlight<AnswerEvent>(),
+    analyzer,
+    logger,
+  });
+
+  const services: GraphQLServices = { chat, router, models, cache, analyzer };
+  const server = createGatewayServer({
+    schema,
+    services,
+    logger,
+    options: config.server,
+    health: () => {
+      const cacheStatus = cache.status();
+      return {
+        status: cacheStatus === 'degraded' ? 'degraded' : 'ok',
+        cache: cacheStatus,
+        models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
+      };
+    },
+    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+  });
+
+  return {
+    services,
+    server,
+    start: (port = config.server.port, host = config.server.host) => server.start(port, host),
+    async stop() {
+      await server.stop();
+      await cache.close();
+      if (redis) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+/** The bandit's figures in the analyzer's terms: every arm overall and in each context seen. */
+function banditView(router: AdaptiveRouter): BanditView {
+  return {
+    arms: [GLOBAL_CONTEXT, ...router.contexts()].flatMap((context) =>
+      router.arms(context).map((arm) => ({
+        armId: arm.id,
+        modelId: arm.modelId,
+        context,
+        pulls: arm.pulls,
+        posteriorMean: arm.posterior.mean,
+        lower95: arm.posterior.lower95,
+        upper95: arm.posterior.upper95,
+        probabilityBest: arm.probabilityBest,
+      })),
+    ),
+  };
+}

@@ -1,0 +1,66 @@
+import type { ChatMessage } from '../models/backend.js';
+
+/** What the chat service takes and emits, independent of any transport. */
+
+export interface ChatRequest {
+  readonly messages: readonly ChatMessage[];
+  readonly tags?: readonly string[] | undefined;
+  /** Pins an arm, bypassing the bandit. */
+  readonly armId?: string | undefined;
+  readonly maxTokens?: number | undefined;
+  readonly temperature?: number | undefined;
+  /** False bypasses the cache for this request. */
+  readonly cache?: boolean | undefined;
+}
+
+export interface ChatMetrics {
+  readonly latencyMs: number;
+  readonly ttftMs: number | null;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** True when the provider reported no usage and tokens were counted with a tokenizer. */
+  readonly tokensEstimated: boolean;
+  readonly costUsd: number;
+  /** The reward learned from this request so far (operational part, then with feedback). */
+  readonly reward: number | null;
+}
+
+export interface ChatRouteEvent {
+  readonly type: 'route';
+  readonly requestId: string;
+  readonly armId: string;
+  readonly modelId: string;
+  readonly context: string;
+  readonly confidence: number;
+  readonly cached: boolean;
+  readonly attempts: number;
+}
+
+export interface ChatChunkEvent {
+  readonly type: 'chunk';
+  readonly requestId: string;
+  readonly index: number;
+  readonly text: string;
+  readonly words: number;
+}
+
+export interface ChatDoneEvent {
+  readonly type: 'done';
+  readonly requestId: string;
+  readonly finishReason: string;
+  readonly attempts: number;
+  readonly chunks: number;
+  readonly metrics: ChatMetrics;
+}
+
+export interface ChatErrorEvent {
+  readonly type: 'error';
+  readonly requestId: string;
+  readonly code: string;
+  readonly message: string;
+  /** True when part of an answer had been sent before the failure. */
+  readonly partial: boolean;
+  readonly attempts: number;
+}
+
+export type ChatEvent = ChatRouteEvent | ChatChunkEvent | ChatDoneEvent | ChatErrorEvent;

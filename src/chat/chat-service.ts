@@ -1,0 +1,595 @@
+import { randomUUID } from 'node:crypto';
+import type { SwitchyardConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
+import type { CacheManager, CachedAnswer } from '../cache/cache-manager.js';
+import type { SingleFlight } from '../cache/single-flight.js';
+import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
+import type { ModelManager } from '../models/model-manager.js';
+import { RouterError, type AdaptiveRouter, type ArmView, type RouteDecision } from '../router/adaptive-router.js';
+import type { RewardCalculator, WeightedReward } from '../router/reward-calculator.js';
+import { chunkCompleteText, chunkWordsForConfidence } from '../streaming/word-chunks.js';
+import { chunkLiveTokens } from '../streaming/live-chunker.js';
+import { pacingDelayMs } from '../streaming/pacing.js';
+import { abortableStream } from './abortable-stream.js';
+import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
+import type { RequestRecord, RequestStore } from './request-store.js';
+
+/**
+ * The chat service: validate → cache → route → stream → learn. One upstream answer is produced
+ * per cache miss (shared by identical concurrent requests), and every client gets its own view of
+ * it as route, chunk and done/error events.
+ */
+
+export type ChatInputErrorCode =
+  | 'EMPTY_MESSAGES'
+  | 'TOO_MANY_MESSAGES'
+  | 'EMPTY_CONTENT'
+  | 'PROMPT_TOO_LARGE'
+  | 'MAX_TOKENS_OUT_OF_RANGE'
+  | 'TEMPERATURE_OUT_OF_RANGE'
+  | 'INVALID_TAG'
+  | 'UNKNOWN_ARM'
+  | 'ARM_DISABLED'
+  | 'NO_ARM_AVAILABLE';
+
+export class ChatInputError extends Error {
+  override readonly name = 'ChatInputError';
+  constructor(
+    readonly code: ChatInputErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type FeedbackErrorCode = 'REQUEST_NOT_FOUND' | 'REQUEST_NOT_COMPLETED' | 'INVALID_FEEDBACK';
+
+export class FeedbackError extends Error {
+  override readonly name = 'FeedbackError';
+  constructor(
+    readonly code: FeedbackErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface FeedbackInput {
+  readonly requestId: string;
+  readonly score?: number | null | undefined;
+  readonly thumbs?: 'UP' | 'DOWN' | null | undefined;
+  readonly rating?: number | null | undefined;
+  readonly comment?: string | null | undefined;
+}
+
+export interface FeedbackResult {
+  readonly requestId: string;
+  readonly score: number;
+  /** False when the answer came from the cache or another request's call: the bandit is not taught. */
+  readonly learned: boolean;
+  /** True when a negative score removed the answer from the cache. */
+  readonly evicted: boolean;
+  readonly arm: ArmView;
+}
+
+export interface ChatService {
+  /** Validates at once (throws ChatInputError), then streams; `return()` aborts the model call. */
+  chat(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined>;
+  submitFeedback(input: FeedbackInput): Promise<FeedbackResult>;
+  getRequest(id: string): RequestRecord | undefined;
+}
+
+export interface ChatServiceDeps {
+  readonly config: Pick<SwitchyardConfig, 'arms' | 'limits' | 'router' | 'streaming'>;
+  readonly router: AdaptiveRouter;
+  readonly reward: RewardCalculator;
+  readonly models: ModelManager;
+  readonly requests: RequestStore;
+  readonly cache: CacheManager;
+  readonly singleFlight: SingleFlight<AnswerEvent>;
+  readonly analyzer: PerformanceAnalyzer;
+  readonly logger: Logger;
+  readonly now?: () => number;
+  readonly newId?: () => string;
+}
+
+/** One upstream answer, as produced once and shared by every client waiting for it. */
+export type AnswerEvent =
+  | { readonly type: 'route'; readonly decision: RouteDecision; readonly attempts: number }
+  | { readonly type: 'token'; readonly text: string }
+  | {
+      readonly type: 'end';
+      readonly finishReason: string;
+      readonly attempts: number;
+      readonly metrics: ChatMetrics;
+      /** What the bandit learned from the call (null for nothing, e.g. no operational weights). */
+      readonly operational: WeightedReward | null;
+    }
+  | {
+      readonly type: 'failure';
+      readonly code: string;
+      readonly message: string;
+      readonly partial: boolean;
+      readonly attempts: number;
+    };
+
+/** The fraction of a user's feedback below which an answer is not served from the cache again. */
+const NEGATIVE_FEEDBACK_BELOW = 0.5;
+
+export function normalizeFeedbackScore(input: FeedbackInput): number {
+  const given = [input.score, input.thumbs, input.rating].filter((v) => v !== undefined && v !== null);
+  if (given.length !== 1) {
+    throw new FeedbackError('INVALID_FEEDBACK', 'give exactly one of score, thumbs or rating');
+  }
+  if (input.score !== undefined && input.score !== null) {
+    if (!(input.score >= 0 && input.score <= 1)) {
+      throw new FeedbackError('INVALID_FEEDBACK', 'score must be between 0 and 1');
+    }
+    return input.score;
+  }
+  if (input.thumbs !== undefined && input.thumbs !== null) return input.thumbs === 'UP' ? 1 : 0;
+  const rating = input.rating!;
+  if (!Number.isInteger(rating) || rating < 1 || rating > 5) {
+    throw new FeedbackError('INVALID_FEEDBACK', 'rating must be an integer from 1 to 5');
+  }
+  return (rating - 1) / 4;
+}
+
+export function createChatService(deps: ChatServiceDeps): ChatService {
+  const { router, models, requests, cache, singleFlight, analyzer, config } = deps;
+  const now = deps.now ?? (() => performance.now());
+  const newId = deps.newId ?? randomUUID;
+  const logger = deps.logger.child({ component: 'chat' });
+  const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
+  const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
+
+  function validate(request: ChatRequest): void {
+    const { limits } = config;
+    if (request.messages.length === 0) throw new ChatInputError('EMPTY_MESSAGES', 'messages must not be empty');
+    if (request.messages.length > limits.maxMessages) {
+      throw new ChatInputError('TOO_MANY_MESSAGES', `at most ${limits.maxMessages} messages are accepted`);
+    }
+    if (request.messages.every((m) => m.content.trim() === '')) {
+      throw new ChatInputError('EMPTY_CONTENT', 'at least one message must have content');
+    }
+    const chars = request.messages.reduce((sum, m) => sum + m.content.length, 0);
+    if (chars > limits.maxPromptChars) {
+      throw new ChatInputError(
+        'PROMPT_TOO_LARGE',
+        `the prompt has ${chars} characters; the limit is ${limits.maxPromptChars}`,
+      );
+    }
+    if (request.maxTokens !== undefined && (request.maxTokens < 1 || request.maxTokens > limits.maxTokens)) {
+      throw new ChatInputError('MAX_TOKENS_OUT_OF_RANGE', `maxTokens must be between 1 and ${limits.maxTokens}`);
+    }
+    if (request.temperature !== undefined && !(request.temperature >= 0 && request.temperature <= 2)) {
+      throw new ChatInputError('TEMPERATURE_OUT_OF_RANGE', 'temperature must be between 0 and 2');
+    }
+    if (request.tags?.some((tag) => tag.trim() === '' || tag.length > 64)) {
+      throw new ChatInputError('INVALID_TAG', 'tags must be non-empty and at most 64 characters');
+    }
+  }
+
+  function routeOrThrow(request: ChatRequest): RouteDecision {
+    try {
+      return router.route({ messages: request.messages, tags: request.tags, pinnedArmId: request.armId });
+    } catch (error) {
+      if (error instanceof RouterError) throw new ChatInputError(error.code, error.message);
+      throw error;
+    }
+  }
+
+  function upstreamMessages(armId: string, messages: readonly ChatMessage[]): ChatMessage[] {
+    const systemPrompt = armsById.get(armId)?.systemPrompt;
+    return systemPrompt ? [{ role: 'system', content: systemPrompt }, ...messages] : [...messages];
+  }
+
+  /**
+   * Calls models until one answers: an arm that fails before its first token is penalised and the
+   * next arm by posterior is tried, up to `router.maxAttempts`. Once tokens flow, a failure ends
+   * the answer: splicing a second model into it would be worse than an honest error.
+   */
+  async function* produceAnswer(
+    request: ChatRequest,
+    firstDecision: RouteDecision,
+    cacheKey: string | null,
+    signal: AbortSignal,
+  ): AsyncGenerator<AnswerEvent> {
+    const started = now();
+    const excluded = new Set<string>();
+    let decision: RouteDecision | null = firstDecision;
+    let attempts = 0;
+    let lastError: { code: string; message: string } = { code: 'NO_ARM_AVAILABLE', message: 'no arm answered' };
+
+    while (decision !== null && attempts < config.router.maxAttempts) {
+      attempts += 1;
+      router.recordAttempt(decision);
+      const arm = armsById.get(decision.armId)!;
+      const attemptStarted = now();
+      let ttftMs: number | null = null;
+      let text = '';
+      let completionTokens = 0;
+      let usage: { promptTokens: number; completionTokens: number; estimated: boolean } | null = null;
+      let finishReason = 'stop';
+      try {
+        const events = models.stream(decision.modelId, {
+          messages: upstreamMessages(decision.armId, request.messages),
+          maxTokens: Math.min(request.maxTokens ?? arm.maxTokens ?? config.limits.defaultMaxTokens, arm.maxTokens ?? Infinity),
+          temperature: request.temperature ?? arm.temperature,
+          signal,
+        });
+        for await (const event of events) {
+          if (event.type === 'token') {
+            if (ttftMs === null) {
+              ttftMs = now() - started;
+              yield { type: 'route', decision, attempts };
+            }
+            text += event.text;
+            completionTokens += 1;
+            yield { type: 'token', text: event.text };
+          } else if (event.type === 'usage') {
+            usage = event;
+          } else {
+            finishReason = event.reason;
+          }
+        }
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const upstream =
+          error instanceof UpstreamError
+            ? error
+            : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
+        if (!(error instanceof UpstreamError)) logger.error({ err: error, arm: decision.armId }, 'model call failed');
+        const latencyMs = now() - attemptStarted;
+        router.recordOutcome(decision, {
+          latencyMs,
+          ttftMs,
+          promptTokens: 0,
+          completionTokens,
+          costUsd: 0,
+          error: true,
+          cached: false,
+        });
+        analyzer.record({
+          armId: decision.armId,
+          modelId: decision.modelId,
+          context: decision.context,
+          latencyMs,
+          ttftMs,
+          completionTokens,
+          costUsd: 0,
+          error: true,
+          cached: false,
+        });
+        lastError = { code: upstream.code, message: upstream.message };
+        logger.warn({ arm: decision.armId, code: upstream.code, attempt: attempts }, 'model call failed');
+        if (ttftMs !== null) {
+          yield { type: 'failure', ...lastError, partial: true, attempts };
+          return;
+        }
+        if (!upstream.retryable) break;
+        excluded.add(decision.armId);
+        const next = router.failover(decision, excluded);
+        if (next === null) break;
+        decision = next;
+        continue;
+      }
+
+      if (ttftMs === null) yield { type: 'route', decision, attempts };
+      const promptTokens = usage?.promptTokens ?? 0;
+      const finalCompletionTokens = usage?.completionTokens ?? completionTokens;
+      const cost = costUsd(models.view(decision.modelId).pricing, promptTokens, finalCompletionTokens);
+      const latencyMs = now() - started;
+      const operational = router.recordOutcome(decision, {
+        latencyMs: now() - attemptStarted,
+        ttftMs,
+        promptTokens,
+        completionTokens: finalCompletionTokens,
+        costUsd: cost,
+        error: false,
+        cached: false,
+      });
+      analyzer.record({
+        armId: decision.armId,
+        modelId: decision.modelId,
+        context: decision.context,
+        latencyMs: now() - attemptStarted,
+        ttftMs: ttftMs === null ? null : ttftMs - (attemptStarted - started),
+        completionTokens: finalCompletionTokens,
+        costUsd: cost,
+        error: false,
+        cached: false,
+      });
+      if (operational) analyzer.recordReward(decision.armId, decision.context, operational.reward);
+      const metrics: ChatMetrics = {
+        latencyMs,
+        ttftMs,
+        promptTokens,
+        completionTokens: finalCompletionTokens,
+        tokensEstimated: usage?.estimated ?? true,
+        costUsd: cost,
+        reward: operational?.reward ?? null,
+      };
+      if (cacheKey !== null && finishReason !== 'error') {
+        const answer: CachedAnswer = {
+          text,
+          armId: decision.armId,
+          modelId: decision.modelId,
+          finishReason,
+          promptTokens,
+          completionTokens: finalCompletionTokens,
+          costUsd: cost,
+          latencyMs,
+          ttftMs: ttftMs ?? latencyMs,
+          createdAt: Date.now(),
+        };
+        void cache.set(cacheKey, answer);
+      }
+      yield { type: 'end', finishReason, attempts, metrics, operational };
+      return;
+    }
+    if (decision !== null && attempts === 0) yield { type: 'route', decision, attempts };
+    yield { type: 'failure', ...lastError, partial: false, attempts };
+  }
+
+  async function* streamCached(
+    record: RequestRecord,
+    request: ChatRequest,
+    answer: CachedAnswer,
+    signal: AbortSignal,
+  ): AsyncGenerator<ChatEvent> {
+    const started = now();
+    const decision = router.describe(answer.armId, {
+      messages: request.messages,
+      tags: request.tags,
+      pinnedArmId: request.armId,
+    });
+    record.decision = decision;
+    yield {
+      type: 'route',
+      requestId: record.id,
+      armId: answer.armId,
+      modelId: answer.modelId,
+      context: decision.context,
+      confidence: decision.confidence,
+      cached: true,
+      attempts: 0,
+    };
+    const wordsPerChunk = chunkWordsForConfidence(decision.confidence, chunkBounds);
+    const generationMs = Math.max(1, answer.latencyMs - answer.ttftMs);
+    const tokensPerSecond = answer.completionTokens > 0 ? (answer.completionTokens * 1000) / generationMs : null;
+    const delayMs = pacingDelayMs(tokensPerSecond, wordsPerChunk, config.streaming.pacing);
+    let index = 0;
+    let ttftMs: number | null = null;
+    for await (const chunk of chunkCompleteText(answer.text, { wordsPerChunk, delayMs, signal })) {
+      ttftMs ??= now() - started;
+      yield { type: 'chunk', requestId: record.id, index: index++, text: chunk.text, words: chunk.words };
+    }
+    const metrics: ChatMetrics = {
+      latencyMs: now() - started,
+      ttftMs,
+      promptTokens: answer.promptTokens,
+      completionTokens: answer.completionTokens,
+      tokensEstimated: false,
+      costUsd: 0,
+      reward: null,
+    };
+    analyzer.record({
+      armId: answer.armId,
+      modelId: answer.modelId,
+      context: decision.context,
+      latencyMs: metrics.latencyMs,
+      ttftMs,
+      completionTokens: answer.completionTokens,
+      costUsd: 0,
+      error: false,
+      cached: true,
+    });
+    Object.assign(record, { status: 'completed', finishReason: answer.finishReason, metrics });
+    yield {
+      type: 'done',
+      requestId: record.id,
+      finishReason: answer.finishReason,
+      attempts: 0,
+      chunks: index,
+      metrics,
+    };
+  }
+
+  async function* streamAnswer(
+    record: RequestRecord,
+    answer: AsyncIterable<AnswerEvent>,
+    onStarted: () => void = () => undefined,
+  ): AsyncGenerator<ChatEvent> {
+    const iterator = answer[Symbol.asyncIterator]();
+    let terminal: Extract<AnswerEvent, { type: 'end' | 'failure' }> | null = null;
+    const first = await iterator.next();
+    onStarted();
+    if (first.done) throw new Error('the answer ended without a route');
+    if (first.value.type === 'route') {
+      const { decision, attempts } = first.value;
+      record.decision = decision;
+      record.attempts = attempts;
+      yield {
+        type: 'route',
+        requestId: record.id,
+        armId: decision.armId,
+        modelId: decision.modelId,
+        context: decision.context,
+        confidence: decision.confidence,
+        cached: false,
+        attempts,
+      };
+    } else {
+      throw new Error(`the answer began with ${first.value.type}, not a route`);
+    }
+
+    async function* tokens(): AsyncGenerator<string> {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return;
+        const event = next.value;
+        if (event.type === 'token') yield event.text;
+        else if (event.type === 'end' || event.type === 'failure') {
+          terminal = event;
+          return;
+        }
+      }
+    }
+
+    const maxWords = chunkWordsForConfidence(record.decision.confidence, chunkBounds);
+    let index = 0;
+    try {
+      for await (const chunk of chunkLiveTokens(tokens(), {
+        maxWords,
+        flushIntervalMs: config.streaming.flushIntervalMs,
+      })) {
+        yield { type: 'chunk', requestId: record.id, index: index++, text: chunk.text, words: chunk.words };
+      }
+    } finally {
+      if (terminal === null) {
+        record.status = 'cancelled';
+        await iterator.return?.();
+      }
+    }
+
+    const end = terminal as Extract<AnswerEvent, { type: 'end' | 'failure' }> | null;
+    if (end === null) throw new Error('the answer ended without a result');
+    record.attempts = end.attempts;
+    if (end.type === 'end') {
+      Object.assign(record, {
+        status: 'completed',
+        finishReason: end.finishReason,
+        metrics: record.shared ? { ...end.metrics, reward: null } : end.metrics,
+        operationalReward: record.shared ? null : end.operational,
+      });
+      yield {
+        type: 'done',
+        requestId: record.id,
+        finishReason: end.finishReason,
+        attempts: end.attempts,
+        chunks: index,
+        metrics: record.metrics!,
+      };
+    } else {
+      Object.assign(record, { status: 'failed', errorCode: end.code });
+      yield {
+        type: 'error',
+        requestId: record.id,
+        code: end.code,
+        message: end.message,
+        partial: end.partial,
+        attempts: end.attempts,
+      };
+    }
+  }
+
+  return {
+    chat(request) {
+      validate(request);
+      if (request.armId !== undefined) routeOrThrow(request);
+      const record: RequestRecord = {
+        id: newId(),
+        createdAt: Date.now(),
+        status: 'streaming',
+        decision: null,
+        shared: false,
+        cached: false,
+        cacheKey: null,
+        attempts: 0,
+        finishReason: null,
+        errorCode: null,
+        metrics: null,
+        operationalReward: null,
+        feedback: null,
+      };
+      requests.add(record);
+      const cacheKey =
+        request.cache === false
+          ? null
+          : cache.keyFor({
+              messages: request.messages,
+              temperature: request.temperature,
+              maxTokens: request.maxTokens,
+              arm: request.armId,
+              tags: request.tags,
+            });
+      record.cacheKey = cacheKey;
+
+      return abortableStream(async function* (signal) {
+        try {
+          if (cacheKey !== null) {
+            const hit = await cache.get(cacheKey);
+            if (hit) {
+              record.cached = true;
+              record.shared = true;
+              yield* streamCached(record, request, hit.answer, signal);
+              return;
+            }
+          }
+          const decision = routeOrThrow(request);
+          if (cacheKey === null) {
+            yield* streamAnswer(record, produceAnswer(request, decision, null, signal));
+            return;
+          }
+          let leader = false;
+          const shared = singleFlight.run(cacheKey, (producerSignal) => {
+            leader = true;
+            return produceAnswer(request, decision, cacheKey, producerSignal);
+          });
+          // The first client of a key produces the answer; the others only watch it being made.
+          yield* streamAnswer(record, shared, () => {
+            record.shared = !leader;
+          });
+        } catch (error) {
+          if (signal.aborted) return;
+          if (error instanceof ChatInputError) throw error;
+          record.status = 'failed';
+          record.errorCode = 'INTERNAL_ERROR';
+          logger.error({ err: error, requestId: record.id }, 'chat stream failed');
+          throw error;
+        }
+      });
+    },
+
+    async submitFeedback(input) {
+      const score = normalizeFeedbackScore(input);
+      const record = requests.get(input.requestId);
+      if (!record) {
+        throw new FeedbackError('REQUEST_NOT_FOUND', `request "${input.requestId}" is unknown or has expired`);
+      }
+      if (record.status !== 'completed' || record.decision === null) {
+        throw new FeedbackError(
+          'REQUEST_NOT_COMPLETED',
+          `request "${input.requestId}" is ${record.status}; feedback is taken for completed requests`,
+        );
+      }
+      const previous = record.feedback?.score ?? null;
+      let learned = false;
+      if (!record.shared) {
+        const quality = router.applyFeedback(record.decision, score, previous);
+        analyzer.recordReward(record.decision.armId, record.decision.context, quality.reward);
+        learned = true;
+        if (record.metrics) {
+          record.metrics = { ...record.metrics, reward: deps.reward.combined(record.operationalReward, quality) };
+        }
+      }
+      record.feedback = { score, comment: input.comment ?? null, receivedAt: Date.now() };
+      let evicted = false;
+      if (score < NEGATIVE_FEEDBACK_BELOW && record.cacheKey !== null) {
+        await cache.evict(record.cacheKey);
+        evicted = true;
+      }
+      return {
+        requestId: record.id,
+        score,
+        learned,
+        evicted,
+        arm: router.arm(record.decision.armId, record.decision.context)!,
+      };
+    },
+
+    getRequest: (id) => requests.get(id),
+  };
+}

@@ -1,0 +1,170 @@
+import type { ChatChunkEvent, ChatDoneEvent, ChatErrorEvent, ChatEvent, ChatMetrics, ChatRouteEvent } from '../chat/chat-events.js';
+import { ChatInputError } from '../chat/chat-service.js';
+import type { RequestRecord } from '../chat/request-store.js';
+import { builder } from './builder.js';
+import { translateErrors } from './errors.js';
+
+const ChatRole = builder.enumType('ChatRole', {
+  values: { SYSTEM: { value: 'system' }, USER: { value: 'user' }, ASSISTANT: { value: 'assistant' } } as const,
+});
+
+const ChatMessageInput = builder.inputType('ChatMessageInput', {
+  fields: (t) => ({
+    role: t.field({ type: ChatRole, required: true }),
+    content: t.string({ required: true }),
+  }),
+});
+
+const ChatInput = builder.inputType('ChatInput', {
+  fields: (t) => ({
+    messages: t.field({ type: [ChatMessageInput], required: true }),
+    tags: t.stringList({ description: 'Names the context the request is routed in (e.g. "code").' }),
+    arm: t.id({ description: 'Pins an arm, bypassing the bandit.' }),
+    maxTokens: t.int(),
+    temperature: t.float(),
+    cache: t.boolean({ defaultValue: true, description: 'False bypasses the cache for this request.' }),
+  }),
+});
+
+export const RouteMetricsRef = builder.objectRef<ChatMetrics>('RouteMetrics').implement({
+  fields: (t) => ({
+    latencyMs: t.exposeFloat('latencyMs'),
+    ttftMs: t.exposeFloat('ttftMs', { nullable: true, description: 'Time to the first token; null when none came.' }),
+    promptTokens: t.exposeInt('promptTokens'),
+    completionTokens: t.exposeInt('completionTokens'),
+    tokensEstimated: t.exposeBoolean('tokensEstimated', {
+      description: 'True when the provider reported no usage and tokens were counted with a tokenizer.',
+    }),
+    costUsd: t.exposeFloat('costUsd'),
+    reward: t.exposeFloat('reward', {
+      nullable: true,
+      description: 'What the bandit learned from this request so far, in [0, 1].',
+    }),
+  }),
+});
+
+const ChatRoute = builder.objectRef<ChatRouteEvent>('ChatRoute').implement({
+  description: 'The first event of a chat: which arm serves it and how sure the router is.',
+  fields: (t) => ({
+    requestId: t.exposeID('requestId'),
+    arm: t.exposeID('armId'),
+    model: t.exposeID('modelId'),
+    context: t.exposeString('context'),
+    confidence: t.exposeFloat('confidence', {
+      description: 'Posterior probability that the chosen arm is the best in this context.',
+    }),
+    cached: t.exposeBoolean('cached'),
+    attempts: t.exposeInt('attempts', { description: 'Arms tried before this one answered (failover).' }),
+  }),
+});
+
+const ChatChunk = builder.objectRef<ChatChunkEvent>('ChatChunk').implement({
+  fields: (t) => ({
+    requestId: t.exposeID('requestId'),
+    index: t.exposeInt('index'),
+    text: t.exposeString('text'),
+    words: t.exposeInt('words'),
+  }),
+});
+
+const ChatDone = builder.objectRef<ChatDoneEvent>('ChatDone').implement({
+  fields: (t) => ({
+    requestId: t.exposeID('requestId'),
+    finishReason: t.exposeString('finishReason'),
+    attempts: t.exposeInt('attempts'),
+    chunks: t.exposeInt('chunks'),
+    metrics: t.field({ type: RouteMetricsRef, resolve: (event) => event.metrics }),
+  }),
+});
+
+const ChatError = builder.objectRef<ChatErrorEvent>('ChatError').implement({
+  fields: (t) => ({
+    requestId: t.exposeID('requestId'),
+    code: t.exposeString('code'),
+    message: t.exposeString('message'),
+    partial: t.exposeBoolean('partial', { description: 'True when part of the answer had been sent.' }),
+    attempts: t.exposeInt('attempts'),
+  }),
+});
+
+const ChatEventRef = builder.unionType('ChatEvent', {
+  types: [ChatRoute, ChatChunk, ChatDone, ChatError],
+  resolveType: (event: ChatEvent) => {
+    switch (event.type) {
+      case 'route':
+        return 'ChatRoute';
+      case 'chunk':
+        return 'ChatChunk';
+      case 'done':
+        return 'ChatDone';
+      case 'error':
+        return 'ChatError';
+    }
+  },
+});
+
+const RequestStatus = builder.enumType('RequestStatus', {
+  values: ['STREAMING', 'COMPLETED', 'FAILED', 'CANCELLED'] as const,
+});
+
+const Feedback = builder.objectRef<NonNullable<RequestRecord['feedback']>>('Feedback').implement({
+  fields: (t) => ({
+    score: t.exposeFloat('score'),
+    comment: t.exposeString('comment', { nullable: true }),
+    receivedAt: t.string({ resolve: (f) => new Date(f.receivedAt).toISOString() }),
+  }),
+});
+
+const Request = builder.objectRef<RequestRecord>('Request').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    createdAt: t.string({ resolve: (r) => new Date(r.createdAt).toISOString() }),
+    status: t.field({
+      type: RequestStatus,
+      resolve: (r) => r.status.toUpperCase() as 'STREAMING' | 'COMPLETED' | 'FAILED' | 'CANCELLED',
+    }),
+    arm: t.id({ nullable: true, resolve: (r) => r.decision?.armId ?? null }),
+    model: t.id({ nullable: true, resolve: (r) => r.decision?.modelId ?? null }),
+    context: t.string({ nullable: true, resolve: (r) => r.decision?.context ?? null }),
+    confidence: t.float({ nullable: true, resolve: (r) => r.decision?.confidence ?? null }),
+    cached: t.exposeBoolean('cached'),
+    attempts: t.exposeInt('attempts'),
+    finishReason: t.exposeString('finishReason', { nullable: true }),
+    errorCode: t.exposeString('errorCode', { nullable: true }),
+    metrics: t.field({ type: RouteMetricsRef, nullable: true, resolve: (r) => r.metrics }),
+    feedback: t.field({ type: Feedback, nullable: true, resolve: (r) => r.feedback }),
+  }),
+});
+
+builder.subscriptionFields((t) => ({
+    chat: t.field({
+      type: ChatEventRef,
+      description:
+        'Routes and streams one chat: exactly one ChatRoute, then ChatChunks, then one ChatDone or ChatError.',
+      args: { input: t.arg({ type: ChatInput, required: true }) },
+      subscribe: (_root, { input }, { services }) =>
+        translateErrors(
+          () =>
+            services.chat.chat({
+              messages: input.messages,
+              tags: input.tags ?? undefined,
+              armId: input.arm ?? undefined,
+              maxTokens: input.maxTokens ?? undefined,
+              temperature: input.temperature ?? undefined,
+              cache: input.cache ?? true,
+            }),
+          ChatInputError,
+        ),
+      resolve: (event) => event,
+    }),
+}));
+
+builder.queryFields((t) => ({
+  request: t.field({
+    type: Request,
+    nullable: true,
+    description: 'A recent request (kept for the feedback window), or null when unknown or expired.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, { services }) => services.chat.getRequest(String(id)) ?? null,
+  }),
+}));

@@ -1,0 +1,18 @@
+import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
+import type { CacheManager } from '../cache/cache-manager.js';
+import type { ChatService } from '../chat/chat-service.js';
+import type { ModelManager } from '../models/model-manager.js';
+import type { AdaptiveRouter } from '../router/adaptive-router.js';
+
+/** The services resolvers call. Resolvers translate; these do the work. */
+export interface GraphQLServices {
+  readonly chat: ChatService;
+  readonly router: AdaptiveRouter;
+  readonly models: ModelManager;
+  readonly cache: CacheManager;
+  readonly analyzer: PerformanceAnalyzer;
+}
+
+export interface GraphQLContext {
+  readonly services: GraphQLServices;
+}

@@ -1,0 +1,144 @@
+import type { ModelConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import { createAnthropicBackend } from './anthropic-backend.js';
+import {
+  UpstreamError,
+  type CompletionEvent,
+  type CompletionRequest,
+  type ModelBackend,
+  type ModelPricing,
+} from './backend.js';
+import { createModelHealth, type ModelHealth, type ModelHealthSnapshot } from './model-health.js';
+import { createOpenAIBackend } from './openai-backend.js';
+import { createSimulatedBackend } from './simulated-backend.js';
+import { withStreamTimeouts } from './stream-timeouts.js';
+
+/**
+ * Holds every configured backend with its health, and is the only way the rest of Switchyard
+ * calls a model: each call goes through the circuit breaker, the timeouts and the health figures.
+ */
+
+export interface ModelView {
+  readonly id: string;
+  readonly provider: string;
+  readonly pricing: ModelPricing;
+  /** Simulated models only: the probability a user likes an answer. */
+  readonly quality: number | null;
+  readonly health: ModelHealthSnapshot;
+}
+
+export interface ModelManager {
+  has(modelId: string): boolean;
+  isAvailable(modelId: string): boolean;
+  /**
+   * Streams a completion. Throws UpstreamError MODEL_UNAVAILABLE when the circuit is open, and
+   * the backend's errors otherwise; a call aborted by `request.signal` does not count against the
+   * model's health.
+   */
+  stream(modelId: string, request: CompletionRequest): AsyncIterable<CompletionEvent>;
+  view(modelId: string): ModelView;
+  list(): ModelView[];
+}
+
+export interface ModelManagerDeps {
+  readonly models: readonly ModelConfig[];
+  /** Environment variables, where API keys are looked up by the names the config gives. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly logger: Logger;
+  readonly now?: () => number;
+  /** Replaces or adds backends (tests and benches); keyed by model id. */
+  readonly backends?: ReadonlyMap<string, ModelBackend>;
+}
+
+interface ManagedModel {
+  readonly config: ModelConfig;
+  readonly backend: ModelBackend;
+  readonly health: ModelHealth;
+}
+
+function createBackend(config: ModelConfig, deps: ModelManagerDeps): ModelBackend {
+  const logger = deps.logger.child({ model: config.id });
+  switch (config.provider) {
+    case 'simulated':
+      return createSimulatedBackend(config);
+    case 'openai':
+    case 'anthropic': {
+      const apiKey = config.apiKeyEnv === undefined ? undefined : deps.env[config.apiKeyEnv];
+      if (config.apiKeyEnv !== undefined && !apiKey) {
+        logger.warn({ apiKeyEnv: config.apiKeyEnv }, 'API key environment variable is not set');
+      }
+      return config.provider === 'openai'
+        ? createOpenAIBackend(config, { apiKey, logger })
+        : createAnthropicBackend(config, { apiKey, logger });
+    }
+  }
+}
+
+export function createModelManager(deps: ModelManagerDeps): ModelManager {
+  const now = deps.now ?? Date.now;
+  const models = new Map<string, ManagedModel>();
+  for (const config of deps.models) {
+    const backend = deps.backends?.get(config.id) ?? createBackend(config, deps);
+    models.set(config.id, { config, backend, health: createModelHealth({ now }) });
+  }
+
+  const get = (modelId: string): ManagedModel => {
+    const model = models.get(modelId);
+    if (!model) throw new UpstreamError('MODEL_UNAVAILABLE', `unknown model "${modelId}"`, { retryable: false });
+    return model;
+  };
+
+  const view = (model: ManagedModel): ModelView => ({
+    id: model.config.id,
+    provider: model.config.provider,
+    pricing: model.backend.pricing,
+    quality: model.config.provider === 'simulated' ? model.config.quality : null,
+    health: model.health.snapshot(),
+  });
+
+  async function* stream(modelId: string, request: CompletionRequest): AsyncGenerator<CompletionEvent> {
+    const model = get(modelId);
+    if (!model.health.tryAcquire()) {
+      throw new UpstreamError('MODEL_UNAVAILABLE', `model "${modelId}" is unavailable (circuit open)`, {
+        retryable: true,
+      });
+    }
+    const started = now();
+    let ttftMs: number | null = null;
+    let settled = false;
+    try {
+      const events = withStreamTimeouts(
+        (signal) => model.backend.stream({ ...request, signal }),
+        model.config.timeouts,
+        request.signal,
+      );
+      for await (const event of events) {
+        if (ttftMs === null && event.type === 'token') ttftMs = now() - started;
+        yield event;
+      }
+      settled = true;
+      const latencyMs = now() - started;
+      model.health.recordSuccess({ latencyMs, ttftMs: ttftMs ?? latencyMs });
+    } catch (error) {
+      settled = true;
+      if (!request.signal.aborted) {
+        model.health.recordFailure({
+          retryAfterMs: error instanceof UpstreamError ? error.retryAfterMs : undefined,
+        });
+      }
+      throw error;
+    } finally {
+      // The consumer stopped early (client left): neither a success nor a failure of the model,
+      // but a half-open probe must be released.
+      if (!settled) model.health.recordSuccess({ latencyMs: now() - started, ttftMs: ttftMs ?? now() - started });
+    }
+  }
+
+  return {
+    has: (modelId) => models.has(modelId),
+    isAvailable: (modelId) => models.get(modelId)?.health.available() ?? false,
+    stream,
+    view: (modelId) => view(get(modelId)),
+    list: () => [...models.values()].map(view),
+  };
+}

@@ -1,0 +1,93 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SimulatedModelConfig } from '../config/schema.js';
+import { createRng, type Rng } from '../router/random.js';
+import {
+  UpstreamError,
+  type CompletionEvent,
+  type CompletionRequest,
+  type ModelBackend,
+  type ModelPricing,
+} from './backend.js';
+import { countMessageTokens } from './token-counter.js';
+
+/**
+ * A model that needs no network: it streams generated text with a configured time to first
+ * token, speed and error rate. The answer to a prompt depends only on the seed and the prompt, so
+ * the same question gets the same answer (which makes caching demonstrable) and runs repeat.
+ */
+
+export interface SimulatedBackend extends ModelBackend {
+  /** Probability that a user likes an answer; demos and benches use it to simulate feedback. */
+  readonly quality: number;
+}
+
+const VOCABULARY = (
+  'the a router model answer request stream token latency cost quality bandit arm posterior sample ' +
+  'reward context feedback cache signal value system user data result because therefore however ' +
+  'first then finally which while when where this that these those is are was can will should ' +
+  'fast slow cheap strong weak learns picks routes measures returns explains improves adapts'
+).split(' ');
+
+function hashString(text: string, seed: number): number {
+  // FNV-1a: a cheap, well-spread 32-bit hash is all the prompt → answer mapping needs.
+  let hash = 0x811c9dc5 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function generateAnswer(rng: Rng, tokens: number): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < tokens; i++) {
+    const word = VOCABULARY[Math.floor(rng() * VOCABULARY.length)]!;
+    const capitalised = i === 0 || words[i - 1]!.endsWith('.') ? word[0]!.toUpperCase() + word.slice(1) : word;
+    const endsSentence = i === tokens - 1 || rng() < 0.08;
+    words.push((i === 0 ? '' : ' ') + capitalised + (endsSentence ? '.' : ''));
+  }
+  return words;
+}
+
+export function createSimulatedBackend(config: SimulatedModelConfig): SimulatedBackend {
+  const seed = config.seed ?? hashString(config.id, 0);
+  // Failures draw from their own stream so that they do not change which answer a prompt gets.
+  const failureRng = createRng(seed);
+  const pricing: ModelPricing = { inputPer1k: config.inputPer1k, outputPer1k: config.outputPer1k };
+
+  async function* stream(request: CompletionRequest): AsyncGenerator<CompletionEvent> {
+    const { signal } = request;
+    signal.throwIfAborted();
+    const failing = failureRng() < config.errorRate;
+    if (config.ttftMs > 0) await sleep(config.ttftMs, undefined, { signal });
+    if (failing) {
+      throw new UpstreamError('UPSTREAM_HTTP_ERROR', `simulated model ${config.id} failed (503)`, {
+        retryable: true,
+        status: 503,
+      });
+    }
+    const prompt = request.messages.map((m) => `${m.role}:${m.content}`).join('\n');
+    const answerRng = createRng(hashString(prompt, seed));
+    const tokens = generateAnswer(answerRng, Math.min(config.answerTokens, request.maxTokens));
+    const started = performance.now();
+    for (let i = 0; i < tokens.length; i++) {
+      if (config.tokensPerSecond > 0 && i > 0) {
+        // Schedule against the start time so timer slack does not accumulate into a slower stream.
+        const due = started + (i * 1000) / config.tokensPerSecond;
+        const wait = due - performance.now();
+        if (wait >= 1) await sleep(wait, undefined, { signal });
+      }
+      signal.throwIfAborted();
+      yield { type: 'token', text: tokens[i]! };
+    }
+    yield {
+      type: 'usage',
+      promptTokens: countMessageTokens(request.messages),
+      completionTokens: tokens.length,
+      estimated: false,
+    };
+    yield { type: 'finish', reason: tokens.length < config.answerTokens ? 'length' : 'stop' };
+  }
+
+  return { id: config.id, provider: 'simulated', pricing, quality: config.quality, stream };
+}

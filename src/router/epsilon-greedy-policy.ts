@@ -1,0 +1,35 @@
+import { sharedPolicyMethods, type BanditPolicy, type ContextualStats } from './bandit.js';
+import type { Rng } from './random.js';
+
+export interface EpsilonGreedyOptions {
+  /** Probability of routing uniformly at random instead of greedily. */
+  readonly epsilon: number;
+}
+
+/**
+ * Epsilon-greedy: with probability epsilon a uniformly random candidate, otherwise the one with
+ * the highest posterior mean utility. A fixed epsilon keeps exploring forever, so its regret
+ * grows linearly; it is here as a baseline.
+ */
+export function createEpsilonGreedyPolicy(rng: Rng, stats: ContextualStats, options: EpsilonGreedyOptions): BanditPolicy {
+  return {
+    name: 'egreedy',
+    select(candidates, context) {
+      if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
+      if (rng() < options.epsilon) return candidates[Math.floor(rng() * candidates.length)]!;
+      const penaltyOf = stats.penalties();
+      let best = candidates[0]!;
+      let bestValue = -Infinity;
+      for (const id of candidates) {
+        const p = stats.posterior(id, context);
+        const value = p.alpha / (p.alpha + p.beta) - penaltyOf(id, context);
+        if (value > bestValue || (value === bestValue && rng() < 0.5)) {
+          bestValue = value;
+          best = id;
+        }
+      }
+      return best;
+    },
+    ...sharedPolicyMethods(rng, stats),
+  };
+}

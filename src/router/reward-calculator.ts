@@ -1,0 +1,79 @@
+import type { RewardConfig } from '../config/schema.js';
+import type { OperationalObservation } from './bandit.js';
+
+/**
+ * What the router optimises, and how measurements become evidence for the bandit.
+ *
+ * The router maximises, per context, the expected utility of an arm:
+ *
+ *   utility = quality - cost * (expected cost / reference cost) - latency * (expected latency / reference latency)
+ *
+ * Quality is learnt from feedback (a Beta posterior, sampled by Thompson sampling); cost and
+ * latency are measured on every completed call, so the policy uses their decayed means. With the
+ * reference cost unset it is the highest mean cost per call among the arms: `cost` = 0.1 then
+ * reads "paying for the most expensive arm on every request is worth 0.1 of quality", whatever
+ * the currency scale of a deployment. With `costReferenceUsd` set, one unit of quality is worth
+ * costReferenceUsd / cost dollars.
+ *
+ * Keeping quality and cost apart (rather than blending both into one Beta, weighted) keeps the
+ * trade-off independent of how many requests get feedback: most never do.
+ */
+
+export interface RouteMetrics {
+  readonly latencyMs: number;
+  readonly ttftMs: number | null;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costUsd: number;
+  readonly error: boolean;
+  readonly cached: boolean;
+}
+
+export interface WeightedReward {
+  readonly reward: number;
+  readonly weight: number;
+}
+
+export interface RewardCalculator {
+  /**
+   * Quality evidence known at completion: an error is a certain failure (reward 0 at the quality
+   * weight). Null otherwise: a successful call says nothing about quality until feedback, and a
+   * cache hit says nothing about the model. Cost and latency go to the policy's operational means.
+   */
+  operational(metrics: RouteMetrics): WeightedReward | null;
+  quality(score: number): WeightedReward;
+  /** The request's overall quality reward: the parts averaged by weight. */
+  combined(operational: WeightedReward | null, quality: WeightedReward | null): number | null;
+  /**
+   * Quality units given up for an arm's expected cost and latency, priced against the configured
+   * references or, where unset, `observedReference` (the highest arm means).
+   */
+  penalty(expected: OperationalObservation, observedReference: OperationalObservation): number;
+}
+
+export function createRewardCalculator(config: RewardConfig): RewardCalculator {
+  const relative = (value: number, reference: number) => (reference > 0 ? Math.max(0, value) / reference : 0);
+
+  return {
+    operational(metrics) {
+      if (metrics.cached || !metrics.error) return null;
+      return { reward: 0, weight: config.quality };
+    },
+    quality(score) {
+      if (!(score >= 0 && score <= 1)) throw new RangeError(`quality score must be in [0, 1], got ${score}`);
+      return { reward: score, weight: config.quality };
+    },
+    combined(operational, quality) {
+      const parts = [operational, quality].filter((p): p is WeightedReward => p !== null && p.weight > 0);
+      const weight = parts.reduce((sum, p) => sum + p.weight, 0);
+      if (weight === 0) return null;
+      return parts.reduce((sum, p) => sum + p.reward * p.weight, 0) / weight;
+    },
+    penalty(expected, observedReference) {
+      return (
+        config.cost * relative(expected.costUsd, config.costReferenceUsd ?? observedReference.costUsd) +
+        config.latency * relative(expected.latencyMs, config.latencyReferenceMs ?? observedReference.latencyMs)
+      );
+    },
+  };
+}

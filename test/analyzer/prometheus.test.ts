@@ -1,0 +1,204 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BanditView } from '../../src/analyzer/bandit-view.js';
+import { createPerformanceAnalyzer } from '../../src/analyzer/performance-analyzer.js';
+import { createMetricsRegistry } from '../../src/analyzer/prometheus.js';
+
+interface ParsedSample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+interface ParsedFamily {
+  name: string;
+  type: string;
+  help: string;
+  samples: ParsedSample[];
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * A strict parser of the Prometheus text exposition format (version 0.0.4): every line must be a
+ * HELP, a TYPE or a sample of the family declared just before it; label values use only the
+ * \\, \" and \n escapes; values are Go floats (including NaN and +/-Inf); histograms carry
+ * cumulative buckets ending in le="+Inf" that equals _count.
+ */
+function parsePrometheusText(text: string): Map<string, ParsedFamily> {
+  const families = new Map<string, ParsedFamily>();
+  if (!text.endsWith('\n')) throw new Error('exposition must end with a newline');
+  let current: ParsedFamily | null = null;
+  for (const [i, line] of text.slice(0, -1).split('\n').entries()) {
+    const where = `line ${i + 1}: ${line}`;
+    if (line === '') continue;
+    const comment = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
+    if (comment) {
+      const [, kind, name, rest] = comment as unknown as [string, string, string, string];
+      if (!METRIC_NAME.test(name)) throw new Error(`bad metric name, ${where}`);
+      let family = families.get(name);
+      if (!family) {
+        family = { name, type: 'untyped', help: '', samples: [] };
+        families.set(name, family);
+      } else if (current !== family) throw new Error(`family ${name} split, ${where}`);
+      current = family;
+      if (kind === 'HELP') family.help = rest;
+      else {
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`bad type, ${where}`);
+        if (family.samples.length > 0) throw new Error(`TYPE after samples, ${where}`);
+        family.type = rest;
+      }
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)( -?\d+)?$/.exec(line);
+    if (!match) throw new Error(`bad sample, ${where}`);
+    const [, name, , labelText, valueText] = match as unknown as [string, string, string, string | undefined, string];
+    if (!current) throw new Error(`sample before any TYPE, ${where}`);
+    const suffixes = current.type === 'histogram' ? ['_bucket', '_sum', '_count'] : current.type === 'summary' ? ['', '_sum', '_count'] : [''];
+    if (!suffixes.some((s) => name === current!.name + s)) throw new Error(`sample of another family, ${where}`);
+    const labels: Record<string, string> = {};
+    if (labelText !== undefined && labelText !== '') {
+      const labelPattern = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/y;
+      let offset = 0;
+      while (offset < labelText.length) {
+        labelPattern.lastIndex = offset;
+        const label = labelPattern.exec(labelText);
+        if (!label) throw new Error(`bad labels, ${where}`);
+        const [, labelName, raw] = label as unknown as [string, string, string];
+        if (!LABEL_NAME.test(labelName) || labelName in labels) throw new Error(`bad label name, ${where}`);
+        labels[labelName] = raw.replace(/\\(["\\n])/g, (_, c: string) => (c === 'n' ? '\n' : c));
+        offset = labelPattern.lastIndex;
+      }
+    }
+    const value =
+      valueText === '+Inf' ? Infinity : valueText === '-Inf' ? -Infinity : valueText === 'NaN' ? NaN : Number(valueText);
+    if (!/^(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]Inf|NaN)$/.test(valueText)) throw new Error(`bad value, ${where}`);
+    current.samples.push({ name, labels, value });
+  }
+  for (const family of families.values()) {
+    if (family.type !== 'histogram') continue;
+    const series = new Map<string, ParsedSample[]>();
+    for (const s of family.samples.filter((x) => x.name.endsWith('_bucket'))) {
+      const { le, ...rest } = s.labels;
+      if (le === undefined) throw new Error(`bucket without le in ${family.name}`);
+      const key = JSON.stringify(rest);
+      series.set(key, [...(series.get(key) ?? []), s]);
+    }
+    for (const [key, buckets] of series) {
+      const last = buckets.at(-1)!;
+      if (last.labels.le !== '+Inf') throw new Error(`${family.name}${key} lacks le="+Inf"`);
+      buckets.reduce((previous, b) => {
+        if (b.value < previous) throw new Error(`${family.name}${key} buckets not cumulative`);
+        return b.value;
+      }, 0);
+      const count = family.samples.find(
+        (s) => s.name === `${family.name}_count` && JSON.stringify(s.labels) === key,
+      );
+      if (count?.value !== last.value) throw new Error(`${family.name}${key} +Inf bucket differs from _count`);
+    }
+  }
+  return families;
+}
+
+function valueOf(families: Map<string, ParsedFamily>, family: string, sampleName: string, labels: Record<string, string>) {
+  return families
+    .get(family)
+    ?.samples.find((s) => s.name === sampleName && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
+const view: BanditView = {
+  arms: [
+    { armId: 'fast', modelId: 'm-fast', context: '*', pulls: 30, posteriorMean: 0.6, lower95: 0.5, upper95: 0.7, probabilityBest: 0.25 },
+    { armId: 'smart', modelId: 'm-smart', context: '*', pulls: 70, posteriorMean: 0.8, lower95: 0.7, upper95: 0.9, probabilityBest: 0.75 },
+    { armId: 'smart', modelId: 'm-smart', context: 'code "x"\\y', pulls: 70, posteriorMean: 0.8, lower95: 0.7, upper95: 0.9, probabilityBest: 1 },
+  ],
+};
+
+describe('Prometheus metrics', () => {
+  let server: Server | null = null;
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = null;
+  });
+
+  it('expose labelled request figures, latency histograms and bandit gauges in valid text format', async () => {
+    let scrapes = 0;
+    const metrics = createMetricsRegistry({
+      bandit: () => {
+        scrapes += 1;
+        return view;
+      },
+    });
+    const analyzer = createPerformanceAnalyzer({ now: () => 0, metrics });
+    analyzer.record({ armId: 'fast', modelId: 'm-fast', context: 'chat', latencyMs: 80, ttftMs: 20, completionTokens: 12, costUsd: 0.0005, error: false, cached: false });
+    analyzer.record({ armId: 'fast', modelId: 'm-fast', context: 'chat', latencyMs: 3_000, ttftMs: 700, completionTokens: 40, costUsd: 0.001, error: false, cached: false });
+    analyzer.record({ armId: 'fast', modelId: 'm-fast', context: 'chat', latencyMs: 10, ttftMs: null, completionTokens: 0, costUsd: 0, error: true, cached: false });
+    analyzer.record({ armId: 'smart', modelId: 'm-smart', context: 'code "x"\\y', latencyMs: 1, ttftMs: 1, completionTokens: 30, costUsd: 0, error: false, cached: true });
+    analyzer.record({ armId: 'smart', modelId: 'm-smart', context: 'chat', latencyMs: 900, ttftMs: 300, completionTokens: 30, costUsd: 0.02, error: false, cached: false, shadow: true });
+    analyzer.recordReward('fast', 'chat', 0.25);
+    analyzer.recordReward('fast', 'chat', 0.75);
+
+    // Served over a real socket, as GET /metrics would be.
+    server = createServer((_req, res) => {
+      void metrics.metrics().then((body) => {
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(body);
+      });
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    const families = parsePrometheusText(await response.text());
+    expect(scrapes).toBe(1);
+
+    const chatFast = { arm: 'fast', model: 'm-fast', context: 'chat' };
+    expect(valueOf(families, 'switchyard_requests_total', 'switchyard_requests_total', chatFast)).toBe(3);
+    expect(valueOf(families, 'switchyard_request_errors_total', 'switchyard_request_errors_total', chatFast)).toBe(1);
+    expect(valueOf(families, 'switchyard_cost_usd_total', 'switchyard_cost_usd_total', chatFast)).toBeCloseTo(0.0015, 12);
+    expect(valueOf(families, 'switchyard_completion_tokens_total', 'switchyard_completion_tokens_total', chatFast)).toBe(52);
+    expect(valueOf(families, 'switchyard_rewards_total', 'switchyard_rewards_total', chatFast)).toBe(2);
+    expect(valueOf(families, 'switchyard_reward_sum', 'switchyard_reward_sum', chatFast)).toBe(1);
+    expect(families.get('switchyard_request_latency_seconds')!.type).toBe('histogram');
+    const latency = (suffix: string, extra: Record<string, string> = {}) =>
+      valueOf(families, 'switchyard_request_latency_seconds', `switchyard_request_latency_seconds${suffix}`, { ...chatFast, ...extra });
+    expect(latency('_count')).toBe(2);
+    expect(latency('_sum')).toBeCloseTo(3.08, 12);
+    expect(latency('_bucket', { le: '0.1' })).toBe(1);
+    expect(latency('_bucket', { le: '5' })).toBe(2);
+    expect(valueOf(families, 'switchyard_time_to_first_token_seconds', 'switchyard_time_to_first_token_seconds_count', chatFast)).toBe(2);
+
+    // The awkward context label survives escaping.
+    const codeSmart = { arm: 'smart', model: 'm-smart', context: 'code "x"\\y' };
+    expect(valueOf(families, 'switchyard_cache_hits_total', 'switchyard_cache_hits_total', codeSmart)).toBe(1);
+    expect(valueOf(families, 'switchyard_shadow_requests_total', 'switchyard_shadow_requests_total', { arm: 'smart', context: 'chat' })).toBe(1);
+
+    expect(families.get('switchyard_arm_posterior_mean')!.type).toBe('gauge');
+    expect(valueOf(families, 'switchyard_arm_posterior_mean', 'switchyard_arm_posterior_mean', { arm: 'smart', context: '*' })).toBe(0.8);
+    expect(valueOf(families, 'switchyard_arm_probability_best', 'switchyard_arm_probability_best', { arm: 'fast', context: '*' })).toBe(0.25);
+    expect(valueOf(families, 'switchyard_arm_pulls', 'switchyard_arm_pulls', { arm: 'fast', context: '*' })).toBe(30);
+    expect(valueOf(families, 'switchyard_regret_estimate', 'switchyard_regret_estimate', { context: '*' })).toBeCloseTo(30 * 0.2, 12);
+  });
+
+  it('keeps registries apart, so many can live in one process', async () => {
+    const first = createMetricsRegistry();
+    const second = createMetricsRegistry();
+    first.observe({ armId: 'a', modelId: 'm', context: 'c', latencyMs: 5, ttftMs: 1, completionTokens: 1, costUsd: 0, error: false, cached: false });
+    const firstFamilies = parsePrometheusText(await first.metrics());
+    const secondFamilies = parsePrometheusText(await second.metrics());
+    expect(valueOf(firstFamilies, 'switchyard_requests_total', 'switchyard_requests_total', { arm: 'a' })).toBe(1);
+    expect(valueOf(secondFamilies, 'switchyard_requests_total', 'switchyard_requests_total', { arm: 'a' })).toBeUndefined();
+    expect(firstFamilies.has('switchyard_arm_posterior_mean')).toBe(false);
+  });
+
+  it('rejects malformed exposition text (the parser is strict)', () => {
+    expect(() => parsePrometheusText('# TYPE x counter\nx{a="1} 1\n')).toThrow();
+    expect(() => parsePrometheusText('# TYPE x counter\ny 1\n')).toThrow();
+    expect(() => parsePrometheusText('# TYPE x counter\nx one\n')).toThrow();
+    expect(() =>
+      parsePrometheusText('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\nh_sum 1\n'),
+    ).toThrow();
+  });
+});

@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/config/default-config.js';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config/load-config.js';
+
+function writeConfig(content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-config-'));
+  const path = join(dir, 'config.json');
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('configuration', () => {
+  it('the embedded default is valid and has four simulated models with one arm each', () => {
+    const config = loadConfig({});
+    expect(config.models).toHaveLength(4);
+    expect(config.models.every((m) => m.provider === 'simulated')).toBe(true);
+    expect(config.arms.map((a) => a.model)).toEqual(config.models.map((m) => m.id));
+    expect(config.server.port).toBe(4000);
+    expect(config.redis.url).toBeUndefined();
+  });
+
+  it('applies PORT, REDIS_URL and LOG_LEVEL overrides', () => {
+    const config = loadConfig({ PORT: '5001', REDIS_URL: 'redis://127.0.0.1:6390', LOG_LEVEL: 'warn' });
+    expect(config.server.port).toBe(5001);
+    expect(config.redis.url).toBe('redis://127.0.0.1:6390');
+    expect(config.logLevel).toBe('warn');
+  });
+
+  it('names every bad field and the problem', () => {
+    const bad = structuredClone(defaultConfig) as unknown as {
+      models: Array<Record<string, unknown>>;
+      arms: Array<Record<string, unknown>>;
+    };
+    bad.models[0]!.errorRate = 2;
+    bad.arms[1]!.model = 'missing-model';
+    let error: unknown;
+    try {
+      parseConfig(bad, 'test.json');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('test.json');
+    expect(message).toMatch(/models\.0\.errorRate: .*1/);
+    expect(message).toMatch(/arms\.1\.model: unknown model "missing-model"/);
+  });
+
+  it('rejects unknown fields, so typos do not pass silently', () => {
+    expect(() => parseConfig({ ...defaultConfig, bandti: {} })).toThrow(/bandti/);
+  });
+
+  it('reads a file named by SWITCHYARD_CONFIG and reports unreadable or non-JSON files', () => {
+    const path = writeConfig(JSON.stringify({ ...defaultConfig, server: { port: 4100 } }));
+    expect(loadConfig({ SWITCHYARD_CONFIG: path }).server.port).toBe(4100);
+    expect(() => loadConfig({ SWITCHYARD_CONFIG: writeConfig('{ nope') })).toThrow(/not valid JSON/);
+    expect(() => loadConfig({ SWITCHYARD_CONFIG: '/does/not/exist.json' })).toThrow(/cannot read/);
+  });
+
+  it('a bad file stops the process with a message naming the field', () => {
+    const path = writeConfig(JSON.stringify({ ...defaultConfig, arms: [{ id: 'a', model: 'ghost' }] }));
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, SWITCHYARD_CONFIG: path, PORT: '0' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/arms\.0\.model: unknown model "ghost"/);
+  });
+});
