@@ -44,6 +44,7 @@ export interface CacheStats {
     readonly maxSeconds: number;
     readonly hitGrowth: number;
     readonly windowSeconds: number;
+    readonly minSamples: number;
     readonly windowLookups: number;
     readonly windowHitRate: number;
   };
@@ -68,7 +69,12 @@ export interface CacheManager {
   stats(): CacheStats;
   /** Counts L2 now, then returns the snapshot. */
   refreshStats(): Promise<CacheStats>;
-  /** 'degraded' when L2 is configured but unreachable. */
+  /**
+   * The snapshot, after counting L2 when the last count is older than `l2.statsRefreshMs`: fresh
+   * figures for an operator without a full SCAN per call (concurrent callers share one count).
+   */
+  currentStats(): Promise<CacheStats>;
+  /** 'disabled' when the cache is off; 'degraded' when L2 is not configured or unreachable; else 'ok'. */
   status(): CacheLayerStatus;
   /** Detaches from the Redis client (and closes the change subscription); the client's owner quits it. */
   close(): Promise<void>;
@@ -118,15 +124,17 @@ export function createCacheManager(deps: CacheManagerDeps): CacheManager {
           },
         })
       : null;
-  if (config.enabled && l2 === null) logger.info('no Redis configured: the cache runs with L1 only');
+  if (config.enabled && l2 === null) logger.warn('no Redis configured: the cache runs degraded, with L1 only');
 
   function l2Status(): CacheLayerStatus {
     return l2 === null ? 'disabled' : l2.status();
   }
 
+  // Without a shared L2, instances cannot serve each other's answers, so running L1-only is a
+  // degradation even when intended; the L2 layer's own status ('disabled') says why.
   function status(): CacheLayerStatus {
     if (!config.enabled) return 'disabled';
-    return l2Status() === 'degraded' ? 'degraded' : 'ok';
+    return l2Status() === 'ok' ? 'ok' : 'degraded';
   }
 
   function fillL1(key: string, answer: CachedAnswer, json: string, hits: number): L1Entry {
@@ -146,12 +154,14 @@ export function createCacheManager(deps: CacheManagerDeps): CacheManager {
     await counting;
   }
 
+  function l2CountStale(): boolean {
+    return l2 !== null && l2.status() === 'ok' && now() - (l2Count?.countedAt ?? -Infinity) >= config.l2.statsRefreshMs;
+  }
+
   function stats(): CacheStats {
     const base = ttl.baseSeconds();
     const window = ttl.window();
-    if (l2 !== null && l2.status() === 'ok' && now() - (l2Count?.countedAt ?? -Infinity) >= config.l2.statsRefreshMs) {
-      void countL2();
-    }
+    if (l2CountStale()) void countL2();
     return {
       status: status(),
       l1: {
@@ -182,6 +192,7 @@ export function createCacheManager(deps: CacheManagerDeps): CacheManager {
         maxSeconds: config.ttl.maxSeconds,
         hitGrowth: config.ttl.hitGrowth,
         windowSeconds: config.ttl.windowSeconds,
+        minSamples: config.ttl.minSamples,
         windowLookups: window.lookups,
         windowHitRate: window.hitRate,
       },
@@ -272,6 +283,11 @@ export function createCacheManager(deps: CacheManagerDeps): CacheManager {
 
     async refreshStats() {
       await countL2();
+      return stats();
+    },
+
+    async currentStats() {
+      if (l2CountStale()) await countL2();
       return stats();
     },
 

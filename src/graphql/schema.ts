@@ -1,6 +1,7 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
 import './arms-schema.js';
+import './cache-schema.js';
 import './chat-schema.js';
 import './feedback-schema.js';
 import './models-schema.js';

@@ -62,8 +62,17 @@ function optionCount(tail: string): number {
   return count;
 }
 
+/**
+ * Prompts logged or forwarded as escaped strings carry a backslash and "n" instead of line breaks; reading them
+ * as line breaks lets the line-based cues work on both.
+ */
+function unescapeLineBreaks(text: string): string {
+  return text.includes('\n') ? text : text.replace(/(\\r)?\\n/g, '\n');
+}
+
 export function classifyTask(text: string): TaskType {
-  const sample = text.length > CLASSIFIED_CHARS ? text.slice(-CLASSIFIED_CHARS) : text;
+  const cut = text.length > CLASSIFIED_CHARS ? text.slice(-CLASSIFIED_CHARS) : text;
+  const sample = unescapeLineBreaks(cut);
   const tail = sample.slice(-QUESTION_TAIL_CHARS);
   const options = optionCount(tail);
   if (options >= 3) return 'multiple-choice';

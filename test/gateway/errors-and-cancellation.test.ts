@@ -68,10 +68,10 @@ describe('invalid input', () => {
     }
   });
 
-  it('masks unexpected errors and answers the health check', async () => {
+  it('answers the health check, degraded (still serving) when the cache runs without Redis', async () => {
     const health = await fetch(gateway.url.replace('/graphql', '/health'));
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok', cache: expect.any(String) });
+    expect(await health.json()).toMatchObject({ status: 'degraded', cache: 'degraded' });
   });
 
   it('serves GraphiQL wired to the WebSocket protocol', async () => {
