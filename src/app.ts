@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { BanditView } from './analyzer/bandit-view.js';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
+import { banditViewOf } from './analyzer/router-bandit-view.js';
 import { createCacheManager } from './cache/cache-manager.js';
 import { createRedisClient } from './cache/redis-client.js';
 import { createSingleFlight } from './cache/single-flight.js';
@@ -13,12 +13,12 @@ import { schema } from './graphql/schema.js';
 import type { Logger } from './logger.js';
 import type { ModelBackend } from './models/backend.js';
 import { createModelManager } from './models/model-manager.js';
-import { createAdaptiveRouter, type AdaptiveRouter } from './router/adaptive-router.js';
-import { GLOBAL_CONTEXT } from './router/bandit.js';
+import { createAdaptiveRouter } from './router/adaptive-router.js';
 import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
+import { createShadowRouter } from './router/shadow-router.js';
 import { createGatewayServer, type GatewayServer } from './server/create-server.js';
 
 /**
@@ -72,21 +72,34 @@ export function buildApp(deps: AppDeps): App {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
-  const metrics = createMetricsRegistry({ bandit: () => banditView(router), buckets: config.analyzer.prometheus });
+  const metrics = createMetricsRegistry({ bandit: () => banditViewOf(router), buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
+  const requests = createRequestStore(config.feedback);
+  const shadow = createShadowRouter({
+    config: config.shadow,
+    arms: config.arms,
+    defaultMaxTokens: config.limits.defaultMaxTokens,
+    retentionMs: config.feedback.ttlMs,
+    router,
+    models,
+    analyzer,
+    primaries: requests,
+    logger,
+  });
   const chat = createChatService({
     config,
     router,
     reward,
     models,
-    requests: createRequestStore(config.feedback),
+    requests,
     cache,
     singleFlight: createSingleFlight<AnswerEvent>(),
     analyzer,
+    shadow,
     logger,
   });
 
-  const services: GraphQLServices = { chat, router, models, cache, analyzer };
+  const services: GraphQLServices = { chat, router, models, cache, analyzer, shadow };
   const server = createGatewayServer({
     schema,
     services,
@@ -109,26 +122,10 @@ export function buildApp(deps: AppDeps): App {
     start: (port = config.server.port, host = config.server.host) => server.start(port, host),
     async stop() {
       await server.stop();
+      await shadow.close();
+      await models.close();
       await cache.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
-  };
-}
-
-/** The bandit's figures in the analyzer's terms: every arm overall and in each context seen. */
-function banditView(router: AdaptiveRouter): BanditView {
-  return {
-    arms: [GLOBAL_CONTEXT, ...router.contexts()].flatMap((context) =>
-      router.arms(context).map((arm) => ({
-        armId: arm.id,
-        modelId: arm.modelId,
-        context,
-        pulls: arm.pulls,
-        posteriorMean: arm.posterior.mean,
-        lower95: arm.posterior.lower95,
-        upper95: arm.posterior.upper95,
-        probabilityBest: arm.probabilityBest,
-      })),
-    ),
   };
 }

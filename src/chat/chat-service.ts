@@ -14,6 +14,7 @@ import { pacingDelayMs } from '../streaming/pacing.js';
 import { abortableStream } from './abortable-stream.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import type { RequestRecord, RequestStore } from './request-store.js';
+import type { ShadowRouter } from '../router/shadow-router.js';
 
 /**
  * The chat service: validate → cache → route → stream → learn. One upstream answer is produced
@@ -89,6 +90,8 @@ export interface ChatServiceDeps {
   readonly cache: CacheManager;
   readonly singleFlight: SingleFlight<AnswerEvent>;
   readonly analyzer: PerformanceAnalyzer;
+  /** Sends a share of fresh routed requests to a second arm in the background. */
+  readonly shadow?: ShadowRouter;
   readonly logger: Logger;
   readonly now?: () => number;
   readonly newId?: () => string;
@@ -191,11 +194,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
    * the answer: splicing a second model into it would be worse than an honest error.
    */
   async function* produceAnswer(
+    requestId: string,
     request: ChatRequest,
     firstDecision: RouteDecision,
     cacheKey: string | null,
     signal: AbortSignal,
   ): AsyncGenerator<AnswerEvent> {
+    deps.shadow?.consider({ requestId, decision: firstDecision, request });
     const started = now();
     const excluded = new Set<string>();
     let decision: RouteDecision | null = firstDecision;
@@ -242,15 +247,19 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
         if (!(error instanceof UpstreamError)) logger.error({ err: error, arm: decision.armId }, 'model call failed');
         const latencyMs = now() - attemptStarted;
-        router.recordOutcome(decision, {
-          latencyMs,
-          ttftMs,
-          promptTokens: 0,
-          completionTokens,
-          costUsd: 0,
-          error: true,
-          cached: false,
-        });
+        // A refused call (circuit open, Retry-After pending) never reached the model: the failures
+        // that closed it were learnt already, and learning them again would punish one outage twice.
+        if (upstream.code !== 'MODEL_UNAVAILABLE') {
+          router.recordOutcome(decision, {
+            latencyMs,
+            ttftMs,
+            promptTokens: 0,
+            completionTokens,
+            costUsd: 0,
+            error: true,
+            cached: false,
+          });
+        }
         analyzer.record({
           armId: decision.armId,
           modelId: decision.modelId,
@@ -268,7 +277,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           yield { type: 'failure', ...lastError, partial: true, attempts };
           return;
         }
-        if (!upstream.retryable) break;
+        // Stop before asking for an arm that will not be tried, so `decision` names the last one tried.
+        if (!upstream.retryable || attempts >= config.router.maxAttempts) break;
         excluded.add(decision.armId);
         const next = router.failover(decision, excluded);
         if (next === null) break;
@@ -329,7 +339,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       yield { type: 'end', finishReason, attempts, metrics, operational };
       return;
     }
-    if (decision !== null && attempts === 0) yield { type: 'route', decision, attempts };
+    // Every answer begins with a route, a failed one too: it names the last arm tried.
+    if (decision !== null) yield { type: 'route', decision, attempts };
     yield { type: 'failure', ...lastError, partial: false, attempts };
   }
 
@@ -530,13 +541,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           }
           const decision = routeOrThrow(request);
           if (cacheKey === null) {
-            yield* streamAnswer(record, produceAnswer(request, decision, null, signal));
+            yield* streamAnswer(record, produceAnswer(record.id, request, decision, null, signal));
             return;
           }
           let leader = false;
           const shared = singleFlight.run(cacheKey, (producerSignal) => {
             leader = true;
-            return produceAnswer(request, decision, cacheKey, producerSignal);
+            return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
           });
           // The first client of a key produces the answer; the others only watch it being made.
           yield* streamAnswer(record, shared, () => {

@@ -28,6 +28,15 @@ const pricingFields = {
   outputPer1k: nonNegative.default(0),
 };
 
+const circuitSchema = z
+  .object({
+    /** Consecutive failures that open the model's circuit (the router then skips it). */
+    failureThreshold: z.number().int().positive().default(5),
+    /** How long an open circuit stays open before one half-open probe is let through. */
+    openMs: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
 const simulatedModelSchema = z
   .object({
     id,
@@ -60,9 +69,30 @@ const httpModelFields = {
   headers: z.record(z.string(), z.string()).default({}),
   ...pricingFields,
   timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
+  circuit: circuitSchema.default(circuitSchema.parse({})),
 };
 
-const openaiModelSchema = z.object({ ...httpModelFields, provider: z.literal('openai') }).strict();
+const openaiModelSchema = z
+  .object({
+    ...httpModelFields,
+    provider: z.literal('openai'),
+    /**
+     * Header that carries the API key as is (Azure OpenAI: "api-key"); unset sends
+     * "Authorization: Bearer <key>".
+     */
+    apiKeyHeader: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'must be an HTTP header name')
+      .optional(),
+    /** Query parameters added to the request URL (Azure OpenAI: {"api-version": "2024-10-21"}). */
+    query: z.record(z.string(), z.string()).default({}),
+    /**
+     * Body field that carries the token limit: OpenAI's reasoning models (o-series, gpt-5) accept
+     * only "max_completion_tokens"; many local servers know only "max_tokens".
+     */
+    maxTokensField: z.enum(['max_tokens', 'max_completion_tokens']).default('max_tokens'),
+  })
+  .strict();
 const anthropicModelSchema = z
   .object({
     ...httpModelFields,
@@ -131,9 +161,9 @@ const banditSchema = z
      * Requests of a context after which its evidence counts half (evidence decays toward the prior, so
      * a degraded arm loses its traffic and a recovered one wins it back). 0 = never forget.
      */
-    halfLife: nonNegative.default(2_000),
+    halfLife: nonNegative.default(5_000),
     /** Probability that epsilon-greedy explores uniformly at random. */
-    epsilon: probability.default(0.05),
+    epsilon: probability.default(0.1),
     /** Exploration multiplier of UCB1's bonus sqrt(2 ln n / n_arm); 1 is the textbook bound. */
     ucbExploration: nonNegative.default(1),
     /** Monte Carlo draws used to estimate routing confidence (probability the chosen arm is best). */
@@ -333,6 +363,27 @@ export const analyzerSchema = z
   .refine((a) => 60_000 % a.minuteBucketMs === 0, 'minuteBucketMs must divide 60000')
   .refine((a) => 3_600_000 % a.hourBucketMs === 0, 'hourBucketMs must divide 3600000');
 
+export const shadowSchema = z
+  .object({
+    /** Share of eligible requests (routed, not pinned, not served from the cache) also sent to a second arm in the background. */
+    rate: probability.default(0.3),
+    /**
+     * Which arm shadows: "uncertain" picks, per request, the enabled and available arm other than
+     * the primary whose posterior in the request's context has the highest variance; an arm id
+     * always shadows with that arm (even while it is disabled for routing).
+     */
+    arm: z.union([z.literal('uncertain'), id]).default('uncertain'),
+    /** Shadow calls in flight at most; a request selected while this many run is skipped. */
+    maxConcurrent: z.number().int().positive().default(4),
+    /** Shadow spend allowed over the last 60 s; a request selected while it is reached is skipped. */
+    budgetUsdPerMinute: nonNegative.default(1),
+    /** Shadow answers kept for comparisons (the oldest are forgotten first; they also expire with feedback.ttlMs). */
+    maxStoredCalls: z.number().int().positive().default(10_000),
+    /** Seed of the draw that selects requests; unset draws a fresh seed. */
+    seed: z.number().int().optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -348,6 +399,7 @@ export const configSchema = z
     redis: redisSchema.default(redisSchema.parse({})),
     streaming: streamingSchema.default(streamingSchema.parse({})),
     analyzer: analyzerSchema.default(analyzerSchema.parse({})),
+    shadow: shadowSchema.default(shadowSchema.parse({})),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -368,6 +420,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['arms', i, 'model'], message: `unknown model "${arm.model}"` });
       }
     });
+    if (config.shadow.arm !== 'uncertain' && !armIds.has(config.shadow.arm)) {
+      ctx.addIssue({ code: 'custom', path: ['shadow', 'arm'], message: `unknown arm "${config.shadow.arm}"` });
+    }
     if (!config.arms.some((arm) => arm.enabled)) {
       ctx.addIssue({ code: 'custom', path: ['arms'], message: 'at least one arm must be enabled' });
     }
@@ -392,5 +447,7 @@ export type ClassifierConfig = BanditConfig['classifier'];
 export type CacheConfig = z.infer<typeof cacheSchema>;
 export type RedisConfig = z.infer<typeof redisSchema>;
 export type TimeoutsConfig = z.infer<typeof timeoutsSchema>;
+export type CircuitConfig = z.infer<typeof circuitSchema>;
 export type StreamingConfig = z.infer<typeof streamingSchema>;
 export type AnalyzerConfig = z.infer<typeof analyzerSchema>;
+export type ShadowConfig = z.infer<typeof shadowSchema>;

@@ -3,6 +3,7 @@ import type { CacheManager } from '../cache/cache-manager.js';
 import type { ChatService } from '../chat/chat-service.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter } from '../router/adaptive-router.js';
+import type { ShadowRouter } from '../router/shadow-router.js';
 
 /** The services resolvers call. Resolvers translate; these do the work. */
 export interface GraphQLServices {
@@ -11,6 +12,7 @@ export interface GraphQLServices {
   readonly models: ModelManager;
   readonly cache: CacheManager;
   readonly analyzer: PerformanceAnalyzer;
+  readonly shadow: ShadowRouter;
 }
 
 export interface GraphQLContext {

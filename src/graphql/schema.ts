@@ -1,10 +1,12 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
+import './analyzer-schema.js';
 import './arms-schema.js';
 import './cache-schema.js';
 import './chat-schema.js';
 import './feedback-schema.js';
 import './models-schema.js';
+import './shadow-schema.js';
 
 export const schema: GraphQLSchema = builder.toSchema();
 

@@ -8,10 +8,12 @@ import {
   type ModelBackend,
   type ModelPricing,
 } from './backend.js';
+import type { HttpModelBackend } from './http-client.js';
 import { createModelHealth, type ModelHealth, type ModelHealthSnapshot } from './model-health.js';
 import { createOpenAIBackend } from './openai-backend.js';
 import { createSimulatedBackend } from './simulated-backend.js';
 import { withStreamTimeouts } from './stream-timeouts.js';
+import { warmUpTokenCounter } from './token-counter.js';
 
 /**
  * Holds every configured backend with its health, and is the only way the rest of Switchyard
@@ -38,6 +40,8 @@ export interface ModelManager {
   stream(modelId: string, request: CompletionRequest): AsyncIterable<CompletionEvent>;
   view(modelId: string): ModelView;
   list(): ModelView[];
+  /** Closes the connection pools of the HTTP backends it created (not of backends passed in). */
+  close(): Promise<void>;
 }
 
 export interface ModelManagerDeps {
@@ -56,7 +60,7 @@ interface ManagedModel {
   readonly health: ModelHealth;
 }
 
-function createBackend(config: ModelConfig, deps: ModelManagerDeps): ModelBackend {
+function createBackend(config: ModelConfig, deps: ModelManagerDeps): ModelBackend | HttpModelBackend {
   const logger = deps.logger.child({ model: config.id });
   switch (config.provider) {
     case 'simulated':
@@ -77,10 +81,21 @@ function createBackend(config: ModelConfig, deps: ModelManagerDeps): ModelBacken
 export function createModelManager(deps: ModelManagerDeps): ModelManager {
   const now = deps.now ?? Date.now;
   const models = new Map<string, ManagedModel>();
+  const ownedPools: HttpModelBackend[] = [];
   for (const config of deps.models) {
-    const backend = deps.backends?.get(config.id) ?? createBackend(config, deps);
-    models.set(config.id, { config, backend, health: createModelHealth({ now }) });
+    let backend = deps.backends?.get(config.id);
+    if (backend === undefined) {
+      const created = createBackend(config, deps);
+      if ('close' in created) ownedPools.push(created);
+      backend = created;
+    }
+    // Simulated models keep the breaker's defaults; HTTP models may tune it.
+    const health = createModelHealth({ ...(config.provider === 'simulated' ? {} : config.circuit), now });
+    models.set(config.id, { config, backend, health });
   }
+  // OpenAI-compatible servers may report no usage, and building the tokenizer then takes about
+  // half a second: pay it at start-up, not on the first such request.
+  if (deps.models.some((m) => m.provider === 'openai' && !deps.backends?.has(m.id))) warmUpTokenCounter();
 
   const get = (modelId: string): ManagedModel => {
     const model = models.get(modelId);
@@ -129,8 +144,8 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
       throw error;
     } finally {
       // The consumer stopped early (client left): neither a success nor a failure of the model,
-      // but a half-open probe must be released.
-      if (!settled) model.health.recordSuccess({ latencyMs: now() - started, ttftMs: ttftMs ?? now() - started });
+      // but a half-open probe slot must be freed.
+      if (!settled) model.health.release();
     }
   }
 
@@ -140,5 +155,8 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
     stream,
     view: (modelId) => view(get(modelId)),
     list: () => [...models.values()].map(view),
+    async close() {
+      await Promise.all(ownedPools.map((backend) => backend.close()));
+    },
   };
 }

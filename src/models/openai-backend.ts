@@ -22,7 +22,8 @@ import { countMessageTokens, countTokens } from './token-counter.js';
 
 /**
  * A backend for every server speaking OpenAI's chat-completions streaming format: OpenAI itself,
- * Groq, Together, OpenRouter, vLLM, Ollama, llama.cpp's server.
+ * Groq, Together, OpenRouter, vLLM, Ollama, llama.cpp's server, and Azure OpenAI deployments
+ * (key in an `api-key` header via `apiKeyHeader`, `api-version` via `query`).
  *
  * Events, in order: `token`* (each non-empty `choices[0].delta.content`), then exactly one `usage`
  * (the provider's, or counted with the tokenizer and marked `estimated`), then one `finish`.
@@ -35,7 +36,7 @@ export function createOpenAIBackend(config: OpenAIModelConfig, deps: HttpBackend
   const ownsDispatcher = deps.dispatcher === undefined;
   const dispatcher = deps.dispatcher ?? createUpstreamAgent(config.timeouts);
   const now = deps.now ?? Date.now;
-  const url = joinUrl(config.baseUrl, 'chat/completions');
+  const url = withQuery(joinUrl(config.baseUrl, 'chat/completions'), config.query);
   const secrets = deps.apiKey === undefined ? [] : [deps.apiKey];
   const logger = deps.logger.child({ component: 'model-backend', provider: 'openai', model: config.id });
   const headers: Record<string, string> = {
@@ -43,13 +44,16 @@ export function createOpenAIBackend(config: OpenAIModelConfig, deps: HttpBackend
     'content-type': 'application/json',
     accept: 'text/event-stream',
   };
-  if (deps.apiKey !== undefined && deps.apiKey !== '') headers['authorization'] = `Bearer ${deps.apiKey}`;
+  if (deps.apiKey !== undefined && deps.apiKey !== '') {
+    if (config.apiKeyHeader === undefined) headers['authorization'] = `Bearer ${deps.apiKey}`;
+    else headers[config.apiKeyHeader.toLowerCase()] = deps.apiKey;
+  }
 
   async function* stream(request: CompletionRequest): AsyncGenerator<CompletionEvent> {
     const body: Record<string, unknown> = {
       model: config.model,
       messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
-      max_tokens: request.maxTokens,
+      [config.maxTokensField]: request.maxTokens,
       stream: true,
       stream_options: { include_usage: true },
     };
@@ -177,4 +181,13 @@ function usageOf(chunk: Record<string, unknown>): { promptTokens: number; comple
   const completion = usage['completion_tokens'];
   if (typeof prompt !== 'number' || typeof completion !== 'number') return undefined;
   return { promptTokens: prompt, completionTokens: completion };
+}
+
+/** Adds configured query parameters (Azure's `api-version`) to the endpoint URL. */
+function withQuery(url: string, query: Readonly<Record<string, string>>): string {
+  const entries = Object.entries(query);
+  if (entries.length === 0) return url;
+  const parsed = new URL(url);
+  for (const [name, value] of entries) parsed.searchParams.set(name, value);
+  return parsed.toString();
 }

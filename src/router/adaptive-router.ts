@@ -1,6 +1,6 @@
 import type { ArmConfig } from '../config/schema.js';
 import type { ChatMessage } from '../models/backend.js';
-import { GLOBAL_CONTEXT, type BanditPolicy } from './bandit.js';
+import { GLOBAL_CONTEXT, type BanditPolicy, type Posterior } from './bandit.js';
 import { summarizePosterior, type PosteriorSummary } from './beta-distribution.js';
 import type { ContextClassifier } from './context-classifier.js';
 import type { RewardCalculator, RouteMetrics, WeightedReward } from './reward-calculator.js';
@@ -71,9 +71,20 @@ export interface AdaptiveRouter {
    */
   applyFeedback(decision: RouteDecision, score: number, previous: number | null): WeightedReward;
   arms(context?: string): ArmView[];
+  /**
+   * The arms route() may pick now (enabled, model available) with their quality posterior in
+   * `context`. Cheap (no probability-of-best estimate): for callers that rank arms per request.
+   */
+  routableArms(context: string): RoutableArm[];
   arm(armId: string, context?: string): ArmView | undefined;
   setArmEnabled(armId: string, enabled: boolean): ArmView;
   contexts(): string[];
+}
+
+export interface RoutableArm {
+  readonly id: string;
+  readonly modelId: string;
+  readonly posterior: Posterior;
 }
 
 export interface AdaptiveRouterDeps {
@@ -186,6 +197,13 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       const enabled = enabledArmIds();
       const best = enabled.length > 0 ? policy.probabilityBest(enabled, context, 2_000) : new Map<string, number>();
       return ids.map((id) => ({ ...view(id, context), probabilityBest: best.get(id) ?? 0 }));
+    },
+    routableArms(context) {
+      return candidatesFor(new Set()).map((id) => ({
+        id,
+        modelId: arms.get(id)!.config.model,
+        posterior: policy.stats(id, context).posterior,
+      }));
     },
     arm(armId, context = GLOBAL_CONTEXT) {
       if (!arms.has(armId)) return undefined;

@@ -16,8 +16,7 @@ export function createThompsonPolicy(rng: Rng, stats: ContextualStats): BanditPo
       let bestValue = -Infinity;
       for (const id of candidates) {
         const p = stats.posterior(id, context);
-        const k = (globalThis as any).__kappa ?? 1;
-        const value = sampleBeta(rng, p.alpha * k, p.beta * k) - penaltyOf(id, context);
+        const value = sampleBeta(rng, p.alpha, p.beta) - penaltyOf(id, context);
         if (value > bestValue) {
           bestValue = value;
           best = id;

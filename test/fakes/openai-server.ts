@@ -85,7 +85,9 @@ const ERROR_TYPES: Record<number, string> = {
 async function respondOpenAI(context: ResponseContext, script: FakeOpenAIScript): Promise<void> {
   const { res, request } = context;
   await context.pause(script.headersDelayMs);
-  if (request.method !== 'POST' || !request.path.endsWith('/chat/completions')) {
+  // Azure-style deployments put `?api-version=...` after the path.
+  const pathname = new URL(request.path, 'http://fake.invalid').pathname;
+  if (request.method !== 'POST' || !pathname.endsWith('/chat/completions')) {
     sendError(context, 404, { errorMessage: `Unknown request URL: ${request.method} ${request.path}` });
     return;
   }
@@ -98,11 +100,12 @@ async function respondOpenAI(context: ResponseContext, script: FakeOpenAIScript)
     model?: string;
     stream?: boolean;
     max_tokens?: number;
+    max_completion_tokens?: number;
     stream_options?: { include_usage?: boolean };
   };
   const model = body.model ?? 'gpt-4o-mini';
   const allTokens = script.tokens ?? DEFAULT_OPENAI_TOKENS;
-  const maxTokens = body.max_tokens ?? Number.POSITIVE_INFINITY;
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY;
   const tokens = allTokens.slice(0, maxTokens);
   const finishReason = script.finishReason ?? (tokens.length < allTokens.length ? 'length' : 'stop');
   const promptTokens = script.promptTokens ?? 12;

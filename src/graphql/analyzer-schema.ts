@@ -1,0 +1,191 @@
+import { Repeater } from '@repeaterjs/repeater';
+import type {
+  AnalyzerSnapshot,
+  ArmReport,
+  BanditFigures,
+  ContextReport,
+  ModelReport,
+  Percentiles,
+  WindowedFigures,
+  WindowFigures,
+} from '../analyzer/performance-analyzer.js';
+import type { Recommendation } from '../analyzer/recommendations.js';
+import { banditViewOf } from '../analyzer/router-bandit-view.js';
+import { builder } from './builder.js';
+import type { GraphQLServices } from './context.js';
+import { userError } from './errors.js';
+
+/** Shortest interval of the metrics subscription: a snapshot estimates every arm's probability of being best. */
+export const MIN_METRICS_INTERVAL_MS = 250;
+export const MAX_METRICS_INTERVAL_MS = 3_600_000;
+
+const PercentilesRef = builder.objectRef<Percentiles>('Percentiles').implement({
+  description: 'Nearest-rank percentiles from an HDR histogram (within its configured relative precision).',
+  fields: (t) => ({
+    p50: t.exposeFloat('p50'),
+    p95: t.exposeFloat('p95'),
+    p99: t.exposeFloat('p99'),
+    count: t.exposeInt('count', { description: 'Samples behind the percentiles.' }),
+  }),
+});
+
+const WindowFiguresRef = builder.objectRef<WindowFigures>('WindowFigures').implement({
+  fields: (t) => ({
+    requests: t.exposeInt('requests', { description: 'All samples: primary, cache hits and shadow calls.' }),
+    errors: t.exposeInt('errors'),
+    errorRate: t.exposeFloat('errorRate'),
+    cachedRequests: t.exposeInt('cachedRequests'),
+    shadowRequests: t.exposeInt('shadowRequests'),
+    latencyMs: t.field({
+      type: PercentilesRef,
+      nullable: true,
+      description: 'Over successful, uncached requests; null without any.',
+      resolve: (w) => w.latencyMs,
+    }),
+    ttftMs: t.field({ type: PercentilesRef, nullable: true, resolve: (w) => w.ttftMs }),
+    tokensPerSecond: t.exposeFloat('tokensPerSecond', { nullable: true }),
+    spendUsd: t.exposeFloat('spendUsd'),
+    meanReward: t.exposeFloat('meanReward', { nullable: true }),
+    rewards: t.exposeInt('rewards'),
+  }),
+});
+
+const WindowsRef = builder.objectRef<WindowedFigures>('AnalyzerWindows').implement({
+  fields: (t) => ({
+    lastMinute: t.field({ type: WindowFiguresRef, resolve: (w) => w.lastMinute }),
+    lastHour: t.field({ type: WindowFiguresRef, resolve: (w) => w.lastHour }),
+    sinceStart: t.field({ type: WindowFiguresRef, resolve: (w) => w.sinceStart }),
+  }),
+});
+
+const BanditFiguresRef = builder.objectRef<BanditFigures>('BanditFigures').implement({
+  fields: (t) => ({
+    pulls: t.exposeInt('pulls'),
+    posteriorMean: t.exposeFloat('posteriorMean'),
+    lower95: t.exposeFloat('lower95'),
+    upper95: t.exposeFloat('upper95'),
+    probabilityBest: t.exposeFloat('probabilityBest'),
+    regret: t.exposeFloat('regret', { description: 'Posterior pseudo-regret of this arm\'s pulls.' }),
+  }),
+});
+
+const ArmReportRef = builder.objectRef<ArmReport>('ArmReport').implement({
+  fields: (t) => ({
+    arm: t.exposeID('armId'),
+    model: t.exposeID('modelId'),
+    windows: t.field({ type: WindowsRef, resolve: (a) => a.windows }),
+    bandit: t.field({ type: BanditFiguresRef, nullable: true, resolve: (a) => a.bandit }),
+  }),
+});
+
+const ModelReportRef = builder.objectRef<ModelReport>('ModelReport').implement({
+  fields: (t) => ({
+    model: t.exposeID('modelId'),
+    arms: t.exposeIDList('armIds'),
+    windows: t.field({ type: WindowsRef, resolve: (m) => m.windows }),
+  }),
+});
+
+const ContextReportRef = builder.objectRef<ContextReport>('ContextReport').implement({
+  fields: (t) => ({
+    context: t.exposeString('context'),
+    windows: t.field({ type: WindowsRef, resolve: (c) => c.windows }),
+    bestArm: t.exposeID('bestArmId', { nullable: true }),
+    regret: t.exposeFloat('regret'),
+    arms: t.field({ type: [ArmReportRef], resolve: (c) => c.arms }),
+  }),
+});
+
+const RecommendationKind = builder.enumType('RecommendationKind', {
+  values: {
+    DISABLE_ARM: { description: 'An arm almost never best after many pulls.' },
+    MODEL_DEGRADED: { description: "A model's error rate or latency in the last minute is worse than its baseline." },
+    CHEAPER_ARM_AS_GOOD: { description: 'A cheaper arm whose reward is as good as the best arm\'s in a context.' },
+  } as const,
+});
+
+const FigureRef = builder.objectRef<{ name: string; value: number }>('Figure').implement({
+  fields: (t) => ({ name: t.exposeString('name'), value: t.exposeFloat('value') }),
+});
+
+const RecommendationRef = builder.objectRef<Recommendation>('Recommendation').implement({
+  fields: (t) => ({
+    kind: t.field({ type: RecommendationKind, resolve: (r) => r.kind }),
+    subject: t.exposeString('subject', { description: 'The arm or model it is about.' }),
+    context: t.exposeString('context'),
+    message: t.exposeString('message'),
+    figures: t.field({
+      type: [FigureRef],
+      description: 'The figures behind the judgement.',
+      resolve: (r) => Object.entries(r.figures).map(([name, value]) => ({ name, value })),
+    }),
+  }),
+});
+
+const AnalyzerRef = builder.objectRef<AnalyzerSnapshot>('Analyzer').implement({
+  description: 'Performance figures per arm, model and context over rolling windows, with recommendations.',
+  fields: (t) => ({
+    generatedAt: t.string({ resolve: (s) => new Date(s.generatedAt).toISOString() }),
+    startedAt: t.string({ resolve: (s) => new Date(s.startedAt).toISOString() }),
+    arms: t.field({ type: [ArmReportRef], resolve: (s) => s.arms }),
+    models: t.field({ type: [ModelReportRef], resolve: (s) => s.models }),
+    contexts: t.field({ type: [ContextReportRef], resolve: (s) => s.contexts }),
+    regret: t.exposeFloat('regret', { description: 'Total posterior pseudo-regret.' }),
+    recommendations: t.field({ type: [RecommendationRef], resolve: (s) => s.recommendations }),
+  }),
+});
+
+const snapshotOf = (services: GraphQLServices): AnalyzerSnapshot =>
+  services.analyzer.snapshot(banditViewOf(services.router));
+
+/**
+ * Snapshots every `intervalMs`, the first at once. The next is computed only once the client took
+ * the last one, so a slow client gets fewer snapshots rather than a queue of stale ones; stopping
+ * (unsubscribe, socket closed) clears the timer at once.
+ */
+function snapshotsEvery(services: GraphQLServices, intervalMs: number): Repeater<AnalyzerSnapshot> {
+  return new Repeater<AnalyzerSnapshot>(async (push, stop) => {
+    let timer: NodeJS.Timeout | undefined;
+    let stopped = false;
+    const tick = async () => {
+      if (stopped) return;
+      try {
+        await push(snapshotOf(services));
+      } catch (error) {
+        stop(error);
+        return;
+      }
+      if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
+    };
+    void tick();
+    await stop;
+    stopped = true;
+    clearTimeout(timer);
+  });
+}
+
+builder.queryFields((t) => ({
+  analyzer: t.field({
+    type: AnalyzerRef,
+    description: 'A fresh performance snapshot.',
+    resolve: (_root, _args, { services }) => snapshotOf(services),
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  metrics: t.field({
+    type: AnalyzerRef,
+    description: `A fresh performance snapshot at once and then every intervalMs (${MIN_METRICS_INTERVAL_MS} to ${MAX_METRICS_INTERVAL_MS}).`,
+    args: { intervalMs: t.arg.int({ required: true, defaultValue: 1_000 }) },
+    subscribe: (_root, { intervalMs }, { services }) => {
+      if (!(intervalMs >= MIN_METRICS_INTERVAL_MS && intervalMs <= MAX_METRICS_INTERVAL_MS)) {
+        throw userError(
+          'INTERVAL_OUT_OF_RANGE',
+          `intervalMs must be between ${MIN_METRICS_INTERVAL_MS} and ${MAX_METRICS_INTERVAL_MS}`,
+        );
+      }
+      return snapshotsEvery(services, intervalMs);
+    },
+    resolve: (snapshot) => snapshot,
+  }),
+}));

@@ -1,0 +1,579 @@
+import { LRUCache } from 'lru-cache';
+import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
+import type { ArmConfig, ShadowConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
+import type { ModelManager } from '../models/model-manager.js';
+import type { AdaptiveRouter, ArmView, RouteDecision } from './adaptive-router.js';
+import { createRng, type Rng } from './random.js';
+
+/**
+ * Shadow routing: a share of routed requests is also sent, in the background, to a second arm.
+ * The user never sees or waits for the shadow answer. What the call measures feeds that arm's
+ * operational statistics, and its answer is kept so that a judge can say which of the two answers
+ * was better (a pairwise comparison), which teaches the bandit about both arms at once.
+ * See docs/shadow.md.
+ */
+
+export type ShadowErrorCode =
+  | 'REQUEST_NOT_FOUND'
+  | 'NO_SHADOW'
+  | 'REQUEST_NOT_COMPLETED'
+  | 'SHADOW_NOT_COMPLETED'
+  | 'SAME_ARM'
+  | 'INVALID_SHADOW_RATE';
+
+export class ShadowError extends Error {
+  override readonly name = 'ShadowError';
+  constructor(
+    readonly code: ShadowErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type ComparisonPreference = 'PRIMARY' | 'SHADOW' | 'TIE';
+export type ShadowSkipReason = 'budget' | 'concurrency' | 'noArm';
+export type ShadowCallStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** The primary request as the shadow router is told about it when its upstream call begins. */
+export interface ShadowCandidate {
+  readonly requestId: string;
+  /** The primary's first routing decision. */
+  readonly decision: RouteDecision;
+  readonly request: {
+    readonly messages: readonly ChatMessage[];
+    readonly maxTokens?: number | undefined;
+    readonly temperature?: number | undefined;
+  };
+}
+
+/** What the shadow router needs to know of a primary request when a comparison arrives. */
+export interface PrimaryRequestView {
+  readonly status: string;
+  readonly decision: RouteDecision | null;
+}
+
+export interface ShadowCallView {
+  readonly requestId: string;
+  readonly armId: string;
+  readonly modelId: string;
+  /** The arm the primary request was first routed to. */
+  readonly primaryArmId: string;
+  readonly context: string;
+  readonly status: ShadowCallStatus;
+  /** The shadow answer so far (complete once status is completed). */
+  readonly text: string;
+  readonly errorCode: string | null;
+  readonly latencyMs: number | null;
+  readonly ttftMs: number | null;
+  readonly completionTokens: number;
+  readonly costUsd: number;
+  readonly startedAt: number;
+  readonly comparison: ComparisonPreference | null;
+}
+
+export interface ShadowArmStats {
+  readonly armId: string;
+  readonly modelId: string;
+  /** Shadow calls started on this arm. */
+  readonly calls: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly spendUsd: number;
+  /** Means over completed shadow calls; null before any. */
+  readonly meanLatencyMs: number | null;
+  readonly meanTtftMs: number | null;
+  /** Comparisons in which this arm was the shadow, by verdict. */
+  readonly comparisons: number;
+  readonly shadowPreferred: number;
+  readonly primaryPreferred: number;
+  readonly ties: number;
+}
+
+export interface ShadowStats {
+  readonly rate: number;
+  /** "uncertain" or the configured arm id. */
+  readonly arm: string;
+  readonly maxConcurrent: number;
+  readonly budgetUsdPerMinute: number;
+  /** Requests considered: routed (not pinned) requests that reached a model call. */
+  readonly eligible: number;
+  /** Eligible requests the rate selected (started + skipped). */
+  readonly selected: number;
+  readonly calls: number;
+  readonly inFlight: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly spendUsd: number;
+  /** Shadow spend of the calls that ended in the last 60 s: what the budget is checked against. */
+  readonly spendLastMinuteUsd: number;
+  readonly skipped: Readonly<Record<ShadowSkipReason, number>>;
+  /** Why a selected request would be skipped now; null when shadowing runs. */
+  readonly paused: 'budget' | 'concurrency' | null;
+  readonly comparisons: number;
+  readonly arms: readonly ShadowArmStats[];
+}
+
+export interface ComparisonResult {
+  readonly requestId: string;
+  readonly preferred: ComparisonPreference;
+  readonly context: string;
+  /** Both arms' statistics in the request's context after the update. */
+  readonly primaryArm: ArmView;
+  readonly shadowArm: ArmView;
+}
+
+export interface ShadowRouter {
+  /**
+   * Called once per fresh upstream request, as its model call begins. Decides at once (one random
+   * draw and a few counters) and schedules the shadow call for later, so the primary never waits
+   * for it. Never throws.
+   */
+  consider(candidate: ShadowCandidate): void;
+  /**
+   * Teaches the bandit a pairwise preference between the primary's arm and the shadow's. A second
+   * comparison for the same request replaces the first.
+   */
+  submitComparison(requestId: string, preferred: ComparisonPreference): ComparisonResult;
+  call(requestId: string): ShadowCallView | undefined;
+  stats(): ShadowStats;
+  /** Admin: changes the share of eligible requests shadowed; throws ShadowError outside [0, 1]. */
+  setRate(rate: number): ShadowStats;
+  /** Aborts the shadow calls in flight and waits for them to settle (shutdown). */
+  close(): Promise<void>;
+}
+
+export interface ShadowRouterDeps {
+  readonly config: ShadowConfig;
+  readonly arms: readonly ArmConfig[];
+  /** Completion tokens asked for when neither the request nor the arm says (limits.defaultMaxTokens). */
+  readonly defaultMaxTokens: number;
+  /** How long a shadow answer is kept for comparisons (feedback.ttlMs). */
+  readonly retentionMs: number;
+  readonly router: AdaptiveRouter;
+  readonly models: Pick<ModelManager, 'stream' | 'view' | 'isAvailable'>;
+  readonly analyzer: Pick<PerformanceAnalyzer, 'record' | 'recordReward'>;
+  /** The primary request by id (the chat service's request store). */
+  readonly primaries: { get(requestId: string): PrimaryRequestView | undefined };
+  readonly logger: Logger;
+  /** Monotonic ms for latencies; defaults to performance.now. */
+  readonly now?: () => number;
+  /** Wall-clock ms for the per-minute budget; defaults to Date.now. */
+  readonly clock?: () => number;
+  readonly rng?: Rng;
+  /** Runs a shadow call later; defaults to setImmediate (after pending I/O, so the primary goes first). */
+  readonly schedule?: (task: () => void) => void;
+}
+
+const BUDGET_WINDOW_MS = 60_000;
+
+interface StoredCall {
+  readonly requestId: string;
+  readonly armId: string;
+  readonly modelId: string;
+  readonly primaryArmId: string;
+  readonly context: string;
+  status: ShadowCallStatus;
+  text: string;
+  errorCode: string | null;
+  latencyMs: number | null;
+  ttftMs: number | null;
+  completionTokens: number;
+  costUsd: number;
+  readonly startedAt: number;
+  comparison: { preferred: ComparisonPreference; primaryScore: number; shadowScore: number } | null;
+}
+
+interface MutableArmStats {
+  calls: number;
+  completed: number;
+  failed: number;
+  spendUsd: number;
+  latencySumMs: number;
+  ttftSumMs: number;
+  ttftCount: number;
+  comparisons: number;
+  shadowPreferred: number;
+  primaryPreferred: number;
+  ties: number;
+}
+
+/** Scores (primary, shadow) a preference becomes: the preferred answer 1, the other 0, a tie ½ each. */
+export function comparisonScores(preferred: ComparisonPreference): { primary: number; shadow: number } {
+  if (preferred === 'PRIMARY') return { primary: 1, shadow: 0 };
+  if (preferred === 'SHADOW') return { primary: 0, shadow: 1 };
+  return { primary: 0.5, shadow: 0.5 };
+}
+
+/** Variance of Beta(alpha, beta): how unsure the posterior is about the arm's quality. */
+function betaVariance(alpha: number, beta: number): number {
+  const sum = alpha + beta;
+  return (alpha * beta) / (sum * sum * (sum + 1));
+}
+
+export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
+  const { config, router, models, analyzer } = deps;
+  const now = deps.now ?? (() => performance.now());
+  const clock = deps.clock ?? Date.now;
+  const rng = deps.rng ?? createRng(config.seed);
+  const schedule = deps.schedule ?? ((task: () => void) => void setImmediate(task));
+  const logger = deps.logger.child({ component: 'shadow' });
+  const armsById = new Map(deps.arms.map((arm) => [arm.id, arm]));
+
+  let rate = config.rate;
+  let eligible = 0;
+  let selected = 0;
+  let calls = 0;
+  let completed = 0;
+  let failed = 0;
+  let spendUsd = 0;
+  let comparisons = 0;
+  const skipped: Record<ShadowSkipReason, number> = { budget: 0, concurrency: 0, noArm: 0 };
+  const armStats = new Map<string, MutableArmStats>();
+  /** (end time, cost) of shadow calls that ended within the budget window, oldest first. */
+  const recentSpend: Array<{ at: number; costUsd: number }> = [];
+  const inFlight = new Map<StoredCall, { controller: AbortController; settled: Promise<void> }>();
+  const stored = new LRUCache<string, StoredCall>({
+    max: config.maxStoredCalls,
+    ttl: deps.retentionMs,
+    updateAgeOnGet: false,
+  });
+
+  const statsOf = (armId: string): MutableArmStats => {
+    let stats = armStats.get(armId);
+    if (!stats) {
+      stats = {
+        calls: 0,
+        completed: 0,
+        failed: 0,
+        spendUsd: 0,
+        latencySumMs: 0,
+        ttftSumMs: 0,
+        ttftCount: 0,
+        comparisons: 0,
+        shadowPreferred: 0,
+        primaryPreferred: 0,
+        ties: 0,
+      };
+      armStats.set(armId, stats);
+    }
+    return stats;
+  };
+
+  const spendLastMinute = (): number => {
+    const cutoff = clock() - BUDGET_WINDOW_MS;
+    while (recentSpend.length > 0 && recentSpend[0]!.at <= cutoff) recentSpend.shift();
+    return recentSpend.reduce((sum, entry) => sum + entry.costUsd, 0);
+  };
+
+  const pausedBy = (): 'budget' | 'concurrency' | null => {
+    if (spendLastMinute() >= config.budgetUsdPerMinute) return 'budget';
+    if (inFlight.size >= config.maxConcurrent) return 'concurrency';
+    return null;
+  };
+
+  const chooseArm = (primary: RouteDecision): string | null => {
+    if (config.arm !== 'uncertain') {
+      const arm = armsById.get(config.arm);
+      if (!arm || arm.id === primary.armId || !models.isAvailable(arm.model)) return null;
+      return arm.id;
+    }
+    let chosen: string | null = null;
+    let widest = -1;
+    for (const arm of router.routableArms(primary.context)) {
+      if (arm.id === primary.armId) continue;
+      const variance = betaVariance(arm.posterior.alpha, arm.posterior.beta);
+      if (variance > widest) {
+        widest = variance;
+        chosen = arm.id;
+      }
+    }
+    return chosen;
+  };
+
+  const shadowDecision = (call: StoredCall): RouteDecision => ({
+    armId: call.armId,
+    modelId: call.modelId,
+    context: call.context,
+    // Not a routing choice, so there is no confidence to report; nothing reads it on this path.
+    confidence: 0,
+    pinned: false,
+  });
+
+  async function run(call: StoredCall, candidate: ShadowCandidate, signal: AbortSignal): Promise<void> {
+    const arm = armsById.get(call.armId)!;
+    const { request } = candidate;
+    const started = now();
+    const parts: string[] = [];
+    let counted = 0;
+    let usage: { promptTokens: number; completionTokens: number } | null = null;
+    try {
+      const events = models.stream(call.modelId, {
+        messages: arm.systemPrompt
+          ? [{ role: 'system', content: arm.systemPrompt }, ...request.messages]
+          : [...request.messages],
+        maxTokens: Math.min(request.maxTokens ?? arm.maxTokens ?? deps.defaultMaxTokens, arm.maxTokens ?? Infinity),
+        temperature: request.temperature ?? arm.temperature,
+        signal,
+      });
+      for await (const event of events) {
+        if (event.type === 'token') {
+          call.ttftMs ??= now() - started;
+          parts.push(event.text);
+          counted += 1;
+        } else if (event.type === 'usage') {
+          usage = event;
+        }
+      }
+      const completionTokens = usage?.completionTokens ?? counted;
+      const cost = costUsd(models.view(call.modelId).pricing, usage?.promptTokens ?? 0, completionTokens);
+      Object.assign(call, {
+        status: 'completed',
+        text: parts.join(''),
+        latencyMs: now() - started,
+        completionTokens,
+        costUsd: cost,
+      });
+      finish(call, usage?.promptTokens ?? 0, false);
+    } catch (error) {
+      if (signal.aborted) {
+        // Shutdown, not the model's fault: nothing is learned from it.
+        call.status = 'cancelled';
+        return;
+      }
+      const upstream = error instanceof UpstreamError ? error : null;
+      if (!upstream) logger.error({ err: error, arm: call.armId }, 'shadow call failed');
+      Object.assign(call, {
+        status: 'failed',
+        text: parts.join(''),
+        errorCode: upstream?.code ?? 'UPSTREAM_ERROR',
+        latencyMs: now() - started,
+        completionTokens: counted,
+      });
+      finish(call, 0, true);
+    }
+  }
+
+  /** Records what a finished shadow call measured, everywhere the arm's operational figures live. */
+  function finish(call: StoredCall, promptTokens: number, error: boolean): void {
+    const stats = statsOf(call.armId);
+    spendUsd += call.costUsd;
+    stats.spendUsd += call.costUsd;
+    recentSpend.push({ at: clock(), costUsd: call.costUsd });
+    if (error) {
+      failed += 1;
+      stats.failed += 1;
+    } else {
+      completed += 1;
+      stats.completed += 1;
+      stats.latencySumMs += call.latencyMs!;
+      if (call.ttftMs !== null) {
+        stats.ttftSumMs += call.ttftMs;
+        stats.ttftCount += 1;
+      }
+    }
+    // Operational evidence (cost and latency means; an error as a quality-0 observation), but no
+    // pull: pulls count what users were served, and they drive the forgetting clock.
+    router.recordOutcome(shadowDecision(call), {
+      latencyMs: call.latencyMs!,
+      ttftMs: call.ttftMs,
+      promptTokens,
+      completionTokens: call.completionTokens,
+      costUsd: call.costUsd,
+      error,
+      cached: false,
+    });
+    analyzer.record({
+      armId: call.armId,
+      modelId: call.modelId,
+      context: call.context,
+      latencyMs: call.latencyMs!,
+      ttftMs: call.ttftMs,
+      completionTokens: call.completionTokens,
+      costUsd: call.costUsd,
+      error,
+      cached: false,
+      shadow: true,
+    });
+  }
+
+  function start(call: StoredCall, candidate: ShadowCandidate): void {
+    const controller = new AbortController();
+    let settle: () => void = () => undefined;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
+    inFlight.set(call, { controller, settled });
+    schedule(() => {
+      run(call, candidate, controller.signal)
+        .catch((error: unknown) => logger.error({ err: error, arm: call.armId }, 'shadow bookkeeping failed'))
+        .finally(() => {
+          inFlight.delete(call);
+          settle();
+        });
+    });
+  }
+
+  const view = (call: StoredCall): ShadowCallView => ({
+    requestId: call.requestId,
+    armId: call.armId,
+    modelId: call.modelId,
+    primaryArmId: call.primaryArmId,
+    context: call.context,
+    status: call.status,
+    text: call.text,
+    errorCode: call.errorCode,
+    latencyMs: call.latencyMs,
+    ttftMs: call.ttftMs,
+    completionTokens: call.completionTokens,
+    costUsd: call.costUsd,
+    startedAt: call.startedAt,
+    comparison: call.comparison?.preferred ?? null,
+  });
+
+  const stats = (): ShadowStats => ({
+    rate,
+    arm: config.arm,
+    maxConcurrent: config.maxConcurrent,
+    budgetUsdPerMinute: config.budgetUsdPerMinute,
+    eligible,
+    selected,
+    calls,
+    inFlight: inFlight.size,
+    completed,
+    failed,
+    spendUsd,
+    spendLastMinuteUsd: spendLastMinute(),
+    skipped: { ...skipped },
+    paused: pausedBy(),
+    comparisons,
+    arms: [...armStats.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([armId, s]) => ({
+        armId,
+        modelId: armsById.get(armId)!.model,
+        calls: s.calls,
+        completed: s.completed,
+        failed: s.failed,
+        spendUsd: s.spendUsd,
+        meanLatencyMs: s.completed > 0 ? s.latencySumMs / s.completed : null,
+        meanTtftMs: s.ttftCount > 0 ? s.ttftSumMs / s.ttftCount : null,
+        comparisons: s.comparisons,
+        shadowPreferred: s.shadowPreferred,
+        primaryPreferred: s.primaryPreferred,
+        ties: s.ties,
+      })),
+  });
+
+  const tally = (stats: MutableArmStats, preferred: ComparisonPreference, delta: number) => {
+    if (preferred === 'SHADOW') stats.shadowPreferred += delta;
+    else if (preferred === 'PRIMARY') stats.primaryPreferred += delta;
+    else stats.ties += delta;
+  };
+
+  return {
+    consider(candidate) {
+      try {
+        const { decision } = candidate;
+        // A pinned request asked for one arm by name: its traffic says nothing about the routing mix.
+        if (decision.pinned) return;
+        eligible += 1;
+        // Drawn for every eligible request, so which requests are selected does not depend on the limits.
+        if (!(rng() < rate)) return;
+        selected += 1;
+        const paused = pausedBy();
+        if (paused !== null) {
+          skipped[paused] += 1;
+          return;
+        }
+        const armId = chooseArm(decision);
+        if (armId === null) {
+          skipped.noArm += 1;
+          return;
+        }
+        const call: StoredCall = {
+          requestId: candidate.requestId,
+          armId,
+          modelId: armsById.get(armId)!.model,
+          primaryArmId: decision.armId,
+          context: decision.context,
+          status: 'running',
+          text: '',
+          errorCode: null,
+          latencyMs: null,
+          ttftMs: null,
+          completionTokens: 0,
+          costUsd: 0,
+          startedAt: clock(),
+          comparison: null,
+        };
+        stored.set(call.requestId, call);
+        calls += 1;
+        statsOf(armId).calls += 1;
+        start(call, candidate);
+      } catch (error) {
+        logger.error({ err: error, requestId: candidate.requestId }, 'shadow selection failed');
+      }
+    },
+
+    submitComparison(requestId, preferred) {
+      const call = stored.get(requestId);
+      const primary = deps.primaries.get(requestId);
+      if (!primary) throw new ShadowError('REQUEST_NOT_FOUND', `request "${requestId}" is unknown or has expired`);
+      if (!call) throw new ShadowError('NO_SHADOW', `request "${requestId}" has no shadow answer`);
+      if (primary.status !== 'completed' || primary.decision === null) {
+        throw new ShadowError('REQUEST_NOT_COMPLETED', `request "${requestId}" is ${primary.status}`);
+      }
+      if (call.status !== 'completed') {
+        throw new ShadowError('SHADOW_NOT_COMPLETED', `the shadow call of request "${requestId}" is ${call.status}`);
+      }
+      const primaryDecision = primary.decision;
+      // Failover can land the primary on the shadow's arm: comparing an arm with itself teaches nothing.
+      if (primaryDecision.armId === call.armId) {
+        throw new ShadowError('SAME_ARM', `request "${requestId}" was answered by the shadow's arm "${call.armId}"`);
+      }
+      const scores = comparisonScores(preferred);
+      const previous = call.comparison;
+      const primaryReward = router.applyFeedback(primaryDecision, scores.primary, previous?.primaryScore ?? null);
+      const shadowReward = router.applyFeedback(shadowDecision(call), scores.shadow, previous?.shadowScore ?? null);
+      const stats = statsOf(call.armId);
+      if (previous) {
+        tally(stats, previous.preferred, -1);
+      } else {
+        comparisons += 1;
+        stats.comparisons += 1;
+        // The analyzer's mean reward counts each comparison once, as submitted first.
+        analyzer.recordReward(primaryDecision.armId, primaryDecision.context, primaryReward.reward);
+        analyzer.recordReward(call.armId, call.context, shadowReward.reward);
+      }
+      tally(stats, preferred, 1);
+      call.comparison = { preferred, primaryScore: scores.primary, shadowScore: scores.shadow };
+      return {
+        requestId,
+        preferred,
+        context: primaryDecision.context,
+        primaryArm: router.arm(primaryDecision.armId, primaryDecision.context)!,
+        shadowArm: router.arm(call.armId, call.context)!,
+      };
+    },
+
+    call(requestId) {
+      const call = stored.get(requestId);
+      return call ? view(call) : undefined;
+    },
+
+    stats,
+
+    setRate(next) {
+      if (!(next >= 0 && next <= 1)) throw new ShadowError('INVALID_SHADOW_RATE', 'rate must be between 0 and 1');
+      rate = next;
+      return stats();
+    },
+
+    async close() {
+      const running = [...inFlight.values()];
+      for (const { controller } of running) controller.abort();
+      await Promise.all(running.map((r) => r.settled));
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load-config.js';
+import { defaultConfig } from '../../src/config/default-config.js';
+import { createRng } from '../../src/router/random.js';
+import { readReplayFile, ReplayFormatError, type ReplayRow } from '../../src/replay/replay-file.js';
+import { runReplay } from '../../src/replay/replay-runner.js';
+
+const run = promisify(execFile);
+const SHARED = new URL('../../../shared/data/routing/', import.meta.url).pathname;
+
+/**
+ * A synthetic log: 'strong' is right 90% of the time at $0.01, 'cheap' 85% at $0.0001 on 'easy'
+ * prompts and 20% on 'hard' ones. With the default cost weight (0.1 of quality for the dearest
+ * arm's price) the best policy is cheap on easy, strong on hard; 'wild' is always wrong. The
+ * prompts differ in kind (chat vs arithmetic) so the classifier can tell them apart without tags.
+ */
+function syntheticRows(n: number, seed: number): object[] {
+  const rng = createRng(seed);
+  return Array.from({ length: n }, (_, i) => {
+    const hard = rng() < 0.5;
+    return {
+      id: `row-${i}`,
+      prompt: hard ? `Solve: what is ${i} * 37 + 12?` : `Hello! How are you today, friend ${i}?`,
+      tags: [hard ? 'hard' : 'easy'],
+      ignored: { anything: true },
+      outcomes: {
+        strong: { quality: rng() < 0.9 ? 1 : 0, costUsd: 0.01, latencyMs: 900 },
+        cheap: { quality: rng() < (hard ? 0.2 : 0.85) ? 1 : 0, costUsd: 0.0001 },
+        ...(i % 10 === 0 ? {} : { wild: { quality: 0 } }),
+      },
+    };
+  });
+}
+
+describe('replay', () => {
+  let dir: string;
+  let plainFile: string;
+  let gzFile: string;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'switchyard-replay-'));
+    const text = `${syntheticRows(3_000, 5)
+      .map((r) => JSON.stringify(r))
+      .join('\n')}\n\n`;
+    plainFile = join(dir, 'log.jsonl');
+    gzFile = join(dir, 'log.data');
+    await writeFile(plainFile, text);
+    await writeFile(gzFile, gzipSync(text));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const readAll = async (path: string) => {
+    const rows: ReplayRow[] = [];
+    for await (const row of readReplayFile(path)) rows.push(row);
+    return rows;
+  };
+
+  it('reads plain and gzipped files alike, in order, ignoring unknown fields', async () => {
+    const plain = await readAll(plainFile);
+    const gz = await readAll(gzFile);
+    expect(plain).toHaveLength(3_000);
+    expect(gz).toEqual(plain);
+    expect(plain[0]!.id).toBe('row-0');
+    expect(plain[1]!.outcomes.get('wild')).toEqual({ quality: 0, costUsd: 0, latencyMs: 0 });
+  });
+
+  it('names the line of a malformed row', async () => {
+    const bad = join(dir, 'bad.jsonl');
+    await writeFile(bad, '{"outcomes": {"m": {"quality": 1}}}\n{"outcomes": {"m": {"quality": 2}}}\n');
+    await expect(readAll(bad)).rejects.toThrow(ReplayFormatError);
+    await expect(readAll(bad)).rejects.toThrow(/line 2/);
+  });
+
+  it('learns cheap-on-easy, strong-on-hard through the router, with and without tags', async () => {
+    const rows = await readAll(plainFile);
+    const config = parseConfig(defaultConfig);
+    for (const useTags of [true, false]) {
+      const report = runReplay(rows, { config, useTags, seed: 1 });
+      expect(report.n).toBe(3_000);
+      expect(report.bestSingle.model).toBe('strong');
+      // Uniform among each row's models: (0.9 + cheap's 0.525 + 0) / 3 on 90% of rows, /2 on the rest.
+      expect(report.random.quality).toBeGreaterThan(0.4);
+      expect(report.random.quality).toBeLessThan(0.55);
+      expect(report.oracle.quality).toBeGreaterThan(report.bestSingle.quality);
+      // The ideal mix scores ≈ (0.85 + 0.9) / 2 = 0.875 at ≈ $0.005; exploration costs a little.
+      expect(report.quality).toBeGreaterThan(0.8);
+      expect(report.costPerQuery).toBeLessThan(0.65 * report.bestSingle.costPerQuery);
+      expect(report.shares.wild!).toBeLessThan(0.03);
+      expect(Object.values(report.shares).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+    }
+  });
+
+  it('is reproducible for a seed', async () => {
+    const rows = (await readAll(plainFile)).slice(0, 500);
+    const config = parseConfig(defaultConfig);
+    const a = runReplay(rows, { config, useTags: true, seed: 9 });
+    const b = runReplay(rows, { config, useTags: true, seed: 9 });
+    expect(a).toEqual(b);
+  });
+
+  it('prints one JSON object from the CLI', async () => {
+    const { stdout } = await run(
+      'npx',
+      ['tsx', 'scripts/replay.ts', '--data', gzFile, '--no-tags', '--policy', 'ucb1', '--cost-weight', '0.2', '--seed', '3', '--json'],
+      { cwd: new URL('../..', import.meta.url).pathname },
+    );
+    const report = JSON.parse(stdout) as Record<string, unknown>;
+    expect(Object.keys(report).sort()).toEqual(
+      ['bestSingle', 'costPerQuery', 'n', 'oracle', 'quality', 'random', 'shares'].sort(),
+    );
+    expect(report.n).toBe(3_000);
+    expect(report.bestSingle).toMatchObject({ model: 'strong' });
+    expect((report.bestSingle as { costPerQuery: number }).costPerQuery).toBeCloseTo(0.01, 9);
+  });
+
+  it.skipIf(!existsSync(join(SHARED, 'routellm-gsm8k.jsonl.gz')))(
+    'routes the shared GSM8K log (no costs) close to the stronger model',
+    async () => {
+      const rows = await readAll(join(SHARED, 'routellm-gsm8k.jsonl.gz'));
+      const report = runReplay(rows, { config: parseConfig(defaultConfig), useTags: true, seed: 1 });
+      // GPT-4 0.858, Mixtral 0.637: without costs the router should find GPT-4 within a few dozen rows.
+      expect(report.costPerQuery).toBe(0);
+      expect(report.quality).toBeGreaterThan(0.82);
+    },
+  );
+});
