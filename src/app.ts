@@ -89,7 +89,6 @@ export function buildApp(deps: AppDeps): App {
   const chat = createChatService({
     config,
     router,
-    reward,
     models,
     requests,
     cache,

@@ -7,7 +7,7 @@ import type { SingleFlight } from '../cache/single-flight.js';
 import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
 import type { ModelManager } from '../models/model-manager.js';
 import { RouterError, type AdaptiveRouter, type ArmView, type RouteDecision } from '../router/adaptive-router.js';
-import type { RewardCalculator, WeightedReward } from '../router/reward-calculator.js';
+import type { WeightedReward } from '../router/reward-calculator.js';
 import { chunkCompleteText, chunkWordsForConfidence } from '../streaming/word-chunks.js';
 import { chunkLiveTokens } from '../streaming/live-chunker.js';
 import { pacingDelayMs } from '../streaming/pacing.js';
@@ -84,7 +84,6 @@ export interface ChatService {
 export interface ChatServiceDeps {
   readonly config: Pick<SwitchyardConfig, 'arms' | 'limits' | 'router' | 'streaming'>;
   readonly router: AdaptiveRouter;
-  readonly reward: RewardCalculator;
   readonly models: ModelManager;
   readonly requests: RequestStore;
   readonly cache: CacheManager;
@@ -311,7 +310,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         error: false,
         cached: false,
       });
-      if (operational) analyzer.recordReward(decision.armId, decision.context, operational.reward);
       const metrics: ChatMetrics = {
         latencyMs,
         ttftMs,
@@ -319,7 +317,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         completionTokens: finalCompletionTokens,
         tokensEstimated: usage?.estimated ?? true,
         costUsd: cost,
-        reward: operational?.reward ?? null,
+        reward: router.rewardOf({ costUsd: cost, latencyMs, error: false }, null),
       };
       if (cacheKey !== null && finishReason !== 'error') {
         const answer: CachedAnswer = {
@@ -579,11 +577,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const previous = record.feedback?.score ?? null;
       let learned = false;
       if (!record.shared) {
-        const quality = router.applyFeedback(record.decision, score, previous);
-        analyzer.recordReward(record.decision.armId, record.decision.context, quality.reward);
+        router.applyFeedback(record.decision, score, previous);
         learned = true;
         if (record.metrics) {
-          record.metrics = { ...record.metrics, reward: deps.reward.combined(record.operationalReward, quality) };
+          const reward = router.rewardOf({ ...record.metrics, error: false }, score);
+          // The analyzer's mean reward is over requests whose quality is known.
+          if (previous === null) analyzer.recordReward(record.decision.armId, record.decision.context, reward);
+          record.metrics = { ...record.metrics, reward };
         }
       }
       record.feedback = { score, comment: input.comment ?? null, receivedAt: Date.now() };

@@ -70,6 +70,11 @@ export interface AdaptiveRouter {
    * request) rather than adding to it.
    */
   applyFeedback(decision: RouteDecision, score: number, previous: number | null): WeightedReward;
+  /**
+   * A request's reward in [0, 1] on the scale the router maximises (see RewardCalculator):
+   * operational only while `quality` is null, with the user's score once feedback came.
+   */
+  rewardOf(observed: { costUsd: number; latencyMs: number; error: boolean }, quality: number | null): number;
   arms(context?: string): ArmView[];
   /**
    * The arms route() may pick now (enabled, model available) with their quality posterior in
@@ -182,6 +187,9 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       const part = reward.operational(metrics);
       if (part) policy.update(decision.armId, decision.context, part.reward, part.weight);
       return part;
+    },
+    rewardOf(observed, quality) {
+      return reward.requestReward(observed, quality, policy.operationalReference());
     },
     applyFeedback(decision, score, previous) {
       if (previous !== null) {

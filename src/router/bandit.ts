@@ -76,6 +76,8 @@ export interface BanditPolicy {
   probabilityBest(candidates: readonly string[], context: string, draws?: number): Map<string, number>;
   /** Contexts that have received pulls, {@link GLOBAL_CONTEXT} excluded. */
   contexts(): string[];
+  /** The cost and latency that the penalty prices against: the highest arm means observed. */
+  operationalReference(): OperationalObservation;
 }
 
 export interface ContextualStatsOptions {
@@ -236,6 +238,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
 
   return {
     posterior,
+    reference,
     /** A penalty function with the references fixed once, for scoring many arms in one decision. */
     penalties: () => penaltyWith(reference()),
     penalty: (armId: string, context: string) => penaltyWith(reference())(armId, context),
@@ -333,5 +336,6 @@ export function sharedPolicyMethods(rng: Rng, stats: ContextualStats) {
       return estimateProbabilityBest(rng, stats, candidates, context, draws);
     },
     contexts: stats.contexts,
+    operationalReference: stats.reference,
   };
 }

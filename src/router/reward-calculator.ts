@@ -49,10 +49,23 @@ export interface RewardCalculator {
    * references or, where unset, `observedReference` (the highest arm means).
    */
   penalty(expected: OperationalObservation, observedReference: OperationalObservation): number;
+  /**
+   * One request's reward in [0, 1], on the router's own scale: `quality - penalty(cost, latency)`,
+   * clamped. Before feedback the quality is unknown and taken as 1, so the figure is the
+   * operational part alone; an error scores 0.
+   */
+  requestReward(
+    observed: OperationalObservation & { readonly error: boolean },
+    quality: number | null,
+    observedReference: OperationalObservation,
+  ): number;
 }
 
 export function createRewardCalculator(config: RewardConfig): RewardCalculator {
   const relative = (value: number, reference: number) => (reference > 0 ? Math.max(0, value) / reference : 0);
+  const penalty = (expected: OperationalObservation, observedReference: OperationalObservation) =>
+    config.cost * relative(expected.costUsd, config.costReferenceUsd ?? observedReference.costUsd) +
+    config.latency * relative(expected.latencyMs, config.latencyReferenceMs ?? observedReference.latencyMs);
 
   return {
     operational(metrics) {
@@ -69,11 +82,10 @@ export function createRewardCalculator(config: RewardConfig): RewardCalculator {
       if (weight === 0) return null;
       return parts.reduce((sum, p) => sum + p.reward * p.weight, 0) / weight;
     },
-    penalty(expected, observedReference) {
-      return (
-        config.cost * relative(expected.costUsd, config.costReferenceUsd ?? observedReference.costUsd) +
-        config.latency * relative(expected.latencyMs, config.latencyReferenceMs ?? observedReference.latencyMs)
-      );
+    penalty,
+    requestReward(observed, quality, observedReference) {
+      if (observed.error) return 0;
+      return Math.min(1, Math.max(0, (quality ?? 1) - penalty(observed, observedReference)));
     },
   };
 }

@@ -169,6 +169,8 @@ export interface ShadowRouterDeps {
 
 const BUDGET_WINDOW_MS = 60_000;
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 interface StoredCall {
   readonly requestId: string;
   readonly armId: string;
@@ -323,6 +325,9 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
           call.ttftMs ??= now() - started;
           parts.push(event.text);
           counted += 1;
+          // A model that streams faster than I/O (in-process, cached upstream) would otherwise run
+          // the whole shadow answer as one burst of microtasks, stalling primary streams meanwhile.
+          await yieldToEventLoop();
         } else if (event.type === 'usage') {
           usage = event;
         }

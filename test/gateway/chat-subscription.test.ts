@@ -86,33 +86,42 @@ describe('chat subscription over graphql-ws', () => {
 
   it('feedback moves the arm posterior, replaces itself when repeated, and shows in arms and request', async () => {
     const events = await collectChat(gateway, { arm: 'good', content: 'feedback test' });
+    const route = events[0]!;
     const done = events.at(-1)!;
-    if (done.__typename !== 'ChatDone') throw new Error('expected done');
-    const before = (await gateway.client.request(ArmsDocument, {})).arms.find((a) => a.id === 'good')!;
+    if (route.__typename !== 'ChatRoute' || done.__typename !== 'ChatDone') throw new Error('bad protocol');
+    const globalGood = async () => (await gateway.client.request(ArmsDocument, {})).arms.find((a) => a.id === 'good')!;
+    const inContext = async () =>
+      (await gateway.client.request(ArmsDocument, { context: route.context })).arms.find((a) => a.id === 'good')!;
+    const before = await globalGood();
+    const beforeInContext = await inContext();
+    const qualityWeight = gateway.config.reward.quality;
 
     const first = await gateway.client.request(SubmitFeedbackDocument, {
       input: { requestId: done.requestId, thumbs: 'UP' },
     });
     expect(first.submitFeedback.learned).toBe(true);
-    const afterUp = first.submitFeedback.arm.posterior;
-    const qualityWeight = gateway.config.reward.quality;
+    // The mutation answers with the arm in the request's context.
+    expect(first.submitFeedback.arm.posterior.mean).toBeGreaterThan(beforeInContext.posterior.mean);
+    const afterUp = (await globalGood()).posterior;
     expect(afterUp.alpha - before.posterior.alpha).toBeCloseTo(qualityWeight, 9);
     expect(afterUp.beta).toBeCloseTo(before.posterior.beta, 9);
 
-    // A second submission replaces the first: DOWN after UP leaves alpha where it was before.
+    // A second submission replaces the first: DOWN after UP puts alpha back and adds to beta.
     const second = await gateway.client.request(SubmitFeedbackDocument, {
       input: { requestId: done.requestId, thumbs: 'DOWN', comment: 'changed my mind' },
     });
-    expect(second.submitFeedback.arm.posterior.alpha).toBeCloseTo(before.posterior.alpha, 9);
-    expect(second.submitFeedback.arm.posterior.beta - before.posterior.beta).toBeCloseTo(qualityWeight, 9);
-
-    const arms = (await gateway.client.request(ArmsDocument, {})).arms;
-    expect(arms.find((a) => a.id === 'good')!.posterior.beta).toBeCloseTo(second.submitFeedback.arm.posterior.beta, 9);
+    expect(second.submitFeedback.arm.posterior.mean).toBeLessThan(beforeInContext.posterior.mean);
+    const afterDown = (await globalGood()).posterior;
+    expect(afterDown.alpha).toBeCloseTo(before.posterior.alpha, 9);
+    expect(afterDown.beta - before.posterior.beta).toBeCloseTo(qualityWeight, 9);
 
     const request = (await gateway.client.request(RequestDocument, { id: done.requestId })).request!;
     expect(request.status).toBe('COMPLETED');
     expect(request.arm).toBe('good');
+    expect(request.context).toBe(route.context);
     expect(request.feedback).toEqual({ score: 0, comment: 'changed my mind' });
+    // Disliked: the reward on the router's scale is 0 - penalty, clamped.
+    expect(request.metrics!.reward).toBe(0);
   });
 
   it('refuses feedback for unknown requests and malformed feedback with a code', async () => {

@@ -1,0 +1,137 @@
+/**
+ * Switchyard streaming from a local OpenAI-format server versus a client reading that same server
+ * directly (undici with a keep-alive pool + the repo's SSE parser). Same process, same server, same
+ * script (50 tokens, 20 ms to the first, 1 ms apart), concurrency 1 and 16. Prints the time to first
+ * token of each (p50, p99), what Switchyard adds to it, and the throughput ratio.
+ */
+import { Agent, request } from 'undici';
+import { buildApp } from '../src/app.js';
+import { ChatDocument } from '../src/client/generated/graphql.js';
+import { createSwitchyardClient, type SwitchyardClient } from '../src/client/switchyard-client.js';
+import { parseConfig } from '../src/config/load-config.js';
+import { createLogger } from '../src/logger.js';
+import { parseSse } from '../src/models/sse-parser.js';
+import { startFakeOpenAI } from '../test/fakes/openai-server.js';
+import { percentile, runAtConcurrency } from './bench-kit.js';
+
+const TOKENS = Array.from({ length: 50 }, (_, i) => ` tok${i}`);
+const SCRIPT = { tokens: TOKENS, firstTokenDelayMs: 20, tokenDelayMs: 1 };
+const RUNS = [
+  { concurrency: 1, requests: 100 },
+  { concurrency: 16, requests: 480 },
+];
+// At the highest concurrency, so every pooled connection is open and the code paths are compiled.
+const WARM_UP = 64;
+
+interface Timing {
+  readonly ttftMs: number;
+  readonly totalMs: number;
+}
+
+async function readDirect(agent: Agent, url: string, i: number): Promise<Timing> {
+  const started = performance.now();
+  const response = await request(`${url}/chat/completions`, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({
+      model: 'bench',
+      messages: [{ role: 'user', content: `benchmark question ${i}` }],
+      max_tokens: 256,
+      stream: true,
+      stream_options: { include_usage: true },
+    }),
+  });
+  let ttftMs: number | null = null;
+  let tokens = 0;
+  for await (const event of parseSse(response.body as AsyncIterable<Uint8Array>)) {
+    if (event.data === '[DONE]') break;
+    const chunk = JSON.parse(event.data) as { choices: Array<{ delta: { content?: string } }> };
+    if (chunk.choices[0]?.delta.content) {
+      ttftMs ??= performance.now() - started;
+      tokens++;
+    }
+  }
+  await response.body.dump();
+  if (tokens !== TOKENS.length || ttftMs === null) throw new Error(`direct read got ${tokens} tokens`);
+  return { ttftMs, totalMs: performance.now() - started };
+}
+
+async function readSwitchyard(client: SwitchyardClient, i: number): Promise<Timing> {
+  const started = performance.now();
+  let ttftMs: number | null = null;
+  let done = false;
+  const variables = { input: { messages: [{ role: 'USER' as const, content: `benchmark question ${i}` }], cache: false } };
+  for await (const result of client.subscribe(ChatDocument, variables)) {
+    if (result.errors) throw new Error(JSON.stringify(result.errors));
+    const event = result.data!.chat;
+    if (event.__typename === 'ChatChunk') ttftMs ??= performance.now() - started;
+    if (event.__typename === 'ChatError') throw new Error(`${event.code}: ${event.message}`);
+    if (event.__typename === 'ChatDone') {
+      if (event.metrics.completionTokens !== TOKENS.length) throw new Error('short answer');
+      done = true;
+    }
+  }
+  if (!done || ttftMs === null) throw new Error('the chat ended without an answer');
+  return { ttftMs, totalMs: performance.now() - started };
+}
+
+async function measure(count: number, concurrency: number, task: (i: number) => Promise<Timing>) {
+  const timings: Timing[] = [];
+  const run = await runAtConcurrency(count, concurrency, async (i) => {
+    timings.push(await task(i));
+  });
+  const ttfts = timings.map((t) => t.ttftMs);
+  return {
+    ttftP50: percentile(ttfts, 50),
+    ttftP99: percentile(ttfts, 99),
+    totalP50: percentile(timings.map((t) => t.totalMs), 50),
+    tokensPerSecond: (count * TOKENS.length * 1000) / run.elapsedMs,
+  };
+}
+
+export async function run(): Promise<void> {
+  const fake = await startFakeOpenAI({ script: SCRIPT });
+  const agent = new Agent({ connections: 64 });
+  const app = buildApp({
+    config: parseConfig({
+      logLevel: 'silent',
+      models: [{ id: 'local', provider: 'openai', baseUrl: fake.url, model: 'bench' }],
+      arms: [{ id: 'local', model: 'local' }],
+      cache: { enabled: false },
+      streaming: { pacing: { minMs: 0, maxMs: 0 } },
+      shadow: { rate: 0 },
+    }),
+    logger: createLogger('silent'),
+    env: {},
+  });
+  const { wsUrl } = await app.start(0, '127.0.0.1');
+  const client = createSwitchyardClient({ url: wsUrl });
+  try {
+    await measure(WARM_UP, 16, (i) => readDirect(agent, fake.url, i));
+    await measure(WARM_UP, 16, (i) => readSwitchyard(client, i));
+    console.log(`fake server: ${TOKENS.length} tokens, first after ${SCRIPT.firstTokenDelayMs} ms, then ${SCRIPT.tokenDelayMs} ms apart`);
+    console.log('concurrency  requests  direct TTFT p50/p99 ms  switchyard TTFT p50/p99 ms  added TTFT p50/p99 ms  direct tok/s  switchyard tok/s  throughput ratio');
+    for (const { concurrency, requests } of RUNS) {
+      const direct = await measure(requests, concurrency, (i) => readDirect(agent, fake.url, i));
+      const switchyard = await measure(requests, concurrency, (i) => readSwitchyard(client, i));
+      console.log(
+        [
+          String(concurrency).padStart(11),
+          String(requests).padStart(9),
+          `${direct.ttftP50.toFixed(1)} / ${direct.ttftP99.toFixed(1)}`.padStart(22),
+          `${switchyard.ttftP50.toFixed(1)} / ${switchyard.ttftP99.toFixed(1)}`.padStart(27),
+          `${(switchyard.ttftP50 - direct.ttftP50).toFixed(1)} / ${(switchyard.ttftP99 - direct.ttftP99).toFixed(1)}`.padStart(22),
+          direct.tokensPerSecond.toFixed(0).padStart(13),
+          switchyard.tokensPerSecond.toFixed(0).padStart(17),
+          (switchyard.tokensPerSecond / direct.tokensPerSecond).toFixed(3).padStart(17),
+        ].join(' '),
+      );
+    }
+  } finally {
+    await client.dispose();
+    await app.stop();
+    await agent.close();
+    await fake.close();
+  }
+}
