@@ -14,6 +14,7 @@ import { percentile, runAtConcurrency } from './bench-kit.js';
 
 const RATES = [0, 0.3, 1];
 const CONCURRENCY = 8;
+const ROUNDS = 4;
 
 interface Regime {
   readonly name: string;
@@ -73,9 +74,13 @@ async function chatOnce(client: SwitchyardClient, i: number): Promise<Timing> {
   return { firstChunkMs, totalMs: performance.now() - started };
 }
 
-async function measure(client: SwitchyardClient, chats: number, offset: number) {
+async function measure(client: SwitchyardClient, chats: number, offset: number): Promise<Timing[]> {
   const timings: Timing[] = [];
   await runAtConcurrency(chats, CONCURRENCY, async (i) => timings.push(await chatOnce(client, offset + i)));
+  return timings;
+}
+
+function figuresOf(timings: readonly Timing[]) {
   const first = timings.map((t) => t.firstChunkMs);
   const total = timings.map((t) => t.totalMs);
   return {
@@ -91,26 +96,37 @@ export async function run(): Promise<void> {
     const app = buildApp({ config: configFor(regime), logger: createLogger('silent'), env: {} });
     const { wsUrl } = await app.start(0, '127.0.0.1');
     const client = createSwitchyardClient({ url: wsUrl, lazy: false });
-    console.log(`\n${regime.name}: ${regime.chats} chats per rate at concurrency ${CONCURRENCY}`);
+    console.log(`\n${regime.name}: ${regime.chats} chats per rate at concurrency ${CONCURRENCY}, in ${ROUNDS} rounds`);
     try {
       await measure(client, Math.min(200, regime.chats), 1_000_000); // warm-up: JIT, connection
       const waitForShadows = async () => {
         while (app.services.shadow.stats().inFlight > 0) await new Promise((r) => setTimeout(r, 5));
       };
-      let baseline: Awaited<ReturnType<typeof measure>> | null = null;
-      for (const [index, rate] of RATES.entries()) {
-        app.services.shadow.setRate(rate);
-        const before = app.services.shadow.stats().calls;
-        const figures = await measure(client, regime.chats, index * regime.chats);
-        await waitForShadows();
-        baseline ??= figures;
-        const ratio = (value: number, base: number) => (value / base).toFixed(2);
+      // Rates take turns in rounds, so drift in the machine's load spreads over all of them.
+      const timings = new Map<number, Timing[]>(RATES.map((rate) => [rate, []]));
+      const calls = new Map<number, number>(RATES.map((rate) => [rate, 0]));
+      const perRound = regime.chats / ROUNDS;
+      let offset = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const rate of RATES) {
+          app.services.shadow.setRate(rate);
+          const before = app.services.shadow.stats().calls;
+          timings.get(rate)!.push(...(await measure(client, perRound, offset)));
+          offset += perRound;
+          await waitForShadows();
+          calls.set(rate, calls.get(rate)! + app.services.shadow.stats().calls - before);
+        }
+      }
+      const baseline = figuresOf(timings.get(0)!);
+      const ratio = (value: number, base: number) => (value / base).toFixed(2);
+      for (const rate of RATES) {
+        const figures = figuresOf(timings.get(rate)!);
         console.log(
           `rate ${String(rate * 100).padStart(3)}%: first chunk p50 ${figures.firstP50.toFixed(2)} ms ` +
             `p99 ${figures.firstP99.toFixed(2)} ms | total p50 ${figures.totalP50.toFixed(2)} ms ` +
             `p99 ${figures.totalP99.toFixed(2)} ms | vs 0%: first p50 ×${ratio(figures.firstP50, baseline.firstP50)} ` +
             `p99 ×${ratio(figures.firstP99, baseline.firstP99)}, total p50 ×${ratio(figures.totalP50, baseline.totalP50)} ` +
-            `p99 ×${ratio(figures.totalP99, baseline.totalP99)} | shadow calls ${app.services.shadow.stats().calls - before}`,
+            `p99 ×${ratio(figures.totalP99, baseline.totalP99)} | shadow calls ${calls.get(rate)}`,
         );
       }
     } finally {
