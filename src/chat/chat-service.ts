@@ -497,7 +497,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   return {
     chat(request) {
       validate(request);
-      if (request.armId !== undefined) routeOrThrow(request);
+      // Routed before the stream starts so that an unknown or disabled arm is a GraphQL error.
+      const decision = routeOrThrow(request);
       const record: RequestRecord = {
         id: newId(),
         createdAt: Date.now(),
@@ -537,7 +538,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
               return;
             }
           }
-          const decision = routeOrThrow(request);
           if (cacheKey === null) {
             yield* streamAnswer(record, produceAnswer(record.id, request, decision, null, signal));
             return;
