@@ -1,9 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ArmsDocument,
@@ -13,7 +7,7 @@ import {
   SubmitFeedbackDocument,
   type ChatSubscription,
 } from '../../src/client/generated/graphql.js';
-import { createSwitchyardClient, type SwitchyardClient } from '../../src/client/switchyard-client.js';
+import type { SwitchyardClient } from '../../src/client/switchyard-client.js';
 import type { SimulatedModelConfig } from '../../src/config/schema.js';
 import type { CompletionRequest, ModelBackend } from '../../src/models/backend.js';
 import { createSimulatedBackend } from '../../src/models/simulated-backend.js';
@@ -24,12 +18,12 @@ import {
   type RunningGateway,
 } from '../helpers/gateway.js';
 import { skipWithoutRedis, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { spawnSwitchyard } from '../helpers/switchyard-process.js';
 
 type ChatEvent = ChatSubscription['chat'];
 type Route = Extract<ChatEvent, { __typename: 'ChatRoute' }>;
 type Done = Extract<ChatEvent, { __typename: 'ChatDone' }>;
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 interface ChatOutcome {
   readonly events: ChatEvent[];
@@ -102,64 +96,6 @@ async function waitForL2Entries(client: SwitchyardClient, entries: number): Prom
   await expect.poll(() => l2Entries(client), { timeout: 5_000 }).toBeGreaterThanOrEqual(entries);
 }
 
-interface SwitchyardProcess {
-  readonly wsUrl: string;
-  readonly client: SwitchyardClient;
-  stop(): Promise<void>;
-}
-
-/** A real second Switchyard process (src/main.ts), configured by file and environment like production. */
-async function spawnSwitchyard(config: Record<string, unknown>, redisUrl: string): Promise<SwitchyardProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-cache-'));
-  const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ ...config, server: { host: '127.0.0.1' } }));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: repoRoot,
-    env: { ...process.env, SWITCHYARD_CONFIG: configPath, PORT: '0', REDIS_URL: redisUrl, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listen line within 20 s: ${stderr}`)), 20_000);
-      child.once('exit', (code) => reject(new Error(`switchyard exited with ${code}: ${stderr}`)));
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        let entry: { msg?: string; url?: string };
-        try {
-          entry = JSON.parse(line) as typeof entry;
-        } catch {
-          return;
-        }
-        if (entry.msg?.startsWith('Switchyard listening on') && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      });
-    });
-    const wsUrl = url.replace(/^http/, 'ws');
-    const client = createSwitchyardClient({ url: wsUrl });
-    return {
-      wsUrl,
-      client,
-      async stop() {
-        await client.dispose();
-        child.kill('SIGTERM');
-        await exited;
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    child.kill('SIGKILL');
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-}
-
 describe.skipIf(skipWithoutRedis())('cache through the gateway, with a real Redis', () => {
   let redis: RedisServerHandle;
   let gateway: RunningGateway;
@@ -208,7 +144,7 @@ describe.skipIf(skipWithoutRedis())('cache through the gateway, with a real Redi
     expect(stored.route.cached).toBe(false);
     await waitForL2Entries(gateway.client, before + 1);
 
-    const second = await spawnSwitchyard(cachedConfig(redis.url, { logLevel: 'info' }), redis.url);
+    const second = await spawnSwitchyard({ config: cachedConfig(redis.url, { logLevel: 'info' }), env: { REDIS_URL: redis.url } });
     try {
       // The process listens before its Redis connection is ready (until then it serves without L2).
       await expect.poll(async () => (await second.client.request(CacheDocument, {})).cache.status).toBe('OK');

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createSwitchyardClient, type SwitchyardClient } from '../../src/client/switchyard-client.js';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface SwitchyardProcess {
+  readonly wsUrl: string;
+  readonly client: SwitchyardClient;
+  /** SIGTERM, then resolves with the exit code once the process is gone. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * A real Switchyard process (`src/main.ts`), configured by file and environment like production:
+ * `config` (when given) is written to a temporary file named by SWITCHYARD_CONFIG, PORT is 0 and the
+ * address is read from the JSON "Switchyard listening on" log line.
+ */
+export async function spawnSwitchyard(
+  options: { config?: Record<string, unknown>; env?: Record<string, string> } = {},
+): Promise<SwitchyardProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-process-'));
+  const env: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...options.env };
+  delete env.SWITCHYARD_CONFIG;
+  if (options.config) {
+    const configPath = join(dir, 'config.json');
+    writeFileSync(configPath, JSON.stringify({ ...options.config, server: { host: '127.0.0.1' } }));
+    env.SWITCHYARD_CONFIG = configPath;
+  }
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const cleanUp = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listen line within 20 s: ${stderr}`)), 20_000);
+      child.once('exit', (code) => reject(new Error(`switchyard exited with ${code}: ${stderr}`)));
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let entry: { msg?: string; url?: string };
+        try {
+          entry = JSON.parse(line) as typeof entry;
+        } catch {
+          return;
+        }
+        if (entry.msg?.startsWith('Switchyard listening on') && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      });
+    });
+    const wsUrl = url.replace(/^http/, 'ws').replace('//0.0.0.0:', '//127.0.0.1:');
+    const client = createSwitchyardClient({ url: wsUrl });
+    return {
+      wsUrl,
+      client,
+      async stop() {
+        await client.dispose();
+        child.kill('SIGTERM');
+        const code = await exited;
+        cleanUp();
+        return code;
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited;
+    cleanUp();
+    throw error;
+  }
+}
