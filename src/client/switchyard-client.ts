@@ -33,7 +33,9 @@ export class GraphQLRequestError extends Error {
 export function createSwitchyardClient(
   options: { url: string } & Partial<Omit<ClientOptions, 'url'>>,
 ): SwitchyardClient {
-  const ws = createClient({ webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, ...options });
+  // A lazy client closes its socket when the last operation ends; keeping it a little longer
+  // spares sequential operations a new WebSocket handshake each.
+  const ws = createClient({ webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, lazyCloseTimeout: 1_000, ...options });
 
   const subscribe = <TResult, TVariables extends Record<string, unknown>>(
     document: TypedDocumentNode<TResult, TVariables>,
