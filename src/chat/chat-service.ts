@@ -4,14 +4,13 @@ import type { Logger } from '../logger.js';
 import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { CacheManager, CachedAnswer } from '../cache/cache-manager.js';
 import type { SingleFlight } from '../cache/single-flight.js';
-import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
 import type { ModelManager } from '../models/model-manager.js';
 import { RouterError, type AdaptiveRouter, type ArmView, type RouteDecision } from '../router/adaptive-router.js';
-import type { WeightedReward } from '../router/reward-calculator.js';
 import { chunkCompleteText, chunkWordsForConfidence } from '../streaming/word-chunks.js';
 import { chunkLiveTokens } from '../streaming/live-chunker.js';
 import { pacingDelayMs } from '../streaming/pacing.js';
 import { abortableStream } from './abortable-stream.js';
+import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import type { RequestRecord, RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
@@ -96,26 +95,6 @@ export interface ChatServiceDeps {
   readonly newId?: () => string;
 }
 
-/** One upstream answer, as produced once and shared by every client waiting for it. */
-export type AnswerEvent =
-  | { readonly type: 'route'; readonly decision: RouteDecision; readonly attempts: number }
-  | { readonly type: 'token'; readonly text: string }
-  | {
-      readonly type: 'end';
-      readonly finishReason: string;
-      readonly attempts: number;
-      readonly metrics: ChatMetrics;
-      /** What the bandit learned from the call (null for nothing, e.g. no operational weights). */
-      readonly operational: WeightedReward | null;
-    }
-  | {
-      readonly type: 'failure';
-      readonly code: string;
-      readonly message: string;
-      readonly partial: boolean;
-      readonly attempts: number;
-    };
-
 /** The fraction of a user's feedback below which an answer is not served from the cache again. */
 const NEGATIVE_FEEDBACK_BELOW = 0.5;
 
@@ -143,8 +122,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const now = deps.now ?? (() => performance.now());
   const newId = deps.newId ?? randomUUID;
   const logger = deps.logger.child({ component: 'chat' });
-  const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
   const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
+  const produceAnswer = createAnswerProducer({ config, router, models, cache, analyzer, shadow: deps.shadow, logger, now });
 
   function validate(request: ChatRequest): void {
     const { limits } = config;
@@ -182,165 +161,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     }
   }
 
-  function upstreamMessages(armId: string, messages: readonly ChatMessage[]): ChatMessage[] {
-    const systemPrompt = armsById.get(armId)?.systemPrompt;
-    return systemPrompt ? [{ role: 'system', content: systemPrompt }, ...messages] : [...messages];
-  }
-
-  /**
-   * Calls models until one answers: an arm that fails before its first token is penalised and the
-   * next arm by posterior is tried, up to `router.maxAttempts`. Once tokens flow, a failure ends
-   * the answer: splicing a second model into it would be worse than an honest error.
-   */
-  async function* produceAnswer(
-    requestId: string,
-    request: ChatRequest,
-    firstDecision: RouteDecision,
-    cacheKey: string | null,
-    signal: AbortSignal,
-  ): AsyncGenerator<AnswerEvent> {
-    deps.shadow?.consider({ requestId, decision: firstDecision, request });
-    const started = now();
-    const excluded = new Set<string>();
-    let decision: RouteDecision | null = firstDecision;
-    let attempts = 0;
-    let lastError: { code: string; message: string } = { code: 'NO_ARM_AVAILABLE', message: 'no arm answered' };
-
-    while (decision !== null && attempts < config.router.maxAttempts) {
-      attempts += 1;
-      router.recordAttempt(decision);
-      const arm = armsById.get(decision.armId)!;
-      const attemptStarted = now();
-      let ttftMs: number | null = null;
-      let text = '';
-      let completionTokens = 0;
-      let usage: { promptTokens: number; completionTokens: number; estimated: boolean } | null = null;
-      let finishReason = 'stop';
-      try {
-        const events = models.stream(decision.modelId, {
-          messages: upstreamMessages(decision.armId, request.messages),
-          maxTokens: Math.min(request.maxTokens ?? arm.maxTokens ?? config.limits.defaultMaxTokens, arm.maxTokens ?? Infinity),
-          temperature: request.temperature ?? arm.temperature,
-          signal,
-        });
-        for await (const event of events) {
-          if (event.type === 'token') {
-            if (ttftMs === null) {
-              ttftMs = now() - started;
-              yield { type: 'route', decision, attempts };
-            }
-            text += event.text;
-            completionTokens += 1;
-            yield { type: 'token', text: event.text };
-          } else if (event.type === 'usage') {
-            usage = event;
-          } else {
-            finishReason = event.reason;
-          }
-        }
-      } catch (error) {
-        if (signal.aborted) throw error;
-        const upstream =
-          error instanceof UpstreamError
-            ? error
-            : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
-        if (!(error instanceof UpstreamError)) logger.error({ err: error, arm: decision.armId }, 'model call failed');
-        const latencyMs = now() - attemptStarted;
-        // A refused call (circuit open, Retry-After pending) never reached the model: the failures
-        // that closed it were learnt already, and learning them again would punish one outage twice.
-        if (upstream.code !== 'MODEL_UNAVAILABLE') {
-          router.recordOutcome(decision, {
-            latencyMs,
-            ttftMs,
-            promptTokens: 0,
-            completionTokens,
-            costUsd: 0,
-            error: true,
-            cached: false,
-          });
-        }
-        analyzer.record({
-          armId: decision.armId,
-          modelId: decision.modelId,
-          context: decision.context,
-          latencyMs,
-          ttftMs,
-          completionTokens,
-          costUsd: 0,
-          error: true,
-          cached: false,
-        });
-        lastError = { code: upstream.code, message: upstream.message };
-        logger.warn({ arm: decision.armId, code: upstream.code, attempt: attempts }, 'model call failed');
-        if (ttftMs !== null) {
-          yield { type: 'failure', ...lastError, partial: true, attempts };
-          return;
-        }
-        // Stop before asking for an arm that will not be tried, so `decision` names the last one tried.
-        if (!upstream.retryable || attempts >= config.router.maxAttempts) break;
-        excluded.add(decision.armId);
-        const next = router.failover(decision, excluded);
-        if (next === null) break;
-        decision = next;
-        continue;
-      }
-
-      if (ttftMs === null) yield { type: 'route', decision, attempts };
-      const promptTokens = usage?.promptTokens ?? 0;
-      const finalCompletionTokens = usage?.completionTokens ?? completionTokens;
-      const cost = costUsd(models.view(decision.modelId).pricing, promptTokens, finalCompletionTokens);
-      const latencyMs = now() - started;
-      const operational = router.recordOutcome(decision, {
-        latencyMs: now() - attemptStarted,
-        ttftMs,
-        promptTokens,
-        completionTokens: finalCompletionTokens,
-        costUsd: cost,
-        error: false,
-        cached: false,
-      });
-      analyzer.record({
-        armId: decision.armId,
-        modelId: decision.modelId,
-        context: decision.context,
-        latencyMs: now() - attemptStarted,
-        ttftMs: ttftMs === null ? null : ttftMs - (attemptStarted - started),
-        completionTokens: finalCompletionTokens,
-        costUsd: cost,
-        error: false,
-        cached: false,
-      });
-      const metrics: ChatMetrics = {
-        latencyMs,
-        ttftMs,
-        promptTokens,
-        completionTokens: finalCompletionTokens,
-        tokensEstimated: usage?.estimated ?? true,
-        costUsd: cost,
-        reward: router.rewardOf({ costUsd: cost, latencyMs, error: false }, null),
-      };
-      if (cacheKey !== null && finishReason !== 'error') {
-        const answer: CachedAnswer = {
-          text,
-          armId: decision.armId,
-          modelId: decision.modelId,
-          finishReason,
-          promptTokens,
-          completionTokens: finalCompletionTokens,
-          costUsd: cost,
-          latencyMs,
-          ttftMs: ttftMs ?? latencyMs,
-          createdAt: Date.now(),
-        };
-        void cache.set(cacheKey, answer);
-      }
-      yield { type: 'end', finishReason, attempts, metrics, operational };
-      return;
-    }
-    // Every answer begins with a route, a failed one too: it names the last arm tried.
-    if (decision !== null) yield { type: 'route', decision, attempts };
-    yield { type: 'failure', ...lastError, partial: false, attempts };
-  }
 
   async function* streamCached(
     record: RequestRecord,
@@ -471,7 +291,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         status: 'completed',
         finishReason: end.finishReason,
         metrics: record.shared ? { ...end.metrics, reward: null } : end.metrics,
-        operationalReward: record.shared ? null : end.operational,
       });
       yield {
         type: 'done',
@@ -511,7 +330,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         finishReason: null,
         errorCode: null,
         metrics: null,
-        operationalReward: null,
         feedback: null,
       };
       requests.add(record);

@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache';
 import type { RouteDecision } from '../router/adaptive-router.js';
-import type { WeightedReward } from '../router/reward-calculator.js';
 import type { ChatMetrics } from './chat-events.js';
 
 /**
@@ -29,7 +28,6 @@ export interface RequestRecord {
   finishReason: string | null;
   errorCode: string | null;
   metrics: ChatMetrics | null;
-  operationalReward: WeightedReward | null;
   feedback: FeedbackRecord | null;
 }
 

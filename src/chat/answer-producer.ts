@@ -1,0 +1,210 @@
+import type { PerformanceAnalyzer, RequestSample } from '../analyzer/performance-analyzer.js';
+import type { CacheManager } from '../cache/cache-manager.js';
+import type { SwitchyardConfig } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
+import type { ModelManager } from '../models/model-manager.js';
+import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js';
+import type { ShadowRouter } from '../router/shadow-router.js';
+import type { ChatMetrics, ChatRequest } from './chat-events.js';
+
+/**
+ * Produces one upstream answer for a routed request: calls the model, fails over to the next arm
+ * when one fails before its first token, and teaches the router and the analyzer what each call
+ * measured. The answer is produced once and may be watched by several clients (single flight).
+ */
+
+export type AnswerEvent =
+  | { readonly type: 'route'; readonly decision: RouteDecision; readonly attempts: number }
+  | { readonly type: 'token'; readonly text: string }
+  | {
+      readonly type: 'end';
+      readonly finishReason: string;
+      readonly attempts: number;
+      readonly metrics: ChatMetrics;
+    }
+  | {
+      readonly type: 'failure';
+      readonly code: string;
+      readonly message: string;
+      readonly partial: boolean;
+      readonly attempts: number;
+    };
+
+export type AnswerProducer = (
+  requestId: string,
+  request: ChatRequest,
+  decision: RouteDecision,
+  /** Where a complete answer is stored; null when the request bypasses the cache. */
+  cacheKey: string | null,
+  signal: AbortSignal,
+) => AsyncGenerator<AnswerEvent>;
+
+export interface AnswerProducerDeps {
+  readonly config: Pick<SwitchyardConfig, 'arms' | 'limits' | 'router'>;
+  readonly router: AdaptiveRouter;
+  readonly models: ModelManager;
+  readonly cache: CacheManager;
+  readonly analyzer: PerformanceAnalyzer;
+  /** Sends a share of fresh routed requests to a second arm in the background. */
+  readonly shadow?: ShadowRouter | undefined;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
+  const { config, router, models, cache, analyzer, logger, now } = deps;
+  const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
+
+  const upstreamMessages = (armId: string, messages: readonly ChatMessage[]): ChatMessage[] => {
+    const systemPrompt = armsById.get(armId)?.systemPrompt;
+    return systemPrompt ? [{ role: 'system', content: systemPrompt }, ...messages] : [...messages];
+  };
+
+  const recordSample = (decision: RouteDecision, sample: Omit<RequestSample, 'armId' | 'modelId' | 'context' | 'cached'>) =>
+    analyzer.record({
+      armId: decision.armId,
+      modelId: decision.modelId,
+      context: decision.context,
+      cached: false,
+      ...sample,
+    });
+
+  /**
+   * An arm that fails before its first token is penalised and the next arm by posterior is tried,
+   * up to `router.maxAttempts`. Once tokens flow, a failure ends the answer: splicing a second
+   * model into it would be worse than an honest error.
+   */
+  return async function* produceAnswer(requestId, request, firstDecision, cacheKey, signal) {
+    deps.shadow?.consider({ requestId, decision: firstDecision, request });
+    const started = now();
+    const excluded = new Set<string>();
+    let decision: RouteDecision | null = firstDecision;
+    let attempts = 0;
+    let lastError: { code: string; message: string } = { code: 'NO_ARM_AVAILABLE', message: 'no arm answered' };
+
+    while (decision !== null && attempts < config.router.maxAttempts) {
+      attempts += 1;
+      router.recordAttempt(decision);
+      const arm = armsById.get(decision.armId)!;
+      const attemptStarted = now();
+      let ttftMs: number | null = null;
+      let text = '';
+      let completionTokens = 0;
+      let usage: { promptTokens: number; completionTokens: number; estimated: boolean } | null = null;
+      let finishReason = 'stop';
+      try {
+        const events = models.stream(decision.modelId, {
+          messages: upstreamMessages(decision.armId, request.messages),
+          maxTokens: Math.min(
+            request.maxTokens ?? arm.maxTokens ?? config.limits.defaultMaxTokens,
+            arm.maxTokens ?? Infinity,
+          ),
+          temperature: request.temperature ?? arm.temperature,
+          signal,
+        });
+        for await (const event of events) {
+          if (event.type === 'token') {
+            if (ttftMs === null) {
+              ttftMs = now() - started;
+              yield { type: 'route', decision, attempts };
+            }
+            text += event.text;
+            completionTokens += 1;
+            yield { type: 'token', text: event.text };
+          } else if (event.type === 'usage') {
+            usage = event;
+          } else {
+            finishReason = event.reason;
+          }
+        }
+      } catch (error) {
+        if (signal.aborted) throw error;
+        const upstream =
+          error instanceof UpstreamError
+            ? error
+            : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
+        if (!(error instanceof UpstreamError)) logger.error({ err: error, arm: decision.armId }, 'model call failed');
+        const latencyMs = now() - attemptStarted;
+        // A refused call (circuit open, Retry-After pending) never reached the model: the failures
+        // that opened the circuit were learnt already, and learning them again would punish one outage twice.
+        if (upstream.code !== 'MODEL_UNAVAILABLE') {
+          router.recordOutcome(decision, {
+            latencyMs,
+            ttftMs,
+            promptTokens: 0,
+            completionTokens,
+            costUsd: 0,
+            error: true,
+            cached: false,
+          });
+        }
+        recordSample(decision, { latencyMs, ttftMs, completionTokens, costUsd: 0, error: true });
+        lastError = { code: upstream.code, message: upstream.message };
+        logger.warn({ arm: decision.armId, code: upstream.code, attempt: attempts }, 'model call failed');
+        if (ttftMs !== null) {
+          yield { type: 'failure', ...lastError, partial: true, attempts };
+          return;
+        }
+        // Stop before asking for an arm that will not be tried, so `decision` names the last one tried.
+        if (!upstream.retryable || attempts >= config.router.maxAttempts) break;
+        excluded.add(decision.armId);
+        const next = router.failover(decision, excluded);
+        if (next === null) break;
+        decision = next;
+        continue;
+      }
+
+      if (ttftMs === null) yield { type: 'route', decision, attempts };
+      const promptTokens = usage?.promptTokens ?? 0;
+      const finalCompletionTokens = usage?.completionTokens ?? completionTokens;
+      const cost = costUsd(models.view(decision.modelId).pricing, promptTokens, finalCompletionTokens);
+      const latencyMs = now() - started;
+      const attemptLatencyMs = now() - attemptStarted;
+      router.recordOutcome(decision, {
+        latencyMs: attemptLatencyMs,
+        ttftMs,
+        promptTokens,
+        completionTokens: finalCompletionTokens,
+        costUsd: cost,
+        error: false,
+        cached: false,
+      });
+      recordSample(decision, {
+        latencyMs: attemptLatencyMs,
+        ttftMs: ttftMs === null ? null : ttftMs - (attemptStarted - started),
+        completionTokens: finalCompletionTokens,
+        costUsd: cost,
+        error: false,
+      });
+      const metrics: ChatMetrics = {
+        latencyMs,
+        ttftMs,
+        promptTokens,
+        completionTokens: finalCompletionTokens,
+        tokensEstimated: usage?.estimated ?? true,
+        costUsd: cost,
+        reward: router.rewardOf({ costUsd: cost, latencyMs, error: false }, null),
+      };
+      if (cacheKey !== null) {
+        void cache.set(cacheKey, {
+          text,
+          armId: decision.armId,
+          modelId: decision.modelId,
+          finishReason,
+          promptTokens,
+          completionTokens: finalCompletionTokens,
+          costUsd: cost,
+          latencyMs,
+          ttftMs: ttftMs ?? latencyMs,
+          createdAt: Date.now(),
+        });
+      }
+      yield { type: 'end', finishReason, attempts, metrics };
+      return;
+    }
+    // Every answer begins with a route, a failed one too: it names the last arm tried.
+    if (decision !== null) yield { type: 'route', decision, attempts };
+    yield { type: 'failure', ...lastError, partial: false, attempts };
+  };
+}
