@@ -8,6 +8,7 @@ import { createSingleFlight } from './cache/single-flight.js';
 import type { AnswerEvent } from './chat/answer-producer.js';
 import { createChatService } from './chat/chat-service.js';
 import { createRequestStore } from './chat/request-store.js';
+import { ConfigError } from './config/load-config.js';
 import type { SwitchyardConfig } from './config/schema.js';
 import type { GraphQLServices } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
@@ -47,6 +48,7 @@ export interface App {
 
 export function buildApp(deps: AppDeps): App {
   const { config, logger } = deps;
+  const adminToken = resolveAdminToken(config, deps.env, logger);
   const rng = createRng(config.bandit.seed);
   const reward = createRewardCalculator(config.reward);
   const models = createModelManager({
@@ -105,6 +107,7 @@ export function buildApp(deps: AppDeps): App {
     services,
     logger,
     options: config.server,
+    adminToken,
     health: () => {
       const cacheStatus = cache.status();
       return {
@@ -128,4 +131,20 @@ export function buildApp(deps: AppDeps): App {
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+function resolveAdminToken(
+  config: SwitchyardConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+): string | undefined {
+  const name = config.server.adminTokenEnv;
+  if (name === undefined) {
+    logger.warn('server.adminTokenEnv is not set: admin mutations are open to every caller');
+    return undefined;
+  }
+  const token = env[name];
+  // Refusing to start beats running with admin mutations silently open or silently closed.
+  if (!token) throw new ConfigError(`server.adminTokenEnv names ${name}, which is not set`);
+  return token;
 }

@@ -5,8 +5,12 @@ import { createLogger } from './logger.js';
 /** The process entry: configuration, logger, app, signals. Everything else is wired in buildApp. */
 async function main(): Promise<void> {
   let config;
+  let logger;
+  let app;
   try {
     config = loadConfig(process.env);
+    logger = createLogger(config.logLevel);
+    app = buildApp({ config, logger, env: process.env });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`switchyard: ${error.message}\n`);
@@ -14,8 +18,6 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
-  const app = buildApp({ config, logger, env: process.env });
   const { url } = await app.start();
   logger.info(
     { url, models: config.models.map((m) => m.id), arms: config.arms.map((a) => a.id), redis: Boolean(config.redis.url) },

@@ -162,6 +162,12 @@ const banditSchema = z
      * a degraded arm loses its traffic and a recovered one wins it back). 0 = never forget.
      */
     halfLife: nonNegative.default(5_000),
+    /**
+     * Thompson sampling counts each observation k times when it draws (the prior is not sharpened):
+     * about 1/k of the posterior variance. k > 1 explores less than the exact posterior, which pays on
+     * short horizons with many arms (see docs/learning.md); 1 = textbook Thompson sampling.
+     */
+    sampleConcentration: z.number().min(1).max(16).default(1),
     /** Probability that epsilon-greedy explores uniformly at random. */
     epsilon: probability.default(0.1),
     /** Exploration multiplier of UCB1's bonus sqrt(2 ln n / n_arm); 1 is the textbook bound. */
@@ -269,6 +275,11 @@ const serverSchema = z
     host: z.string().default('0.0.0.0'),
     graphqlPath: z.string().startsWith('/').default('/graphql'),
     graphiql: z.boolean().default(true),
+    /** Environment variable holding the token admin mutations require; unset leaves them open. */
+    adminTokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
+      .optional(),
     /** Seconds a graceful shutdown may take before connections are cut. */
     shutdownTimeoutMs: z.number().int().positive().default(10_000),
   })

@@ -1,7 +1,7 @@
 import { RouterError, type ArmView } from '../router/adaptive-router.js';
 import type { PosteriorSummary } from '../router/beta-distribution.js';
 import { builder } from './builder.js';
-import { translateErrors } from './errors.js';
+import { requireAdmin, translateErrors } from './errors.js';
 
 const Posterior = builder.objectRef<PosteriorSummary>('Posterior').implement({
   description: 'Beta posterior of an arm\'s reward.',
@@ -45,7 +45,9 @@ builder.mutationFields((t) => ({
     type: ArmRef,
     description: 'Admin: takes an arm out of routing or puts it back.',
     args: { id: t.arg.id({ required: true }), enabled: t.arg.boolean({ required: true }) },
-    resolve: (_root, { id, enabled }, { services }) =>
-      translateErrors(() => services.router.setArmEnabled(String(id), enabled), RouterError),
+    resolve: (_root, { id, enabled }, context) => {
+      requireAdmin(context);
+      return translateErrors(() => context.services.router.setArmEnabled(String(id), enabled), RouterError);
+    },
   }),
 }));

@@ -17,4 +17,6 @@ export interface GraphQLServices {
 
 export interface GraphQLContext {
   readonly services: GraphQLServices;
+  /** Whether the caller may run admin mutations (see `server.adminTokenEnv`). */
+  readonly admin: boolean;
 }

@@ -8,6 +8,11 @@ export function userError(code: string, message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code } });
 }
 
+/** Admin mutations call this first: without the admin token they are refused with FORBIDDEN. */
+export function requireAdmin(context: { readonly admin: boolean }): void {
+  if (!context.admin) throw userError('FORBIDDEN', 'this mutation needs the admin token (Authorization: Bearer <token>)');
+}
+
 interface CodedError {
   readonly code: string;
   readonly message: string;

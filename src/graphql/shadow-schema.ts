@@ -7,7 +7,7 @@ import {
 } from '../router/shadow-router.js';
 import { ArmRef } from './arms-schema.js';
 import { builder } from './builder.js';
-import { translateErrors } from './errors.js';
+import { requireAdmin, translateErrors } from './errors.js';
 
 const ComparisonPreference = builder.enumType('ComparisonPreference', {
   description: 'Which of the two answers of a shadowed request was better.',
@@ -153,6 +153,9 @@ builder.mutationFields((t) => ({
     type: Shadow,
     description: 'Admin: sets the share of eligible requests shadowed, in [0, 1] (0 stops shadowing).',
     args: { rate: t.arg.float({ required: true }) },
-    resolve: (_root, { rate }, { services }) => translateErrors(() => services.shadow.setRate(rate), ShadowError),
+    resolve: (_root, { rate }, context) => {
+      requireAdmin(context);
+      return translateErrors(() => context.services.shadow.setRate(rate), ShadowError);
+    },
   }),
 }));

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type execute, type ExecutionArgs, type GraphQLSchema, type subscribe } from 'graphql';
@@ -32,6 +33,8 @@ export interface GatewayServerDeps {
   readonly logger: Logger;
   readonly options: ServerOptions;
   readonly health: () => HealthReport;
+  /** The admin token; when undefined, admin mutations are open to every caller. */
+  readonly adminToken?: string | undefined;
   /** Prometheus exposition for /metrics. */
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
 }
@@ -53,7 +56,10 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: options.graphqlPath,
-    context: () => ({ services: deps.services }),
+    context: (initial: AdminCredentials) => ({
+      services: deps.services,
+      admin: deps.adminToken === undefined || tokenMatches(bearerToken(initial), deps.adminToken),
+    }),
     graphiql: options.graphiql
       ? { subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: GRAPHIQL_DEFAULT_QUERY }
       : false,
@@ -165,6 +171,29 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       await yoga.dispose();
     },
   };
+}
+
+/** Where a caller's credentials are: request headers over HTTP/SSE, connection params over WebSocket. */
+interface AdminCredentials {
+  readonly request?: Request;
+  readonly connectionParams?: Readonly<Record<string, unknown>>;
+}
+
+function bearerToken(initial: AdminCredentials): string | undefined {
+  const header =
+    initial.request?.headers.get('authorization') ??
+    (initial.connectionParams?.authorization as string | undefined) ??
+    (initial.connectionParams?.Authorization as string | undefined);
+  const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
+  return match?.[1];
+}
+
+/** Constant-time comparison, so response times do not reveal how much of a guess was right. */
+function tokenMatches(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 interface EnvelopedRoot {
