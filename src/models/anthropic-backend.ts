@@ -1,23 +1,7 @@
 import type { AnthropicModelConfig } from '../config/schema.js';
-import { UpstreamError, type CompletionEvent, type CompletionRequest } from './backend.js';
-import {
-  bodyChunks,
-  createUpstreamAgent,
-  isRecord,
-  joinUrl,
-  loggableUrl,
-  lowerCaseKeys,
-  openUpstream,
-  redactSecrets,
-  abandonBody,
-  drainFinishedBody,
-  toUpstreamError,
-  type HttpBackendDeps,
-  type HttpModelBackend,
-  type ResponseBody,
-} from './http-client.js';
-import { parseSse } from './sse-parser.js';
-import { countMessageTokens, countTokens } from './token-counter.js';
+import { UpstreamError } from './backend.js';
+import { isRecord, joinUrl, redactSecrets, type HttpBackendDeps, type HttpModelBackend } from './http-client.js';
+import { createSseBackend, parseEventJson, streamEndedEarly, type SseTranslation } from './sse-backend.js';
 
 /**
  * Anthropic's Messages API with streaming. System messages are lifted out of `messages` into the
@@ -33,165 +17,82 @@ import { countMessageTokens, countTokens } from './token-counter.js';
 const RETRYABLE_STREAM_ERRORS = new Set(['overloaded_error', 'api_error', 'rate_limit_error']);
 
 export function createAnthropicBackend(config: AnthropicModelConfig, deps: HttpBackendDeps): HttpModelBackend {
-  const ownsDispatcher = deps.dispatcher === undefined;
-  const dispatcher = deps.dispatcher ?? createUpstreamAgent(config.timeouts);
-  const now = deps.now ?? Date.now;
-  const url = joinUrl(config.baseUrl, 'messages');
-  const secrets = deps.apiKey === undefined ? [] : [deps.apiKey];
-  const logger = deps.logger.child({ component: 'model-backend', provider: 'anthropic', model: config.id });
-  const headers: Record<string, string> = {
-    ...lowerCaseKeys(config.headers),
-    'content-type': 'application/json',
-    accept: 'text/event-stream',
-    'anthropic-version': config.anthropicVersion,
-  };
-  if (deps.apiKey !== undefined && deps.apiKey !== '') headers['x-api-key'] = deps.apiKey;
+  const providerHeaders: Record<string, string> = { 'anthropic-version': config.anthropicVersion };
+  if (deps.apiKey !== undefined && deps.apiKey !== '') providerHeaders['x-api-key'] = deps.apiKey;
+  return createSseBackend({
+    provider: 'anthropic',
+    config,
+    deps,
+    url: joinUrl(config.baseUrl, 'messages'),
+    providerHeaders,
+    requestBody(request) {
+      const system = request.messages
+        .filter((m) => m.role === 'system')
+        .map((m) => m.content)
+        .join('\n\n');
+      const body: Record<string, unknown> = {
+        model: config.model,
+        max_tokens: request.maxTokens,
+        messages: request.messages
+          .filter((m) => m.role !== 'system')
+          .map((m) => ({ role: m.role, content: m.content })),
+        stream: true,
+      };
+      if (system !== '') body['system'] = system;
+      if (request.temperature !== undefined) body['temperature'] = request.temperature;
+      return body;
+    },
+    translate: translateEvents,
+  });
+}
 
-  async function* stream(request: CompletionRequest): AsyncGenerator<CompletionEvent> {
-    const system = request.messages
-      .filter((m) => m.role === 'system')
-      .map((m) => m.content)
-      .join('\n\n');
-    const body: Record<string, unknown> = {
-      model: config.model,
-      max_tokens: request.maxTokens,
-      messages: request.messages
-        .filter((m) => m.role !== 'system')
-        .map((m) => ({ role: m.role, content: m.content })),
-      stream: true,
-    };
-    if (system !== '') body['system'] = system;
-    if (request.temperature !== undefined) body['temperature'] = request.temperature;
-    logger.debug({ url: loggableUrl(url), messages: request.messages.length }, 'upstream request');
-
-    let tokensSent = false;
-    let responseBody: ResponseBody | undefined;
-    let completed = false;
-    try {
-      const response = await openUpstream({
-        provider: 'anthropic',
-        url,
-        headers,
-        body,
-        signal: request.signal,
-        dispatcher,
-        secrets,
-        now,
+const translateEvents: SseTranslation = async function* (events, context) {
+  let inputTokens: number | undefined;
+  let outputTokens: number | undefined;
+  let stopReason: string | undefined;
+  for await (const event of events) {
+    if (event.event === 'ping') continue;
+    const data = parseEventJson(event.data, 'anthropic', context);
+    const type = typeof data['type'] === 'string' ? data['type'] : event.event;
+    if (type === 'error') {
+      const error = isRecord(data['error']) ? data['error'] : {};
+      const errorType = typeof error['type'] === 'string' ? error['type'] : 'error';
+      const message = typeof error['message'] === 'string' ? redactSecrets(error['message'], context.secrets) : '';
+      throw new UpstreamError('UPSTREAM_ERROR', `anthropic stream error: ${errorType}: ${message}`, {
+        retryable: !context.tokensSent && RETRYABLE_STREAM_ERRORS.has(errorType),
       });
-      responseBody = response.body;
-      if (response.contentType !== '' && !response.contentType.includes('text/event-stream')) {
-        throw new UpstreamError(
-          'UPSTREAM_PROTOCOL_ERROR',
-          `anthropic: expected text/event-stream, got ${response.contentType.slice(0, 100)}`,
-          { retryable: true },
-        );
+    }
+    if (type === 'message_start') {
+      const message = data['message'];
+      const usage = isRecord(message) ? message['usage'] : undefined;
+      if (isRecord(usage)) {
+        inputTokens = promptTokensOf(usage);
+        if (typeof usage['output_tokens'] === 'number') outputTokens = usage['output_tokens'];
       }
-
-      let text = '';
-      let inputTokens: number | undefined;
-      let outputTokens: number | undefined;
-      let stopReason: string | undefined;
-      let stopped = false;
-      for await (const event of parseSse(bodyChunks(response.body))) {
-        if (event.event === 'ping') continue;
-        const data = parseEventData(event.data, tokensSent);
-        const type = typeof data['type'] === 'string' ? data['type'] : event.event;
-        if (type === 'error') {
-          const error = isRecord(data['error']) ? data['error'] : {};
-          const errorType = typeof error['type'] === 'string' ? error['type'] : 'error';
-          const message = typeof error['message'] === 'string' ? redactSecrets(error['message'], secrets) : '';
-          throw new UpstreamError('UPSTREAM_ERROR', `anthropic stream error: ${errorType}: ${message}`, {
-            retryable: !tokensSent && RETRYABLE_STREAM_ERRORS.has(errorType),
-          });
-        }
-        if (type === 'message_start') {
-          const message = data['message'];
-          const usage = isRecord(message) ? message['usage'] : undefined;
-          if (isRecord(usage)) {
-            inputTokens = promptTokensOf(usage);
-            if (typeof usage['output_tokens'] === 'number') outputTokens = usage['output_tokens'];
-          }
-        } else if (type === 'content_block_delta') {
-          const delta = data['delta'];
-          if (isRecord(delta) && delta['type'] === 'text_delta' && typeof delta['text'] === 'string') {
-            if (delta['text'] !== '') {
-              text += delta['text'];
-              tokensSent = true;
-              yield { type: 'token', text: delta['text'] };
-            }
-          }
-        } else if (type === 'message_delta') {
-          const delta = data['delta'];
-          if (isRecord(delta) && typeof delta['stop_reason'] === 'string') stopReason = delta['stop_reason'];
-          const usage = data['usage'];
-          if (isRecord(usage)) {
-            // Cumulative counts: the last message_delta holds the final figure.
-            if (typeof usage['output_tokens'] === 'number') outputTokens = usage['output_tokens'];
-            inputTokens = promptTokensOf(usage) ?? inputTokens;
-          }
-        } else if (type === 'message_stop') {
-          stopped = true;
-          break;
-        }
+    } else if (type === 'content_block_delta') {
+      const delta = data['delta'];
+      const text = isRecord(delta) && delta['type'] === 'text_delta' ? delta['text'] : undefined;
+      if (typeof text === 'string' && text !== '') yield text;
+    } else if (type === 'message_delta') {
+      const delta = data['delta'];
+      if (isRecord(delta) && typeof delta['stop_reason'] === 'string') stopReason = delta['stop_reason'];
+      const usage = data['usage'];
+      if (isRecord(usage)) {
+        // Cumulative counts: the last message_delta holds the final figure.
+        if (typeof usage['output_tokens'] === 'number') outputTokens = usage['output_tokens'];
+        inputTokens = promptTokensOf(usage) ?? inputTokens;
       }
-      if (!stopped) {
-        throw new UpstreamError('UPSTREAM_PROTOCOL_ERROR', 'anthropic: stream ended before message_stop', {
-          retryable: !tokensSent,
-        });
-      }
-      completed = true;
-      // Awaited after the last event, so the socket is back in the pool when the stream ends.
-      const drained = drainFinishedBody(response.body);
-      if (inputTokens !== undefined && outputTokens !== undefined) {
-        yield { type: 'usage', promptTokens: inputTokens, completionTokens: outputTokens, estimated: false };
-      } else {
-        yield {
-          type: 'usage',
-          promptTokens: inputTokens ?? countMessageTokens(request.messages),
-          completionTokens: outputTokens ?? countTokens(text),
-          estimated: true,
-        };
-      }
-      yield { type: 'finish', reason: normaliseStopReason(stopReason) };
-      await drained;
-    } catch (error) {
-      const mapped = toUpstreamError(error, { provider: 'anthropic', tokensSent, signal: request.signal });
-      if (mapped instanceof UpstreamError) {
-        logger.warn({ code: mapped.code, status: mapped.status, retryable: mapped.retryable }, mapped.message);
-      }
-      throw mapped;
-    } finally {
-      if (!completed && responseBody !== undefined) abandonBody(responseBody);
+    } else if (type === 'message_stop') {
+      return {
+        endMarkerSeen: true,
+        promptTokens: inputTokens,
+        completionTokens: outputTokens,
+        finishReason: normaliseStopReason(stopReason),
+      };
     }
   }
-
-  return {
-    id: config.id,
-    provider: 'anthropic',
-    pricing: { inputPer1k: config.inputPer1k, outputPer1k: config.outputPer1k },
-    stream,
-    async close() {
-      if (ownsDispatcher) await dispatcher.close();
-    },
-  };
-}
-
-function parseEventData(data: string, tokensSent: boolean): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(data);
-  } catch {
-    throw new UpstreamError('UPSTREAM_PROTOCOL_ERROR', 'anthropic: malformed JSON in a stream event', {
-      retryable: !tokensSent,
-    });
-  }
-  if (!isRecord(parsed)) {
-    throw new UpstreamError('UPSTREAM_PROTOCOL_ERROR', 'anthropic: stream event is not a JSON object', {
-      retryable: !tokensSent,
-    });
-  }
-  return parsed;
-}
+  throw streamEndedEarly('anthropic', 'message_stop', context);
+};
 
 /** Cache writes and reads are prompt tokens too (priced differently by Anthropic; not modelled). */
 function promptTokensOf(usage: Record<string, unknown>): number | undefined {

@@ -11,9 +11,14 @@ import { sampleBeta, type Rng } from './random.js';
  * Policies rank arms by utility = quality - penalty(cost, latency) (see reward-calculator.ts).
  *
  * Contexts form a tree by {@link CONTEXT_SEPARATOR}: 'code/short' borrows strength from 'code',
- * which borrows from {@link GLOBAL_CONTEXT}. A context's prior is its parent's posterior mean with
- * `hierarchyStrength` pseudo-observations, so a new context starts from what the router knows
- * overall rather than from zero, and its own evidence takes over after a few requests.
+ * which borrows from {@link GLOBAL_CONTEXT}. A context's prior for an arm has `hierarchyStrength`
+ * pseudo-observations and a mean that adds, on the logit scale, the arm's effect in the parent
+ * (its posterior mean there) to the context's own difficulty (how the context's pooled success
+ * rate over all arms differs from the parent's): logit m = logit parentMean + logit rate - logit
+ * parentRate. So a new context starts from what the router knows overall rather than from zero;
+ * in a context where every arm does worse (a harder task), arms not yet tried there are expected
+ * to do worse too instead of looking as good as elsewhere, which spares exploring them; and the
+ * context's own evidence takes over after a few requests.
  *
  * Forgetting: every context has a clock that ticks once per pull in it. Evidence decays by half
  * every `halfLife` ticks of its context's clock, i.e. the posterior relaxes toward its prior, so
@@ -105,10 +110,23 @@ interface Entry {
 interface ContextNode {
   clock: number;
   readonly arms: Map<string, Entry>;
+  /** Decayed quality evidence pooled over the context's arms (sums of their alpha and alpha + beta). */
+  successes: number;
+  trials: number;
+  /** Clock at which the pooled evidence was last decayed. */
+  stamp: number;
 }
 
 /** One pseudo-observation of the parent's mean cost/latency: a single call in a new context does not fully override it. */
 const OPERATIONAL_BACKOFF = 1;
+
+/** Keeps logits finite: a rate of exactly 0 or 1 would make the prior mean degenerate. */
+const RATE_FLOOR = 1e-3;
+const logit = (p: number) => {
+  const q = Math.min(1 - RATE_FLOOR, Math.max(RATE_FLOOR, p));
+  return Math.log(q / (1 - q));
+};
+const logistic = (x: number) => 1 / (1 + Math.exp(-x));
 
 export function parentContext(context: string): string {
   if (context === GLOBAL_CONTEXT) return GLOBAL_CONTEXT;
@@ -139,7 +157,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
   const node = (context: string): ContextNode => {
     let n = nodes.get(context);
     if (!n) {
-      n = { clock: 0, arms: new Map() };
+      n = { clock: 0, arms: new Map(), successes: 0, trials: 0, stamp: 0 };
       nodes.set(context, n);
     }
     return n;
@@ -181,6 +199,30 @@ export function createContextualStats(options: ContextualStatsOptions) {
     return bringUpToDate(n, e);
   };
 
+  /** The context's pooled evidence, decayed like its entries (every entry of a node decays by the same factor). */
+  const pooled = (n: ContextNode): ContextNode => {
+    const elapsed = n.clock - n.stamp;
+    if (elapsed > 0 && ln2OverHalfLife > 0) {
+      const f = Math.exp(-ln2OverHalfLife * elapsed);
+      n.successes *= f;
+      n.trials *= f;
+    }
+    n.stamp = n.clock;
+    return n;
+  };
+
+  /**
+   * Success rate of the context pooled over all its arms, shrunk toward the parent's with
+   * `hierarchyStrength` pseudo-observations (the global context: toward the prior's mean).
+   */
+  const baseRate = (context: string): number => {
+    const n = nodes.get(context);
+    const successes = n ? pooled(n).successes : 0;
+    const trials = n ? n.trials : 0;
+    if (context === GLOBAL_CONTEXT) return (successes + prior.alpha) / (trials + prior.alpha + prior.beta);
+    return (successes + hierarchyStrength * baseRate(parentContext(context))) / (trials + hierarchyStrength);
+  };
+
   const existing = (armId: string, context: string): Entry | undefined => {
     const n = nodes.get(context);
     const e = n?.arms.get(armId);
@@ -189,8 +231,11 @@ export function createContextualStats(options: ContextualStatsOptions) {
 
   const priorOf = (armId: string, context: string): Posterior => {
     if (context === GLOBAL_CONTEXT || hierarchyStrength === 0) return prior;
-    const parent = posterior(armId, parentContext(context));
-    const mean = parent.alpha / (parent.alpha + parent.beta);
+    const parentId = parentContext(context);
+    const parent = posterior(armId, parentId);
+    const mean = logistic(
+      logit(parent.alpha / (parent.alpha + parent.beta)) + logit(baseRate(context)) - logit(baseRate(parentId)),
+    );
     // Floors keep both shapes valid for the gamma sampler when the parent is nearly certain.
     return {
       alpha: Math.max(1e-3, hierarchyStrength * mean),
@@ -198,10 +243,15 @@ export function createContextualStats(options: ContextualStatsOptions) {
     };
   };
 
-  const posterior = (armId: string, context: string): Posterior => {
+  /**
+   * Prior plus the context's evidence; `evidenceScale` k > 1 counts each observation k times (a
+   * sharpened posterior for sampling) while the prior keeps its width, so an arm whose evidence has
+   * decayed away is explored as much as a new one.
+   */
+  const posterior = (armId: string, context: string, evidenceScale = 1): Posterior => {
     const base = priorOf(armId, context);
     const e = existing(armId, context);
-    return e ? { alpha: base.alpha + e.alpha, beta: base.beta + e.beta } : base;
+    return e ? { alpha: base.alpha + evidenceScale * e.alpha, beta: base.beta + evidenceScale * e.beta } : base;
   };
 
   /** Backed-off mean of cost or latency; null when nothing was observed anywhere on the chain. */
@@ -253,6 +303,9 @@ export function createContextualStats(options: ContextualStatsOptions) {
       if (!Number.isFinite(weight)) throw new RangeError(`weight must be finite, got ${weight}`);
       for (const c of contextChain(context)) {
         const e = entry(armId, c);
+        const n = pooled(node(c));
+        n.successes = Math.max(0, n.successes + weight * reward);
+        n.trials = Math.max(0, n.trials + weight);
         // A retraction arriving after some decay removes slightly more than what is left of the
         // original; clamping at zero evidence bounds that error by the retracted weight.
         e.rewardWeight = Math.max(0, e.rewardWeight + weight);

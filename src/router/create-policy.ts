@@ -20,7 +20,7 @@ export function createPolicy(
   });
   switch (config.policy) {
     case 'thompson':
-      return createThompsonPolicy(rng, stats);
+      return createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration });
     case 'ucb1':
       return createUcb1Policy(rng, stats, { exploration: config.ucbExploration });
     case 'egreedy':

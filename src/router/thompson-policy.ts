@@ -1,12 +1,29 @@
 import { sharedPolicyMethods, type BanditPolicy, type ContextualStats } from './bandit.js';
 import { sampleBeta, type Rng } from './random.js';
 
+export interface ThompsonOptions {
+  /**
+   * Draws come from the posterior with each observation counted k times (the prior is not
+   * sharpened): about 1/k of its variance once evidence dominates. k = 1 is textbook Thompson sampling.
+   */
+  readonly concentration: number;
+}
+
 /**
  * Thompson sampling: draw a quality from each candidate's posterior, subtract its operational
- * penalty, route to the highest. Each arm is chosen with the posterior probability that it is
- * the best, so exploration fades exactly as fast as the evidence allows.
+ * penalty, route to the highest. Each arm is chosen with the (sharpened, for k > 1) posterior
+ * probability that it is the best, so exploration fades as the evidence accumulates.
+ *
+ * Why sharpen: exact posterior sampling is tuned for regret that keeps growing with the horizon;
+ * a router meets each context for a few hundred or thousand requests among many arms whose
+ * utilities differ by a few hundredths, and spends most of that horizon hedging between them.
+ * Sharpening (Chapelle & Li, "An Empirical Evaluation of Thompson Sampling", 2011, found the
+ * same with a reduced posterior variance) commits earlier; the price is a small risk of settling
+ * on a near-best arm, which later evidence still corrects because draws stay random. The prior is
+ * left wide so that forgetting still brings a long-unused arm back into exploration.
  */
-export function createThompsonPolicy(rng: Rng, stats: ContextualStats): BanditPolicy {
+export function createThompsonPolicy(rng: Rng, stats: ContextualStats, options: ThompsonOptions): BanditPolicy {
+  const k = options.concentration;
   return {
     name: 'thompson',
     select(candidates, context) {
@@ -15,7 +32,7 @@ export function createThompsonPolicy(rng: Rng, stats: ContextualStats): BanditPo
       let best = candidates[0]!;
       let bestValue = -Infinity;
       for (const id of candidates) {
-        const p = stats.posterior(id, context);
+        const p = stats.posterior(id, context, k);
         const value = sampleBeta(rng, p.alpha, p.beta) - penaltyOf(id, context);
         if (value > bestValue) {
           bestValue = value;

@@ -129,6 +129,35 @@ describe('hierarchical contexts', () => {
     expect(policy.contexts().sort()).toEqual(['code', 'seen']);
   });
 
+  /**
+   * 'a' and 'b' both score 0.9 on 'easy'; on 'hard' only 'a' has been tried and scores 0.2. 'b' has
+   * never run on 'hard', but the context is harder for every arm seen so far, so its prior there is
+   * shifted by the context's difficulty on the logit scale: the global pooled rate is r* = (360 + 40
+   * + 1) / (600 + 2) ≈ 0.666, the one of 'hard' (40 + 4 r*) / (200 + 4) ≈ 0.209 (hierarchyStrength 4
+   * pseudo-observations of r*), a logit shift of −1.33 − 0.69 = −2.02; b's global mean 181 / 202 ≈
+   * 0.896 (logit 2.15) becomes logistic(0.13) ≈ 0.53, where without the shift it would stay at 0.9.
+   * The computation is deterministic (halfLife 0); the bounds only allow for rounding in this comment.
+   */
+  it("shifts an untried arm's prior by how hard the context is for the arms tried there", () => {
+    const policy = policyFor({ halfLife: 0 }, 5);
+    for (let i = 0; i < 200; i++) {
+      for (const arm of ['a', 'b']) {
+        policy.recordPull(arm, 'easy');
+        policy.update(arm, 'easy', i % 10 < 9 ? 1 : 0, 1);
+      }
+      policy.recordPull('a', 'hard');
+      policy.update('a', 'hard', i % 10 < 2 ? 1 : 0, 1);
+    }
+    const mean = (p: { alpha: number; beta: number }) => p.alpha / (p.alpha + p.beta);
+    const globalB = mean(policy.stats('b', GLOBAL_CONTEXT).posterior);
+    const hardB = mean(policy.stats('b', 'hard').posterior);
+    expect(globalB).toBeCloseTo(0.9, 1);
+    expect(hardB).toBeGreaterThan(0.5);
+    expect(hardB).toBeLessThan(0.56);
+    // A context with no evidence of its own is not shifted.
+    expect(mean(policy.stats('b', 'fresh').posterior)).toBeCloseTo(globalB, 6);
+  });
+
   it('prices cost relative to the most expensive arm, whatever the currency scale', () => {
     for (const scale of [1, 1e-6]) {
       const policy = policyFor({ halfLife: 0 }, 4);

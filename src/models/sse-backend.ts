@@ -1,0 +1,187 @@
+import type { AnthropicModelConfig, OpenAIModelConfig } from '../config/schema.js';
+import { UpstreamError, type CompletionEvent, type CompletionRequest } from './backend.js';
+import {
+  abandonBody,
+  bodyChunks,
+  createUpstreamAgent,
+  drainFinishedBody,
+  isRecord,
+  loggableUrl,
+  lowerCaseKeys,
+  openUpstream,
+  toUpstreamError,
+  type HttpBackendDeps,
+  type HttpModelBackend,
+  type ResponseBody,
+} from './http-client.js';
+import { parseSse, type SseEvent } from './sse-parser.js';
+import { countMessageTokens, countTokens } from './token-counter.js';
+
+/**
+ * The skeleton of a backend that streams server-sent events over HTTP, shared by the OpenAI and
+ * Anthropic backends. It owns what every such stream needs: the pooled agent, opening the request,
+ * insisting on an event stream, the `usage` and `finish` events (usage counted with the tokenizer
+ * when the provider reported none), returning or closing the socket, and mapping every failure to
+ * an UpstreamError. A provider brings only its wire format: URL, headers, body, and the translation
+ * of its events into token texts, usage figures and a finish reason.
+ */
+
+/** What a translation may read about the stream it is translating. */
+export interface TranslationContext {
+  /** A token has been handed to the consumer: from then on no failure is retryable. */
+  readonly tokensSent: boolean;
+  /** Strings that must not appear in an error message (the API key). */
+  readonly secrets: readonly string[];
+}
+
+/** How a provider's stream ended, as its translation read it. */
+export interface StreamOutcome {
+  /**
+   * The end marker came before the body ended: the rest of the body is drained so that its
+   * socket goes back to the pool.
+   */
+  readonly endMarkerSeen: boolean;
+  /** Undefined when the provider did not report it; the tokenizer counts it then. */
+  readonly promptTokens: number | undefined;
+  readonly completionTokens: number | undefined;
+  /** In OpenAI's vocabulary: "stop", "length", … */
+  readonly finishReason: string;
+}
+
+/**
+ * Yields the text of each token in order and returns how the stream ended. Throws UpstreamErrors
+ * for the provider's error events and for protocol violations.
+ */
+export type SseTranslation = (
+  events: AsyncIterable<SseEvent>,
+  context: TranslationContext,
+) => AsyncGenerator<string, StreamOutcome>;
+
+export interface SseBackendSpec {
+  readonly provider: 'openai' | 'anthropic';
+  readonly config: Pick<
+    OpenAIModelConfig | AnthropicModelConfig,
+    'id' | 'headers' | 'timeouts' | 'inputPer1k' | 'outputPer1k'
+  >;
+  readonly deps: HttpBackendDeps;
+  readonly url: string;
+  /** The provider's own headers (auth, version); they override the configured extra headers. */
+  readonly providerHeaders: Readonly<Record<string, string>>;
+  requestBody(request: CompletionRequest): Record<string, unknown>;
+  readonly translate: SseTranslation;
+}
+
+export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
+  const { provider, config, deps, url } = spec;
+  const ownsDispatcher = deps.dispatcher === undefined;
+  const dispatcher = deps.dispatcher ?? createUpstreamAgent(config.timeouts);
+  const now = deps.now ?? Date.now;
+  const secrets = deps.apiKey === undefined ? [] : [deps.apiKey];
+  const logger = deps.logger.child({ component: 'model-backend', provider, model: config.id });
+  const headers: Record<string, string> = {
+    ...lowerCaseKeys(config.headers),
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+    ...spec.providerHeaders,
+  };
+
+  async function* stream(request: CompletionRequest): AsyncGenerator<CompletionEvent> {
+    const body = spec.requestBody(request);
+    logger.debug({ url: loggableUrl(url), messages: request.messages.length }, 'upstream request');
+
+    const context = { tokensSent: false, secrets };
+    let responseBody: ResponseBody | undefined;
+    let completed = false;
+    try {
+      const response = await openUpstream({
+        provider,
+        url,
+        headers,
+        body,
+        signal: request.signal,
+        dispatcher,
+        secrets,
+        now,
+      });
+      responseBody = response.body;
+      if (response.contentType !== '' && !response.contentType.includes('text/event-stream')) {
+        throw new UpstreamError(
+          'UPSTREAM_PROTOCOL_ERROR',
+          `${provider}: expected text/event-stream, got ${response.contentType.slice(0, 100)}`,
+          { retryable: true },
+        );
+      }
+
+      let text = '';
+      const translation = spec.translate(parseSse(bodyChunks(response.body)), context);
+      let step = await translation.next();
+      for (; !step.done; step = await translation.next()) {
+        text += step.value;
+        context.tokensSent = true;
+        yield { type: 'token', text: step.value };
+      }
+      const outcome = step.value;
+      completed = true;
+      // Started before the last events are handed out; awaited after them, so the socket is back in
+      // the pool by the time the consumer sees the stream end, without delaying `finish`.
+      const drained = outcome.endMarkerSeen ? drainFinishedBody(response.body) : Promise.resolve();
+      yield {
+        type: 'usage',
+        promptTokens: outcome.promptTokens ?? countMessageTokens(request.messages),
+        completionTokens: outcome.completionTokens ?? countTokens(text),
+        estimated: outcome.promptTokens === undefined || outcome.completionTokens === undefined,
+      };
+      yield { type: 'finish', reason: outcome.finishReason };
+      await drained;
+    } catch (error) {
+      const mapped = toUpstreamError(error, { provider, tokensSent: context.tokensSent, signal: request.signal });
+      if (mapped instanceof UpstreamError) {
+        logger.warn({ code: mapped.code, status: mapped.status, retryable: mapped.retryable }, mapped.message);
+      }
+      throw mapped;
+    } finally {
+      // An unfinished body (consumer stopped, error) holds its socket; destroying it closes the
+      // connection at once instead of draining a stream nobody reads. A translation left suspended
+      // holds nothing but this body, so it needs no return() of its own.
+      if (!completed && responseBody !== undefined) abandonBody(responseBody);
+    }
+  }
+
+  return {
+    id: config.id,
+    provider,
+    pricing: { inputPer1k: config.inputPer1k, outputPer1k: config.outputPer1k },
+    stream,
+    async close() {
+      if (ownsDispatcher) await dispatcher.close();
+    },
+  };
+}
+
+/**
+ * An event's data as a JSON object. A line that is not one fails the stream instead of being
+ * skipped: it may have carried content, and skipping it would silently corrupt the answer.
+ */
+export function parseEventJson(data: string, provider: string, context: TranslationContext): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    throw new UpstreamError('UPSTREAM_PROTOCOL_ERROR', `${provider}: malformed JSON in a stream event`, {
+      retryable: !context.tokensSent,
+    });
+  }
+  if (!isRecord(parsed)) {
+    throw new UpstreamError('UPSTREAM_PROTOCOL_ERROR', `${provider}: stream event is not a JSON object`, {
+      retryable: !context.tokensSent,
+    });
+  }
+  return parsed;
+}
+
+/** The body ended without the stream's end marker: the answer may be cut short. */
+export function streamEndedEarly(provider: string, endMarker: string, context: TranslationContext): UpstreamError {
+  return new UpstreamError('UPSTREAM_PROTOCOL_ERROR', `${provider}: stream ended before ${endMarker}`, {
+    retryable: !context.tokensSent,
+  });
+}
