@@ -18,6 +18,7 @@ import { createModelManager } from './models/model-manager.js';
 import { createAdaptiveRouter } from './router/adaptive-router.js';
 import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
+import { createLearnedStateStore } from './router/learned-state-store.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
@@ -57,9 +58,20 @@ export function buildApp(deps: AppDeps): App {
     logger: logger.child({ component: 'models' }),
     backends: deps.backends,
   });
+  const policy = createPolicy(config.bandit, rng, reward);
+  const learnedState = config.router.stateFile
+    ? createLearnedStateStore({
+        path: config.router.stateFile,
+        intervalMs: config.router.stateSaveIntervalMs,
+        policy,
+        armIds: new Set(config.arms.map((arm) => arm.id)),
+        logger: logger.child({ component: 'learned-state' }),
+      })
+    : null;
+  learnedState?.load();
   const router = createAdaptiveRouter({
     arms: config.arms,
-    policy: createPolicy(config.bandit, rng, reward),
+    policy,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
     confidenceDraws: config.bandit.confidenceDraws,
@@ -122,10 +134,16 @@ export function buildApp(deps: AppDeps): App {
   return {
     services,
     server,
-    start: (port = config.server.port, host = config.server.host) => server.start(port, host),
+    async start(port = config.server.port, host = config.server.host) {
+      const address = await server.start(port, host);
+      learnedState?.start();
+      return address;
+    },
     async stop() {
       await server.stop();
       await shadow.close();
+      // After the last request has finished, so that nothing it taught is left out.
+      learnedState?.stop();
       await models.close();
       await cache.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());

@@ -193,6 +193,10 @@ const routerSchema = z
   .object({
     /** Arms tried per request when an arm fails before its first token. */
     maxAttempts: z.number().int().min(1).max(10).default(3),
+    /** File the learned statistics are kept in across restarts; unset keeps them in memory only. */
+    stateFile: z.string().min(1).optional(),
+    /** How often the learned statistics are saved to stateFile (they are saved on shutdown too). */
+    stateSaveIntervalMs: z.number().int().min(1_000).default(30_000),
   })
   .strict();
 

@@ -83,6 +83,23 @@ export interface BanditPolicy {
   contexts(): string[];
   /** The cost and latency that the penalty prices against: the highest arm means observed. */
   operationalReference(): OperationalObservation;
+  /** Everything learnt, as plain data (for persistence). */
+  snapshot(): LearnedState;
+  /** Replaces everything learnt with `state`, keeping only the arms in `armIds`. */
+  restore(state: LearnedState, armIds: ReadonlySet<string>): void;
+}
+
+/** Learnt statistics as plain JSON-safe data: per context its clock and pooled evidence, and per arm its entry. */
+export interface LearnedState {
+  readonly version: 1;
+  readonly contexts: ReadonlyArray<{
+    readonly context: string;
+    readonly clock: number;
+    readonly successes: number;
+    readonly trials: number;
+    readonly stamp: number;
+    readonly arms: ReadonlyArray<{ readonly armId: string } & Entry>;
+  }>;
 }
 
 export interface ContextualStatsOptions {
@@ -346,6 +363,27 @@ export function createContextualStats(options: ContextualStatsOptions) {
     contexts(): string[] {
       return [...nodes.keys()].filter((c) => c !== GLOBAL_CONTEXT);
     },
+    snapshot(): LearnedState {
+      return {
+        version: 1,
+        contexts: [...nodes.entries()].map(([context, n]) => ({
+          context,
+          clock: n.clock,
+          successes: n.successes,
+          trials: n.trials,
+          stamp: n.stamp,
+          arms: [...n.arms.entries()].map(([armId, e]) => ({ armId, ...e })),
+        })),
+      };
+    },
+    restore(state: LearnedState, armIds: ReadonlySet<string>): void {
+      nodes.clear();
+      for (const c of state.contexts) {
+        const arms = new Map<string, Entry>();
+        for (const { armId, ...entry } of c.arms) if (armIds.has(armId)) arms.set(armId, { ...entry });
+        nodes.set(c.context, { clock: c.clock, successes: c.successes, trials: c.trials, stamp: c.stamp, arms });
+      }
+    },
   };
 }
 
@@ -390,5 +428,7 @@ export function sharedPolicyMethods(rng: Rng, stats: ContextualStats) {
     },
     contexts: stats.contexts,
     operationalReference: stats.reference,
+    snapshot: stats.snapshot,
+    restore: stats.restore,
   };
 }
