@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   startProviderServer,
+  writeTokens,
+  type ConnectionFault,
   type FakeProviderServer,
+  type ProviderScript,
   type ResponseContext,
   type ScriptSource,
 } from './provider-server.js';
@@ -18,26 +21,15 @@ export type { RecordedRequest } from './provider-server.js';
  */
 
 export type AnthropicStreamFault =
-  | { readonly kind: 'stall'; readonly afterTokens: number }
-  | { readonly kind: 'destroy'; readonly afterTokens: number }
+  | ConnectionFault
   | { readonly kind: 'malformed'; readonly afterTokens: number }
   /** `event: error` with this error type (default overloaded_error), then the response ends. */
   | { readonly kind: 'error-event'; readonly afterTokens: number; readonly type?: string; readonly message?: string };
 
-export interface FakeAnthropicScript {
-  readonly status?: number;
-  readonly errorMessage?: string;
-  readonly errorType?: string;
-  readonly retryAfter?: string;
-  readonly headersDelayMs?: number;
-  readonly tokens?: readonly string[];
-  readonly firstTokenDelayMs?: number;
-  readonly tokenDelayMs?: number;
+export interface FakeAnthropicScript extends ProviderScript<AnthropicStreamFault> {
   /** Defaults to end_turn, or max_tokens when `max_tokens` cut the tokens short. */
   readonly stopReason?: string;
   readonly inputTokens?: number;
-  readonly fault?: AnthropicStreamFault;
-  readonly splitBytes?: number;
 }
 
 export type FakeAnthropicServer = FakeProviderServer<FakeAnthropicScript>;
@@ -95,12 +87,7 @@ async function respondAnthropic(context: ResponseContext, script: FakeAnthropicS
   const inputTokens = script.inputTokens ?? 21;
   const event = (name: string, data: unknown): string => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
 
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'request-id': requestId,
-  });
-  res.flushHeaders();
+  context.openEventStream({ 'request-id': requestId });
   await context.pause(script.firstTokenDelayMs);
   await context.write(
     event('message_start', {
@@ -126,40 +113,25 @@ async function respondAnthropic(context: ResponseContext, script: FakeAnthropicS
     event('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
   );
   await context.write(event('ping', { type: 'ping' }));
-  for (let i = 0; i <= tokens.length; i++) {
-    const fault = script.fault;
-    if (fault !== undefined && fault.afterTokens === i) {
-      switch (fault.kind) {
-        case 'stall':
-          await context.stall();
-          return;
-        case 'destroy':
-          context.destroy();
-          return;
-        case 'malformed':
-          await context.write('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,\n\n');
-          break;
-        case 'error-event':
-          await context.write(
-            event('error', {
-              type: 'error',
-              error: { type: fault.type ?? 'overloaded_error', message: fault.message ?? 'Overloaded' },
-            }),
-          );
-          res.end();
-          return;
-      }
+  const writeToken = (text: string): Promise<void> =>
+    context.write(
+      event('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }),
+    );
+  const writeFault = async (fault: Exclude<AnthropicStreamFault, ConnectionFault>): Promise<boolean> => {
+    if (fault.kind === 'malformed') {
+      await context.write('event: content_block_delta\ndata: {"type":"content_block_delta","index":0,\n\n');
+      return false;
     }
-    if (i === tokens.length) break;
-    if (i > 0) await context.pause(script.tokenDelayMs);
     await context.write(
-      event('content_block_delta', {
-        type: 'content_block_delta',
-        index: 0,
-        delta: { type: 'text_delta', text: tokens[i] },
+      event('error', {
+        type: 'error',
+        error: { type: fault.type ?? 'overloaded_error', message: fault.message ?? 'Overloaded' },
       }),
     );
-  }
+    res.end();
+    return true;
+  };
+  if (await writeTokens(context, script, tokens, writeToken, writeFault)) return;
   await context.write(event('content_block_stop', { type: 'content_block_stop', index: 0 }));
   await context.write(
     event('message_delta', {

@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import {
   startProviderServer,
+  writeTokens,
+  type ConnectionFault,
   type FakeProviderServer,
+  type ProviderScript,
   type ResponseContext,
   type ScriptSource,
 } from './provider-server.js';
@@ -20,10 +23,7 @@ export type { RecordedRequest } from './provider-server.js';
 
 /** A fault injected after `afterTokens` content chunks (0: before the first token). */
 export type OpenAIStreamFault =
-  /** Send nothing more but keep the connection open. */
-  | { readonly kind: 'stall'; readonly afterTokens: number }
-  /** Destroy the TCP connection. */
-  | { readonly kind: 'destroy'; readonly afterTokens: number }
+  | ConnectionFault
   /** Send a data line that is not JSON, then carry on normally. */
   | { readonly kind: 'malformed'; readonly afterTokens: number; readonly line?: string }
   /** Send `data: {"error": {...}}` and end the response, as OpenAI does for mid-stream failures. */
@@ -34,19 +34,7 @@ export type OpenAIStreamFault =
       readonly type?: string;
     };
 
-export interface FakeOpenAIScript {
-  /** A non-2xx status answers with an OpenAI error body instead of a stream. */
-  readonly status?: number;
-  readonly errorMessage?: string;
-  readonly errorType?: string;
-  /** `Retry-After` header value sent with an error status (seconds or an HTTP date). */
-  readonly retryAfter?: string;
-  /** Wait before sending the response headers. */
-  readonly headersDelayMs?: number;
-  /** Content pieces, one chunk each. */
-  readonly tokens?: readonly string[];
-  readonly firstTokenDelayMs?: number;
-  readonly tokenDelayMs?: number;
+export interface FakeOpenAIScript extends ProviderScript<OpenAIStreamFault> {
   /** Defaults to "stop", or "length" when `max_tokens` cut the tokens short. */
   readonly finishReason?: string;
   /** Behave like a server that never reports usage, even when asked to. */
@@ -54,9 +42,6 @@ export interface FakeOpenAIScript {
   readonly promptTokens?: number;
   /** An SSE comment line sent before the first token (OpenRouter sends such keep-alives). */
   readonly comment?: string;
-  readonly fault?: OpenAIStreamFault;
-  /** Write the stream in pieces of this many bytes, to split events (and UTF-8 chars) across reads. */
-  readonly splitBytes?: number;
 }
 
 export type FakeOpenAIServer = FakeProviderServer<FakeOpenAIScript>;
@@ -157,27 +142,12 @@ async function respondOpenAI(context: ResponseContext, script: FakeOpenAIScript)
   const delta = (deltaValue: unknown, finish: string | null = null): string =>
     chunk([{ index: 0, delta: deltaValue, logprobs: null, finish_reason: finish }]);
 
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'x-request-id': `req_${id}`,
-  });
-  // Headers go out now, as a real provider's do, before the model produces anything.
-  res.flushHeaders();
+  context.openEventStream({ 'x-request-id': `req_${id}` });
   await context.pause(script.firstTokenDelayMs);
   await context.write(delta({ role: 'assistant', content: '', refusal: null }));
   if (script.comment !== undefined) await context.write(`: ${script.comment}\n\n`);
-
-  for (let i = 0; i <= tokens.length; i++) {
-    const fault = script.fault;
-    if (fault !== undefined && fault.afterTokens === i) {
-      const stop = await applyFault(context, fault);
-      if (stop) return;
-    }
-    if (i === tokens.length) break;
-    if (i > 0) await context.pause(script.tokenDelayMs);
-    await context.write(delta({ content: tokens[i] }));
-  }
+  const writeToken = (token: string): Promise<void> => context.write(delta({ content: token }));
+  if (await writeTokens(context, script, tokens, writeToken, (fault) => applyFault(context, fault))) return;
   await context.write(delta({}, finishReason));
   if (includeUsage) await context.write(chunk([], usage));
   await context.write('data: [DONE]\n\n');
@@ -185,14 +155,11 @@ async function respondOpenAI(context: ResponseContext, script: FakeOpenAIScript)
 }
 
 /** Returns true when the response is over (the stream must not go on). */
-async function applyFault(context: ResponseContext, fault: OpenAIStreamFault): Promise<boolean> {
+async function applyFault(
+  context: ResponseContext,
+  fault: Exclude<OpenAIStreamFault, ConnectionFault>,
+): Promise<boolean> {
   switch (fault.kind) {
-    case 'stall':
-      await context.stall();
-      return true;
-    case 'destroy':
-      context.destroy();
-      return true;
     case 'malformed':
       await context.write(fault.line ?? `data: {"id":"chatcmpl-broken","choices":[{"delta":{"content":"x"\n\n`);
       return false;

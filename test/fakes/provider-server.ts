@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * The plumbing shared by the fake provider servers: a real HTTP server on 127.0.0.1, port 0, that
  * records every request and answers each with a script taken from a queue, or else from a default
- * script (a value or a function of the request).
+ * script (a value or a function of the request); the script fields, faults and token pacing that
+ * every provider's fake has in common.
  */
 
 export interface RecordedRequest {
@@ -54,6 +55,66 @@ export interface ResponseContext {
   stall(): Promise<void>;
   /** Destroys the socket mid-response. */
   destroy(): void;
+  /** Sends the 200 headers of an event stream at once, as a real provider does before the model produces anything. */
+  openEventStream(headers: Readonly<Record<string, string>>): void;
+}
+
+/** Faults every fake injects alike, after `afterTokens` content pieces (0: before the first token). */
+export type ConnectionFault =
+  /** Send nothing more but keep the connection open. */
+  | { readonly kind: 'stall'; readonly afterTokens: number }
+  /** Destroy the TCP connection. */
+  | { readonly kind: 'destroy'; readonly afterTokens: number };
+
+/** The script fields every fake provider understands; `Fault` is its own fault union. */
+export interface ProviderScript<Fault extends { readonly afterTokens: number }> {
+  /** A non-2xx status answers with the provider's error body instead of a stream. */
+  readonly status?: number;
+  readonly errorMessage?: string;
+  readonly errorType?: string;
+  /** `Retry-After` header value sent with an error status (seconds or an HTTP date). */
+  readonly retryAfter?: string;
+  /** Wait before sending the response headers. */
+  readonly headersDelayMs?: number;
+  /** Content pieces, one event each. */
+  readonly tokens?: readonly string[];
+  readonly firstTokenDelayMs?: number;
+  readonly tokenDelayMs?: number;
+  readonly fault?: Fault;
+  /** Write the stream in pieces of this many bytes, to split events (and UTF-8 chars) across reads. */
+  readonly splitBytes?: number;
+}
+
+/**
+ * Writes the content pieces `tokenDelayMs` apart and injects the script's fault once `afterTokens`
+ * of them are out: stall and destroy here, the provider's own faults through `writeFault`. Both
+ * return true when the fault ended the response (nothing more may be written).
+ */
+export async function writeTokens<Fault extends { readonly kind: string; readonly afterTokens: number }>(
+  context: ResponseContext,
+  script: Pick<ProviderScript<ConnectionFault | Fault>, 'tokenDelayMs' | 'fault'>,
+  tokens: readonly string[],
+  writeToken: (token: string) => Promise<void>,
+  writeFault: (fault: Fault) => Promise<boolean>,
+): Promise<boolean> {
+  for (let i = 0; i <= tokens.length; i++) {
+    const fault = script.fault;
+    if (fault !== undefined && fault.afterTokens === i) {
+      if (fault.kind === 'stall') {
+        await context.stall();
+        return true;
+      }
+      if (fault.kind === 'destroy') {
+        context.destroy();
+        return true;
+      }
+      if (await writeFault(fault as Fault)) return true;
+    }
+    if (i === tokens.length) break;
+    if (i > 0) await context.pause(script.tokenDelayMs);
+    await writeToken(tokens[i]!);
+  }
+  return false;
 }
 
 export async function startProviderServer<S extends { splitBytes?: number }>(options: {
@@ -155,6 +216,14 @@ export async function startProviderServer<S extends { splitBytes?: number }>(opt
         }),
       destroy: () => {
         socket.destroy();
+      },
+      openEventStream(headers) {
+        res.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          ...headers,
+        });
+        res.flushHeaders();
       },
     };
     try {
