@@ -1,3 +1,4 @@
+import { CodedError } from '../coded-error.js';
 import { randomUUID } from 'node:crypto';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
@@ -33,26 +34,14 @@ export type ChatInputErrorCode =
   | 'ARM_DISABLED'
   | 'NO_ARM_AVAILABLE';
 
-export class ChatInputError extends Error {
+export class ChatInputError extends CodedError<ChatInputErrorCode> {
   override readonly name = 'ChatInputError';
-  constructor(
-    readonly code: ChatInputErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export type FeedbackErrorCode = 'REQUEST_NOT_FOUND' | 'REQUEST_NOT_COMPLETED' | 'INVALID_FEEDBACK';
 
-export class FeedbackError extends Error {
+export class FeedbackError extends CodedError<FeedbackErrorCode> {
   override readonly name = 'FeedbackError';
-  constructor(
-    readonly code: FeedbackErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface FeedbackInput {

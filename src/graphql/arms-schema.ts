@@ -1,4 +1,4 @@
-import { RouterError, type ArmView } from '../router/adaptive-router.js';
+import type { ArmView } from '../router/adaptive-router.js';
 import type { PosteriorSummary } from '../router/beta-distribution.js';
 import { builder } from './builder.js';
 import { requireAdmin, translateErrors } from './errors.js';
@@ -47,7 +47,7 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), enabled: t.arg.boolean({ required: true }) },
     resolve: (_root, { id, enabled }, context) => {
       requireAdmin(context);
-      return translateErrors(() => context.services.router.setArmEnabled(String(id), enabled), RouterError);
+      return translateErrors(() => context.services.router.setArmEnabled(String(id), enabled));
     },
   }),
 }));

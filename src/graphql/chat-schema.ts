@@ -1,5 +1,4 @@
 import type { ChatChunkEvent, ChatDoneEvent, ChatErrorEvent, ChatEvent, ChatMetrics, ChatRouteEvent } from '../chat/chat-events.js';
-import { ChatInputError } from '../chat/chat-service.js';
 import type { RequestRecord } from '../chat/request-store.js';
 import { builder } from './builder.js';
 import { translateErrors } from './errors.js';
@@ -152,9 +151,7 @@ builder.subscriptionFields((t) => ({
               maxTokens: input.maxTokens ?? undefined,
               temperature: input.temperature ?? undefined,
               cache: input.cache ?? true,
-            }),
-          ChatInputError,
-        ),
+            })),
       resolve: (event) => event,
     }),
 }));

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import { CodedError } from '../coded-error.js';
 
 /**
  * Expected failures carry a stable `extensions.code`; graphql-yoga masks everything else as an
@@ -13,30 +14,21 @@ export function requireAdmin(context: { readonly admin: boolean }): void {
   if (!context.admin) throw userError('FORBIDDEN', 'this mutation needs the admin token (Authorization: Bearer <token>)');
 }
 
-interface CodedError {
-  readonly code: string;
-  readonly message: string;
-}
-
-/** Runs `fn`, turning domain errors of the given classes into GraphQL errors with their code. */
-export function translateErrors<T>(fn: () => T, ...expected: Array<abstract new (...args: never[]) => CodedError>): T {
+/** Runs `fn` (sync or async), turning domain {@link CodedError}s into GraphQL errors with their code. */
+export function translateErrors<T>(fn: () => T): T {
   try {
     const result = fn();
     if (result instanceof Promise) {
       return result.catch((error: unknown) => {
-        throw translate(error, expected);
+        throw translate(error);
       }) as T;
     }
     return result;
   } catch (error) {
-    throw translate(error, expected);
+    throw translate(error);
   }
 }
 
-function translate(error: unknown, expected: ReadonlyArray<abstract new (...args: never[]) => CodedError>): unknown {
-  if (expected.some((cls) => error instanceof cls)) {
-    const coded = error as CodedError;
-    return userError(coded.code, coded.message);
-  }
-  return error;
+function translate(error: unknown): unknown {
+  return error instanceof CodedError ? userError(error.code, error.message) : error;
 }

@@ -1,4 +1,3 @@
-import { FeedbackError } from '../chat/chat-service.js';
 import type { FeedbackResult } from '../chat/chat-service.js';
 import { ArmRef } from './arms-schema.js';
 import { builder } from './builder.js';
@@ -43,8 +42,6 @@ builder.mutationFields((t) => ({
             thumbs: input.thumbs,
             rating: input.rating,
             comment: input.comment,
-          }),
-        FeedbackError,
-      ),
+          })),
   }),
 }));

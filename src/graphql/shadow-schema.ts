@@ -1,9 +1,8 @@
-import {
-  ShadowError,
-  type ComparisonResult,
-  type ShadowArmStats,
-  type ShadowCallView,
-  type ShadowStats,
+import type {
+  ComparisonResult,
+  ShadowArmStats,
+  ShadowCallView,
+  ShadowStats,
 } from '../router/shadow-router.js';
 import { ArmRef } from './arms-schema.js';
 import { builder } from './builder.js';
@@ -147,7 +146,7 @@ builder.mutationFields((t) => ({
       preferred: t.arg({ type: ComparisonPreference, required: true }),
     },
     resolve: (_root, { requestId, preferred }, { services }) =>
-      translateErrors(() => services.shadow.submitComparison(String(requestId), preferred), ShadowError),
+      translateErrors(() => services.shadow.submitComparison(String(requestId), preferred)),
   }),
   setShadowRate: t.field({
     type: Shadow,
@@ -155,7 +154,7 @@ builder.mutationFields((t) => ({
     args: { rate: t.arg.float({ required: true }) },
     resolve: (_root, { rate }, context) => {
       requireAdmin(context);
-      return translateErrors(() => context.services.shadow.setRate(rate), ShadowError);
+      return translateErrors(() => context.services.shadow.setRate(rate));
     },
   }),
 }));

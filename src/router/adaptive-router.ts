@@ -1,3 +1,4 @@
+import { CodedError } from '../coded-error.js';
 import type { ArmConfig } from '../config/schema.js';
 import type { ChatMessage } from '../models/backend.js';
 import { GLOBAL_CONTEXT, type BanditPolicy, type Posterior } from './bandit.js';
@@ -12,14 +13,8 @@ import type { RewardCalculator, RouteMetrics, WeightedReward } from './reward-ca
 
 export type RouterErrorCode = 'UNKNOWN_ARM' | 'ARM_DISABLED' | 'NO_ARM_AVAILABLE';
 
-export class RouterError extends Error {
+export class RouterError extends CodedError<RouterErrorCode> {
   override readonly name = 'RouterError';
-  constructor(
-    readonly code: RouterErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export interface RouteRequest {

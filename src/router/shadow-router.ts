@@ -1,3 +1,4 @@
+import { CodedError } from '../coded-error.js';
 import { LRUCache } from 'lru-cache';
 import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { ArmConfig, ShadowConfig } from '../config/schema.js';
@@ -23,14 +24,8 @@ export type ShadowErrorCode =
   | 'SAME_ARM'
   | 'INVALID_SHADOW_RATE';
 
-export class ShadowError extends Error {
+export class ShadowError extends CodedError<ShadowErrorCode> {
   override readonly name = 'ShadowError';
-  constructor(
-    readonly code: ShadowErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 export type ComparisonPreference = 'PRIMARY' | 'SHADOW' | 'TIE';
