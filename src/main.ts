@@ -25,13 +25,13 @@ async function main(): Promise<void> {
   );
 
   let stopping = false;
-  const shutdown = (signal: string) => {
+  const shutdown = (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
     app
       .stop()
-      .then(() => process.exit(0))
+      .then(() => process.exit(exitCode))
       .catch((error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
@@ -39,6 +39,14 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // A stray rejection is a bug to log, not a reason to drop every stream in flight.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
+  // After an uncaught exception the process state is unknown: save what can be saved and leave.
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, 'uncaught exception');
+    shutdown('uncaughtException', 1);
+    setTimeout(() => process.exit(1), config.server.shutdownTimeoutMs).unref();
+  });
 }
 
 main().catch((error: unknown) => {
