@@ -31,6 +31,28 @@ interface WordSpan {
 
 const HAS_TEXT = /\S/;
 
+/** Why `closed` aborts. Without a reason, abort() builds a DOMException (and its stack) per stream. */
+const CLOSED = Symbol('live chunker closed');
+
+/** Words that whitespace already follows, without allocating: the cheap test before a full split. */
+function countCompleteWords(buffer: string, continuesWord: boolean): number {
+  let count = 0;
+  let inWord = false;
+  let counted = !continuesWord;
+  for (let i = 0; i < buffer.length; i++) {
+    const code = buffer.charCodeAt(i);
+    const space = code === 32 || code === 10 || code === 9 || code === 13 || code === 12 || code === 11 || (code > 127 && /\s/.test(buffer[i]!));
+    if (space) {
+      if (inWord && counted) count++;
+      inWord = false;
+      counted = true;
+    } else {
+      inWord = true;
+    }
+  }
+  return count;
+}
+
 function wordSpans(buffer: string, continuesWord: boolean): WordSpan[] {
   const spans: WordSpan[] = [];
   for (const match of buffer.matchAll(/\S+/g)) {
@@ -97,6 +119,7 @@ export function chunkLiveTokens(
 
   const flushFullChunks = (): void => {
     for (;;) {
+      if (countCompleteWords(buffer, lastEndedInWord) < maxWords) return;
       const spans = wordSpans(buffer, lastEndedInWord);
       const complete = spans.filter((s) => s.counted && s.end < buffer.length);
       if (complete.length < maxWords) return;
@@ -118,7 +141,7 @@ export function chunkLiveTokens(
   };
 
   const finish = (): IteratorResult<StreamChunk> => {
-    closed.abort();
+    closed.abort(CLOSED);
     return { value: undefined, done: true };
   };
 
@@ -172,7 +195,7 @@ export function chunkLiveTokens(
     },
     async return() {
       if (!closed.signal.aborted) {
-        closed.abort();
+        closed.abort(CLOSED);
         // Called right away, not after a pending next() settles, so the model call aborts now.
         const pending = inFlight;
         pending?.catch(() => undefined);
