@@ -41,18 +41,28 @@ function createTimedIterator(
   let upstream: AsyncIterator<CompletionEvent> | undefined;
   let tokensSent = false;
   let finished = false;
-  // Rejects the pending next() when the parent aborts; set only while a next() is pending.
-  let rejectPending: ((reason: unknown) => void) | undefined;
+  /** The next() waiting on the upstream, with the deadline it must meet; undefined between calls. */
+  let pending: { readonly deadline: Deadline; readonly reject: (reason: unknown) => void } | undefined;
+  // One timer for the whole stream, re-armed lazily: the idle deadline moves with every token, and
+  // a timer per token would cost more than the token itself for fast models.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerAt = Infinity;
 
   const onParentAbort = (): void => {
     child.abort(parent.reason);
-    rejectPending?.(parent.reason ?? new DOMException('The operation was aborted', 'AbortError'));
+    const waiting = pending;
+    if (waiting) {
+      finish();
+      waiting.reject(parent.reason ?? new DOMException('The operation was aborted', 'AbortError'));
+    }
   };
   parent.addEventListener('abort', onParentAbort, { once: true });
 
   function finish(): void {
     finished = true;
-    rejectPending = undefined;
+    pending = undefined;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
     parent.removeEventListener('abort', onParentAbort);
   }
 
@@ -63,30 +73,56 @@ function createTimedIterator(
     upstream?.return?.().catch(() => {});
   }
 
+  function onTimer(): void {
+    timer = undefined;
+    timerAt = Infinity;
+    const waiting = pending;
+    if (!waiting) return;
+    // The deadline moved later since the timer was armed: wait for the rest.
+    if (waiting.deadline.at > performance.now()) return arm(waiting.deadline.at);
+    const error = waiting.deadline.error();
+    finish();
+    abandonUpstream(error);
+    waiting.reject(error);
+  }
+
+  function arm(at: number): void {
+    // An earlier timer re-arms itself when it fires; only a later one must be replaced.
+    if (timer !== undefined && timerAt <= at) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(onTimer, Math.max(0, at - performance.now()));
+    // Whatever the stream waits on keeps the process alive; the deadline alone need not.
+    timer.unref();
+  }
+
   function nextDeadline(): Deadline {
-    const total: Deadline = {
-      at: startedAt + timeouts.totalMs,
-      error: () =>
-        new UpstreamError('UPSTREAM_TOTAL_TIMEOUT', `stream exceeded the total timeout of ${timeouts.totalMs} ms`, {
-          retryable: !tokensSent,
-        }),
-    };
-    const phase: Deadline = tokensSent
+    const totalAt = startedAt + timeouts.totalMs;
+    const phaseAt = tokensSent ? performance.now() + timeouts.idleMs : startedAt + timeouts.firstTokenMs;
+    if (totalAt < phaseAt) {
+      return {
+        at: totalAt,
+        error: () =>
+          new UpstreamError('UPSTREAM_TOTAL_TIMEOUT', `stream exceeded the total timeout of ${timeouts.totalMs} ms`, {
+            retryable: !tokensSent,
+          }),
+      };
+    }
+    return tokensSent
       ? {
-          at: performance.now() + timeouts.idleMs,
+          at: phaseAt,
           error: () =>
             new UpstreamError('UPSTREAM_IDLE_TIMEOUT', `no event from the model for ${timeouts.idleMs} ms`, {
               retryable: false,
             }),
         }
       : {
-          at: startedAt + timeouts.firstTokenMs,
+          at: phaseAt,
           error: () =>
             new UpstreamError('UPSTREAM_FIRST_TOKEN_TIMEOUT', `no first token within ${timeouts.firstTokenMs} ms`, {
               retryable: true,
             }),
         };
-    return phase.at <= total.at ? phase : total;
   }
 
   return {
@@ -106,44 +142,23 @@ function createTimedIterator(
       const deadline = nextDeadline();
       const pendingUpstream = upstream.next();
       return new Promise<IteratorResult<CompletionEvent>>((resolve, reject) => {
-        let settled = false;
-        const settle = (action: () => void): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          rejectPending = undefined;
-          action();
-        };
-        const timer = setTimeout(
-          () =>
-            settle(() => {
-              const error = deadline.error();
-              finish();
-              abandonUpstream(error);
-              reject(error);
-            }),
-          Math.max(0, deadline.at - performance.now()),
-        );
-        rejectPending = (reason) =>
-          settle(() => {
-            finish();
-            reject(reason);
-          });
+        const waiting = { deadline, reject };
+        pending = waiting;
+        arm(deadline.at);
         pendingUpstream.then(
-          (result) =>
-            settle(() => {
-              if (result.done) {
-                finish();
-              } else if (result.value.type === 'token') {
-                tokensSent = true;
-              }
-              resolve(result);
-            }),
-          (error: unknown) =>
-            settle(() => {
-              finish();
-              reject(error);
-            }),
+          (result) => {
+            // Settled already by a deadline or an abort.
+            if (pending !== waiting) return;
+            pending = undefined;
+            if (result.done) finish();
+            else if (result.value.type === 'token') tokensSent = true;
+            resolve(result);
+          },
+          (error: unknown) => {
+            if (pending !== waiting) return;
+            finish();
+            reject(error);
+          },
         );
       });
     },
