@@ -10,7 +10,7 @@ import {
   outcomeOf,
   twoModelConfig,
   USER_MESSAGE,
-} from './upstream-helpers.js';
+} from '../helpers/upstream.js';
 
 /**
  * Two OpenAI-format models behind real local servers: routing, streaming, usage-based cost, and

@@ -12,7 +12,7 @@ import {
   TEST_TIMEOUTS,
   twoModelConfig,
   USER_MESSAGE,
-} from './upstream-helpers.js';
+} from '../helpers/upstream.js';
 
 /** Provider variants through the whole gateway: Anthropic, Azure-style deployments, cancellation, shutdown. */
 

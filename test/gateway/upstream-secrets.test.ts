@@ -4,7 +4,7 @@ import { ArmsDocument, ChatDocument, ModelsDocument, RequestDocument } from '../
 import { startFakeAnthropic, type FakeAnthropicScript, type FakeAnthropicServer } from '../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAIScript, type FakeOpenAIServer } from '../fakes/openai-server.js';
 import { createCapturingLogger, postGraphQL, startGateway, subscribeSse, type RunningGateway } from '../helpers/gateway.js';
-import { chat, openaiModel, TEST_TIMEOUTS } from './upstream-helpers.js';
+import { chat, openaiModel, TEST_TIMEOUTS } from '../helpers/upstream.js';
 
 /**
  * API keys and Authorization headers never reach a GraphQL response (errors included) or a log

@@ -9,7 +9,7 @@ import {
   type ChatSubscription,
   type ModelsQuery,
 } from '../../src/client/generated/graphql.js';
-import type { RunningGateway } from '../helpers/gateway.js';
+import type { RunningGateway } from './gateway.js';
 
 /**
  * Shared pieces of the upstream gateway tests: a config of OpenAI-format models pointing at fake
