@@ -150,6 +150,19 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     }
   }
 
+  const routeEvent = (
+    record: RequestRecord,
+    decision: RouteDecision,
+    served: { cached: boolean; attempts: number },
+  ): ChatEvent => ({
+    type: 'route',
+    requestId: record.id,
+    armId: decision.armId,
+    modelId: decision.modelId,
+    context: decision.context,
+    confidence: decision.confidence,
+    ...served,
+  });
 
   async function* streamCached(
     record: RequestRecord,
@@ -164,16 +177,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       pinnedArmId: request.armId,
     });
     record.decision = decision;
-    yield {
-      type: 'route',
-      requestId: record.id,
-      armId: answer.armId,
-      modelId: answer.modelId,
-      context: decision.context,
-      confidence: decision.confidence,
-      cached: true,
-      attempts: 0,
-    };
+    yield routeEvent(record, decision, { cached: true, attempts: 0 });
     const wordsPerChunk = chunkWordsForConfidence(decision.confidence, chunkBounds);
     const generationMs = Math.max(1, answer.latencyMs - answer.ttftMs);
     const tokensPerSecond = answer.completionTokens > 0 ? (answer.completionTokens * 1000) / generationMs : null;
@@ -229,16 +233,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const { decision, attempts } = first.value;
       record.decision = decision;
       record.attempts = attempts;
-      yield {
-        type: 'route',
-        requestId: record.id,
-        armId: decision.armId,
-        modelId: decision.modelId,
-        context: decision.context,
-        confidence: decision.confidence,
-        cached: false,
-        attempts,
-      };
+      yield routeEvent(record, decision, { cached: false, attempts });
     } else {
       throw new Error(`the answer began with ${first.value.type}, not a route`);
     }
