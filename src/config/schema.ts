@@ -167,7 +167,12 @@ const banditSchema = z
      * about 1/k of the posterior variance. k > 1 explores less than the exact posterior, which pays on
      * short horizons with many arms (see docs/learning.md); 1 = textbook Thompson sampling.
      */
-    sampleConcentration: z.number().min(1).max(16).default(1),
+    sampleConcentration: z.number().min(1).max(16).default(2),
+    /**
+     * Requests of a context after which evidence stops being sharpened (counts once instead of k
+     * times); unset = halfLife / 8. Keeps a long-unpulled arm's stale record from blocking re-exploration.
+     */
+    sharpenHalfLife: nonNegative.optional(),
     /** Probability that epsilon-greedy explores uniformly at random. */
     epsilon: probability.default(0.1),
     /** Exploration multiplier of UCB1's bonus sqrt(2 ln n / n_arm); 1 is the textbook bound. */

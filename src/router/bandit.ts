@@ -98,7 +98,10 @@ export interface LearnedState {
     readonly successes: number;
     readonly trials: number;
     readonly stamp: number;
-    readonly arms: ReadonlyArray<{ readonly armId: string } & Entry>;
+    /** The recent evidence may be missing (state saved before it existed): it then counts as stale. */
+    readonly arms: ReadonlyArray<
+      { readonly armId: string } & Omit<Entry, 'recentAlpha' | 'recentBeta'> & Partial<Pick<Entry, 'recentAlpha' | 'recentBeta'>>
+    >;
   }>;
 }
 
@@ -108,6 +111,11 @@ export interface ContextualStatsOptions {
   readonly hierarchyStrength: number;
   /** Pulls of a context after which its evidence counts half; 0 = never forget. */
   readonly halfLife: number;
+  /**
+   * Half-life of the recent evidence that sharpened sampling counts extra (see {@link posterior});
+   * 0 = never forget it.
+   */
+  readonly recentHalfLife: number;
   readonly penalty: OperationalPenalty;
 }
 
@@ -120,6 +128,9 @@ interface Entry {
   operationalWeight: number;
   costSum: number;
   latencySum: number;
+  /** The part of alpha and beta gathered recently: decayed with the (shorter) recent half-life. */
+  recentAlpha: number;
+  recentBeta: number;
   /** Context clock at which the decayed fields were last brought up to date. */
   stamp: number;
 }
@@ -165,11 +176,12 @@ export function contextChain(context: string): string[] {
 export type ContextualStats = ReturnType<typeof createContextualStats>;
 
 export function createContextualStats(options: ContextualStatsOptions) {
-  const { prior, hierarchyStrength, halfLife, penalty } = options;
+  const { prior, hierarchyStrength, halfLife, recentHalfLife, penalty } = options;
   if (!(prior.alpha > 0 && prior.beta > 0)) throw new RangeError('prior alpha and beta must be > 0');
   const nodes = new Map<string, ContextNode>();
   // Decay per tick: 2^(-1/halfLife); 0 disables forgetting.
   const ln2OverHalfLife = halfLife > 0 ? Math.LN2 / halfLife : 0;
+  const ln2OverRecentHalfLife = recentHalfLife > 0 ? Math.LN2 / recentHalfLife : 0;
 
   const node = (context: string): ContextNode => {
     let n = nodes.get(context);
@@ -192,6 +204,11 @@ export function createContextualStats(options: ContextualStatsOptions) {
       e.costSum *= f;
       e.latencySum *= f;
     }
+    if (elapsed > 0 && ln2OverRecentHalfLife > 0) {
+      const f = Math.exp(-ln2OverRecentHalfLife * elapsed);
+      e.recentAlpha *= f;
+      e.recentBeta *= f;
+    }
     e.stamp = n.clock;
     return e;
   };
@@ -209,6 +226,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
         operationalWeight: 0,
         costSum: 0,
         latencySum: 0,
+        recentAlpha: 0,
+        recentBeta: 0,
         stamp: n.clock,
       };
       n.arms.set(armId, e);
@@ -261,14 +280,22 @@ export function createContextualStats(options: ContextualStatsOptions) {
   };
 
   /**
-   * Prior plus the context's evidence; `evidenceScale` k > 1 counts each observation k times (a
-   * sharpened posterior for sampling) while the prior keeps its width, so an arm whose evidence has
-   * decayed away is explored as much as a new one.
+   * Prior plus the context's evidence. `evidenceScale` k > 1 sharpens it for sampling: recent
+   * observations count k times, older ones once, and the prior keeps its width. Only recent
+   * evidence is sharpened because an arm that stopped being pulled keeps a record of its past
+   * that no longer describes it; counted k times, that record would hold it out of exploration for
+   * several half-lives, where counted once it is re-explored like under exact Thompson sampling.
    */
   const posterior = (armId: string, context: string, evidenceScale = 1): Posterior => {
     const base = priorOf(armId, context);
     const e = existing(armId, context);
-    return e ? { alpha: base.alpha + evidenceScale * e.alpha, beta: base.beta + evidenceScale * e.beta } : base;
+    if (!e) return base;
+    const extra = evidenceScale - 1;
+    if (extra === 0) return { alpha: base.alpha + e.alpha, beta: base.beta + e.beta };
+    return {
+      alpha: base.alpha + e.alpha + extra * Math.min(e.alpha, e.recentAlpha),
+      beta: base.beta + e.beta + extra * Math.min(e.beta, e.recentBeta),
+    };
   };
 
   /** Backed-off mean of cost or latency; null when nothing was observed anywhere on the chain. */
@@ -329,6 +356,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
         e.rewardSum = Math.max(0, e.rewardSum + weight * reward);
         e.alpha = Math.max(0, e.alpha + weight * reward);
         e.beta = Math.max(0, e.beta + weight * (1 - reward));
+        e.recentAlpha = Math.max(0, e.recentAlpha + weight * reward);
+        e.recentBeta = Math.max(0, e.recentBeta + weight * (1 - reward));
       }
     },
     recordOperational(armId: string, context: string, observation: OperationalObservation): void {
@@ -380,7 +409,11 @@ export function createContextualStats(options: ContextualStatsOptions) {
       nodes.clear();
       for (const c of state.contexts) {
         const arms = new Map<string, Entry>();
-        for (const { armId, ...entry } of c.arms) if (armIds.has(armId)) arms.set(armId, { ...entry });
+        for (const { armId, ...entry } of c.arms) {
+          if (armIds.has(armId)) {
+            arms.set(armId, { ...entry, recentAlpha: entry.recentAlpha ?? 0, recentBeta: entry.recentBeta ?? 0 });
+          }
+        }
         nodes.set(c.context, { clock: c.clock, successes: c.successes, trials: c.trials, stamp: c.stamp, arms });
       }
     },

@@ -16,6 +16,7 @@ export function createPolicy(
     prior: config.prior,
     hierarchyStrength: config.hierarchyStrength,
     halfLife: config.halfLife,
+    recentHalfLife: config.sharpenHalfLife ?? config.halfLife / 8,
     penalty: reward.penalty,
   });
   switch (config.policy) {

@@ -21,6 +21,9 @@ const entrySchema = z.object({
   operationalWeight: finite,
   costSum: finite,
   latencySum: finite,
+  // Absent in state saved before sharpening kept recent evidence apart; the bandit then counts it as stale.
+  recentAlpha: finite.optional(),
+  recentBeta: finite.optional(),
   stamp: finite,
 });
 const learnedStateSchema = z.object({

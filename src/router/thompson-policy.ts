@@ -3,8 +3,8 @@ import { sampleBeta, type Rng } from './random.js';
 
 export interface ThompsonOptions {
   /**
-   * Draws come from the posterior with each observation counted k times (the prior is not
-   * sharpened): about 1/k of its variance once evidence dominates. k = 1 is textbook Thompson sampling.
+   * Draws come from the posterior with each recent observation counted k times (older evidence
+   * once, the prior not sharpened; see ContextualStats.posterior). k = 1 is textbook Thompson sampling.
    */
   readonly concentration: number;
 }
@@ -19,8 +19,9 @@ export interface ThompsonOptions {
  * utilities differ by a few hundredths, and spends most of that horizon hedging between them.
  * Sharpening (Chapelle & Li, "An Empirical Evaluation of Thompson Sampling", 2011, found the
  * same with a reduced posterior variance) commits earlier; the price is a small risk of settling
- * on a near-best arm, which later evidence still corrects because draws stay random. The prior is
- * left wide so that forgetting still brings a long-unused arm back into exploration.
+ * on a near-best arm, which later evidence still corrects because draws stay random. Only recent
+ * evidence is sharpened and the prior is left wide, so an arm unused for long is explored as under
+ * exact sampling and forgetting still brings it back (the drift bounds in docs/learning.md).
  */
 export function createThompsonPolicy(rng: Rng, stats: ContextualStats, options: ThompsonOptions): BanditPolicy {
   const k = options.concentration;
