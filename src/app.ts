@@ -75,6 +75,7 @@ export function buildApp(deps: AppDeps): App {
     reward,
     classify: createContextClassifier(config.bandit.classifier),
     confidenceDraws: config.bandit.confidenceDraws,
+    maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
   });
 

@@ -84,6 +84,9 @@ export interface ChatServiceDeps {
   readonly newId?: () => string;
 }
 
+/** Tags name a context path (general to specific); deeper paths only dilute the statistics. */
+const MAX_TAGS = 8;
+
 /** The fraction of a user's feedback below which an answer is not served from the cache again. */
 const NEGATIVE_FEEDBACK_BELOW = 0.5;
 
@@ -136,8 +139,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     if (request.temperature !== undefined && !(request.temperature >= 0 && request.temperature <= 2)) {
       throw new ChatInputError('TEMPERATURE_OUT_OF_RANGE', 'temperature must be between 0 and 2');
     }
-    if (request.tags?.some((tag) => tag.trim() === '' || tag.length > 64)) {
-      throw new ChatInputError('INVALID_TAG', 'tags must be non-empty and at most 64 characters');
+    if (request.tags && (request.tags.length > MAX_TAGS || request.tags.some((tag) => tag.trim() === '' || tag.length > 64))) {
+      throw new ChatInputError('INVALID_TAG', `at most ${MAX_TAGS} tags, each non-empty and at most 64 characters`);
     }
   }
 

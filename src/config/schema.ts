@@ -173,6 +173,8 @@ const banditSchema = z
      * times); unset = halfLife / 8. Keeps a long-unpulled arm's stale record from blocking re-exploration.
      */
     sharpenHalfLife: nonNegative.optional(),
+    /** Contexts with statistics of their own; past it, new contexts share their nearest known ancestor's. */
+    maxContexts: z.number().int().positive().default(1_000),
     /** Probability that epsilon-greedy explores uniformly at random. */
     epsilon: probability.default(0.1),
     /** Exploration multiplier of UCB1's bonus sqrt(2 ln n / n_arm); 1 is the textbook bound. */

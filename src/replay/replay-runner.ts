@@ -93,6 +93,7 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
     reward,
     classify: createContextClassifier(config.bandit.classifier),
     confidenceDraws: config.bandit.confidenceDraws,
+    maxContexts: config.bandit.maxContexts,
     // A row without an outcome for a model is as if that model were down for the request.
     isModelAvailable: (model) => current.outcomes.has(model),
   });

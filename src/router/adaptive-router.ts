@@ -1,7 +1,7 @@
 import { CodedError } from '../coded-error.js';
 import type { ArmConfig } from '../config/schema.js';
 import type { ChatMessage } from '../models/backend.js';
-import { GLOBAL_CONTEXT, type BanditPolicy, type Posterior } from './bandit.js';
+import { contextChain, GLOBAL_CONTEXT, parentContext, type BanditPolicy, type Posterior } from './bandit.js';
 import { summarizePosterior, type PosteriorSummary } from './beta-distribution.js';
 import type { ContextClassifier } from './context-classifier.js';
 import type { RewardCalculator, RouteMetrics, WeightedReward } from './reward-calculator.js';
@@ -94,12 +94,30 @@ export interface AdaptiveRouterDeps {
   readonly classify: ContextClassifier;
   /** Draws used to estimate routing confidence. */
   readonly confidenceDraws: number;
+  /**
+   * Most contexts the router keeps statistics for. Tags come from clients, so without a bound
+   * every new tag combination would grow memory; past it, a new context is routed in its nearest
+   * known ancestor (ultimately the global context).
+   */
+  readonly maxContexts?: number;
   /** False for a model whose circuit is open: its arms are skipped while others remain. */
   readonly isModelAvailable?: (modelId: string) => boolean;
 }
 
 export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
-  const { policy, reward, classify } = deps;
+  const { policy, reward } = deps;
+  const maxContexts = deps.maxContexts ?? Infinity;
+  const knownContexts = new Set(policy.contexts());
+  const classify = (messages: RouteRequest['messages'], tags: RouteRequest['tags']): string => {
+    let context = deps.classify(messages, tags);
+    if (knownContexts.has(context)) return context;
+    if (knownContexts.size < maxContexts) {
+      for (const c of contextChain(context)) if (c !== GLOBAL_CONTEXT) knownContexts.add(c);
+      return context;
+    }
+    while (context !== GLOBAL_CONTEXT && !knownContexts.has(context)) context = parentContext(context);
+    return context;
+  };
   const arms = new Map(deps.arms.map((arm) => [arm.id, { config: arm, enabled: arm.enabled }]));
   const isModelAvailable = deps.isModelAvailable ?? (() => true);
 
