@@ -146,3 +146,56 @@ describe('cancellation', () => {
     }
   });
 });
+
+describe('cancellation over SSE', () => {
+  it('a client dropping the event stream aborts the model call', async () => {
+    const aborted: number[] = [];
+    const slow: SimulatedModelConfig = {
+      id: 'm-slow',
+      provider: 'simulated',
+      ttftMs: 0,
+      tokensPerSecond: 20,
+      errorRate: 0,
+      quality: 0.5,
+      inputPer1k: 0,
+      outputPer1k: 0,
+      answerTokens: 400,
+      timeouts: { connectMs: 1_000, firstTokenMs: 10_000, idleMs: 10_000, totalMs: 60_000 },
+    };
+    const inner = createSimulatedBackend(slow);
+    const observed: ModelBackend = {
+      ...inner,
+      stream(request: CompletionRequest) {
+        request.signal.addEventListener('abort', () => aborted.push(performance.now()), { once: true });
+        return inner.stream(request);
+      },
+    };
+    const gateway = await startGateway({
+      config: { ...testConfigInput(), models: [slow], arms: [{ id: 'slow', model: 'm-slow' }] },
+      backends: new Map([['m-slow', observed]]),
+    });
+    const client = new AbortController();
+    try {
+      const response = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({
+          query: chatQuery,
+          variables: { input: { messages: [{ role: 'USER', content: 'a long answer over SSE' }] } },
+        }),
+        signal: client.signal,
+      });
+      const reader = response.body!.getReader();
+      let received = '';
+      while (!received.includes('ChatChunk')) {
+        const { value } = await reader.read();
+        received += new TextDecoder().decode(value);
+      }
+      client.abort();
+      await expect.poll(() => aborted.length, { timeout: 5_000 }).toBe(1);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
