@@ -2,7 +2,8 @@ import type { PerformanceAnalyzer, RequestSample } from '../analyzer/performance
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
+import { costUsd, UpstreamError } from '../models/backend.js';
+import { completionRequestFor } from '../models/arm-request.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
@@ -56,10 +57,6 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
   const { config, router, models, cache, analyzer, logger, now } = deps;
   const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
 
-  const upstreamMessages = (armId: string, messages: readonly ChatMessage[]): ChatMessage[] => {
-    const systemPrompt = armsById.get(armId)?.systemPrompt;
-    return systemPrompt ? [{ role: 'system', content: systemPrompt }, ...messages] : [...messages];
-  };
 
   const recordSample = (decision: RouteDecision, sample: Omit<RequestSample, 'armId' | 'modelId' | 'context' | 'cached'>) =>
     analyzer.record({
@@ -94,15 +91,10 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
       let usage: { promptTokens: number; completionTokens: number; estimated: boolean } | null = null;
       let finishReason = 'stop';
       try {
-        const events = models.stream(decision.modelId, {
-          messages: upstreamMessages(decision.armId, request.messages),
-          maxTokens: Math.min(
-            request.maxTokens ?? arm.maxTokens ?? config.limits.defaultMaxTokens,
-            arm.maxTokens ?? Infinity,
-          ),
-          temperature: request.temperature ?? arm.temperature,
-          signal,
-        });
+        const events = models.stream(
+          decision.modelId,
+          completionRequestFor(arm, request, config.limits.defaultMaxTokens, signal),
+        );
         for await (const event of events) {
           if (event.type === 'token') {
             if (ttftMs === null) {

@@ -4,6 +4,7 @@ import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { ArmConfig, ShadowConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
+import { completionRequestFor } from '../models/arm-request.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter, ArmView, RouteDecision } from './adaptive-router.js';
 import { createRng, type Rng } from './random.js';
@@ -307,14 +308,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     let counted = 0;
     let usage: { promptTokens: number; completionTokens: number } | null = null;
     try {
-      const events = models.stream(call.modelId, {
-        messages: arm.systemPrompt
-          ? [{ role: 'system', content: arm.systemPrompt }, ...request.messages]
-          : [...request.messages],
-        maxTokens: Math.min(request.maxTokens ?? arm.maxTokens ?? deps.defaultMaxTokens, arm.maxTokens ?? Infinity),
-        temperature: request.temperature ?? arm.temperature,
-        signal,
-      });
+      const events = models.stream(call.modelId, completionRequestFor(arm, request, deps.defaultMaxTokens, signal));
       for await (const event of events) {
         if (event.type === 'token') {
           call.ttftMs ??= now() - started;
