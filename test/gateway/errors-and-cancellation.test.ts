@@ -83,37 +83,44 @@ describe('invalid input', () => {
   });
 });
 
+/**
+ * A gateway whose only model answers slowly (400 tokens at 20 per second), wrapped to observe, at
+ * the model boundary, the abort signal each call receives.
+ */
+async function startSlowGateway() {
+  const aborted: number[] = [];
+  let started = 0;
+  const slow: SimulatedModelConfig = {
+    id: 'm-slow',
+    provider: 'simulated',
+    ttftMs: 0,
+    tokensPerSecond: 20,
+    errorRate: 0,
+    quality: 0.5,
+    inputPer1k: 0,
+    outputPer1k: 0,
+    answerTokens: 400,
+    timeouts: { connectMs: 1_000, firstTokenMs: 10_000, idleMs: 10_000, totalMs: 60_000 },
+  };
+  const inner = createSimulatedBackend(slow);
+  const observed: ModelBackend = {
+    ...inner,
+    stream(request: CompletionRequest) {
+      started += 1;
+      request.signal.addEventListener('abort', () => aborted.push(performance.now()), { once: true });
+      return inner.stream(request);
+    },
+  };
+  const gateway = await startGateway({
+    config: { ...testConfigInput(), models: [slow], arms: [{ id: 'slow', model: 'm-slow' }] },
+    backends: new Map([['m-slow', observed]]),
+  });
+  return { gateway, aborted, started: () => started };
+}
+
 describe('cancellation', () => {
   it('closing the WebSocket mid-stream aborts the model call at once', async () => {
-    const aborted: number[] = [];
-    let started = 0;
-    const slow: SimulatedModelConfig = {
-      id: 'm-slow',
-      provider: 'simulated',
-      ttftMs: 0,
-      tokensPerSecond: 20,
-      errorRate: 0,
-      quality: 0.5,
-      inputPer1k: 0,
-      outputPer1k: 0,
-      answerTokens: 400,
-      timeouts: { connectMs: 1_000, firstTokenMs: 10_000, idleMs: 10_000, totalMs: 60_000 },
-    };
-    const inner = createSimulatedBackend(slow);
-    // Observe the signal the model receives, at the model boundary.
-    const observed: ModelBackend = {
-      ...inner,
-      stream(request: CompletionRequest) {
-        started += 1;
-        request.signal.addEventListener('abort', () => aborted.push(performance.now()), { once: true });
-        return inner.stream(request);
-      },
-    };
-    const input = testConfigInput();
-    const gateway = await startGateway({
-      config: { ...input, models: [slow], arms: [{ id: 'slow', model: 'm-slow' }] },
-      backends: new Map([['m-slow', observed]]),
-    });
+    const { gateway, aborted, started } = await startSlowGateway();
     const ws = createClient({ url: gateway.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false });
     try {
       let chunks = 0;
@@ -136,7 +143,7 @@ describe('cancellation', () => {
         );
       });
       await expect.poll(() => aborted.length, { timeout: 2_000 }).toBe(1);
-      expect(started).toBe(1);
+      expect(started()).toBe(1);
       // The answer would take 20 s; the abort must follow the close, not the end of the answer.
       expect(aborted[0]! - closedAt).toBeLessThan(5_000);
       // A client leaving is not the model's fault.
@@ -149,31 +156,7 @@ describe('cancellation', () => {
 
 describe('cancellation over SSE', () => {
   it('a client dropping the event stream aborts the model call', async () => {
-    const aborted: number[] = [];
-    const slow: SimulatedModelConfig = {
-      id: 'm-slow',
-      provider: 'simulated',
-      ttftMs: 0,
-      tokensPerSecond: 20,
-      errorRate: 0,
-      quality: 0.5,
-      inputPer1k: 0,
-      outputPer1k: 0,
-      answerTokens: 400,
-      timeouts: { connectMs: 1_000, firstTokenMs: 10_000, idleMs: 10_000, totalMs: 60_000 },
-    };
-    const inner = createSimulatedBackend(slow);
-    const observed: ModelBackend = {
-      ...inner,
-      stream(request: CompletionRequest) {
-        request.signal.addEventListener('abort', () => aborted.push(performance.now()), { once: true });
-        return inner.stream(request);
-      },
-    };
-    const gateway = await startGateway({
-      config: { ...testConfigInput(), models: [slow], arms: [{ id: 'slow', model: 'm-slow' }] },
-      backends: new Map([['m-slow', observed]]),
-    });
+    const { gateway, aborted } = await startSlowGateway();
     const client = new AbortController();
     try {
       const response = await fetch(gateway.url, {

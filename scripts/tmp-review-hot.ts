@@ -1,0 +1,13 @@
+import { buildApp } from '/work/main/src/app.js';
+import { parseConfig } from '/work/main/src/config/load-config.js';
+import { createLogger } from '/work/main/src/logger.js';
+import { defaultConfig } from '/work/main/src/config/default-config.js';
+const config = parseConfig({ ...structuredClone(defaultConfig), logLevel: 'silent', shadow: { rate: 0 } } as any);
+const app = buildApp({ config, logger: createLogger('silent'), env: {} });
+const r = app.services.router;
+const req = { messages: [{ role: 'user' as const, content: 'Explain Thompson sampling briefly.' }] };
+const time = (label: string, n: number, f: () => void) => { for (let i = 0; i < 200; i++) f(); const t = performance.now(); for (let i = 0; i < n; i++) f(); console.log(label, ((performance.now() - t) / n * 1000).toFixed(1), 'µs/op'); };
+time('route()', 5000, () => r.route(req));
+time('describe()', 5000, () => r.describe('flash', req));
+time('arm(id) (feedback/comparison path)', 2000, () => r.arm('flash', 'general/short'));
+await app.stop();
