@@ -4,7 +4,7 @@ export interface SingleFlight<E> {
    * `key` (or starts one) and replays every event from the first, then follows live ones. Events are
    * shared between consumers: treat them as immutable.
    */
-  run(key: string, produce: (signal: AbortSignal) => AsyncIterable<E>): AsyncIterable<E>;
+  run(key: string, produce: (signal: AbortSignal) => AsyncIterable<E>, signal?: AbortSignal): AsyncIterable<E>;
   /** Keys with a producer running. */
   inFlight(): number;
 }
@@ -56,7 +56,11 @@ export function createSingleFlight<E>(): SingleFlight<E> {
     }
   }
 
-  function join(key: string, produce: (signal: AbortSignal) => AsyncIterable<E>): AsyncIterator<E> {
+  function join(
+    key: string,
+    produce: (signal: AbortSignal) => AsyncIterable<E>,
+    signal: AbortSignal | undefined,
+  ): AsyncIterator<E> {
     let flight = flights.get(key);
     if (flight === undefined) {
       const started: Flight<E> = {
@@ -77,9 +81,19 @@ export function createSingleFlight<E>(): SingleFlight<E> {
     let position = 0;
     let left = false;
 
+    // A consumer whose own signal aborts leaves at once, even while it waits for the next event:
+    // return() on a generator waiting here would otherwise wait for the producer's next event.
+    const onAbort = (): void => {
+      leave();
+      wake(joined);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
+
     function leave(): void {
       if (left) return;
       left = true;
+      signal?.removeEventListener('abort', onAbort);
       joined.consumers -= 1;
       if (joined.consumers === 0 && !joined.finished) {
         release(key, joined);
@@ -111,8 +125,8 @@ export function createSingleFlight<E>(): SingleFlight<E> {
   }
 
   return {
-    run(key, produce) {
-      return { [Symbol.asyncIterator]: () => join(key, produce) };
+    run(key, produce, signal) {
+      return { [Symbol.asyncIterator]: () => join(key, produce, signal) };
     },
     inFlight: () => flights.size,
   };

@@ -348,10 +348,14 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             return;
           }
           let leader = false;
-          const shared = singleFlight.run(cacheKey, (producerSignal) => {
-            leader = true;
-            return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
-          });
+          const shared = singleFlight.run(
+            cacheKey,
+            (producerSignal) => {
+              leader = true;
+              return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
+            },
+            signal,
+          );
           // The first client of a key produces the answer; the others only watch it being made.
           yield* streamAnswer(record, shared, () => {
             record.shared = !leader;

@@ -87,13 +87,13 @@ describe('invalid input', () => {
  * A gateway whose only model answers slowly (400 tokens at 20 per second), wrapped to observe, at
  * the model boundary, the abort signal each call receives.
  */
-async function startSlowGateway() {
+async function startSlowGateway(ttftMs = 0) {
   const aborted: number[] = [];
   let started = 0;
   const slow: SimulatedModelConfig = {
     id: 'm-slow',
     provider: 'simulated',
-    ttftMs: 0,
+    ttftMs,
     tokensPerSecond: 20,
     errorRate: 0,
     quality: 0.5,
@@ -148,6 +148,25 @@ describe('cancellation', () => {
       expect(aborted[0]! - closedAt).toBeLessThan(5_000);
       // A client leaving is not the model's fault.
       expect(gateway.app.services.models.view('m-slow').health.failures).toBe(0);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('cancellation before the first token, through the cache and single flight', () => {
+  it('a consumer that leaves while the model has not answered yet aborts the call at once', async () => {
+    const { gateway, aborted } = await startSlowGateway(10_000);
+    try {
+      const stream = gateway.app.services.chat.chat({ messages: [{ role: 'user', content: 'cached path, slow model' }] });
+      const pending = stream.next();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const left = performance.now();
+      await stream.return(undefined);
+      // return() must not wait for the model's first token, ten seconds away.
+      expect(performance.now() - left).toBeLessThan(2_000);
+      await expect.poll(() => aborted.length, { timeout: 2_000 }).toBe(1);
+      await pending.catch(() => undefined);
     } finally {
       await gateway.close();
     }
