@@ -158,14 +158,17 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     async stop() {
       stopping = true;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      // Closing sockets makes graphql-ws return() every subscription, which aborts model calls.
+      // Past the timeout, whatever is still open is cut: a client that ignores the close frame, or
+      // a request still streaming, must not hold the shutdown.
       const sockets = [...wsServer.clients];
-      await wsDisposable.dispose();
-      // A client that ignores the close frame must not hold the shutdown.
-      for (const socket of sockets) socket.terminate();
-      httpServer.closeIdleConnections();
-      const timer = setTimeout(() => httpServer.closeAllConnections(), options.shutdownTimeoutMs);
+      const timer = setTimeout(() => {
+        for (const socket of sockets) socket.terminate();
+        httpServer.closeAllConnections();
+      }, options.shutdownTimeoutMs);
       timer.unref();
+      // Closing sockets makes graphql-ws return() every subscription, which aborts model calls.
+      await wsDisposable.dispose();
+      httpServer.closeIdleConnections();
       await closed;
       clearTimeout(timer);
       await yoga.dispose();
