@@ -113,6 +113,8 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
 
   async function* stream(modelId: string, request: CompletionRequest): AsyncGenerator<CompletionEvent> {
     const model = get(modelId);
+    // Only the call that took the half-open probe slot may give it back.
+    const probe = model.health.snapshot().status === 'half-open';
     if (!model.health.tryAcquire()) {
       throw new UpstreamError('MODEL_UNAVAILABLE', `model "${modelId}" is unavailable (circuit open)`, {
         retryable: true,
@@ -140,12 +142,14 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
         model.health.recordFailure({
           retryAfterMs: error instanceof UpstreamError ? error.retryAfterMs : undefined,
         });
+      } else if (probe) {
+        model.health.release();
       }
       throw error;
     } finally {
       // The consumer stopped early (client left): neither a success nor a failure of the model,
       // but a half-open probe slot must be freed.
-      if (!settled) model.health.release();
+      if (!settled && probe) model.health.release();
     }
   }
 
