@@ -88,7 +88,10 @@ export function buildApp(deps: AppDeps): App {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
-  const metrics = createMetricsRegistry({ bandit: () => banditViewOf(router), buckets: config.analyzer.prometheus });
+  const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
+  const metrics = createMetricsRegistry({
+    bandit: banditView,
+    buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const requests = createRequestStore(config.feedback);
   const shadow = createShadowRouter({
@@ -114,7 +117,7 @@ export function buildApp(deps: AppDeps): App {
     logger,
   });
 
-  const services: GraphQLServices = { chat, router, models, cache, analyzer, shadow };
+  const services: GraphQLServices = { chat, router, models, cache, analyzer, banditView, shadow };
   const server = createGatewayServer({
     schema,
     services,

@@ -10,7 +10,6 @@ import type {
   WindowFigures,
 } from '../analyzer/performance-analyzer.js';
 import type { Recommendation } from '../analyzer/recommendations.js';
-import { banditViewOf } from '../analyzer/router-bandit-view.js';
 import { builder } from './builder.js';
 import type { GraphQLServices } from './context.js';
 import { userError } from './errors.js';
@@ -136,7 +135,7 @@ const AnalyzerRef = builder.objectRef<AnalyzerSnapshot>('Analyzer').implement({
 });
 
 const snapshotOf = (services: GraphQLServices): AnalyzerSnapshot =>
-  services.analyzer.snapshot(banditViewOf(services.router));
+  services.analyzer.snapshot(services.banditView());
 
 /**
  * Snapshots every `intervalMs`, the first at once. The next is computed only once the client took

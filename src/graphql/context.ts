@@ -1,3 +1,4 @@
+import type { BanditView } from '../analyzer/bandit-view.js';
 import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { ChatService } from '../chat/chat-service.js';
@@ -12,6 +13,8 @@ export interface GraphQLServices {
   readonly models: ModelManager;
   readonly cache: CacheManager;
   readonly analyzer: PerformanceAnalyzer;
+  /** The bandit's figures for the analyzer (bounded to the busiest contexts). */
+  readonly banditView: () => BanditView;
   readonly shadow: ShadowRouter;
 }
 

@@ -70,7 +70,13 @@ export interface AdaptiveRouter {
    * operational only while `quality` is null, with the user's score once feedback came.
    */
   rewardOf(observed: { costUsd: number; latencyMs: number; error: boolean }, quality: number | null): number;
-  arms(context?: string): ArmView[];
+  /**
+   * Every arm with its statistics in `context`; `draws` Monte Carlo draws estimate the probability
+   * of being best (0 skips the estimate: probabilityBest is then 0).
+   */
+  arms(context?: string, draws?: number): ArmView[];
+  /** Pulls of every arm in `context`, summed: how busy the context is. */
+  pullsIn(context: string): number;
   /**
    * The arms route() may pick now (enabled, model available) with their quality posterior in
    * `context`. Cheap (no probability-of-best estimate): for callers that rank arms per request.
@@ -213,10 +219,16 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       policy.update(decision.armId, decision.context, part.reward, part.weight);
       return part;
     },
-    arms(context = GLOBAL_CONTEXT) {
+    pullsIn(context) {
+      let pulls = 0;
+      for (const id of arms.keys()) pulls += policy.stats(id, context).pulls;
+      return pulls;
+    },
+    arms(context = GLOBAL_CONTEXT, draws = 2_000) {
       const ids = [...arms.keys()];
       const enabled = enabledArmIds();
-      const best = enabled.length > 0 ? policy.probabilityBest(enabled, context, 2_000) : new Map<string, number>();
+      const best =
+        enabled.length > 0 && draws > 0 ? policy.probabilityBest(enabled, context, draws) : new Map<string, number>();
       return ids.map((id) => ({ ...view(id, context), probabilityBest: best.get(id) ?? 0 }));
     },
     routableArms(context) {
