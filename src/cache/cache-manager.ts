@@ -53,6 +53,8 @@ export interface CacheStats {
 export interface CacheManager {
   /** null = not cacheable (cache disabled, or temperature above the threshold). */
   keyFor(input: CacheKeyInput): string | null;
+  /** Whether answers generated at this temperature may be cached (enabled, under the threshold). */
+  cacheable(temperature: number | undefined): boolean;
   /** Never throws; an L2 hit fills L1. */
   get(key: string): Promise<{ answer: CachedAnswer; layer: 'l1' | 'l2' } | undefined>;
   /** Never throws; the TTL comes from the adaptive policy. Resolves once L2 has the value (or failed). */
@@ -104,6 +106,9 @@ export function createCacheManager(deps: CacheManagerDeps): CacheManager {
   const { config } = deps;
   const now = deps.now ?? Date.now;
   const logger = deps.logger.child({ component: 'cache' });
+
+  const cacheable = (temperature: number | undefined): boolean =>
+    config.enabled && (temperature === undefined || temperature <= config.maxTemperature || config.cacheHighTemperature);
   const ttl = createAdaptiveTtl({ ...config.ttl, now });
   const l1 = createL1Cache({ ...config.l1, now });
   const counters = { l1Hits: 0, l1Misses: 0, l2Hits: 0, l2Misses: 0, hits: 0, misses: 0 };
@@ -207,13 +212,10 @@ export function createCacheManager(deps: CacheManagerDeps): CacheManager {
 
   return {
     keyFor(input) {
-      if (!config.enabled) return null;
-      const temperature = input.temperature;
-      if (temperature !== undefined && temperature > config.maxTemperature && !config.cacheHighTemperature) {
-        return null;
-      }
+      if (!cacheable(input.temperature)) return null;
       return cacheKey(input, { keyIncludesTags: config.keyIncludesTags });
     },
+    cacheable,
 
     async get(key) {
       if (!config.enabled) return undefined;

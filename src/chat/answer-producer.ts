@@ -178,7 +178,8 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
         costUsd: cost,
         reward: router.rewardOf({ costUsd: cost, latencyMs, error: false }, null),
       };
-      if (cacheKey !== null) {
+      // The serving arm's own temperature may be too high to cache, even if the request's was not.
+      if (cacheKey !== null && cache.cacheable(request.temperature ?? arm.temperature)) {
         void cache.set(cacheKey, {
           text,
           armId: decision.armId,

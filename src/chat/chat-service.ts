@@ -84,6 +84,9 @@ export interface ChatServiceDeps {
   readonly newId?: () => string;
 }
 
+/** Comments are kept with the request for the feedback window: bounded, so memory is too. */
+const MAX_COMMENT_CHARS = 2_000;
+
 /** Tags name a context path (general to specific); deeper paths only dilute the statistics. */
 const MAX_TAGS = 8;
 
@@ -94,6 +97,9 @@ export function normalizeFeedbackScore(input: FeedbackInput): number {
   const given = [input.score, input.thumbs, input.rating].filter((v) => v !== undefined && v !== null);
   if (given.length !== 1) {
     throw new FeedbackError('INVALID_FEEDBACK', 'give exactly one of score, thumbs or rating');
+  }
+  if (input.comment && input.comment.length > MAX_COMMENT_CHARS) {
+    throw new FeedbackError('INVALID_FEEDBACK', `comments are limited to ${MAX_COMMENT_CHARS} characters`);
   }
   if (input.score !== undefined && input.score !== null) {
     if (!(input.score >= 0 && input.score <= 1)) {
@@ -114,6 +120,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const now = deps.now ?? (() => performance.now());
   const newId = deps.newId ?? randomUUID;
   const logger = deps.logger.child({ component: 'chat' });
+  const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
   const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
   const produceAnswer = createAnswerProducer({ config, router, models, cache, analyzer, shadow: deps.shadow, logger, now });
 
@@ -303,8 +310,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   return {
     chat(request) {
       validate(request);
-      // Routed before the stream starts so that an unknown or disabled arm is a GraphQL error.
-      const decision = routeOrThrow(request);
+      // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
+      // GraphQL error; other requests are routed only on a cache miss.
+      const pinned = request.armId === undefined ? null : routeOrThrow(request);
       const record: RequestRecord = {
         id: newId(),
         createdAt: Date.now(),
@@ -325,7 +333,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           ? null
           : cache.keyFor({
               messages: request.messages,
-              temperature: request.temperature,
+              // A pinned arm's own temperature counts; a routed request's arm is not known yet,
+              // so the producer checks the serving arm's before storing.
+              temperature: request.temperature ?? armsById.get(request.armId ?? '')?.temperature,
               maxTokens: request.maxTokens,
               arm: request.armId,
               tags: request.tags,
@@ -336,13 +346,17 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         try {
           if (cacheKey !== null) {
             const hit = await cache.get(cacheKey);
-            if (hit) {
+            // An answer from an arm this deployment no longer has (a shared Redis across a config
+            // change) is a miss, and is not kept.
+            if (hit && !armsById.has(hit.answer.armId)) void cache.evict(cacheKey);
+            else if (hit) {
               record.cached = true;
               record.shared = true;
               yield* streamCached(record, request, hit.answer, signal);
               return;
             }
           }
+          const decision = pinned ?? routeOrThrow(request);
           if (cacheKey === null) {
             yield* streamAnswer(record, produceAnswer(record.id, request, decision, null, signal));
             return;

@@ -221,6 +221,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
   const armsById = new Map(deps.arms.map((arm) => [arm.id, arm]));
 
   let rate = config.rate;
+  let closed = false;
   let eligible = 0;
   let selected = 0;
   let calls = 0;
@@ -467,6 +468,8 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
 
   return {
     consider(candidate) {
+      // After close() the models' connection pools are shut: a call now would only fail.
+      if (closed) return;
       try {
         const { decision } = candidate;
         // A pinned request asked for one arm by name: its traffic says nothing about the routing mix.
@@ -565,6 +568,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     },
 
     async close() {
+      closed = true;
       const running = [...inFlight.values()];
       for (const { controller } of running) controller.abort();
       await Promise.all(running.map((r) => r.settled));
