@@ -86,7 +86,7 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
     });
 
   if (deps.bandit) {
-    banditGauge('arm_posterior_mean', "Posterior mean of the arm's reward; context \"*\" is all contexts.", (a) => a.posteriorMean);
+    banditGauge('arm_posterior_mean', "Posterior mean of the arm's quality; context \"*\" is all contexts.", (a) => a.posteriorMean);
     banditGauge('arm_posterior_lower95', 'Lower end of the 95% credible interval of the reward.', (a) => a.lower95);
     banditGauge('arm_posterior_upper95', 'Upper end of the 95% credible interval of the reward.', (a) => a.upper95);
     banditGauge('arm_probability_best', 'Posterior probability that the arm is the best in its context.', (a) => a.probabilityBest);

@@ -21,7 +21,7 @@ export interface ChatMetrics {
   /** True when the provider reported no usage and tokens were counted with a tokenizer. */
   readonly tokensEstimated: boolean;
   readonly costUsd: number;
-  /** The reward learned from this request so far (operational part, then with feedback). */
+  /** The request's utility on the router's scale: 1 − penalty before feedback, score − penalty after. */
   readonly reward: number | null;
 }
 

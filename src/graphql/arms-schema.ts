@@ -4,7 +4,7 @@ import { builder } from './builder.js';
 import { requireAdmin, translateErrors } from './errors.js';
 
 const Posterior = builder.objectRef<PosteriorSummary>('Posterior').implement({
-  description: 'Beta posterior of an arm\'s reward.',
+  description: 'Beta posterior of an arm\'s quality (cost and latency are kept apart from it).',
   fields: (t) => ({
     alpha: t.exposeFloat('alpha'),
     beta: t.exposeFloat('beta'),

@@ -37,7 +37,9 @@ export const RouteMetricsRef = builder.objectRef<ChatMetrics>('RouteMetrics').im
     costUsd: t.exposeFloat('costUsd'),
     reward: t.exposeFloat('reward', {
       nullable: true,
-      description: 'What the bandit learned from this request so far, in [0, 1].',
+      description:
+        "This request's utility on the router's scale, in [0, 1]: 1 minus the cost and latency penalty until " +
+        'feedback arrives, then the score minus that penalty. Null for cached or shared answers.',
     }),
   }),
 });
@@ -53,7 +55,9 @@ const ChatRoute = builder.objectRef<ChatRouteEvent>('ChatRoute').implement({
       description: 'Posterior probability that the chosen arm is the best in this context.',
     }),
     cached: t.exposeBoolean('cached'),
-    attempts: t.exposeInt('attempts', { description: 'Arms tried before this one answered (failover).' }),
+    attempts: t.exposeInt('attempts', {
+      description: 'Arms tried for this request, the answering one included (1 = no failover; 0 = cache hit).',
+    }),
   }),
 });
 
