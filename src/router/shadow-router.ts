@@ -49,6 +49,8 @@ export interface ShadowCandidate {
 export interface PrimaryRequestView {
   readonly status: string;
   readonly decision: RouteDecision | null;
+  /** What the primary call cost and how long it took, once completed. */
+  readonly metrics: { readonly costUsd: number; readonly latencyMs: number } | null;
 }
 
 export interface ShadowCallView {
@@ -531,17 +533,27 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
       }
       const scores = comparisonScores(preferred);
       const previous = call.comparison;
-      const primaryReward = router.applyFeedback(primaryDecision, scores.primary, previous?.primaryScore ?? null);
-      const shadowReward = router.applyFeedback(shadowDecision(call), scores.shadow, previous?.shadowScore ?? null);
+      router.applyFeedback(primaryDecision, scores.primary, previous?.primaryScore ?? null);
+      router.applyFeedback(shadowDecision(call), scores.shadow, previous?.shadowScore ?? null);
       const stats = statsOf(call.armId);
       if (previous) {
         tally(stats, previous.preferred, -1);
       } else {
         comparisons += 1;
         stats.comparisons += 1;
-        // The analyzer's mean reward counts each comparison once, as submitted first.
-        analyzer.recordReward(primaryDecision.armId, primaryDecision.context, primaryReward.reward);
-        analyzer.recordReward(call.armId, call.context, shadowReward.reward);
+        // The analyzer's mean reward counts each comparison once, as submitted first, on the same
+        // utility scale as feedback (the score less the call's cost and latency penalty).
+        const primaryMetrics = primary.metrics;
+        analyzer.recordReward(
+          primaryDecision.armId,
+          primaryDecision.context,
+          router.rewardOf({ costUsd: primaryMetrics?.costUsd ?? 0, latencyMs: primaryMetrics?.latencyMs ?? 0, error: false }, scores.primary),
+        );
+        analyzer.recordReward(
+          call.armId,
+          call.context,
+          router.rewardOf({ costUsd: call.costUsd, latencyMs: call.latencyMs ?? 0, error: false }, scores.shadow),
+        );
       }
       tally(stats, preferred, 1);
       call.comparison = { preferred, primaryScore: scores.primary, shadowScore: scores.shadow };
