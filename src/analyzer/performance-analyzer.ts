@@ -14,6 +14,7 @@ import {
   createRollingWindow,
   subtractTotals,
   type HistogramFactory,
+  type MeasuredSample,
   type RollingWindow,
   type WindowView,
 } from './rolling-window.js';
@@ -24,19 +25,10 @@ import {
  * recommendations. See docs/streaming-and-analyzer.md, "Performance analyzer".
  */
 
-export interface RequestSample {
+export interface RequestSample extends Omit<MeasuredSample, 'shadow'> {
   readonly armId: string;
   readonly modelId: string;
   readonly context: string;
-  /** Whole request, start to last byte. */
-  readonly latencyMs: number;
-  readonly ttftMs: number | null;
-  readonly completionTokens: number;
-  readonly costUsd: number;
-  readonly error: boolean;
-  /** Answered from the cache: counted, but says nothing about the model's speed. */
-  readonly cached: boolean;
-  /** A background shadow call. */
   readonly shadow?: boolean;
 }
 

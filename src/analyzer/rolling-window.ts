@@ -30,13 +30,17 @@ export interface WindowTotals {
   rewards: number;
 }
 
+/** What one request measured, whichever arm, model or context it is counted under. */
 export interface MeasuredSample {
+  /** Whole request, start to last byte. */
   readonly latencyMs: number;
   readonly ttftMs: number | null;
   readonly completionTokens: number;
   readonly costUsd: number;
   readonly error: boolean;
+  /** Answered from the cache: counted, but says nothing about the model's speed. */
   readonly cached: boolean;
+  /** A background shadow call. */
   readonly shadow: boolean;
 }
 

@@ -10,6 +10,17 @@ describe.skipIf(skipWithoutRedis())('cache degradation when Redis fails', () => 
   const clients: Redis[] = [];
   const managers: CacheManager[] = [];
 
+  /** A Redis of this test's own, an instance logging to a capture, and a peer sharing the Redis. */
+  async function startWithPeer() {
+    const server = await startRedisServer();
+    servers.push(server);
+    const log = captureLog();
+    const cache = instance(server.url, log.logger);
+    const peer = instance(server.url);
+    await waitFor(() => cache.status() === 'ok' && peer.status() === 'ok', 'L2 ready');
+    return { server, log, cache, peer };
+  }
+
   function instance(url: string, logger: Logger = createSilentLogger()): CacheManager {
     const redis = testRedisClient(url, logger);
     clients.push(redis);
@@ -49,12 +60,7 @@ describe.skipIf(skipWithoutRedis())('cache degradation when Redis fails', () => 
   });
 
   it('keeps serving from L1 when Redis dies mid-run, logs it once, and recovers by itself', async () => {
-    const server = await startRedisServer();
-    servers.push(server);
-    const log = captureLog();
-    const cache = instance(server.url, log.logger);
-    const peer = instance(server.url);
-    await waitFor(() => cache.status() === 'ok' && peer.status() === 'ok', 'L2 ready');
+    const { server, log, cache, peer } = await startWithPeer();
     expect(await traffic(cache, 'before', 20)).toBe(20);
 
     // Kill while requests are in flight: none of them may fail.
@@ -100,12 +106,7 @@ describe.skipIf(skipWithoutRedis())('cache degradation when Redis fails', () => 
   });
 
   it('times out on a hung Redis, and deletes remembered evictions once it answers again', async () => {
-    const server = await startRedisServer();
-    servers.push(server);
-    const log = captureLog();
-    const cache = instance(server.url, log.logger);
-    const peer = instance(server.url);
-    await waitFor(() => cache.status() === 'ok' && peer.status() === 'ok', 'L2 ready');
+    const { server, log, cache, peer } = await startWithPeer();
     const disliked = keyOf(cache, 'disliked');
     await cache.set(disliked, answer('bad'));
 
