@@ -59,6 +59,9 @@ export interface FeedbackResult {
   readonly learned: boolean;
   /** True when a negative score removed the answer from the cache. */
   readonly evicted: boolean;
+  /** The context the request was routed in, where the feedback was counted. */
+  readonly context: string;
+  /** The arm's statistics in that context after the update. */
   readonly arm: ArmView;
 }
 
@@ -67,6 +70,8 @@ export interface ChatService {
   chat(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined>;
   submitFeedback(input: FeedbackInput): Promise<FeedbackResult>;
   getRequest(id: string): RequestRecord | undefined;
+  /** The owner's most recent requests, newest first. */
+  recentRequests(owner: string, limit: number): RequestRecord[];
 }
 
 export interface ChatServiceDeps {
@@ -326,6 +331,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         errorCode: null,
         metrics: null,
         feedback: null,
+        owner: request.owner ?? null,
       };
       requests.add(record);
       const cacheKey =
@@ -420,10 +426,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         score,
         learned,
         evicted,
+        context: record.decision.context,
         arm: router.arm(record.decision.armId, record.decision.context)!,
       };
     },
 
     getRequest: (id) => requests.get(id),
+    recentRequests: (owner, limit) => requests.recent(owner, limit),
   };
 }

@@ -9,6 +9,8 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import type { GraphQLContext, GraphQLServices } from '../graphql/context.js';
+import { graphiqlDocument } from './graphiql-document.js';
+import { createRequestOwnerOf, type OwnerCredentials } from './request-owner.js';
 
 /**
  * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and SSE subscriptions;
@@ -52,16 +54,18 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const { logger, options } = deps;
   const httpLogger = logger.child({ component: 'server' });
   let stopping = false;
+  const ownerOf = createRequestOwnerOf();
 
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: options.graphqlPath,
-    context: (initial: AdminCredentials) => ({
+    context: (initial: AdminCredentials & OwnerCredentials) => ({
       services: deps.services,
       admin: deps.adminToken === undefined || tokenMatches(bearerToken(initial), deps.adminToken),
+      owner: ownerOf(initial),
     }),
     graphiql: options.graphiql
-      ? { subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: GRAPHIQL_DEFAULT_QUERY }
+      ? () => ({ subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: graphiqlDocument() })
       : false,
     // GraphiQL's assets are bundled rather than fetched from a CDN, so it works on closed networks.
     renderGraphiQL,
@@ -203,22 +207,3 @@ interface EnvelopedRoot {
   execute: typeof execute;
   subscribe: typeof subscribe;
 }
-
-const GRAPHIQL_DEFAULT_QUERY = /* GraphQL */ `# Switchyard: subscribe to a routed, streamed chat.
-subscription Chat {
-  chat(input: { messages: [{ role: USER, content: "Explain Thompson sampling in one paragraph." }] }) {
-    __typename
-    ... on ChatRoute { requestId arm model context confidence cached }
-    ... on ChatChunk { index text }
-    ... on ChatDone { finishReason chunks metrics { latencyMs ttftMs costUsd reward } }
-    ... on ChatError { code message partial }
-  }
-}
-
-# Then tell the router how it went:
-# mutation { submitFeedback(input: { requestId: "…", thumbs: UP }) { arm { id posterior { mean } } } }
-
-query Arms {
-  arms { id model pulls rewardMean probabilityBest posterior { mean lower95 upper95 } }
-}
-`;
