@@ -12,6 +12,7 @@ import { chunkLiveTokens } from '../streaming/live-chunker.js';
 import { pacingDelayMs } from '../streaming/pacing.js';
 import { abortableStream } from './abortable-stream.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
+import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import type { RequestRecord, RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
@@ -382,11 +383,16 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           });
         } catch (error) {
           if (signal.aborted) return;
-          if (error instanceof ChatInputError) throw error;
+          if (error instanceof ChatInputError) {
+            Object.assign(record, { status: 'failed', errorCode: error.code });
+            throw error;
+          }
           record.status = 'failed';
           record.errorCode = 'INTERNAL_ERROR';
           logger.error({ err: error, requestId: record.id }, 'chat stream failed');
           throw error;
+        } finally {
+          logger.info(finishedRequestLog(record), 'request finished');
         }
       });
     },
