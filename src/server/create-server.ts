@@ -9,6 +9,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import type { GraphQLContext, GraphQLServices } from '../graphql/context.js';
+import { createConsoleAssets } from './console-assets.js';
 import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestOwnerOf, type OwnerCredentials } from './request-owner.js';
 
@@ -26,6 +27,8 @@ export interface HealthReport {
 export interface ServerOptions {
   readonly graphqlPath: string;
   readonly graphiql: boolean;
+  /** Serve the web console at `/` (default true). */
+  readonly console?: boolean;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -87,7 +90,10 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     res.end(JSON.stringify(body));
   };
 
+  const serveConsole = options.console === false ? null : createConsoleAssets({ graphqlPath: options.graphqlPath });
+
   const httpServer = createServer((req, res) => {
+    if (serveConsole?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });
