@@ -94,7 +94,10 @@ export function TimeChart(props: TimeChartProps) {
 }
 
 function toData(times: readonly number[], series: readonly ChartSeries[]): uPlot.AlignedData {
-  return [times as number[], ...series.map((s) => s.values as Array<number | null>)];
+  if (times.length >= 2) return [times as number[], ...series.map((s) => s.values as Array<number | null>)];
+  // Too few points for uPlot to find a time axis: show the last half minute, empty but for them.
+  const end = times[0] ?? Date.now() / 1000;
+  return [[end - 30, end], ...series.map((s) => [null, s.values[0] ?? null])];
 }
 
 /** At least half a minute wide, so that a few points do not stretch over the whole axis. */

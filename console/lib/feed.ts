@@ -29,7 +29,7 @@ export interface FeedState {
 export interface Feed {
   readonly state: Store<FeedState>;
   readonly overview: Store<Overview | null>;
-  /** Polls the overview now (after an admin action). */
+  /** Polls the overview now (after an admin action), whatever poll is already under way. */
   refreshOverview(): Promise<void>;
 }
 
@@ -56,17 +56,28 @@ export function createFeed(connection: Connection): Feed {
   };
   connection.subscribe(ConsoleMetricsDocument, { intervalMs: METRICS_INTERVAL_MS }, { next: (data) => onSnapshot(data.metrics) });
 
-  let polling: Promise<void> | null = null;
-  const refreshOverview = () =>
-    (polling ??= connection
-      .request(ConsoleOverviewDocument, {})
-      .then((data) => overview.set(data))
-      .catch(() => undefined)
-      .finally(() => {
-        polling = null;
-      }));
+  // Results are applied in the order the polls were sent, so a slow old poll cannot undo a new one.
+  let sent = 0;
+  let applied = 0;
+  let inFlight = false;
+  const refreshOverview = async () => {
+    const seq = ++sent;
+    try {
+      const data = await connection.request(ConsoleOverviewDocument, {});
+      if (seq > applied) {
+        applied = seq;
+        overview.set(data);
+      }
+    } catch {
+      // The connection state says why; the next poll tries again.
+    }
+  };
   const poll = () => {
-    if (connection.state.get().status === 'connected') void refreshOverview();
+    if (inFlight || connection.state.get().status !== 'connected') return;
+    inFlight = true;
+    void refreshOverview().finally(() => {
+      inFlight = false;
+    });
   };
   connection.state.subscribe(poll);
   setInterval(poll, OVERVIEW_INTERVAL_MS);

@@ -76,9 +76,13 @@ async function ask(page: Page, prompt: string, tags: string): Promise<void> {
   await page.getByRole('button', { name: 'Send' }).click();
 }
 
+/** How long a page may take to show what it was told, on a busy machine: a bound, not a pace. */
+const SOON = { timeout: 15_000 };
+
 const number = async (page: Page, testId: string) => Number(await page.getByTestId(testId).textContent());
 
-describe.skipIf(!runBrowserTests)('the web console in Chromium', () => {
+// Generous bounds: a browser, a gateway and traffic share two cores with other test files.
+describe.skipIf(!runBrowserTests)('the web console in Chromium', { timeout: 90_000 }, () => {
   let gateway: RunningGateway;
   let browser: Browser;
   beforeAll(async () => {
@@ -128,12 +132,12 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', () => {
 
     const arm = (await page.getByTestId('route-arm').locator('strong').textContent())!;
     expect(await page.getByTestId('route-context').textContent()).toBe('browser');
-    await expect.poll(() => page.getByTestId('metric-latency').textContent()).toMatch(/\d/);
+    await expect.poll(() => page.getByTestId('metric-latency').textContent(), SOON).toMatch(/\d/);
 
     await page.getByRole('tab', { name: 'Router' }).click();
     await page.getByLabel('Context').selectOption('browser');
     const meanCell = `posterior-mean-${arm}`;
-    await expect.poll(() => page.getByTestId(meanCell).textContent(), { timeout: 10_000 }).toMatch(/^\d\.\d{3}$/);
+    await expect.poll(() => page.getByTestId(meanCell).textContent(), SOON).toMatch(/^\d\.\d{3}$/);
     const before = await number(page, meanCell);
 
     await page.getByRole('tab', { name: 'Chat' }).click();
@@ -148,11 +152,11 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', () => {
     await learned.getByRole('button', { name: /on the Router panel/ }).click();
     expect(await page.getByLabel('Context').inputValue()).toBe('browser');
     // The router panel follows the metrics subscription: the new posterior arrives with a snapshot.
-    await expect.poll(() => number(page, meanCell), { timeout: 10_000 }).toBeGreaterThan(before);
+    await expect.poll(() => number(page, meanCell), SOON).toBeGreaterThan(before);
     expect(await number(page, meanCell)).toBeCloseTo(after, 3);
 
     await page.getByRole('tab', { name: 'Chat' }).click();
-    await expect.poll(() => page.getByTestId('recent-requests').locator('tbody tr').first().textContent()).toContain('1.00');
+    await expect.poll(() => page.getByTestId('recent-requests').locator('tbody tr').first().textContent(), SOON).toContain('1.00');
     expect(problemsOf(page)).toEqual([]);
     await page.close();
   });
@@ -167,15 +171,15 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', () => {
     const disableFlash = page.getByRole('button', { name: 'Disable flash' });
 
     await disableFlash.click();
-    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent()).toMatch(/Refused \(FORBIDDEN\).*Enter the admin key/);
+    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent(), SOON).toMatch(/Refused \(FORBIDDEN\).*Enter the admin key/);
     expect(await armEnabled('flash')).toBe(true);
 
     await page.getByRole('tab', { name: 'Operations' }).click();
     await page.getByLabel('Shadow rate').fill('0.5');
     await page.getByRole('button', { name: 'Set shadow rate' }).click();
-    await expect.poll(() => page.getByTestId('shadow-admin-notice').textContent()).toMatch(/FORBIDDEN/);
+    await expect.poll(() => page.getByTestId('shadow-admin-notice').textContent(), SOON).toMatch(/FORBIDDEN/);
     await page.getByRole('button', { name: 'Invalidate cache' }).click();
-    await expect.poll(() => page.getByTestId('cache-admin-notice').textContent()).toMatch(/FORBIDDEN/);
+    await expect.poll(() => page.getByTestId('cache-admin-notice').textContent(), SOON).toMatch(/FORBIDDEN/);
     expect((await gateway.client.request(ShadowDocument, {})).shadow.rate).toBe(0.3);
     expect((await gateway.client.request(CacheDocument, {})).cache.l1.entries).toBeGreaterThan(0);
 
@@ -184,7 +188,7 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', () => {
     await page.getByTestId('connection-status').getByText('Connected').waitFor();
     await page.getByRole('tab', { name: 'Router' }).click();
     await disableFlash.click();
-    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent()).toMatch(/FORBIDDEN.*not the gateway’s/);
+    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent(), SOON).toMatch(/FORBIDDEN.*not the gateway’s/);
     expect(await armEnabled('flash')).toBe(true);
 
     await page.getByRole('button', { name: 'Forget' }).click();
@@ -193,21 +197,21 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', () => {
     await page.getByText('Admin key in use').waitFor();
     await page.getByTestId('connection-status').getByText('Connected').waitFor();
     await disableFlash.click();
-    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent()).toContain('flash is now disabled');
-    await expect.poll(() => page.getByTestId('enabled-flash').textContent()).toBe('disabled');
+    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent(), SOON).toContain('flash is now disabled');
+    await expect.poll(() => page.getByTestId('enabled-flash').textContent(), SOON).toBe('disabled');
     expect(await armEnabled('flash')).toBe(false);
     await page.getByRole('button', { name: 'Enable flash' }).click();
-    await expect.poll(() => page.getByTestId('enabled-flash').textContent()).toBe('enabled');
+    await expect.poll(() => page.getByTestId('enabled-flash').textContent(), SOON).toBe('enabled');
     expect(await armEnabled('flash')).toBe(true);
 
     await page.getByRole('tab', { name: 'Operations' }).click();
     await page.getByLabel('Shadow rate').fill('0.5');
     await page.getByRole('button', { name: 'Set shadow rate' }).click();
-    await expect.poll(() => page.getByTestId('shadow-admin-notice').textContent()).toContain('Shadow rate set to 50%');
+    await expect.poll(() => page.getByTestId('shadow-admin-notice').textContent(), SOON).toContain('Shadow rate set to 50%');
     expect((await gateway.client.request(ShadowDocument, {})).shadow.rate).toBe(0.5);
-    await expect.poll(() => page.getByTestId('shadow-rate').textContent()).toMatch(/^50%/);
+    await expect.poll(() => page.getByTestId('shadow-rate').textContent(), SOON).toMatch(/^50%/);
     await page.getByRole('button', { name: 'Invalidate cache' }).click();
-    await expect.poll(() => page.getByTestId('cache-admin-notice').textContent()).toMatch(/^Removed [1-9]\d* cached cop/);
+    await expect.poll(() => page.getByTestId('cache-admin-notice').textContent(), SOON).toMatch(/^Removed [1-9]\d* cached cop/);
     expect((await gateway.client.request(CacheDocument, {})).cache.l1.entries).toBe(0);
     expect(problemsOf(page)).toEqual([]);
     await page.close();
@@ -238,12 +242,12 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', () => {
     await Promise.all([0, 1, 2, 3].map(user));
     expect(sent).toBe(96);
     await page.getByLabel('Context').selectOption('code');
-    await expect.poll(() => page.getByTestId('arms-table').locator('tbody tr').count(), { timeout: 10_000 }).toBe(4);
+    await expect.poll(() => page.getByTestId('arms-table').locator('tbody tr').count(), SOON).toBe(4);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="chart-traffic"] .u-series').length > 1);
     await screenshot(page, 'router');
 
     await page.getByRole('tab', { name: 'Operations' }).click();
-    await expect.poll(() => page.getByTestId('kpi-requests').textContent()).toMatch(/[1-9]/);
+    await expect.poll(() => page.getByTestId('kpi-requests').textContent(), SOON).toMatch(/[1-9]/);
     await screenshot(page, 'operations');
     await page.screenshot({ path: screenshotPath('operations-full-page'), fullPage: true });
 
@@ -257,7 +261,7 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', () => {
   });
 });
 
-describe.skipIf(!runBrowserTests)('the web console across a gateway restart', () => {
+describe.skipIf(!runBrowserTests)('the web console across a gateway restart', { timeout: 120_000 }, () => {
   let browser: Browser;
   let first: SwitchyardProcess | undefined;
   let second: SwitchyardProcess | undefined;
@@ -275,7 +279,7 @@ describe.skipIf(!runBrowserTests)('the web console across a gateway restart', ()
     const port = new URL(first.wsUrl).port;
     const url = `http://127.0.0.1:${port}/`;
     const page = await openConsole(browser, url, 'router');
-    await expect.poll(() => page.getByText(/Updated/).count()).toBeGreaterThan(0);
+    await expect.poll(() => page.getByText(/Updated/).count(), SOON).toBeGreaterThan(0);
 
     await first.stop();
     first = undefined;
