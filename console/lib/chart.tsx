@@ -93,7 +93,12 @@ export function TimeChart(props: TimeChartProps) {
   );
 }
 
-function toData(times: readonly number[], series: readonly ChartSeries[]): uPlot.AlignedData {
+function toData(allTimes: readonly number[], allSeries: readonly ChartSeries[]): uPlot.AlignedData {
+  // From the first point that has a value: a context's chart starts with its first figures.
+  const first = Math.min(...allSeries.map((s) => s.values.findIndex((v) => v !== null)).filter((i) => i >= 0), allTimes.length);
+  const from = first === allTimes.length ? Math.max(0, allTimes.length - 1) : first;
+  const times = allTimes.slice(from);
+  const series = allSeries.map((s) => ({ ...s, values: s.values.slice(from) }));
   if (times.length >= 2) return [times as number[], ...series.map((s) => s.values as Array<number | null>)];
   // Too few points for uPlot to find a time axis: show the last half minute, empty but for them.
   const end = times[0] ?? Date.now() / 1000;
