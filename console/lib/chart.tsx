@@ -105,10 +105,10 @@ function toData(allTimes: readonly number[], allSeries: readonly ChartSeries[]):
   return [[end - 30, end], ...series.map((s) => [null, s.values[0] ?? null])];
 }
 
-/** At least half a minute wide, so that a few points do not stretch over the whole axis. */
+/** At least ten seconds wide, so that two points do not stretch over the whole axis. */
 function timeRange(min: number | null, max: number | null): uPlot.Range.MinMax {
   const end = max ?? Date.now() / 1000;
-  const start = min === null || end - min < 30 ? end - 30 : min;
+  const start = min === null || end - min < 10 ? end - 10 : min;
   return [start, end];
 }
 
