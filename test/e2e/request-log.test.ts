@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatDocument } from '../../src/client/generated/graphql.js';
-import { createSwitchyardClient, type SwitchyardClient } from '../../src/client/switchyard-client.js';
+import type { SwitchyardClient } from '../../src/client/switchyard-client.js';
 import { spawnSwitchyard, type LogEntry, type SwitchyardProcess } from '../helpers/switchyard-process.js';
 
 const simulated = (id: string, errorRate: number) => ({
@@ -80,44 +80,28 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const hasScript = spawnSync('script', ['--version']).status === 0;
 
 describe.skipIf(!hasScript)('on a terminal', () => {
-  it('writes pretty lines instead of JSON', async () => {
-    // util-linux `script` gives the process a pseudo-terminal for stdout, as a person's shell would.
-    const env: Record<string, string | undefined> = { ...process.env, PORT: '0', LOG_LEVEL: 'info' };
-    delete env.SWITCHYARD_CONFIG;
-    const child = spawn('script', ['-qfec', `exec "${process.execPath}" --import tsx src/main.ts`, '/dev/null'], {
+  it('the logger writes pretty lines instead of JSON', async () => {
+    // The process's logger, as src/main.ts makes it (no destination), with stdout on a pseudo-terminal
+    // from util-linux `script`, as a person's shell would give it.
+    const program = [
+      "const { createLogger } = await import('./src/logger.ts');",
+      "const log = createLogger('info').child({ component: 'chat' });",
+      "log.info({ requestId: 'r-pretty', arm: 'flash', latencyMs: 12 }, 'request finished');",
+    ].join(' ');
+    const child = spawn('script', ['-qfec', `"${process.execPath}" --import tsx --input-type=module -e "${program}"`, '/dev/null'], {
       cwd: repoRoot,
-      env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let output = '';
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no listen line: ${output}`)), 20_000);
-        child.stdout!.on('data', (chunk: Buffer) => {
-          output += chunk.toString();
-          const match = /Switchyard listening on (http:\/\/\S+\/graphql)/.exec(output.replace(/\x1b\[[0-9;]*m/g, ''));
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]!);
-          }
-        });
-      });
-      const client = createSwitchyardClient({ url: url.replace(/^http/, 'ws') });
-      const requestId = await chatTo(client, 'Pretty please.', 'flash');
-      await client.dispose();
-      await new Promise<void>((resolve) => {
-        const check = () => (output.includes(requestId) ? resolve() : child.stdout!.once('data', check));
-        check();
-      });
-      const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
-      const line = plain.split(/\r?\n/).find((l) => l.includes(requestId))!;
-      expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: chat: request finished /);
-      expect(line).toContain('"arm":"flash"');
-      expect(plain).not.toMatch(/^\{"level"/m);
-    } finally {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(output).toMatch(/\x1b\[/); // coloured
+    const plain = output.replace(/\x1b\[[0-9;]*m/g, '');
+    const line = plain.split(/\r?\n/).find((l) => l.includes('r-pretty'))!;
+    expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: chat: request finished \{"requestId":"r-pretty","arm":"flash","latencyMs":12\}/);
+    expect(plain).not.toMatch(/"level":30/);
   });
 });
