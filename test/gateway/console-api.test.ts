@@ -67,7 +67,7 @@ describe('per-context arm figures, feedback context and rounding', () => {
     expect(result.armInContext.pulls).toBe(held.pulls);
   });
 
-  it('opens GraphiQL with that document', async () => {
+  it('opens GraphiQL with a chat and a feedback mutation', async () => {
     const html = await (await fetch(gateway.url, { headers: { accept: 'text/html' } })).text();
     expect(html).toMatch(/subscription Chat/);
     expect(html).toMatch(/mutation Feedback/);
