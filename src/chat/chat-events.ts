@@ -11,6 +11,8 @@ export interface ChatRequest {
   readonly temperature?: number | undefined;
   /** False bypasses the cache for this request. */
   readonly cache?: boolean | undefined;
+  /** The client key id making the request (null: no key); only it (or an admin) may read it or give feedback. */
+  readonly owner?: string | null | undefined;
 }
 
 export interface ChatMetrics {

@@ -316,6 +316,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const record: RequestRecord = {
         id: newId(),
         createdAt: Date.now(),
+        owner: request.owner ?? null,
         status: 'streaming',
         decision: null,
         shared: false,

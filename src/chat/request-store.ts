@@ -18,6 +18,8 @@ export interface FeedbackRecord {
 export interface RequestRecord {
   readonly id: string;
   readonly createdAt: number;
+  /** The client key id that made the request; null for a caller without a key. */
+  readonly owner: string | null;
   status: RequestStatus;
   decision: RouteDecision | null;
   /** Served from the cache or from another request's upstream call: teaches the bandit nothing. */

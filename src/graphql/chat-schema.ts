@@ -145,10 +145,10 @@ builder.subscriptionFields((t) => ({
       description:
         'Routes and streams one chat: exactly one ChatRoute, then ChatChunks, then one ChatDone or ChatError.',
       args: { input: t.arg({ type: ChatInput, required: true }) },
-      subscribe: (_root, { input }, { services }) =>
+      subscribe: (_root, { input }, { services, principal }) =>
         translateErrors(
           () =>
-            services.chat.chat({
+            services.gate.chat(principal, {
               messages: input.messages,
               tags: input.tags ?? undefined,
               armId: input.arm ?? undefined,
@@ -166,6 +166,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'A recent request (kept for the feedback window), or null when unknown or expired.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) => services.chat.getRequest(String(id)) ?? null,
+    resolve: (_root, { id }, { services, principal }) =>
+      translateErrors(() => services.gate.request(principal, String(id)) ?? null),
   }),
 }));

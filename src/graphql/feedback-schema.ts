@@ -33,10 +33,10 @@ builder.mutationFields((t) => ({
     type: FeedbackResultRef,
     description: 'Feedback on a completed request. A second submission replaces the first.',
     args: { input: t.arg({ type: FeedbackInput, required: true }) },
-    resolve: (_root, { input }, { services }) =>
+    resolve: (_root, { input }, { services, principal }) =>
       translateErrors(
         () =>
-          services.chat.submitFeedback({
+          services.gate.submitFeedback(principal, {
             requestId: String(input.requestId),
             score: input.score,
             thumbs: input.thumbs,
