@@ -62,23 +62,29 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     let requestId: string | null = null;
     let modelId: string | null = null;
     let sentChars = 0;
-    let usage: ChatUsage | null = null;
     let settled = false;
+    const charge = (usage: () => ChatUsage) => {
+      // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
+      const record = requestId === null ? undefined : chat.getRequest(requestId);
+      if (modelId !== null && record && !record.shared) admission.charge(usage());
+      modelId = null;
+    };
     const settle = () => {
       if (settled) return;
       settled = true;
       admission.release();
-      // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
-      const record = requestId === null ? undefined : chat.getRequest(requestId);
-      if (modelId === null || !record || record.shared) return;
-      admission.charge(usage ?? estimatedUsage(request, modelId, sentChars));
+      // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated.
+      const served = modelId;
+      if (served !== null) charge(() => estimatedUsage(request, served, sentChars));
     };
     const observe = (event: ChatEvent) => {
       requestId = event.requestId;
       if (event.type === 'route') modelId = event.modelId;
       else if (event.type === 'chunk') sentChars += event.text.length;
       else if (event.type === 'done') {
-        usage = { tokens: event.metrics.promptTokens + event.metrics.completionTokens, costUsd: event.metrics.costUsd };
+        // Counted before the client sees the end, so its next request already finds it counted.
+        const { promptTokens, completionTokens, costUsd } = event.metrics;
+        charge(() => ({ tokens: promptTokens + completionTokens, costUsd }));
       } else if (!event.partial) {
         // Failed before any token: nothing is known to have been spent.
         modelId = null;

@@ -9,6 +9,8 @@ import { createSwitchyardClient, type SwitchyardClient } from '../../src/client/
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface SwitchyardProcess {
+  /** The GraphQL endpoint over HTTP. */
+  readonly url: string;
   readonly wsUrl: string;
   readonly client: SwitchyardClient;
   /** SIGTERM, then resolves with the exit code once the process is gone. */
@@ -28,7 +30,8 @@ export async function spawnSwitchyard(
   delete env.SWITCHYARD_CONFIG;
   if (options.config) {
     const configPath = join(dir, 'config.json');
-    writeFileSync(configPath, JSON.stringify({ ...options.config, server: { host: '127.0.0.1' } }));
+    const server = { ...(options.config.server as Record<string, unknown> | undefined), host: '127.0.0.1' };
+    writeFileSync(configPath, JSON.stringify({ ...options.config, server }));
     env.SWITCHYARD_CONFIG = configPath;
   }
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -44,7 +47,7 @@ export async function spawnSwitchyard(
   const cleanUp = () => rmSync(dir, { recursive: true, force: true });
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listen line within 20 s: ${stderr}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`no listen line within 60 s: ${stderr}`)), 60_000);
       child.once('exit', (code) => reject(new Error(`switchyard exited with ${code}: ${stderr}`)));
       createInterface({ input: child.stdout! }).on('line', (line) => {
         let entry: { msg?: string; url?: string };
@@ -62,6 +65,7 @@ export async function spawnSwitchyard(
     const wsUrl = url.replace(/^http/, 'ws').replace('//0.0.0.0:', '//127.0.0.1:');
     const client = createSwitchyardClient({ url: wsUrl });
     return {
+      url: url.replace('//0.0.0.0:', '//127.0.0.1:'),
       wsUrl,
       client,
       async stop() {
