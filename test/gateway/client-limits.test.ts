@@ -30,7 +30,7 @@ describe('client limits over GraphQL', () => {
     const second = [];
     for await (const result of client.subscribe(ChatDocument, variables)) second.push(result);
     expect(second).toHaveLength(1);
-    const extensions = (second[0]!.errors![0] as { extensions: { code: string; retryAfter: number } }).extensions;
+    const extensions = second[0]!.errors![0]!.extensions as { code: string; retryAfter: number };
     expect(extensions.code).toBe('RATE_LIMITED');
     expect(extensions.retryAfter).toBeGreaterThanOrEqual(1);
     expect(extensions.retryAfter).toBeLessThanOrEqual(60);
