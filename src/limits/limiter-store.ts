@@ -100,6 +100,21 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
     };
   }
 
+  /** A lease that frees its slot once, however often it is released. */
+  function holdLease(free: () => void): Lease {
+    let released = false;
+    const lease: Lease = {
+      release() {
+        if (released) return;
+        released = true;
+        held.delete(lease);
+        free();
+      },
+    };
+    held.add(lease);
+    return lease;
+  }
+
   function memorySlots(): SlotLimiter {
     const counts = new Map<string, number>();
     return {
@@ -107,19 +122,11 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
         const count = counts.get(key) ?? 0;
         if (count >= limit) return null;
         counts.set(key, count + 1);
-        let released = false;
-        const lease: Lease = {
-          release() {
-            if (released) return;
-            released = true;
-            held.delete(lease);
-            const left = (counts.get(key) ?? 1) - 1;
-            if (left <= 0) counts.delete(key);
-            else counts.set(key, left);
-          },
-        };
-        held.add(lease);
-        return lease;
+        return holdLease(() => {
+          const left = (counts.get(key) ?? 1) - 1;
+          if (left <= 0) counts.delete(key);
+          else counts.set(key, left);
+        });
       },
     };
   }
@@ -145,20 +152,12 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
           return local.tryAcquire(key, limit);
         }
         if (!acquired) return null;
-        let released = false;
-        const lease: Lease = {
-          release() {
-            if (released) return;
-            released = true;
-            held.delete(lease);
-            semaphore.release().catch((error: unknown) => {
-              // The lease then expires by itself after leaseMs.
-              log.debug({ err: error instanceof Error ? error.message : String(error), key }, 'releasing a stream slot failed');
-            });
-          },
-        };
-        held.add(lease);
-        return lease;
+        return holdLease(() => {
+          semaphore.release().catch((error: unknown) => {
+            // The lease then expires by itself after leaseMs.
+            log.debug({ err: error instanceof Error ? error.message : String(error), key }, 'releasing a stream slot failed');
+          });
+        });
       },
     };
   }
