@@ -80,6 +80,8 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
     res.once('close', () => {
       if (!finished) void stream.return(undefined);
     });
+    // It may have left while the chat was being admitted.
+    if (res.destroyed) return void (await stream.return(undefined));
     try {
       if (request.stream) await streamCompletion(res, stream, request);
       else await wholeCompletion(res, stream, request);
@@ -177,7 +179,9 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
       return false;
     };
     for (const event of head) if (await handle(event)) return void res.end();
-    for await (const event of stream) if (await handle(event)) return void res.end();
+    for await (const event of stream) {
+      if ((await handle(event)) || res.destroyed) return void res.end();
+    }
     res.end();
   }
 

@@ -126,6 +126,14 @@ describe('client keys on every transport', () => {
       expect(codeOf((await http(sneaky, {}, KEYS.CHATTER_KEY)).body)).toBe('FORBIDDEN');
     });
 
+    it('serves GraphiQL page without a key, but no query', async () => {
+      const page = await fetch(gateway.url, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/graphiql/i);
+      const query = await fetch(`${gateway.url}?query=${encodeURIComponent(ARMS)}`, { headers: { accept: 'text/html' } });
+      expect(query.status).toBe(401);
+    });
+
     it('keeps /metrics behind the read scope and /health, /livez open', async () => {
       const metrics = (key?: string) => fetch(gateway.url.replace(/\/graphql$/, '/metrics'), { headers: key ? { authorization: `Bearer ${key}` } : {} });
       expect((await metrics()).status).toBe(401);
