@@ -164,7 +164,9 @@ builder.queryFields((t) => ({
   request: t.field({
     type: Request,
     nullable: true,
-    description: 'A recent request (kept for the feedback window), or null when unknown or expired.',
+    description:
+      'A recent request (kept for the feedback window), or null when unknown or expired. ' +
+      'FORBIDDEN unless the caller made it (same client key) or is an admin.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, { services, principal }) =>
       translateErrors(() => services.gate.request(principal, String(id)) ?? null),
