@@ -51,6 +51,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`switchyard: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`switchyard: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });

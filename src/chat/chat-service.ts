@@ -71,8 +71,8 @@ export interface ChatService {
   chat(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined>;
   submitFeedback(input: FeedbackInput): Promise<FeedbackResult>;
   getRequest(id: string): RequestRecord | undefined;
-  /** The owner's most recent requests, newest first. */
-  recentRequests(owner: string, limit: number): RequestRecord[];
+  /** The session's most recent requests, newest first. */
+  recentRequests(session: string, limit: number): RequestRecord[];
 }
 
 export interface ChatServiceDeps {
@@ -322,6 +322,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const record: RequestRecord = {
         id: newId(),
         createdAt: Date.now(),
+        owner: request.owner ?? null,
         status: 'streaming',
         decision: null,
         shared: false,
@@ -332,7 +333,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         errorCode: null,
         metrics: null,
         feedback: null,
-        owner: request.owner ?? null,
+        session: request.session ?? null,
       };
       requests.add(record);
       const cacheKey =
@@ -438,6 +439,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
 
     getRequest: (id) => requests.get(id),
-    recentRequests: (owner, limit) => requests.recent(owner, limit),
+    recentRequests: (session, limit) => requests.recent(session, limit),
   };
 }

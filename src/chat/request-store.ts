@@ -18,6 +18,8 @@ export interface FeedbackRecord {
 export interface RequestRecord {
   readonly id: string;
   readonly createdAt: number;
+  /** The client key id that made the request; null for a caller without a key. */
+  readonly owner: string | null;
   status: RequestStatus;
   decision: RouteDecision | null;
   /** Served from the cache or from another request's upstream call: teaches the bandit nothing. */
@@ -29,20 +31,20 @@ export interface RequestRecord {
   errorCode: string | null;
   metrics: ChatMetrics | null;
   feedback: FeedbackRecord | null;
-  /** Who made it (see src/server/request-owner.ts); null when the caller cannot be told apart. */
-  readonly owner: string | null;
+  /** The session it is listed under (see src/server/request-session.ts); null when the caller cannot be told apart. */
+  readonly session: string | null;
 }
 
 export interface RequestStore {
   add(record: RequestRecord): void;
   get(id: string): RequestRecord | undefined;
-  /** The owner's most recent requests still remembered, newest first, at most `limit`. */
-  recent(owner: string, limit: number): RequestRecord[];
+  /** The session's most recent requests still remembered, newest first, at most `limit`. */
+  recent(session: string, limit: number): RequestRecord[];
   size(): number;
 }
 
-/** Requests listed per owner: recentRequests is a look back, not an archive. */
-export const MAX_RECENT_PER_OWNER = 100;
+/** Requests listed per session: recentRequests is a look back, not an archive. */
+export const MAX_RECENT_PER_SESSION = 100;
 
 export function createRequestStore(options: { maxRequests: number; ttlMs: number }): RequestStore {
   const records = new LRUCache<string, RequestRecord>({
@@ -51,20 +53,20 @@ export function createRequestStore(options: { maxRequests: number; ttlMs: number
     // Feedback must not keep an old request alive past its window.
     updateAgeOnGet: false,
   });
-  // Newest last. Bounded like the records: one list per owner, and no more owners than records.
-  const idsByOwner = new LRUCache<string, string[]>({ max: options.maxRequests });
+  // Newest last. Bounded like the records: one list per session, and no more sessions than records.
+  const idsBySession = new LRUCache<string, string[]>({ max: options.maxRequests });
   return {
     add(record) {
       records.set(record.id, record);
-      if (record.owner === null) return;
-      const ids = idsByOwner.get(record.owner) ?? [];
+      if (record.session === null) return;
+      const ids = idsBySession.get(record.session) ?? [];
       ids.push(record.id);
-      if (ids.length > MAX_RECENT_PER_OWNER) ids.shift();
-      idsByOwner.set(record.owner, ids);
+      if (ids.length > MAX_RECENT_PER_SESSION) ids.shift();
+      idsBySession.set(record.session, ids);
     },
     get: (id) => records.get(id),
-    recent(owner, limit) {
-      const ids = idsByOwner.get(owner) ?? [];
+    recent(session, limit) {
+      const ids = idsBySession.get(session) ?? [];
       const found: RequestRecord[] = [];
       for (let i = ids.length - 1; i >= 0 && found.length < limit; i--) {
         const record = records.get(ids[i]!);

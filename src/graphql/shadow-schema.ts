@@ -7,7 +7,7 @@ import type {
 import { ArmInContextRef, ArmRef, inContext } from './arms-schema.js';
 import { builder } from './builder.js';
 import { roundMsOrNull, roundUsd } from './display-rounding.js';
-import { requireAdmin, translateErrors } from './errors.js';
+import { translateErrors } from './errors.js';
 
 const ComparisonPreference = builder.enumType('ComparisonPreference', {
   description: 'Which of the two answers of a shadowed request was better.',
@@ -143,7 +143,8 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The shadow answer of a request; null when it was not shadowed or has expired.',
     args: { requestId: t.arg.id({ required: true }) },
-    resolve: (_root, { requestId }, { services }) => services.shadow.call(String(requestId)) ?? null,
+    resolve: (_root, { requestId }, { services, principal }) =>
+      translateErrors(() => services.gate.shadowCall(principal, String(requestId)) ?? null),
   }),
 }));
 
@@ -157,16 +158,13 @@ builder.mutationFields((t) => ({
       requestId: t.arg.id({ required: true }),
       preferred: t.arg({ type: ComparisonPreference, required: true }),
     },
-    resolve: (_root, { requestId, preferred }, { services }) =>
-      translateErrors(() => services.shadow.submitComparison(String(requestId), preferred)),
+    resolve: (_root, { requestId, preferred }, { services, principal }) =>
+      translateErrors(() => services.gate.submitComparison(principal, String(requestId), preferred)),
   }),
   setShadowRate: t.field({
     type: Shadow,
     description: 'Admin: sets the share of eligible requests shadowed, in [0, 1] (0 stops shadowing).',
     args: { rate: t.arg.float({ required: true }) },
-    resolve: (_root, { rate }, context) => {
-      requireAdmin(context);
-      return translateErrors(() => context.services.shadow.setRate(rate));
-    },
+    resolve: (_root, { rate }, { services }) => translateErrors(() => services.shadow.setRate(rate)),
   }),
 }));

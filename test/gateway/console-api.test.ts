@@ -11,7 +11,7 @@ import {
 } from '../../src/client/generated/graphql.js';
 import { createSwitchyardClient, GraphQLRequestError, type SwitchyardClient } from '../../src/client/switchyard-client.js';
 import { graphiqlDocument } from '../../src/server/graphiql-document.js';
-import { SESSION_HEADER } from '../../src/server/request-owner.js';
+import { SESSION_HEADER } from '../../src/server/request-session.js';
 import { postGraphQL, startGateway, type RunningGateway } from '../helpers/gateway.js';
 
 /** What the console and normalised client caches need from the API. */

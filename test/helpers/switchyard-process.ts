@@ -11,6 +11,8 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export type LogEntry = Record<string, unknown> & { msg?: string };
 
 export interface SwitchyardProcess {
+  /** The GraphQL endpoint over HTTP. */
+  readonly url: string;
   readonly wsUrl: string;
   readonly client: SwitchyardClient;
   /** The process's JSON log lines so far. */
@@ -34,7 +36,8 @@ export async function spawnSwitchyard(
   delete env.SWITCHYARD_CONFIG;
   if (options.config) {
     const configPath = join(dir, 'config.json');
-    writeFileSync(configPath, JSON.stringify({ ...options.config, server: { host: '127.0.0.1' } }));
+    const server = { ...(options.config.server as Record<string, unknown> | undefined), host: '127.0.0.1' };
+    writeFileSync(configPath, JSON.stringify({ ...options.config, server }));
     env.SWITCHYARD_CONFIG = configPath;
   }
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -52,7 +55,7 @@ export async function spawnSwitchyard(
   const waiters = new Set<(entry: LogEntry) => void>();
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listen line within 20 s: ${stderr}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`no listen line within 60 s: ${stderr}`)), 60_000);
       child.once('exit', (code) => reject(new Error(`switchyard exited with ${code}: ${stderr}`)));
       createInterface({ input: child.stdout! }).on('line', (line) => {
         let entry: LogEntry & { url?: string };
@@ -72,6 +75,7 @@ export async function spawnSwitchyard(
     const wsUrl = url.replace(/^http/, 'ws').replace('//0.0.0.0:', '//127.0.0.1:');
     const client = createSwitchyardClient({ url: wsUrl });
     return {
+      url: url.replace('//0.0.0.0:', '//127.0.0.1:'),
       wsUrl,
       client,
       logs,
