@@ -11,7 +11,12 @@ const config: CodegenConfig = {
   generates: {
     'src/client/generated/': {
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      presetConfig: {
+        fragmentMasking: false,
+        // persisted-documents.json maps each operation's hash to its text: the manifest a gateway
+        // running with server.trustedDocuments accepts; documents keep their text and carry the hash.
+        persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' },
+      },
       config: { useTypeImports: true, enumsAsTypes: true, scalars: { ID: 'string' } },
     },
   },

@@ -1,4 +1,5 @@
 import { buildApp } from './app.js';
+import { CodedError } from './coded-error.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { createLogger } from './logger.js';
 
@@ -18,7 +19,14 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { url } = await app.start();
+  let url;
+  try {
+    ({ url } = await app.start());
+  } catch (error) {
+    // Release what was built (a Redis connection, timers) before the one line that says why.
+    await app.stop().catch(() => undefined);
+    throw error;
+  }
   logger.info(
     { url, models: config.models.map((m) => m.id), arms: config.arms.map((a) => a.id), redis: Boolean(config.redis.url) },
     `Switchyard listening on ${url} (GraphiQL at the same address)`,
@@ -50,6 +58,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`switchyard: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  // An expected failure (a port in use) is one line; an unexpected one keeps its stack.
+  const reason = error instanceof CodedError ? error.message : error instanceof Error ? error.stack : String(error);
+  process.stderr.write(`switchyard: failed to start: ${reason}\n`);
   process.exit(1);
 });

@@ -1,19 +1,26 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type execute, type ExecutionArgs, type GraphQLSchema, type subscribe } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { CodedError } from '../coded-error.js';
 import type { Logger } from '../logger.js';
+import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
+import { useMultipartSubscriptions } from './multipart-subscriptions.js';
+import { useCodedNotAcceptable } from './not-acceptable.js';
+import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
+import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
 import type { GraphQLContext, GraphQLServices } from '../graphql/context.js';
 
 /**
- * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and SSE subscriptions;
- * graphql-ws serves subscriptions over WebSocket on the same port and path, through yoga's envelop
- * pipeline so both transports share the schema, context and error masking.
+ * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and subscriptions over SSE
+ * and multipart HTTP; graphql-sse's handler serves its single-connection mode; graphql-ws serves
+ * subscriptions over WebSocket. All on the same port and path, all through yoga's envelop pipeline,
+ * so every transport shares the schema, context, trusted-document gate and error masking.
  */
 
 export interface HealthReport {
@@ -37,6 +44,8 @@ export interface GatewayServerDeps {
   readonly adminToken?: string | undefined;
   /** Prometheus exposition for /metrics. */
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** When set, only these documents run (see `server.trustedDocuments`). */
+  readonly trustedDocuments?: TrustedDocumentsOptions | null;
 }
 
 export interface GatewayServer {
@@ -52,6 +61,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const { logger, options } = deps;
   const httpLogger = logger.child({ component: 'server' });
   let stopping = false;
+  const gate = createOperationGate(deps.trustedDocuments ?? null);
 
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
     schema: deps.schema,
@@ -66,6 +76,14 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     // GraphiQL's assets are bundled rather than fetched from a CDN, so it works on closed networks.
     renderGraphiQL,
     landingPage: false,
+    extraParamNames: ['documentId'],
+    plugins: [
+      useOperationGate(gate),
+      useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),
+      // Result processors, after yoga's own: multipart for subscriptions, then a coded 406.
+      useMultipartSubscriptions(),
+      useCodedNotAcceptable(),
+    ],
     healthCheckEndpoint: '/livez',
     logging: {
       debug: (...args) => httpLogger.debug(args.map(String).join(' ')),
@@ -105,39 +123,29 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     void yoga.requestListener(req, res);
   });
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: options.graphqlPath });
+  // Upgrades are routed by hand rather than by attaching the WebSocket server to the HTTP server:
+  // attached, it re-emits every HTTP server error (a port in use) as its own, which graphql-ws
+  // reports as an internal error.
+  const wsServer = new WebSocketServer({ noServer: true });
+  httpServer.on('upgrade', (request, socket, head) => {
+    if ((request.url ?? '/').split('?')[0] !== options.graphqlPath) {
+      socket.destroy();
+      return;
+    }
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+  });
 
   const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage }>(
     {
-      execute: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, _id, payload: SubscribePayload) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
-        // A throw here would close the socket and every subscription on it: return errors instead.
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        const args: ExecutionArgs = {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
-        };
-        return args;
-      },
+      execute: executeEnveloped,
+      subscribe: subscribeEnveloped,
+      onSubscribe: (ctx, _id, payload: SubscribePayload) =>
+        prepareEnvelopedOperation(
+          yoga,
+          gate,
+          { ...ctx, req: ctx.extra.request, socket: ctx.extra.socket },
+          payload,
+        ),
     },
     wsServer,
   );
@@ -145,9 +153,15 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   return {
     start(port, host) {
       return new Promise((resolve, reject) => {
-        httpServer.once('error', reject);
+        httpServer.once('error', (error: NodeJS.ErrnoException) =>
+          reject(
+            error.code === 'EADDRINUSE'
+              ? new CodedError('PORT_IN_USE', `port ${port} is already in use: stop what holds it, or set PORT (server.port)`)
+              : error,
+          ),
+        );
         httpServer.listen(port, host, () => {
-          httpServer.off('error', reject);
+          httpServer.removeAllListeners('error');
           const address = httpServer.address() as AddressInfo;
           const hostForUrl = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
           const base = `${hostForUrl}:${address.port}${options.graphqlPath}`;
@@ -197,11 +211,6 @@ function tokenMatches(given: string | undefined, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b);
-}
-
-interface EnvelopedRoot {
-  execute: typeof execute;
-  subscribe: typeof subscribe;
 }
 
 const GRAPHIQL_DEFAULT_QUERY = /* GraphQL */ `# Switchyard: subscribe to a routed, streamed chat.
