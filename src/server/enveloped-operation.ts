@@ -32,7 +32,7 @@ export async function prepareEnvelopedOperation(
   try {
     resolved = gate.resolve(params);
   } catch (error) {
-    if (error instanceof GraphQLError) return [error];
+    if (error instanceof GraphQLError) return withoutHttpHints([error]);
     throw error;
   }
   const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -43,11 +43,11 @@ export async function prepareEnvelopedOperation(
   try {
     document = parse(resolved.query);
   } catch (error) {
-    if (error instanceof GraphQLError) return [error];
+    if (error instanceof GraphQLError) return withoutHttpHints([error]);
     throw error;
   }
   const errors = validate(schema, document);
-  if (errors.length > 0) return errors;
+  if (errors.length > 0) return withoutHttpHints(errors);
   return {
     schema,
     operationName: resolved.operationName,
@@ -60,3 +60,19 @@ export async function prepareEnvelopedOperation(
 
 export const executeEnveloped = (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args);
 export const subscribeEnveloped = (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args);
+
+/** yoga marks request errors with HTTP status hints (`extensions.http`) that only its own HTTP responses use. */
+function withoutHttpHints(errors: readonly GraphQLError[]): GraphQLError[] {
+  return errors.map((error) => {
+    if (!error.extensions?.http) return error;
+    const { http: _http, ...extensions } = error.extensions;
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: error.originalError,
+      extensions,
+    });
+  });
+}
