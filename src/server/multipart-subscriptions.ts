@@ -13,8 +13,6 @@ import type { ExecutionResult } from 'graphql';
  */
 
 const BOUNDARY = 'graphql';
-/** The protocol's heartbeat period. */
-const HEARTBEAT_MS = 5_000;
 
 /** The media types of an Accept header, in the client's order, without parameters. */
 export function acceptedMediaTypes(request: Request): string[] {
@@ -26,13 +24,14 @@ export function acceptedMediaTypes(request: Request): string[] {
     .filter(Boolean);
 }
 
-export function useMultipartSubscriptions(): Plugin {
+/** `heartbeatMs`: the protocol's period between heartbeats, 5 s. */
+export function useMultipartSubscriptions({ heartbeatMs = 5_000 }: { heartbeatMs?: number } = {}): Plugin {
   return {
     onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
       if (resultProcessor || !isAsyncIterable(result)) return;
       if (!acceptedMediaTypes(request).includes('multipart/mixed')) return;
       setResultProcessor(
-        (input, fetchAPI) => multipartResponse(input as AsyncIterable<ExecutionResult>, fetchAPI),
+        (input, fetchAPI) => multipartResponse(input as AsyncIterable<ExecutionResult>, fetchAPI, heartbeatMs),
         'multipart/mixed',
       );
     },
@@ -42,6 +41,7 @@ export function useMultipartSubscriptions(): Plugin {
 function multipartResponse(
   results: AsyncIterable<ExecutionResult>,
   fetchAPI: { ReadableStream: typeof ReadableStream; Response: typeof Response; TextEncoder: typeof TextEncoder },
+  heartbeatMs: number,
 ): Response {
   const encoder = new fetchAPI.TextEncoder();
   const part = (json: string) => encoder.encode(`\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${json}\r\n--${BOUNDARY}`);
@@ -50,7 +50,7 @@ function multipartResponse(
   const stream = new fetchAPI.ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(encoder.encode(`\r\n--${BOUNDARY}`));
-      heartbeat = setInterval(() => controller.enqueue(part('{}')), HEARTBEAT_MS);
+      heartbeat = setInterval(() => controller.enqueue(part('{}')), heartbeatMs);
     },
     async pull(controller) {
       try {

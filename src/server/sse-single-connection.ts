@@ -10,9 +10,52 @@ import type { OperationGate } from './trusted-documents.js';
  * it. graphql-sse's own handler speaks the protocol; yoga keeps serving everything else on the path
  * (queries, mutations, and the distinct-connection SSE that carries no token).
  */
-export function useGraphQLSSESingleConnection(options: { readonly path: string; readonly gate: OperationGate }): Plugin {
+export interface SingleConnectionOptions {
+  readonly path: string;
+  readonly gate: OperationGate;
+  /** How long a reservation may wait for its event stream before it is dropped. */
+  readonly reservationTtlMs?: number;
+  /** Reservations waiting for their stream at most; a PUT past it is refused. */
+  readonly maxUnclaimedReservations?: number;
+}
+
+export function useGraphQLSSESingleConnection(options: SingleConnectionOptions): Plugin {
+  const { reservationTtlMs = 30_000, maxUnclaimedReservations = 10_000 } = options;
   const serverContexts = new WeakMap<Request, Record<string, unknown>>();
   let handler: ((request: Request) => Promise<Response>) | undefined;
+  // graphql-sse keeps a reservation until its stream has been opened and closed; one nobody opens
+  // would stay for good, so a client could fill the memory with PUTs. Unclaimed ones expire.
+  const unclaimed = new Map<string, ReturnType<typeof setTimeout>>();
+
+  async function reserve(request: Request): Promise<Response> {
+    if (unclaimed.size >= maxUnclaimedReservations) {
+      return Response.json(
+        { errors: [{ message: 'too many stream reservations are waiting for their stream', extensions: { code: 'TOO_MANY_RESERVATIONS' } }] },
+        { status: 503, headers: { 'retry-after': String(Math.ceil(reservationTtlMs / 1000)) } },
+      );
+    }
+    const response = await handler!(request);
+    if (response.status === 201) {
+      const token = await response.clone().text();
+      unclaimed.set(token, setTimeout(() => void expire(token, request.url), reservationTtlMs).unref());
+    }
+    return response;
+  }
+
+  async function expire(token: string, url: string): Promise<void> {
+    unclaimed.delete(token);
+    // Opening the reserved stream and dropping it at once is how graphql-sse lets one go.
+    const stream = await handler!(new Request(url, { headers: { accept: 'text/event-stream', [TOKEN_HEADER_KEY]: token } }));
+    await stream.body?.cancel();
+  }
+
+  function claim(request: Request, url: URL): void {
+    const token = request.headers.get(TOKEN_HEADER_KEY) ?? url.searchParams.get(TOKEN_QUERY_KEY);
+    if (token === null || request.headers.get('accept') !== 'text/event-stream') return;
+    clearTimeout(unclaimed.get(token));
+    unclaimed.delete(token);
+  }
+
   return {
     onYogaInit({ yoga }) {
       handler = createHandler<Record<PropertyKey, unknown>>(
@@ -40,6 +83,8 @@ export function useGraphQLSSESingleConnection(options: { readonly path: string; 
     onRequest({ request, url, serverContext, endResponse }) {
       if (url.pathname !== options.path || !handler || !isSingleConnectionRequest(request, url)) return;
       serverContexts.set(request, serverContext as Record<string, unknown>);
+      if (request.method === 'PUT') return reserve(request).then(endResponse);
+      claim(request, url);
       return handler(request).then(endResponse);
     },
   };
