@@ -246,6 +246,22 @@ describe('third-party GraphQL clients', () => {
     });
   });
 
+  it('streams to a GET request, as EventSource sends it', async () => {
+    const url = new URL(gateway.url);
+    url.searchParams.set('query', print(ChatDocument));
+    url.searchParams.set('variables', JSON.stringify(chatInput('EventSource')));
+    const response = await fetch(url, { headers: { accept: 'text/event-stream' } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const body = await response.text();
+    const events = body
+      .split('\n\n')
+      .filter((block) => block.includes('event: next'))
+      .map((block) => (JSON.parse(block.split('\n').find((l) => l.startsWith('data:'))!.slice(5)) as { data: ChatSubscription }).data.chat);
+    expectWholeChat(events);
+    expect(body).toContain('event: complete');
+  });
+
   describe('graphql-request', () => {
     it('runs queries and mutations', async () => {
       const client = new GraphQLClient(gateway.url);
