@@ -104,14 +104,15 @@ describe('README snippets', () => {
       rmSync(snippetDir, { recursive: true, force: true });
     });
 
-    it.each(runnable('').map((s) => [title(s), s] as const))('%s', async (_t, snippet) => {
+    // Concurrently: the snippets mostly wait on the gateway's simulated models, and use distinct prompts.
+    it.concurrent.each(runnable('').map((s) => [title(s), s] as const))('%s', async (_t, snippet) => {
       const { stdout, stderr } = await runSnippet(snippet, gateway.port);
       expectOnlyNamedErrorCodes(snippet, stdout + stderr);
       if (snippet.lang === 'js') expect(stderr).toBe('');
       if (snippet.code.includes('submitFeedback')) expect(stdout).toContain('"learned":true');
     });
 
-    it.each(runnable('trusted').map((s) => [title(s), s] as const))('%s (trusted documents)', async (_t, snippet) => {
+    it.concurrent.each(runnable('trusted').map((s) => [title(s), s] as const))('%s (trusted documents)', async (_t, snippet) => {
       const { stdout, stderr } = await runSnippet(snippet, trusted.port);
       expectOnlyNamedErrorCodes(snippet, stdout + stderr);
       if (snippet.lang === 'js') expect(stderr).toBe('');
