@@ -129,7 +129,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const wsServer = new WebSocketServer({ noServer: true });
   httpServer.on('upgrade', (request, socket, head) => {
     if ((request.url ?? '/').split('?')[0] !== options.graphqlPath) {
-      socket.destroy();
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
@@ -153,15 +153,15 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   return {
     start(port, host) {
       return new Promise((resolve, reject) => {
-        httpServer.once('error', (error: NodeJS.ErrnoException) =>
+        const onError = (error: NodeJS.ErrnoException) =>
           reject(
             error.code === 'EADDRINUSE'
               ? new CodedError('PORT_IN_USE', `port ${port} is already in use: stop what holds it, or set PORT (server.port)`)
               : error,
-          ),
-        );
+          );
+        httpServer.once('error', onError);
         httpServer.listen(port, host, () => {
-          httpServer.removeAllListeners('error');
+          httpServer.off('error', onError);
           const address = httpServer.address() as AddressInfo;
           const hostForUrl = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
           const base = `${hostForUrl}:${address.port}${options.graphqlPath}`;

@@ -105,8 +105,10 @@ function onlyTrusted(): GraphQLError {
  */
 export function useOperationGate(gate: OperationGate): Plugin {
   return {
-    onParams({ params, setParams }) {
-      setParams(gate.resolve(params as OperationParams) as GraphQLParams);
+    onParams({ params, request, setParams }) {
+      // yoga reads only the standard parameters from a GET request's URL.
+      const documentId = (params as OperationParams).documentId ?? new URL(request.url).searchParams.get('documentId');
+      setParams(gate.resolve({ ...(params as OperationParams), documentId }) as GraphQLParams);
     },
   };
 }

@@ -58,11 +58,13 @@ describe('trusted documents only', () => {
     }
   });
 
-  it('runs an id over HTTP, as documentId or as Apollo persisted-query hash', async () => {
+  it('runs an id over HTTP, as documentId (POST or GET) or as Apollo persisted-query hash', async () => {
     expect((await post(gateway.url, { documentId: idOf(ArmsDocument) })).data?.arms).toHaveLength(4);
     const sha256Hash = idOf(ArmsDocument).replace(/^sha256:/, '');
     const apq = await post(gateway.url, { extensions: { persistedQuery: { version: 1, sha256Hash } } });
     expect(apq.data?.arms).toHaveLength(4);
+    const get = await fetch(`${gateway.url}?documentId=${encodeURIComponent(idOf(ArmsDocument))}`);
+    expect(((await get.json()) as { data?: { arms?: unknown[] } }).data?.arms).toHaveLength(4);
   });
 
   it('streams an id over SSE, distinct and single connection', async () => {
