@@ -27,9 +27,10 @@ async function main(): Promise<void> {
     await app.stop().catch(() => undefined);
     throw error;
   }
+  const consoleUrl = config.server.console ? new URL('/', url).href : null;
   logger.info(
-    { url, models: config.models.map((m) => m.id), arms: config.arms.map((a) => a.id), redis: Boolean(config.redis.url) },
-    `Switchyard listening on ${url} (GraphiQL at the same address)`,
+    { url, console: consoleUrl, models: config.models.map((m) => m.id), arms: config.arms.map((a) => a.id), redis: Boolean(config.redis.url) },
+    `Switchyard listening on ${url} (GraphiQL at the same address${consoleUrl ? `; the console at ${consoleUrl}` : ''})`,
   );
 
   let stopping = false;

@@ -11,6 +11,8 @@ export interface ChatRequest {
   readonly temperature?: number | undefined;
   /** False bypasses the cache for this request. */
   readonly cache?: boolean | undefined;
+  /** Who asks (see src/server/request-owner.ts): the request is listed among theirs. */
+  readonly owner?: string | null | undefined;
 }
 
 export interface ChatMetrics {

@@ -29,14 +29,20 @@ export interface RequestRecord {
   errorCode: string | null;
   metrics: ChatMetrics | null;
   feedback: FeedbackRecord | null;
+  /** Who made it (see src/server/request-owner.ts); null when the caller cannot be told apart. */
+  readonly owner: string | null;
 }
 
 export interface RequestStore {
   add(record: RequestRecord): void;
   get(id: string): RequestRecord | undefined;
-  /** True when the id was seen but has expired or been evicted. */
+  /** The owner's most recent requests still remembered, newest first, at most `limit`. */
+  recent(owner: string, limit: number): RequestRecord[];
   size(): number;
 }
+
+/** Requests listed per owner: recentRequests is a look back, not an archive. */
+export const MAX_RECENT_PER_OWNER = 100;
 
 export function createRequestStore(options: { maxRequests: number; ttlMs: number }): RequestStore {
   const records = new LRUCache<string, RequestRecord>({
@@ -45,9 +51,27 @@ export function createRequestStore(options: { maxRequests: number; ttlMs: number
     // Feedback must not keep an old request alive past its window.
     updateAgeOnGet: false,
   });
+  // Newest last. Bounded like the records: one list per owner, and no more owners than records.
+  const idsByOwner = new LRUCache<string, string[]>({ max: options.maxRequests });
   return {
-    add: (record) => void records.set(record.id, record),
+    add(record) {
+      records.set(record.id, record);
+      if (record.owner === null) return;
+      const ids = idsByOwner.get(record.owner) ?? [];
+      ids.push(record.id);
+      if (ids.length > MAX_RECENT_PER_OWNER) ids.shift();
+      idsByOwner.set(record.owner, ids);
+    },
     get: (id) => records.get(id),
+    recent(owner, limit) {
+      const ids = idsByOwner.get(owner) ?? [];
+      const found: RequestRecord[] = [];
+      for (let i = ids.length - 1; i >= 0 && found.length < limit; i--) {
+        const record = records.get(ids[i]!);
+        if (record) found.push(record);
+      }
+      return found;
+    },
     size: () => records.size,
   };
 }

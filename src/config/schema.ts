@@ -286,6 +286,8 @@ const serverSchema = z
     host: z.string().default('0.0.0.0'),
     graphqlPath: z.string().startsWith('/').default('/graphql'),
     graphiql: z.boolean().default(true),
+    /** Serve the web console at `/`. */
+    console: z.boolean().default(true),
     /** Environment variable holding the token admin mutations require; unset leaves them open. */
     adminTokenEnv: z
       .string()

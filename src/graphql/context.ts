@@ -22,4 +22,6 @@ export interface GraphQLContext {
   readonly services: GraphQLServices;
   /** Whether the caller may run admin mutations (see `server.adminTokenEnv`). */
   readonly admin: boolean;
+  /** Who the caller is for request ownership (see src/server/request-owner.ts); null when unknown. */
+  readonly owner: string | null;
 }

@@ -4,8 +4,9 @@ import type {
   ShadowCallView,
   ShadowStats,
 } from '../router/shadow-router.js';
-import { ArmRef } from './arms-schema.js';
+import { ArmInContextRef, ArmRef, inContext } from './arms-schema.js';
 import { builder } from './builder.js';
+import { roundMsOrNull, roundUsd } from './display-rounding.js';
 import { requireAdmin, translateErrors } from './errors.js';
 
 const ComparisonPreference = builder.enumType('ComparisonPreference', {
@@ -51,9 +52,9 @@ const ShadowArm = builder.objectRef<ShadowArmStats>('ShadowArm').implement({
     calls: t.exposeInt('calls'),
     completed: t.exposeInt('completed'),
     failed: t.exposeInt('failed'),
-    spendUsd: t.exposeFloat('spendUsd'),
-    meanLatencyMs: t.exposeFloat('meanLatencyMs', { nullable: true }),
-    meanTtftMs: t.exposeFloat('meanTtftMs', { nullable: true }),
+    spendUsd: t.float({ resolve: (a) => roundUsd(a.spendUsd) }),
+    meanLatencyMs: t.float({ nullable: true, resolve: (a) => roundMsOrNull(a.meanLatencyMs) }),
+    meanTtftMs: t.float({ nullable: true, resolve: (a) => roundMsOrNull(a.meanTtftMs) }),
     comparisons: t.exposeInt('comparisons'),
     shadowPreferred: t.exposeInt('shadowPreferred'),
     primaryPreferred: t.exposeInt('primaryPreferred'),
@@ -74,9 +75,10 @@ const Shadow = builder.objectRef<ShadowStats>('Shadow').implement({
     inFlight: t.exposeInt('inFlight'),
     completed: t.exposeInt('completed'),
     failed: t.exposeInt('failed'),
-    spendUsd: t.exposeFloat('spendUsd'),
-    spendLastMinuteUsd: t.exposeFloat('spendLastMinuteUsd', {
+    spendUsd: t.float({ resolve: (s) => roundUsd(s.spendUsd) }),
+    spendLastMinuteUsd: t.float({
       description: 'Spend of shadow calls that ended in the last 60 s, checked against the budget.',
+      resolve: (s) => roundUsd(s.spendLastMinuteUsd),
     }),
     skipped: t.field({ type: ShadowSkips, resolve: (s) => s.skipped }),
     paused: t.field({
@@ -101,10 +103,10 @@ const ShadowCall = builder.objectRef<ShadowCallView>('ShadowCall').implement({
     status: t.field({ type: ShadowCallStatus, resolve: (c) => c.status }),
     text: t.exposeString('text'),
     errorCode: t.exposeString('errorCode', { nullable: true }),
-    latencyMs: t.exposeFloat('latencyMs', { nullable: true }),
-    ttftMs: t.exposeFloat('ttftMs', { nullable: true }),
+    latencyMs: t.float({ nullable: true, resolve: (c) => roundMsOrNull(c.latencyMs) }),
+    ttftMs: t.float({ nullable: true, resolve: (c) => roundMsOrNull(c.ttftMs) }),
     completionTokens: t.exposeInt('completionTokens'),
-    costUsd: t.exposeFloat('costUsd'),
+    costUsd: t.float({ resolve: (c) => roundUsd(c.costUsd) }),
     startedAt: t.string({ resolve: (c) => new Date(c.startedAt).toISOString() }),
     comparison: t.field({ type: ComparisonPreference, nullable: true, resolve: (c) => c.comparison }),
   }),
@@ -117,6 +119,16 @@ const Comparison = builder.objectRef<ComparisonResult>('Comparison').implement({
     context: t.exposeString('context'),
     primaryArm: t.field({ type: ArmRef, description: 'Statistics in the request\'s context after the update.', resolve: (r) => r.primaryArm }),
     shadowArm: t.field({ type: ArmRef, resolve: (r) => r.shadowArm }),
+    primaryArmInContext: t.field({
+      type: ArmInContextRef,
+      description: "The primary arm's statistics in the request's context after the update.",
+      resolve: (r) => inContext(r.primaryArm, r.context),
+    }),
+    shadowArmInContext: t.field({
+      type: ArmInContextRef,
+      description: "The shadow arm's statistics in the request's context after the update.",
+      resolve: (r) => inContext(r.shadowArm, r.context),
+    }),
   }),
 });
 

@@ -15,6 +15,9 @@ import { useCodedNotAcceptable } from './not-acceptable.js';
 import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
 import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
 import type { GraphQLContext, GraphQLServices } from '../graphql/context.js';
+import { createConsoleAssets } from './console-assets.js';
+import { graphiqlDocument } from './graphiql-document.js';
+import { createRequestOwnerOf, type OwnerCredentials } from './request-owner.js';
 
 /**
  * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and subscriptions over SSE
@@ -31,6 +34,8 @@ export interface HealthReport {
 export interface ServerOptions {
   readonly graphqlPath: string;
   readonly graphiql: boolean;
+  /** Serve the web console at `/` (default true). */
+  readonly console?: boolean;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -62,16 +67,18 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const httpLogger = logger.child({ component: 'server' });
   let stopping = false;
   const gate = createOperationGate(deps.trustedDocuments ?? null);
+  const ownerOf = createRequestOwnerOf();
 
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: options.graphqlPath,
-    context: (initial: AdminCredentials) => ({
+    context: (initial: AdminCredentials & OwnerCredentials) => ({
       services: deps.services,
       admin: deps.adminToken === undefined || tokenMatches(bearerToken(initial), deps.adminToken),
+      owner: ownerOf(initial),
     }),
     graphiql: options.graphiql
-      ? { subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: GRAPHIQL_DEFAULT_QUERY }
+      ? () => ({ subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: graphiqlDocument() })
       : false,
     // GraphiQL's assets are bundled rather than fetched from a CDN, so it works on closed networks.
     renderGraphiQL,
@@ -101,7 +108,10 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     res.end(JSON.stringify(body));
   };
 
+  const serveConsole = options.console === false ? null : createConsoleAssets({ graphqlPath: options.graphqlPath });
+
   const httpServer = createServer((req, res) => {
+    if (serveConsole?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });
@@ -213,21 +223,3 @@ function tokenMatches(given: string | undefined, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-const GRAPHIQL_DEFAULT_QUERY = /* GraphQL */ `# Switchyard: subscribe to a routed, streamed chat.
-subscription Chat {
-  chat(input: { messages: [{ role: USER, content: "Explain Thompson sampling in one paragraph." }] }) {
-    __typename
-    ... on ChatRoute { requestId arm model context confidence cached }
-    ... on ChatChunk { index text }
-    ... on ChatDone { finishReason chunks metrics { latencyMs ttftMs costUsd reward } }
-    ... on ChatError { code message partial }
-  }
-}
-
-# Then tell the router how it went:
-# mutation { submitFeedback(input: { requestId: "…", thumbs: UP }) { arm { id posterior { mean } } } }
-
-query Arms {
-  arms { id model pulls rewardMean probabilityBest posterior { mean lower95 upper95 } }
-}
-`;
