@@ -15,7 +15,17 @@ const config: CodegenConfig = {
   schema: 'schema.graphql',
   ignoreNoDocuments: false,
   generates: {
-    'src/client/generated/': { ...shared, documents: ['src/client/operations/*.graphql'], config: types },
+    'src/client/generated/': {
+      ...shared,
+      presetConfig: {
+        ...shared.presetConfig,
+        // persisted-documents.json maps each operation's hash to its text: the manifest a gateway
+        // running with server.trustedDocuments accepts; documents keep their text and carry the hash.
+        persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: 'sha256' },
+      },
+      documents: ['src/client/operations/*.graphql'],
+      config: types,
+    },
     'console/generated/': {
       ...shared,
       documents: ['console/operations/*.graphql'],

@@ -12,7 +12,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/helpers/build-console-setup.ts'],
+    globalSetup: ['test/helpers/build-console-setup.ts', 'test/helpers/build-client-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Two cores: more workers only add contention for the real servers the tests start.

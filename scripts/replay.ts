@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig } from '../src/config/load-config.js';
 import { defaultConfig } from '../src/config/default-config.js';
-import { readReplayFile, type ReplayRow } from '../src/replay/replay-file.js';
+import { readReplayFile, ReplayFormatError, type ReplayRow } from '../src/replay/replay-file.js';
 import { runReplay, type ReplayReport } from '../src/replay/replay-runner.js';
 
 /**
@@ -65,6 +65,7 @@ async function main(): Promise<void> {
   }
   const { values } = parsed;
   if (!values.data) fail('--data is required');
+  dataFile = values.data;
   const costWeight = parseNumber(values['cost-weight'], '--cost-weight');
   const seed = parseNumber(values.seed, '--seed') ?? 1;
 
@@ -88,7 +89,20 @@ async function main(): Promise<void> {
   }
 }
 
+/** The --data argument, for messages about it. */
+let dataFile: string | undefined;
+
+/** Expected failures are one line; anything else keeps its stack. */
+function describeFailure(error: unknown): string {
+  if (error instanceof ConfigError || error instanceof ReplayFormatError) return error.message;
+  const { code, path } = error as NodeJS.ErrnoException;
+  if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
+    return `cannot read ${path ?? dataFile} (${code}): pass a replay log with --data, e.g. examples/replay-sample.jsonl`;
+  }
+  return (error as Error).stack ?? String(error);
+}
+
 main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof ConfigError ? error.message : (error as Error).stack ?? String(error)}\n`);
+  process.stderr.write(`replay: ${describeFailure(error)}\n`);
   process.exit(1);
 });

@@ -28,6 +28,7 @@ import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
 import { createGatewayServer, type GatewayServer } from './server/create-server.js';
+import { loadTrustedDocuments } from './server/trusted-documents.js';
 
 /**
  * Builds a whole Switchyard from a validated configuration: the one place where parts are wired
@@ -55,6 +56,10 @@ export interface App {
 export function buildApp(deps: AppDeps): App {
   const { config, logger } = deps;
   const keys = createKeyRing(config, deps.env, logger);
+  const trustedDocuments = config.server.trustedDocuments && {
+    documents: loadTrustedDocuments(config.server.trustedDocuments.manifest),
+    allowArbitraryOperations: config.server.trustedDocuments.allowArbitraryOperations,
+  };
   const rng = createRng(config.bandit.seed);
   const reward = createRewardCalculator(config.reward);
   const models = createModelManager({
@@ -146,11 +151,15 @@ export function buildApp(deps: AppDeps): App {
     options: config.server,
     keys,
     routes: [createOpenAIRoutes({ gate, router, config, logger })],
+    trustedDocuments,
     health: () => {
       const cacheStatus = cache.status();
+      // Running without Redis is what a configuration without one asks for; only a configured
+      // Redis that cannot be reached degrades the instance.
       return {
-        status: cacheStatus === 'degraded' ? 'degraded' : 'ok',
+        status: redis !== null && cacheStatus === 'degraded' ? 'degraded' : 'ok',
         cache: cacheStatus,
+        redis: redis === null ? 'not configured' : cacheStatus === 'degraded' ? 'unreachable' : 'ok',
         models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
       };
     },

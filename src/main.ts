@@ -1,4 +1,5 @@
 import { buildApp } from './app.js';
+import { CodedError } from './coded-error.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 import { createLogger } from './logger.js';
 
@@ -18,7 +19,14 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { url } = await app.start();
+  let url;
+  try {
+    ({ url } = await app.start());
+  } catch (error) {
+    // Release what was built (a Redis connection, timers) before the one line that says why.
+    await app.stop().catch(() => undefined);
+    throw error;
+  }
   const consoleUrl = config.server.console ? new URL('/', url).href : null;
   logger.info(
     { url, console: consoleUrl, models: config.models.map((m) => m.id), arms: config.arms.map((a) => a.id), redis: Boolean(config.redis.url) },
@@ -55,6 +63,8 @@ main().catch((error: unknown) => {
     process.stderr.write(`switchyard: ${error.message}\n`);
     process.exit(1);
   }
-  process.stderr.write(`switchyard: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  // An expected failure (a port in use) is one line; an unexpected one keeps its stack.
+  const reason = error instanceof CodedError ? error.message : error instanceof Error ? error.stack : String(error);
+  process.stderr.write(`switchyard: failed to start: ${reason}\n`);
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { configSchema, type SwitchyardConfig } from './schema.js';
 import { defaultConfig } from './default-config.js';
+import { configErrorMap, formatIssues } from './format-issues.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -15,17 +15,9 @@ export interface ConfigEnvironment {
   readonly LOG_LEVEL?: string | undefined;
 }
 
-function formatIssues(error: z.ZodError, source: string): string {
-  const lines = error.issues.map((issue) => {
-    const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    return `  - ${path}: ${issue.message}`;
-  });
-  return `invalid configuration in ${source}:\n${lines.join('\n')}`;
-}
-
 /** Validates a raw configuration object, throwing a ConfigError that lists every problem. */
 export function parseConfig(raw: unknown, source = 'configuration'): SwitchyardConfig {
-  const result = configSchema.safeParse(raw);
+  const result = configSchema.safeParse(raw, { error: configErrorMap });
   if (!result.success) throw new ConfigError(formatIssues(result.error, source));
   return result.data;
 }

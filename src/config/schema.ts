@@ -296,6 +296,16 @@ const serverSchema = z
       .optional(),
     /** Seconds a graceful shutdown may take before connections are cut. */
     shutdownTimeoutMs: z.number().int().positive().default(10_000),
+    /** Run only the operations of a persisted-documents manifest (codegen's client preset writes one). */
+    trustedDocuments: z
+      .object({
+        /** Path of the manifest: a JSON object mapping document ids ("sha256:<hex>") to document text. */
+        manifest: z.string().min(1),
+        /** Also run operations sent as text; false (the point of the option) runs manifest ids only. */
+        allowArbitraryOperations: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -485,50 +495,77 @@ export const configSchema = z
     shadow: shadowSchema.default(shadowSchema.parse({})),
   })
   .strict()
-  .superRefine((config, ctx) => {
-    const modelIds = new Set<string>();
-    config.models.forEach((model, i) => {
-      if (modelIds.has(model.id)) {
-        ctx.addIssue({ code: 'custom', path: ['models', i, 'id'], message: `duplicate model id "${model.id}"` });
-      }
-      modelIds.add(model.id);
-    });
-    const armIds = new Set<string>();
-    config.arms.forEach((arm, i) => {
+  // Cross-field rules run even when a field elsewhere is malformed, so that one pass lists every
+  // problem; they therefore read the partly parsed value defensively.
+  .superRefine((config, ctx) => crossFieldIssues(config as unknown as PartialConfig, ctx), { when: () => true });
+
+/** The parsed configuration as a cross-field rule may see it: any field may be missing or malformed. */
+interface PartialConfig {
+  readonly models?: unknown;
+  readonly arms?: unknown;
+  readonly shadow?: { readonly arm?: unknown };
+  readonly limits?: { readonly defaultMaxTokens?: unknown; readonly maxTokens?: unknown };
+  readonly server?: { readonly adminTokenEnv?: unknown };
+  readonly auth?: { readonly keys?: unknown };
+  readonly openai?: { readonly autoModelAliases?: unknown };
+}
+
+function crossFieldIssues(config: PartialConfig, ctx: z.RefinementCtx): void {
+  const records = (list: unknown): Array<Record<string, unknown>> =>
+    Array.isArray(list) ? list.map((item) => (item !== null && typeof item === 'object' ? item : {})) : [];
+  const models = records(config.models);
+  const arms = records(config.arms);
+  const modelIds = new Set<string>();
+  models.forEach((model, i) => {
+    if (typeof model.id !== 'string') return;
+    if (modelIds.has(model.id)) {
+      ctx.addIssue({ code: 'custom', path: ['models', i, 'id'], message: `duplicate model id "${model.id}"` });
+    }
+    modelIds.add(model.id);
+  });
+  const armIds = new Set<string>();
+  arms.forEach((arm, i) => {
+    if (typeof arm.id === 'string') {
       if (armIds.has(arm.id)) {
         ctx.addIssue({ code: 'custom', path: ['arms', i, 'id'], message: `duplicate arm id "${arm.id}"` });
       }
       armIds.add(arm.id);
-      if (!modelIds.has(arm.model)) {
-        ctx.addIssue({ code: 'custom', path: ['arms', i, 'model'], message: `unknown model "${arm.model}"` });
-      }
-    });
-    const keyIds = new Set<string>(config.server.adminTokenEnv === undefined ? [] : ['admin']);
-    config.auth.keys.forEach((key, i) => {
-      if (keyIds.has(key.id)) {
-        ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${key.id}"` });
-      }
-      keyIds.add(key.id);
-    });
-    config.openai.autoModelAliases.forEach((alias, i) => {
-      if (armIds.has(alias)) {
-        ctx.addIssue({ code: 'custom', path: ['openai', 'autoModelAliases', i], message: `"${alias}" is an arm id` });
-      }
-    });
-    if (config.shadow.arm !== 'uncertain' && !armIds.has(config.shadow.arm)) {
-      ctx.addIssue({ code: 'custom', path: ['shadow', 'arm'], message: `unknown arm "${config.shadow.arm}"` });
     }
-    if (!config.arms.some((arm) => arm.enabled)) {
-      ctx.addIssue({ code: 'custom', path: ['arms'], message: 'at least one arm must be enabled' });
-    }
-    if (config.limits.defaultMaxTokens > config.limits.maxTokens) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['limits', 'defaultMaxTokens'],
-        message: 'must not exceed limits.maxTokens',
-      });
+    // Only a list of models that parsed as a list can tell an arm its model is unknown.
+    if (typeof arm.model === 'string' && Array.isArray(config.models) && !modelIds.has(arm.model)) {
+      ctx.addIssue({ code: 'custom', path: ['arms', i, 'model'], message: `unknown model "${arm.model}"` });
     }
   });
+  const shadowArm = config.shadow?.arm;
+  if (typeof shadowArm === 'string' && shadowArm !== 'uncertain' && Array.isArray(config.arms) && !armIds.has(shadowArm)) {
+    ctx.addIssue({ code: 'custom', path: ['shadow', 'arm'], message: `unknown arm "${shadowArm}"` });
+  }
+  if (arms.length > 0 && !arms.some((arm) => arm.enabled !== false)) {
+    ctx.addIssue({ code: 'custom', path: ['arms'], message: 'at least one arm must be enabled' });
+  }
+  const { defaultMaxTokens, maxTokens } = config.limits ?? {};
+  if (typeof defaultMaxTokens === 'number' && typeof maxTokens === 'number' && defaultMaxTokens > maxTokens) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['limits', 'defaultMaxTokens'],
+      message: 'must not exceed limits.maxTokens',
+    });
+  }
+  const keyIds = new Set<string>(config.server?.adminTokenEnv === undefined ? [] : ['admin']);
+  records(config.auth?.keys).forEach((key, i) => {
+    if (typeof key.id !== 'string') return;
+    if (keyIds.has(key.id)) {
+      ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${key.id}"` });
+    }
+    keyIds.add(key.id);
+  });
+  const aliases = config.openai?.autoModelAliases;
+  (Array.isArray(aliases) ? aliases : []).forEach((alias: unknown, i) => {
+    if (typeof alias === 'string' && armIds.has(alias)) {
+      ctx.addIssue({ code: 'custom', path: ['openai', 'autoModelAliases', i], message: `"${alias}" is an arm id` });
+    }
+  });
+}
 
 export type SwitchyardConfig = z.infer<typeof configSchema>;
 export type ModelConfig = z.infer<typeof modelSchema>;

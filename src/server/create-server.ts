@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type execute, type ExecutionArgs, type GraphQLSchema, type subscribe } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
@@ -9,7 +9,13 @@ import { WebSocketServer } from 'ws';
 import { bearerToken, type KeyRing } from '../auth/client-keys.js';
 import { AccessError, type Principal } from '../auth/principal.js';
 import { requireScope } from '../auth/scopes.js';
+import { CodedError } from '../coded-error.js';
 import type { Logger } from '../logger.js';
+import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
+import { useMultipartSubscriptions } from './multipart-subscriptions.js';
+import { useCodedNotAcceptable } from './not-acceptable.js';
+import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
+import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
 import type { GraphQLContext, GraphQLServices } from '../graphql/context.js';
 import { useScopes } from '../graphql/scope-plugin.js';
 import { createConsoleAssets } from './console-assets.js';
@@ -17,9 +23,10 @@ import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
 
 /**
- * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and SSE subscriptions;
- * graphql-ws serves subscriptions over WebSocket on the same port and path, through yoga's envelop
- * pipeline so both transports share the schema, context and error masking.
+ * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and subscriptions over SSE
+ * and multipart HTTP; graphql-sse's handler serves its single-connection mode; graphql-ws serves
+ * subscriptions over WebSocket. All on the same port and path, all through yoga's envelop pipeline,
+ * so every transport shares the schema, context, trusted-document gate and error masking.
  */
 
 export interface HealthReport {
@@ -47,6 +54,8 @@ export interface GatewayServerDeps {
   readonly routes?: readonly HttpRoute[];
   /** Prometheus exposition for /metrics. */
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
+  /** When set, only these documents run (see `server.trustedDocuments`). */
+  readonly trustedDocuments?: TrustedDocumentsOptions | null;
 }
 
 export interface GatewayServer {
@@ -70,6 +79,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const { logger, options } = deps;
   const httpLogger = logger.child({ component: 'server' });
   let stopping = false;
+  const gate = createOperationGate(deps.trustedDocuments ?? null);
   const sessionOf = createRequestSessionOf();
 
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
@@ -81,13 +91,21 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       if (!principal) throw new GraphQLError('a client key is required', { extensions: { code: 'UNAUTHENTICATED' } });
       return { services: deps.services, principal, session: sessionOf(initial, principal) };
     },
-    plugins: [useScopes()],
     graphiql: options.graphiql
       ? () => ({ subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: graphiqlDocument() })
       : false,
     // GraphiQL's assets are bundled rather than fetched from a CDN, so it works on closed networks.
     renderGraphiQL,
     landingPage: false,
+    extraParamNames: ['documentId'],
+    plugins: [
+      useOperationGate(gate),
+      useScopes(),
+      useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),
+      // Result processors, after yoga's own: multipart for subscriptions, then a coded 406.
+      useMultipartSubscriptions(),
+      useCodedNotAcceptable(),
+    ],
     healthCheckEndpoint: '/livez',
     logging: {
       debug: (...args) => httpLogger.debug(args.map(String).join(' ')),
@@ -155,7 +173,17 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     void yoga.handle(req, res, auth instanceof AccessError || auth === null ? {} : { principal: auth });
   });
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: options.graphqlPath });
+  // Upgrades are routed by hand rather than by attaching the WebSocket server to the HTTP server:
+  // attached, it re-emits every HTTP server error (a port in use) as its own, which graphql-ws
+  // reports as an internal error.
+  const wsServer = new WebSocketServer({ noServer: true });
+  httpServer.on('upgrade', (request, socket, head) => {
+    if ((request.url ?? '/').split('?')[0] !== options.graphqlPath) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
+  });
 
   const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal }>(
     {
@@ -169,36 +197,15 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         ctx.extra.principal = auth;
         return true;
       },
-      execute: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args),
-      subscribe: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args),
-      onSubscribe: async (ctx, _id, payload: SubscribePayload) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-          principal: ctx.extra.principal,
-        });
-        // A throw here would close the socket and every subscription on it: return errors instead.
-        let document;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          if (error instanceof GraphQLError) return [error];
-          throw error;
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0) return errors;
-        const args: ExecutionArgs = {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe } satisfies EnvelopedRoot,
-        };
-        return args;
-      },
+      execute: executeEnveloped,
+      subscribe: subscribeEnveloped,
+      onSubscribe: (ctx, _id, payload: SubscribePayload) =>
+        prepareEnvelopedOperation(
+          yoga,
+          gate,
+          { ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, principal: ctx.extra.principal },
+          payload,
+        ),
     },
     wsServer,
   );
@@ -206,9 +213,15 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   return {
     start(port, host) {
       return new Promise((resolve, reject) => {
-        httpServer.once('error', reject);
+        const onError = (error: NodeJS.ErrnoException) =>
+          reject(
+            error.code === 'EADDRINUSE'
+              ? new CodedError('PORT_IN_USE', `port ${port} is already in use: stop what holds it, or set PORT (server.port)`)
+              : error,
+          );
+        httpServer.once('error', onError);
         httpServer.listen(port, host, () => {
-          httpServer.off('error', reject);
+          httpServer.off('error', onError);
           const address = httpServer.address() as AddressInfo;
           const hostForUrl = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
           const base = `${hostForUrl}:${address.port}${options.graphqlPath}`;
@@ -248,7 +261,3 @@ function isGraphiQLPage(req: IncomingMessage, path: string, options: ServerOptio
   );
 }
 
-interface EnvelopedRoot {
-  execute: typeof execute;
-  subscribe: typeof subscribe;
-}

@@ -54,6 +54,42 @@ describe('configuration', () => {
     expect(() => parseConfig({ ...defaultConfig, bandti: {} })).toThrow(/bandti/);
   });
 
+  it('lists schema and cross-field problems together, and suggests the field an unknown one meant', () => {
+    const bad = structuredClone(defaultConfig) as unknown as {
+      models: Array<Record<string, unknown>>;
+      arms: Array<Record<string, unknown>>;
+      [key: string]: unknown;
+    };
+    bad.models[0]!.ttftMS = 5;
+    bad.models[1]!.quality = 'high';
+    bad.arms[1]!.model = 'ghost';
+    bad.limits = { maxTokens: 100, defaultMaxTokens: 200 };
+    bad.bandti = {};
+    bad.shadow = { arm: 'nobody' };
+    const message = (() => {
+      try {
+        parseConfig(bad, 'test.json');
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(message.split('\n').slice(1).sort()).toEqual(
+      [
+        '  - models.0: unknown field "ttftMS" (did you mean "ttftMs"?)',
+        '  - models.1.quality: Invalid input: expected number, received string',
+        '  - arms.1.model: unknown model "ghost"',
+        '  - limits.defaultMaxTokens: must not exceed limits.maxTokens',
+        '  - (root): unknown field "bandti" (did you mean "bandit"?)',
+        '  - shadow.arm: unknown arm "nobody"',
+      ].sort(),
+    );
+  });
+
+  it('suggests nothing for an unknown field far from every known one', () => {
+    expect(() => parseConfig({ ...defaultConfig, colour: 'blue' })).toThrow(/\(root\): unknown field "colour"$/m);
+  });
+
   it('reads a file named by SWITCHYARD_CONFIG and reports unreadable or non-JSON files', () => {
     const path = writeConfig(JSON.stringify({ ...defaultConfig, server: { port: 4100 } }));
     expect(loadConfig({ SWITCHYARD_CONFIG: path }).server.port).toBe(4100);

@@ -1,22 +1,84 @@
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArmsDocument, ChatDocument, SubmitFeedbackDocument } from '../../src/client/generated/graphql.js';
-import { spawnSwitchyard, type SwitchyardProcess } from '../helpers/switchyard-process.js';
+import { createSwitchyardClient, type SwitchyardClient } from '../../src/client/switchyard-client.js';
 
-/** What `npm start` promises: the embedded default serves routed chats to a graphql-ws client. */
-describe('the gateway process on the embedded default configuration', () => {
-  let gateway: SwitchyardProcess;
+/**
+ * What `npm start` promises, run as `npm start`: the embedded default serves routed chats, learns
+ * from feedback, says `ok` on /health without Redis, and SIGTERM to npm stops the gateway with it.
+ */
+
+/** A process's state letter and parent pid from /proc (the tests run on Linux); undefined once it is gone. */
+function processStat(pid: number | string): { state: string; ppid: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name is parenthesised and may hold spaces: the fields after it are fixed.
+  const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: state!, ppid: Number(ppid) };
+}
+
+const alive = (pid: number) => {
+  const state = processStat(pid)?.state;
+  return state !== undefined && state !== 'Z';
+};
+
+/** Pids of every live descendant of `pid`. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || !alive(Number(entry))) continue;
+    const ppid = processStat(entry)?.ppid;
+    if (ppid !== undefined) children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const visit = (parent: number) => {
+    for (const child of children.get(parent) ?? []) {
+      found.push(child);
+      visit(child);
+    }
+  };
+  visit(pid);
+  return found;
+}
+
+describe('npm start on the embedded default configuration', () => {
+  let npm: ReturnType<typeof spawn>;
+  let exited: Promise<number | null>;
+  let url: string;
+  let client: SwitchyardClient;
+  let gatewayProcesses: number[] = [];
   beforeAll(async () => {
-    gateway = await spawnSwitchyard();
+    npm = spawn('npm', ['start'], {
+      env: { ...process.env, PORT: '0', SWITCHYARD_CONFIG: '', REDIS_URL: '', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    exited = new Promise((resolve) => npm.once('exit', (code) => resolve(code)));
+    url = await new Promise<string>((resolve, reject) => {
+      npm.once('exit', (code) => reject(new Error(`npm start exited with ${code}`)));
+      createInterface({ input: npm.stdout! }).on('line', (line) => {
+        const match = /"url":"([^"]+)".*Switchyard listening/.exec(line);
+        if (match) resolve(match[1]!);
+      });
+    });
+    client = createSwitchyardClient({ url: url.replace(/^http/, 'ws') });
   });
   afterAll(async () => {
-    await gateway?.stop();
+    await client?.dispose();
+    for (const pid of [...descendants(npm.pid!), ...gatewayProcesses].filter(alive)) process.kill(pid, 'SIGKILL');
+    npm?.kill('SIGKILL');
   });
 
-  it('streams a chat, learns from feedback and shows it in arms, then stops cleanly on SIGTERM', async () => {
+  it('streams a chat, learns from feedback and shows it in arms', async () => {
     const types: string[] = [];
     let requestId = '';
     let arm = '';
-    for await (const result of gateway.client.subscribe(ChatDocument, {
+    for await (const result of client.subscribe(ChatDocument, {
       input: { messages: [{ role: 'USER', content: 'Hello, which model are you?' }] },
     })) {
       expect(result.errors).toBeUndefined();
@@ -31,13 +93,26 @@ describe('the gateway process on the embedded default configuration', () => {
     expect(types.at(-1)).toBe('ChatDone');
     expect(types.filter((t) => t === 'ChatChunk').length).toBeGreaterThan(0);
 
-    const before = (await gateway.client.request(ArmsDocument, {})).arms.find((a) => a.id === arm)!;
-    await gateway.client.request(SubmitFeedbackDocument, { input: { requestId, rating: 5 } });
-    const after = (await gateway.client.request(ArmsDocument, {})).arms.find((a) => a.id === arm)!;
+    const before = (await client.request(ArmsDocument, {})).arms.find((a) => a.id === arm)!;
+    await client.request(SubmitFeedbackDocument, { input: { requestId, rating: 5 } });
+    const after = (await client.request(ArmsDocument, {})).arms.find((a) => a.id === arm)!;
     expect(after.posterior.alpha).toBeGreaterThan(before.posterior.alpha);
     expect(after.posterior.mean).toBeGreaterThan(before.posterior.mean);
+  });
 
-    const code = await gateway.stop();
-    expect(code).toBe(0);
+  it('answers /health ok: no Redis was asked for', async () => {
+    const health = await fetch(url.replace('/graphql', '/health'));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', redis: 'not configured' });
+  });
+
+  it('stops on SIGTERM to npm, and nothing npm started outlives it', async () => {
+    await client.dispose();
+    gatewayProcesses = descendants(npm.pid!);
+    expect(gatewayProcesses.length).toBeGreaterThan(0);
+    npm.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // A wrapper that does not forward the signal would leave the gateway running, reparented.
+    await expect.poll(() => gatewayProcesses.filter(alive), { timeout: 15_000 }).toEqual([]);
   });
 });

@@ -48,7 +48,8 @@ describe('admin mutations with server.adminTokenEnv', () => {
   });
 
   it('takes the token from graphql-ws connection params', async () => {
-    const admin = createSwitchyardClient({ url: gateway.wsUrl, connectionParams: { authorization: `Bearer ${TOKEN}` } });
+    // The typed client's adminToken option puts it in the connection params.
+    const admin = createSwitchyardClient({ url: gateway.wsUrl, adminToken: TOKEN });
     try {
       const result = await admin.request(SetArmEnabledDocument, { id: 'weak', enabled: true });
       expect(result.setArmEnabled.enabled).toBe(true);
@@ -56,6 +57,7 @@ describe('admin mutations with server.adminTokenEnv', () => {
       await admin.dispose();
     }
     await expect(gateway.client.request(SetArmEnabledDocument, { id: 'weak', enabled: true })).rejects.toMatchObject({
+      code: 'FORBIDDEN',
       errors: [{ extensions: { code: 'FORBIDDEN' } }],
     });
   });

@@ -7,7 +7,7 @@ import {
   SubmitFeedbackDocument,
   type ChatSubscription,
 } from '../../src/client/generated/graphql.js';
-import { GraphQLRequestError } from '../../src/client/switchyard-client.js';
+import { SwitchyardError } from '../../src/client/switchyard-client.js';
 import { startGateway, subscribeSse, testConfigInput, type RunningGateway } from '../helpers/gateway.js';
 
 type ChatEvent = ChatSubscription['chat'];
@@ -126,7 +126,7 @@ describe('chat subscription over graphql-ws', () => {
 
   it('refuses feedback for unknown requests and malformed feedback with a code', async () => {
     const unknown = gateway.client.request(SubmitFeedbackDocument, { input: { requestId: 'nope', score: 1 } });
-    await expect(unknown).rejects.toBeInstanceOf(GraphQLRequestError);
+    await expect(unknown).rejects.toBeInstanceOf(SwitchyardError);
     await expect(unknown).rejects.toMatchObject({ errors: [{ extensions: { code: 'REQUEST_NOT_FOUND' } }] });
 
     const events = await collectChat(gateway);

@@ -9,7 +9,7 @@ import {
   SubmitFeedbackDocument,
   type ChatSubscription,
 } from '../../src/client/generated/graphql.js';
-import { createSwitchyardClient, GraphQLRequestError, type SwitchyardClient } from '../../src/client/switchyard-client.js';
+import { createSwitchyardClient, SwitchyardError, type SwitchyardClient } from '../../src/client/switchyard-client.js';
 import { graphiqlDocument } from '../../src/server/graphiql-document.js';
 import { SESSION_HEADER } from '../../src/server/request-session.js';
 import { postGraphQL, startGateway, type RunningGateway } from '../helpers/gateway.js';
@@ -153,8 +153,8 @@ describe('recentRequests lists the caller’s own requests', () => {
     const error = await connect()
       .request(RecentRequestsDocument, { limit: 0 })
       .catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(GraphQLRequestError);
-    expect((error as GraphQLRequestError).errors[0]!.extensions?.code).toBe('LIMIT_OUT_OF_RANGE');
+    expect(error).toBeInstanceOf(SwitchyardError);
+    expect((error as SwitchyardError).errors[0]!.extensions?.code).toBe('LIMIT_OUT_OF_RANGE');
   });
 });
 

@@ -122,6 +122,25 @@ describe('replay', () => {
     expect((report.bestSingle as { costPerQuery: number }).costPerQuery).toBeCloseTo(0.01, 9);
   });
 
+  it('replays the sample the repo ships (what README runs) better than random, at less cost than the best single model', async () => {
+    const rows = await readAll('examples/replay-sample.jsonl');
+    expect(rows.length).toBeGreaterThanOrEqual(300);
+    const report = runReplay(rows, { config: parseConfig(defaultConfig), useTags: true, seed: 1 });
+    expect(report.quality).toBeGreaterThan(report.random.quality);
+    expect(report.costPerQuery).toBeLessThan(report.bestSingle.costPerQuery);
+  });
+
+  it('stops with one line naming the file when --data cannot be read', async () => {
+    const failure = await run('npx', ['tsx', 'scripts/replay.ts', '--data', 'no/such/log.jsonl.gz'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+    }).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    expect(failure).toMatchObject({ code: 1, stdout: '' });
+    const { stderr } = failure as { stderr: string };
+    expect(stderr.trimEnd().split('\n')).toEqual([
+      'replay: cannot read no/such/log.jsonl.gz (ENOENT): pass a replay log with --data, e.g. examples/replay-sample.jsonl',
+    ]);
+  });
+
   it.skipIf(!existsSync(join(SHARED, 'routellm-gsm8k.jsonl.gz')))(
     'routes the shared GSM8K log (no costs) close to the stronger model',
     async () => {

@@ -1,0 +1,2 @@
+export * from './switchyard-client.js';
+export * from './generated/graphql.js';
