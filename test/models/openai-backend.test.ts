@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/logger.js';
-import { UpstreamError, type ChatMessage } from '../../src/models/backend.js';
+import { batchesOf, UpstreamError, type ChatMessage } from '../../src/models/backend.js';
 import type { HttpModelBackend } from '../../src/models/http-client.js';
 import { createOpenAIBackend } from '../../src/models/openai-backend.js';
 import { withStreamTimeouts } from '../../src/models/stream-timeouts.js';
@@ -91,8 +91,8 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     const { events } = await run();
     expect(events.find((e) => e.type === 'usage')).toEqual({
       type: 'usage',
-      promptTokens: countMessageTokens(messages),
-      completionTokens: countTokens('Hello, wonderful world'),
+      promptTokens: await countMessageTokens(messages),
+      completionTokens: await countTokens('Hello, wonderful world'),
       estimated: true,
     });
   });
@@ -197,7 +197,7 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     const signal = new AbortController().signal;
     const { error } = await collect(
       withStreamTimeouts(
-        (child) => backend.stream({ messages, maxTokens: 64, signal: child }),
+        (child) => batchesOf(backend.stream({ messages, maxTokens: 64, signal: child })),
         { firstTokenMs: 150, idleMs: 10_000, totalMs: 10_000 },
         signal,
       ),
@@ -210,7 +210,7 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     fake.enqueue({ fault: { kind: 'stall', afterTokens: 2 } });
     const { text, error } = await collect(
       withStreamTimeouts(
-        (child) => backend.stream({ messages, maxTokens: 64, signal: child }),
+        (child) => batchesOf(backend.stream({ messages, maxTokens: 64, signal: child })),
         { firstTokenMs: 10_000, idleMs: 150, totalMs: 10_000 },
         new AbortController().signal,
       ),

@@ -9,19 +9,19 @@ import { collect } from './helpers.js';
  */
 function upstream(tokens: readonly string[], options: { hang?: boolean; firstDelayMs?: number } = {}) {
   const seen: { signal?: AbortSignal; returned: boolean } = { returned: false };
-  const start = (signal: AbortSignal): AsyncIterable<CompletionEvent> => {
+  const start = (signal: AbortSignal): AsyncIterable<readonly CompletionEvent[]> => {
     seen.signal = signal;
     return {
       [Symbol.asyncIterator]() {
         let i = 0;
         return {
-          async next(): Promise<IteratorResult<CompletionEvent>> {
+          async next(): Promise<IteratorResult<readonly CompletionEvent[]>> {
             if (i === 0 && options.firstDelayMs) await new Promise((r) => setTimeout(r, options.firstDelayMs));
-            if (i < tokens.length) return { done: false, value: { type: 'token', text: tokens[i++]! } };
+            if (i < tokens.length) return { done: false, value: [{ type: 'token', text: tokens[i++]! }] };
             if (options.hang) return new Promise(() => {});
             return { done: true, value: undefined };
           },
-          async return(): Promise<IteratorResult<CompletionEvent>> {
+          async return(): Promise<IteratorResult<readonly CompletionEvent[]>> {
             seen.returned = true;
             return { done: true, value: undefined };
           },
@@ -75,7 +75,7 @@ describe('withStreamTimeouts', () => {
   it('return() aborts the child signal at once, even with a next() pending upstream', async () => {
     const { start, seen } = upstream(['a'], { hang: true });
     const iterator = withStreamTimeouts(start, generous, new AbortController().signal)[Symbol.asyncIterator]();
-    expect(await iterator.next()).toEqual({ done: false, value: { type: 'token', text: 'a' } });
+    expect(await iterator.next()).toEqual({ done: false, value: [{ type: 'token', text: 'a' }] });
     expect(await iterator.return!()).toEqual({ done: true, value: undefined });
     expect(seen.signal?.aborted).toBe(true);
     expect(seen.returned).toBe(true);
@@ -94,7 +94,7 @@ describe('withStreamTimeouts', () => {
 
   it('passes upstream errors through unchanged', async () => {
     const failure = new Error('upstream broke');
-    const start = (): AsyncIterable<CompletionEvent> => ({
+    const start = (): AsyncIterable<readonly CompletionEvent[]> => ({
       [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(failure) }),
     });
     const { error } = await collect(withStreamTimeouts(start, generous, new AbortController().signal));
