@@ -2,9 +2,9 @@
  * `npx tsx scripts/profile-chats.ts [gateway|upstream] [chats] [concurrency]`: CPU-profiles the
  * compiled gateway (`npm run build` first) while this process drives chats at it over graphql-ws,
  * then prints where the gateway's CPU went: self time by package or source file, and the hottest
- * functions. `gateway` streams from a zero-latency simulated model (4 arms); `upstream` from a
+ * functions, from the first client message on (start-up excluded). `gateway` streams from a zero-latency simulated model (4 arms); `upstream` from a
  * local OpenAI-format server (50 tokens, 1 ms apart). The .cpuprofile is kept for a viewer
- * (Chrome DevTools, speedscope).
+ * (Chrome DevTools, speedscope); `npx tsx scripts/profile-chats.ts summary FILE` summarises one again.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,8 +46,21 @@ function bucketOf(url: string): string {
 
 function summarise(profile: Profile): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+  const servesClients = (id: number): boolean => {
+    for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
+      if (bucketOf(byId.get(at)!.callFrame.url) === 'graphql-ws') return true;
+    }
+    return false;
+  };
+  // Start-up (loading modules, building the schema) is not what the chats cost: samples count from
+  // the first one inside graphql-ws, the first client message.
+  const first = profile.samples.findIndex(servesClients);
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    if (i >= first) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   let total = 0;
   let idle = 0;
   const buckets = new Map<string, number>();
@@ -124,4 +137,5 @@ async function main(): Promise<void> {
   summarise(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile);
 }
 
-await main();
+if (scenario === 'summary') summarise(JSON.parse(readFileSync(chatsArg, 'utf8')) as Profile);
+else await main();

@@ -8,6 +8,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.js';
 import type { GraphQLContext, GraphQLServices } from '../graphql/context.js';
+import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 
 /**
  * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and SSE subscriptions;
@@ -107,6 +108,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: options.graphqlPath });
+  coalesceWebSocketWrites(wsServer);
 
   const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage }>(
     {
