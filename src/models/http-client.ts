@@ -315,9 +315,13 @@ const DRAIN_GRACE_MS = 1_000;
  * that keeps the response open past its end marker only costs that socket.
  */
 export async function drainFinishedBody(body: ResponseBody): Promise<void> {
-  await body
-    .dump({ limit: Number.MAX_SAFE_INTEGER, signal: AbortSignal.timeout(DRAIN_GRACE_MS) })
-    .catch(() => {});
+  // A timer of its own, cleared when the drain ends: AbortSignal.timeout would fire (and build a
+  // DOMException with its stack) a second later for every stream, long after the drain.
+  const grace = new AbortController();
+  const timer = setTimeout(() => grace.abort(), DRAIN_GRACE_MS);
+  timer.unref();
+  await body.dump({ limit: Number.MAX_SAFE_INTEGER, signal: grace.signal }).catch(() => {});
+  clearTimeout(timer);
 }
 
 /** Destroys an unfinished body, which closes its socket at once rather than draining it. */
