@@ -15,10 +15,10 @@ import { createLogger } from '../src/logger.js';
 import { startBareServer } from './bare-server.js';
 import { median, runAtConcurrency, summarize } from './bench-kit.js';
 
-const CHATS = 1_000;
+const CHATS = 400;
 const CONCURRENCY = [1, 16];
 const ARMS = [1, 4];
-const ROUNDS = 3;
+const ROUNDS = 7;
 
 function configWithArms(arms: number) {
   const ids = Array.from({ length: arms }, (_, i) => `zero-${i}`);
