@@ -44,6 +44,23 @@ function bucketOf(url: string): string {
   return dist === -1 ? url : url.slice(dist + 1);
 }
 
+/** Coarse layers of the gateway, for before/after tables. */
+const LAYERS: Array<[string, (bucket: string, fn: string) => boolean]> = [
+  ['socket writes (writev)', (_b, fn) => fn === 'writev'],
+  ['garbage collector', (_b, fn) => fn === '(garbage collector)'],
+  ['tokenizer', (b) => b === 'js-tiktoken' || b === 'gpt-tokenizer'],
+  ['routing (dist/router)', (b) => b.startsWith('dist/router/')],
+  [
+    'token path (models, streaming, chat; their timers, signals, listeners)',
+    (b) =>
+      /^dist\/(models|streaming|chat)\//.test(b) ||
+      ['node:internal/abort_controller', 'node:internal/event_target', 'node:internal/timers', 'node:timers', 'node:internal/per_context/domexception'].includes(b),
+  ],
+  ['GraphQL execution (graphql, @graphql-tools, envelop, whatwg-node)', (b) => /^(graphql|@graphql-tools\/|@envelop\/|@whatwg-node\/|graphql-yoga|@pothos\/)/.test(b) && b !== 'graphql-ws'],
+  ['graphql-ws + ws', (b) => b === 'graphql-ws' || b === 'ws'],
+  ['HTTP client (undici, node streams)', (b) => b === 'undici' || b.startsWith('node:internal/streams') || b === 'node:internal/stream_base_commons' || b.startsWith('wasm://')],
+];
+
 function summarise(profile: Profile): void {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parents = new Map<number, number>();
@@ -79,6 +96,15 @@ function summarise(profile: Profile): void {
   }
   const busy = total - idle;
   const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
+  const layers = new Map<string, number>();
+  for (const [id, us] of self) {
+    const frame = byId.get(id)!.callFrame;
+    if (frame.functionName === '(idle)') continue;
+    const layer = LAYERS.find(([, test]) => test(bucketOf(frame.url), frame.functionName))?.[0] ?? 'other';
+    layers.set(layer, (layers.get(layer) ?? 0) + us);
+  }
+  console.log('by layer:');
+  for (const [name, us] of [...layers].sort((a, b) => b[1] - a[1])) console.log(`  ${pct(us)}  ${name}`);
   console.log(`busy ${(busy / 1e3).toFixed(0)} ms of ${(total / 1e3).toFixed(0)} ms sampled; shares of busy time:`);
   for (const [bucket, us] of [...buckets].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${pct(us)}  ${bucket}`);
   console.log('hottest functions (self time):');
