@@ -12,6 +12,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/build-console-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Two cores: more workers only add contention for the real servers the tests start.

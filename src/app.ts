@@ -6,9 +6,14 @@ import { createCacheManager } from './cache/cache-manager.js';
 import { createRedisClient } from './cache/redis-client.js';
 import { createSingleFlight } from './cache/single-flight.js';
 import type { AnswerEvent } from './chat/answer-producer.js';
+import { createKeyRing } from './auth/client-keys.js';
+import { createChatGate } from './chat/chat-gate.js';
 import { createChatService } from './chat/chat-service.js';
+import { createClientLimiter } from './limits/client-limiter.js';
+import { createLimiterStore } from './limits/limiter-store.js';
+import { createOpenAIRoutes } from './openai/openai-routes.js';
+import { requireSafeBinding } from './server/binding.js';
 import { createRequestStore } from './chat/request-store.js';
-import { ConfigError } from './config/load-config.js';
 import type { SwitchyardConfig } from './config/schema.js';
 import type { GraphQLServices } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
@@ -49,7 +54,7 @@ export interface App {
 
 export function buildApp(deps: AppDeps): App {
   const { config, logger } = deps;
-  const adminToken = resolveAdminToken(config, deps.env, logger);
+  const keys = createKeyRing(config, deps.env, logger);
   const rng = createRng(config.bandit.seed);
   const reward = createRewardCalculator(config.reward);
   const models = createModelManager({
@@ -117,13 +122,30 @@ export function buildApp(deps: AppDeps): App {
     logger,
   });
 
-  const services: GraphQLServices = { chat, router, models, cache, analyzer, banditView, shadow };
+  const limiterStore = createLimiterStore({
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    leaseMs: config.auth.streamLeaseMs,
+    logger,
+  });
+  const gate = createChatGate({
+    chat,
+    shadow,
+    limiter: createClientLimiter({
+      store: limiterStore,
+      onChargeError: (error) => logger.warn({ err: error }, 'counting a chat against its limits failed'),
+    }),
+    pricing: (modelId) => models.view(modelId).pricing,
+  });
+
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, shadow };
   const server = createGatewayServer({
     schema,
     services,
     logger,
     options: config.server,
-    adminToken,
+    keys,
+    routes: [createOpenAIRoutes({ gate, router, config, logger })],
     health: () => {
       const cacheStatus = cache.status();
       return {
@@ -139,6 +161,7 @@ export function buildApp(deps: AppDeps): App {
     services,
     server,
     async start(port = config.server.port, host = config.server.host) {
+      requireSafeBinding(host, { keysRequired: keys.required, allowUnauthenticated: config.auth.allowUnauthenticated });
       const address = await server.start(port, host);
       learnedState?.start();
       return address;
@@ -149,24 +172,9 @@ export function buildApp(deps: AppDeps): App {
       // After the last request has finished, so that nothing it taught is left out.
       learnedState?.stop();
       await models.close();
+      await limiterStore.close();
       await cache.close();
       if (redis) await redis.quit().catch(() => redis.disconnect());
     },
   };
-}
-
-function resolveAdminToken(
-  config: SwitchyardConfig,
-  env: Readonly<Record<string, string | undefined>>,
-  logger: Logger,
-): string | undefined {
-  const name = config.server.adminTokenEnv;
-  if (name === undefined) {
-    logger.warn('server.adminTokenEnv is not set: admin mutations are open to every caller');
-    return undefined;
-  }
-  const token = env[name];
-  // Refusing to start beats running with admin mutations silently open or silently closed.
-  if (!token) throw new ConfigError(`server.adminTokenEnv names ${name}, which is not set`);
-  return token;
 }

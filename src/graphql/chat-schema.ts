@@ -1,7 +1,8 @@
 import type { ChatChunkEvent, ChatDoneEvent, ChatErrorEvent, ChatEvent, ChatMetrics, ChatRouteEvent } from '../chat/chat-events.js';
-import type { RequestRecord } from '../chat/request-store.js';
+import { MAX_RECENT_PER_SESSION, type RequestRecord } from '../chat/request-store.js';
 import { builder } from './builder.js';
-import { translateErrors } from './errors.js';
+import { roundMs, roundMsOrNull, roundShareOrNull, roundUsd } from './display-rounding.js';
+import { translateErrors, userError } from './errors.js';
 
 const ChatRole = builder.enumType('ChatRole', {
   values: { SYSTEM: { value: 'system' }, USER: { value: 'user' }, ASSISTANT: { value: 'assistant' } } as const,
@@ -27,16 +28,21 @@ const ChatInput = builder.inputType('ChatInput', {
 
 export const RouteMetricsRef = builder.objectRef<ChatMetrics>('RouteMetrics').implement({
   fields: (t) => ({
-    latencyMs: t.exposeFloat('latencyMs'),
-    ttftMs: t.exposeFloat('ttftMs', { nullable: true, description: 'Time to the first token; null when none came.' }),
+    latencyMs: t.float({ resolve: (m) => roundMs(m.latencyMs) }),
+    ttftMs: t.float({
+      nullable: true,
+      description: 'Time to the first token; null when none came.',
+      resolve: (m) => roundMsOrNull(m.ttftMs),
+    }),
     promptTokens: t.exposeInt('promptTokens'),
     completionTokens: t.exposeInt('completionTokens'),
     tokensEstimated: t.exposeBoolean('tokensEstimated', {
       description: 'True when the provider reported no usage and tokens were counted with a tokenizer.',
     }),
-    costUsd: t.exposeFloat('costUsd'),
-    reward: t.exposeFloat('reward', {
+    costUsd: t.float({ resolve: (m) => roundUsd(m.costUsd) }),
+    reward: t.float({
       nullable: true,
+      resolve: (m) => roundShareOrNull(m.reward),
       description:
         "This request's utility on the router's scale, in [0, 1]: 1 minus the cost and latency penalty until " +
         'feedback arrives, then the score minus that penalty. Null for cached or shared answers.',
@@ -145,16 +151,17 @@ builder.subscriptionFields((t) => ({
       description:
         'Routes and streams one chat: exactly one ChatRoute, then ChatChunks, then one ChatDone or ChatError.',
       args: { input: t.arg({ type: ChatInput, required: true }) },
-      subscribe: (_root, { input }, { services }) =>
+      subscribe: (_root, { input }, { services, principal, session }) =>
         translateErrors(
           () =>
-            services.chat.chat({
+            services.gate.chat(principal, {
               messages: input.messages,
               tags: input.tags ?? undefined,
               armId: input.arm ?? undefined,
               maxTokens: input.maxTokens ?? undefined,
               temperature: input.temperature ?? undefined,
               cache: input.cache ?? true,
+              session,
             })),
       resolve: (event) => event,
     }),
@@ -164,8 +171,26 @@ builder.queryFields((t) => ({
   request: t.field({
     type: Request,
     nullable: true,
-    description: 'A recent request (kept for the feedback window), or null when unknown or expired.',
+    description:
+      'A recent request (kept for the feedback window), or null when unknown or expired. ' +
+      'FORBIDDEN unless the caller made it (same client key) or is an admin.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) => services.chat.getRequest(String(id)) ?? null,
+    resolve: (_root, { id }, { services, principal }) =>
+      translateErrors(() => services.gate.request(principal, String(id)) ?? null),
+  }),
+  recentRequests: t.field({
+    type: [Request],
+    description:
+      `The caller's own recent requests, newest first (at most ${MAX_RECENT_PER_SESSION}): those made in the same ` +
+      'session (connectionParams.session over WebSocket, the x-switchyard-session header over HTTP), else on the ' +
+      'same WebSocket connection. Empty for a caller with neither.',
+    args: { limit: t.arg.int({ defaultValue: 20 }) },
+    resolve: (_root, { limit }, { services, session }) => {
+      const count = limit ?? 20;
+      if (!(count >= 1 && count <= MAX_RECENT_PER_SESSION)) {
+        throw userError('LIMIT_OUT_OF_RANGE', `limit must be between 1 and ${MAX_RECENT_PER_SESSION}`);
+      }
+      return session === null ? [] : services.chat.recentRequests(session, count);
+    },
   }),
 }));

@@ -1,6 +1,8 @@
 import type { BanditView } from '../analyzer/bandit-view.js';
 import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { CacheManager } from '../cache/cache-manager.js';
+import type { Principal } from '../auth/principal.js';
+import type { ChatGate } from '../chat/chat-gate.js';
 import type { ChatService } from '../chat/chat-service.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter } from '../router/adaptive-router.js';
@@ -9,6 +11,8 @@ import type { ShadowRouter } from '../router/shadow-router.js';
 /** The services resolvers call. Resolvers translate; these do the work. */
 export interface GraphQLServices {
   readonly chat: ChatService;
+  /** The chat service as a principal may use it: limits and request ownership. */
+  readonly gate: ChatGate;
   readonly router: AdaptiveRouter;
   readonly models: ModelManager;
   readonly cache: CacheManager;
@@ -20,6 +24,8 @@ export interface GraphQLServices {
 
 export interface GraphQLContext {
   readonly services: GraphQLServices;
-  /** Whether the caller may run admin mutations (see `server.adminTokenEnv`). */
-  readonly admin: boolean;
+  /** Who is calling; the scopes each root field needs are checked before execution (src/auth/scopes.ts). */
+  readonly principal: Principal;
+  /** Who the caller is for listing its recent requests (see src/server/request-session.ts); null when unknown. */
+  readonly session: string | null;
 }

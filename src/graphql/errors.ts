@@ -5,13 +5,8 @@ import { CodedError } from '../coded-error.js';
  * Expected failures carry a stable `extensions.code`; graphql-yoga masks everything else as an
  * unexpected error (and it is logged).
  */
-export function userError(code: string, message: string): GraphQLError {
-  return new GraphQLError(message, { extensions: { code } });
-}
-
-/** Admin mutations call this first: without the admin token they are refused with FORBIDDEN. */
-export function requireAdmin(context: { readonly admin: boolean }): void {
-  if (!context.admin) throw userError('FORBIDDEN', 'this mutation needs the admin token (Authorization: Bearer <token>)');
+export function userError(code: string, message: string, details: Readonly<Record<string, unknown>> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...details, code } });
 }
 
 /** Runs `fn` (sync or async), turning domain {@link CodedError}s into GraphQL errors with their code. */
@@ -30,5 +25,5 @@ export function translateErrors<T>(fn: () => T): T {
 }
 
 function translate(error: unknown): unknown {
-  return error instanceof CodedError ? userError(error.code, error.message) : error;
+  return error instanceof CodedError ? userError(error.code, error.message, error.details) : error;
 }

@@ -1,5 +1,5 @@
 import type { FeedbackResult } from '../chat/chat-service.js';
-import { ArmRef } from './arms-schema.js';
+import { ArmInContextRef, ArmRef, inContext } from './arms-schema.js';
 import { builder } from './builder.js';
 import { translateErrors } from './errors.js';
 
@@ -24,19 +24,30 @@ const FeedbackResultRef = builder.objectRef<FeedbackResult>('FeedbackResult').im
       description: 'False when the answer came from the cache or a shared call, which teaches the bandit nothing.',
     }),
     evicted: t.exposeBoolean('evicted', { description: 'True when negative feedback removed the answer from the cache.' }),
-    arm: t.field({ type: ArmRef, description: "The arm's statistics after the update.", resolve: (r) => r.arm }),
+    context: t.exposeString('context', { description: 'The context the request was routed in, where the feedback counts.' }),
+    armInContext: t.field({
+      type: ArmInContextRef,
+      description: "The arm's statistics in that context after the update.",
+      resolve: (r) => inContext(r.arm, r.context),
+    }),
+    arm: t.field({
+      type: ArmRef,
+      description: "The arm's statistics in the request's context after the update (figures: see armInContext).",
+      resolve: (r) => r.arm,
+    }),
   }),
 });
 
 builder.mutationFields((t) => ({
   submitFeedback: t.field({
     type: FeedbackResultRef,
-    description: 'Feedback on a completed request. A second submission replaces the first.',
+    description:
+      'Feedback on a completed request, from the client key that made it (or an admin). A second submission replaces the first.',
     args: { input: t.arg({ type: FeedbackInput, required: true }) },
-    resolve: (_root, { input }, { services }) =>
+    resolve: (_root, { input }, { services, principal }) =>
       translateErrors(
         () =>
-          services.chat.submitFeedback({
+          services.gate.submitFeedback(principal, {
             requestId: String(input.requestId),
             score: input.score,
             thumbs: input.thumbs,

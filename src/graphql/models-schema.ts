@@ -1,5 +1,6 @@
 import type { ModelView } from '../models/model-manager.js';
 import { builder } from './builder.js';
+import { roundMsOrNull, roundShare } from './display-rounding.js';
 
 const ModelStatus = builder.enumType('ModelStatus', {
   values: {
@@ -18,13 +19,13 @@ const Model = builder.objectRef<ModelView>('Model').implement({
     requests: t.int({ resolve: (m) => m.health.requests }),
     failures: t.int({ resolve: (m) => m.health.failures }),
     consecutiveFailures: t.int({ resolve: (m) => m.health.consecutiveFailures }),
-    errorRate: t.float({ description: 'Exponentially weighted recent error rate.', resolve: (m) => m.health.errorRateEwma }),
+    errorRate: t.float({ description: 'Exponentially weighted recent error rate.', resolve: (m) => roundShare(m.health.errorRateEwma) }),
     latencyMs: t.float({
       nullable: true,
       description: 'Exponentially weighted recent latency.',
-      resolve: (m) => m.health.latencyEwmaMs,
+      resolve: (m) => roundMsOrNull(m.health.latencyEwmaMs),
     }),
-    ttftMs: t.float({ nullable: true, resolve: (m) => m.health.ttftEwmaMs }),
+    ttftMs: t.float({ nullable: true, resolve: (m) => roundMsOrNull(m.health.ttftEwmaMs) }),
     retryAfter: t.string({
       nullable: true,
       description: 'When a rate limit the provider announced ends.',

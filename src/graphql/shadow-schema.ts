@@ -4,9 +4,10 @@ import type {
   ShadowCallView,
   ShadowStats,
 } from '../router/shadow-router.js';
-import { ArmRef } from './arms-schema.js';
+import { ArmInContextRef, ArmRef, inContext } from './arms-schema.js';
 import { builder } from './builder.js';
-import { requireAdmin, translateErrors } from './errors.js';
+import { roundMsOrNull, roundUsd } from './display-rounding.js';
+import { translateErrors } from './errors.js';
 
 const ComparisonPreference = builder.enumType('ComparisonPreference', {
   description: 'Which of the two answers of a shadowed request was better.',
@@ -51,9 +52,9 @@ const ShadowArm = builder.objectRef<ShadowArmStats>('ShadowArm').implement({
     calls: t.exposeInt('calls'),
     completed: t.exposeInt('completed'),
     failed: t.exposeInt('failed'),
-    spendUsd: t.exposeFloat('spendUsd'),
-    meanLatencyMs: t.exposeFloat('meanLatencyMs', { nullable: true }),
-    meanTtftMs: t.exposeFloat('meanTtftMs', { nullable: true }),
+    spendUsd: t.float({ resolve: (a) => roundUsd(a.spendUsd) }),
+    meanLatencyMs: t.float({ nullable: true, resolve: (a) => roundMsOrNull(a.meanLatencyMs) }),
+    meanTtftMs: t.float({ nullable: true, resolve: (a) => roundMsOrNull(a.meanTtftMs) }),
     comparisons: t.exposeInt('comparisons'),
     shadowPreferred: t.exposeInt('shadowPreferred'),
     primaryPreferred: t.exposeInt('primaryPreferred'),
@@ -74,9 +75,10 @@ const Shadow = builder.objectRef<ShadowStats>('Shadow').implement({
     inFlight: t.exposeInt('inFlight'),
     completed: t.exposeInt('completed'),
     failed: t.exposeInt('failed'),
-    spendUsd: t.exposeFloat('spendUsd'),
-    spendLastMinuteUsd: t.exposeFloat('spendLastMinuteUsd', {
+    spendUsd: t.float({ resolve: (s) => roundUsd(s.spendUsd) }),
+    spendLastMinuteUsd: t.float({
       description: 'Spend of shadow calls that ended in the last 60 s, checked against the budget.',
+      resolve: (s) => roundUsd(s.spendLastMinuteUsd),
     }),
     skipped: t.field({ type: ShadowSkips, resolve: (s) => s.skipped }),
     paused: t.field({
@@ -101,10 +103,10 @@ const ShadowCall = builder.objectRef<ShadowCallView>('ShadowCall').implement({
     status: t.field({ type: ShadowCallStatus, resolve: (c) => c.status }),
     text: t.exposeString('text'),
     errorCode: t.exposeString('errorCode', { nullable: true }),
-    latencyMs: t.exposeFloat('latencyMs', { nullable: true }),
-    ttftMs: t.exposeFloat('ttftMs', { nullable: true }),
+    latencyMs: t.float({ nullable: true, resolve: (c) => roundMsOrNull(c.latencyMs) }),
+    ttftMs: t.float({ nullable: true, resolve: (c) => roundMsOrNull(c.ttftMs) }),
     completionTokens: t.exposeInt('completionTokens'),
-    costUsd: t.exposeFloat('costUsd'),
+    costUsd: t.float({ resolve: (c) => roundUsd(c.costUsd) }),
     startedAt: t.string({ resolve: (c) => new Date(c.startedAt).toISOString() }),
     comparison: t.field({ type: ComparisonPreference, nullable: true, resolve: (c) => c.comparison }),
   }),
@@ -117,6 +119,16 @@ const Comparison = builder.objectRef<ComparisonResult>('Comparison').implement({
     context: t.exposeString('context'),
     primaryArm: t.field({ type: ArmRef, description: 'Statistics in the request\'s context after the update.', resolve: (r) => r.primaryArm }),
     shadowArm: t.field({ type: ArmRef, resolve: (r) => r.shadowArm }),
+    primaryArmInContext: t.field({
+      type: ArmInContextRef,
+      description: "The primary arm's statistics in the request's context after the update.",
+      resolve: (r) => inContext(r.primaryArm, r.context),
+    }),
+    shadowArmInContext: t.field({
+      type: ArmInContextRef,
+      description: "The shadow arm's statistics in the request's context after the update.",
+      resolve: (r) => inContext(r.shadowArm, r.context),
+    }),
   }),
 });
 
@@ -131,7 +143,8 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The shadow answer of a request; null when it was not shadowed or has expired.',
     args: { requestId: t.arg.id({ required: true }) },
-    resolve: (_root, { requestId }, { services }) => services.shadow.call(String(requestId)) ?? null,
+    resolve: (_root, { requestId }, { services, principal }) =>
+      translateErrors(() => services.gate.shadowCall(principal, String(requestId)) ?? null),
   }),
 }));
 
@@ -145,16 +158,13 @@ builder.mutationFields((t) => ({
       requestId: t.arg.id({ required: true }),
       preferred: t.arg({ type: ComparisonPreference, required: true }),
     },
-    resolve: (_root, { requestId, preferred }, { services }) =>
-      translateErrors(() => services.shadow.submitComparison(String(requestId), preferred)),
+    resolve: (_root, { requestId, preferred }, { services, principal }) =>
+      translateErrors(() => services.gate.submitComparison(principal, String(requestId), preferred)),
   }),
   setShadowRate: t.field({
     type: Shadow,
     description: 'Admin: sets the share of eligible requests shadowed, in [0, 1] (0 stops shadowing).',
     args: { rate: t.arg.float({ required: true }) },
-    resolve: (_root, { rate }, context) => {
-      requireAdmin(context);
-      return translateErrors(() => context.services.shadow.setRate(rate));
-    },
+    resolve: (_root, { rate }, { services }) => translateErrors(() => services.shadow.setRate(rate)),
   }),
 }));

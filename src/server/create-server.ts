@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type execute, type ExecutionArgs, type GraphQLSchema, type subscribe } from 'graphql';
@@ -6,8 +5,15 @@ import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { bearerToken, type KeyRing } from '../auth/client-keys.js';
+import { AccessError, type Principal } from '../auth/principal.js';
+import { requireScope } from '../auth/scopes.js';
 import type { Logger } from '../logger.js';
 import type { GraphQLContext, GraphQLServices } from '../graphql/context.js';
+import { useScopes } from '../graphql/scope-plugin.js';
+import { createConsoleAssets } from './console-assets.js';
+import { graphiqlDocument } from './graphiql-document.js';
+import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 
 /**
@@ -24,6 +30,8 @@ export interface HealthReport {
 export interface ServerOptions {
   readonly graphqlPath: string;
   readonly graphiql: boolean;
+  /** Serve the web console at `/` (default true). */
+  readonly console?: boolean;
   readonly shutdownTimeoutMs: number;
 }
 
@@ -33,8 +41,10 @@ export interface GatewayServerDeps {
   readonly logger: Logger;
   readonly options: ServerOptions;
   readonly health: () => HealthReport;
-  /** The admin token; when undefined, admin mutations are open to every caller. */
-  readonly adminToken?: string | undefined;
+  /** Who callers are, by their bearer key (HTTP, SSE, /v1) or connectionParams (graphql-ws). */
+  readonly keys: KeyRing;
+  /** More HTTP routes on the same port (the OpenAI-compatible API); they format their own errors. */
+  readonly routes?: readonly HttpRoute[];
   /** Prometheus exposition for /metrics. */
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
 }
@@ -46,22 +56,34 @@ export interface GatewayServer {
   stop(): Promise<void>;
 }
 
-type YogaServerContext = { req: IncomingMessage; res: ServerResponse };
+/** A caller's principal, or why they have none. */
+export type Authentication = Principal | AccessError;
+
+export interface HttpRoute {
+  matches(path: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse, auth: Authentication): void;
+}
+
+type YogaServerContext = { req: IncomingMessage; res: ServerResponse; principal?: Principal };
 
 export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const { logger, options } = deps;
   const httpLogger = logger.child({ component: 'server' });
   let stopping = false;
+  const sessionOf = createRequestSessionOf();
 
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
     schema: deps.schema,
     graphqlEndpoint: options.graphqlPath,
-    context: (initial: AdminCredentials) => ({
-      services: deps.services,
-      admin: deps.adminToken === undefined || tokenMatches(bearerToken(initial), deps.adminToken),
-    }),
+    context: (initial: SessionCredentials & { principal?: Principal }) => {
+      const { principal } = initial;
+      // Only GraphiQL's page is served without a principal; nothing may execute there.
+      if (!principal) throw new GraphQLError('a client key is required', { extensions: { code: 'UNAUTHENTICATED' } });
+      return { services: deps.services, principal, session: sessionOf(initial, principal) };
+    },
+    plugins: [useScopes()],
     graphiql: options.graphiql
-      ? { subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: GRAPHIQL_DEFAULT_QUERY }
+      ? () => ({ subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: graphiqlDocument() })
       : false,
     // GraphiQL's assets are bundled rather than fetched from a CDN, so it works on closed networks;
     // they are imported on the first GraphiQL page, not at start-up (~40 MB of memory).
@@ -85,13 +107,41 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     res.end(JSON.stringify(body));
   };
 
+  const authenticate = (token: string | undefined): Authentication => {
+    try {
+      return deps.keys.authenticate(token);
+    } catch (error) {
+      if (error instanceof AccessError) return error;
+      throw error;
+    }
+  };
+  const refuse = (res: ServerResponse, error: AccessError) => {
+    res.setHeader('www-authenticate', 'Bearer');
+    sendJson(res, error.code === 'UNAUTHENTICATED' ? 401 : 403, {
+      errors: [{ message: error.message, extensions: { code: error.code } }],
+    });
+  };
+
+  const serveConsole = options.console === false ? null : createConsoleAssets({ graphqlPath: options.graphqlPath });
+
   const httpServer = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    if (serveConsole?.(req, res)) return;
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/health') {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });
       return sendJson(res, 200, deps.health());
     }
+    const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization));
+    const route = deps.routes?.find((r) => r.matches(path));
+    if (route) return route.handle(req, res, auth!);
+    if (auth instanceof AccessError && !isGraphiQLPage(req, path, options)) return refuse(res, auth);
     if (path === '/metrics' && deps.metrics) {
+      try {
+        requireScope(auth as Principal, 'http.metrics');
+      } catch (error) {
+        if (error instanceof AccessError) return refuse(res, error);
+        throw error;
+      }
       deps
         .metrics()
         .then(({ contentType, body }) => {
@@ -104,14 +154,24 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         });
       return;
     }
-    void yoga.requestListener(req, res);
+    void yoga.handle(req, res, auth instanceof AccessError || auth === null ? {} : { principal: auth });
   });
 
   const wsServer = new WebSocketServer({ server: httpServer, path: options.graphqlPath });
   coalesceWebSocketWrites(wsServer);
 
-  const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage }>(
+  const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal }>(
     {
+      // Refused at connection_init (close 4403), so a socket without a valid key runs nothing.
+      onConnect: (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const auth = authenticate(
+          bearerToken(params.authorization ?? params.Authorization) ?? bearerToken(ctx.extra.request.headers.authorization),
+        );
+        if (auth instanceof AccessError) return false;
+        ctx.extra.principal = auth;
+        return true;
+      },
       execute: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onSubscribe: async (ctx, _id, payload: SubscribePayload) => {
@@ -120,6 +180,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          principal: ctx.extra.principal,
         });
         // A throw here would close the socket and every subscription on it: return errors instead.
         let document;
@@ -179,49 +240,18 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   };
 }
 
-/** Where a caller's credentials are: request headers over HTTP/SSE, connection params over WebSocket. */
-interface AdminCredentials {
-  readonly request?: Request;
-  readonly connectionParams?: Readonly<Record<string, unknown>>;
-}
-
-function bearerToken(initial: AdminCredentials): string | undefined {
-  const header =
-    initial.request?.headers.get('authorization') ??
-    (initial.connectionParams?.authorization as string | undefined) ??
-    (initial.connectionParams?.Authorization as string | undefined);
-  const match = typeof header === 'string' ? /^Bearer\s+(.+)$/i.exec(header.trim()) : null;
-  return match?.[1];
-}
-
-/** Constant-time comparison, so response times do not reveal how much of a guess was right. */
-function tokenMatches(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+/** GraphiQL's page is only assets: a browser cannot send a key to load it, and it runs nothing by itself. */
+function isGraphiQLPage(req: IncomingMessage, path: string, options: ServerOptions): boolean {
+  return (
+    options.graphiql &&
+    req.method === 'GET' &&
+    path === options.graphqlPath &&
+    !(req.url ?? '').includes('?') &&
+    (req.headers.accept ?? '').includes('text/html')
+  );
 }
 
 interface EnvelopedRoot {
   execute: typeof execute;
   subscribe: typeof subscribe;
 }
-
-const GRAPHIQL_DEFAULT_QUERY = /* GraphQL */ `# Switchyard: subscribe to a routed, streamed chat.
-subscription Chat {
-  chat(input: { messages: [{ role: USER, content: "Explain Thompson sampling in one paragraph." }] }) {
-    __typename
-    ... on ChatRoute { requestId arm model context confidence cached }
-    ... on ChatChunk { index text }
-    ... on ChatDone { finishReason chunks metrics { latencyMs ttftMs costUsd reward } }
-    ... on ChatError { code message partial }
-  }
-}
-
-# Then tell the router how it went:
-# mutation { submitFeedback(input: { requestId: "…", thumbs: UP }) { arm { id posterior { mean } } } }
-
-query Arms {
-  arms { id model pulls rewardMean probabilityBest posterior { mean lower95 upper95 } }
-}
-`;

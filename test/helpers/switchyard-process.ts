@@ -8,9 +8,17 @@ import { createSwitchyardClient, type SwitchyardClient } from '../../src/client/
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
+export type LogEntry = Record<string, unknown> & { msg?: string };
+
 export interface SwitchyardProcess {
+  /** The GraphQL endpoint over HTTP. */
+  readonly url: string;
   readonly wsUrl: string;
   readonly client: SwitchyardClient;
+  /** The process's JSON log lines so far. */
+  readonly logs: readonly LogEntry[];
+  /** Resolves with the first log line (seen or to come) that matches. */
+  waitForLog(matches: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry>;
   /** SIGTERM, then resolves with the exit code once the process is gone. */
   stop(): Promise<number | null>;
 }
@@ -28,7 +36,8 @@ export async function spawnSwitchyard(
   delete env.SWITCHYARD_CONFIG;
   if (options.config) {
     const configPath = join(dir, 'config.json');
-    writeFileSync(configPath, JSON.stringify({ ...options.config, server: { host: '127.0.0.1' } }));
+    const server = { ...(options.config.server as Record<string, unknown> | undefined), host: '127.0.0.1' };
+    writeFileSync(configPath, JSON.stringify({ ...options.config, server }));
     env.SWITCHYARD_CONFIG = configPath;
   }
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -42,17 +51,21 @@ export async function spawnSwitchyard(
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const cleanUp = () => rmSync(dir, { recursive: true, force: true });
+  const logs: LogEntry[] = [];
+  const waiters = new Set<(entry: LogEntry) => void>();
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listen line within 20 s: ${stderr}`)), 20_000);
+      const timer = setTimeout(() => reject(new Error(`no listen line within 60 s: ${stderr}`)), 60_000);
       child.once('exit', (code) => reject(new Error(`switchyard exited with ${code}: ${stderr}`)));
       createInterface({ input: child.stdout! }).on('line', (line) => {
-        let entry: { msg?: string; url?: string };
+        let entry: LogEntry & { url?: string };
         try {
           entry = JSON.parse(line) as typeof entry;
         } catch {
           return;
         }
+        logs.push(entry);
+        for (const waiter of waiters) waiter(entry);
         if (entry.msg?.startsWith('Switchyard listening on') && entry.url) {
           clearTimeout(timer);
           resolve(entry.url);
@@ -62,8 +75,27 @@ export async function spawnSwitchyard(
     const wsUrl = url.replace(/^http/, 'ws').replace('//0.0.0.0:', '//127.0.0.1:');
     const client = createSwitchyardClient({ url: wsUrl });
     return {
+      url: url.replace('//0.0.0.0:', '//127.0.0.1:'),
       wsUrl,
       client,
+      logs,
+      waitForLog(matches, timeoutMs = 10_000) {
+        const seen = logs.find(matches);
+        if (seen) return Promise.resolve(seen);
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => {
+            waiters.delete(waiter);
+            reject(new Error(`no matching log line within ${timeoutMs} ms`));
+          }, timeoutMs);
+          const waiter = (entry: LogEntry) => {
+            if (!matches(entry)) return;
+            clearTimeout(timer);
+            waiters.delete(waiter);
+            resolve(entry);
+          };
+          waiters.add(waiter);
+        });
+      },
       async stop() {
         await client.dispose();
         child.kill('SIGTERM');

@@ -1,0 +1,41 @@
+import { CodedError } from '../coded-error.js';
+import type { ClientLimits, ClientScope } from '../config/schema.js';
+
+/**
+ * Who makes a request: a client key (by its id, never its value) or an anonymous caller, with the
+ * scopes and limits that go with it. Requests are owned by the principal that made them.
+ */
+
+export interface Principal {
+  /** The key's id; null for a caller without a key. */
+  readonly keyId: string | null;
+  readonly scopes: ReadonlySet<ClientScope>;
+  readonly limits: ClientLimits;
+}
+
+export type AccessErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN';
+
+export class AccessError extends CodedError<AccessErrorCode> {
+  override readonly name = 'AccessError';
+}
+
+/** The name a principal goes by in logs, metrics and limit counters. */
+export function principalName(principal: Principal): string {
+  return principal.keyId ?? 'anonymous';
+}
+
+/** The admin scope includes every other. */
+export function hasScope(principal: Principal, scope: ClientScope): boolean {
+  return principal.scopes.has('admin') || principal.scopes.has(scope);
+}
+
+/** A request is read and given feedback only by the principal that made it, or by an admin. */
+export function mayAccess(principal: Principal, owner: string | null): boolean {
+  return principal.scopes.has('admin') || principal.keyId === owner;
+}
+
+export function requireOwner(principal: Principal, owner: string | null, requestId: string): void {
+  if (!mayAccess(principal, owner)) {
+    throw new AccessError('FORBIDDEN', `request "${requestId}" was made by another client`);
+  }
+}

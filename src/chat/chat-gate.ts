@@ -1,0 +1,155 @@
+import { requireOwner, type Principal } from '../auth/principal.js';
+import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
+import { costUsd, type ModelPricing } from '../models/backend.js';
+import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
+import type { ChatEvent, ChatRequest } from './chat-events.js';
+import type { ChatService, FeedbackInput, FeedbackResult } from './chat-service.js';
+import type { RequestRecord } from './request-store.js';
+
+/**
+ * What a principal may do with the chat service, for every transport alike: chats are admitted
+ * by the principal's limits and charged what they used; requests, their feedback and their shadow
+ * answers belong to the principal that made them (or an admin). Which scope each operation needs
+ * is decided in src/auth/scopes.ts, before this is reached.
+ */
+
+export interface ChatGate {
+  /** Admits (throws LimitError), validates (throws ChatInputError), then streams; `return()` aborts. */
+  chat(principal: Principal, request: Omit<ChatRequest, 'owner'>): Promise<AsyncGenerator<ChatEvent, void, undefined>>;
+  submitFeedback(principal: Principal, input: FeedbackInput): Promise<FeedbackResult>;
+  /** Undefined when unknown or expired; throws FORBIDDEN when another client's. */
+  request(principal: Principal, id: string): RequestRecord | undefined;
+  shadowCall(principal: Principal, requestId: string): ShadowCallView | undefined;
+  submitComparison(principal: Principal, requestId: string, preferred: ComparisonPreference): ComparisonResult;
+}
+
+export interface ChatGateDeps {
+  readonly chat: ChatService;
+  readonly shadow: ShadowRouter;
+  readonly limiter: ClientLimiter;
+  readonly pricing: (modelId: string) => ModelPricing | undefined;
+}
+
+/** Tokens of text that was cut short, when no provider counted them: about four characters each. */
+const CHARS_PER_TOKEN = 4;
+
+export function createChatGate(deps: ChatGateDeps): ChatGate {
+  const { chat, shadow, limiter } = deps;
+
+  const owned = (principal: Principal, id: string): RequestRecord | undefined => {
+    const record = chat.getRequest(id);
+    if (record) requireOwner(principal, record.owner, id);
+    return record;
+  };
+
+  /** What a chat that ended without a ChatDone used: its prompt and what was sent, estimated. */
+  const estimatedUsage = (request: ChatRequest, modelId: string, sentChars: number): ChatUsage => {
+    const pricing = deps.pricing(modelId);
+    const promptChars = request.messages.reduce((sum, m) => sum + m.content.length, 0);
+    const promptTokens = Math.ceil(promptChars / CHARS_PER_TOKEN);
+    const completionTokens = Math.ceil(sentChars / CHARS_PER_TOKEN);
+    return {
+      tokens: promptTokens + completionTokens,
+      costUsd: pricing ? costUsd(pricing, promptTokens, completionTokens) : 0,
+    };
+  };
+
+  function metered(
+    stream: AsyncGenerator<ChatEvent, void, undefined>,
+    request: ChatRequest,
+    admission: Admission,
+  ): AsyncGenerator<ChatEvent, void, undefined> {
+    let requestId: string | null = null;
+    let modelId: string | null = null;
+    let sentChars = 0;
+    let settled = false;
+    const charge = (usage: () => ChatUsage) => {
+      // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
+      const record = requestId === null ? undefined : chat.getRequest(requestId);
+      if (modelId !== null && record && !record.shared) admission.charge(usage());
+      modelId = null;
+    };
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      admission.release();
+      // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated.
+      const served = modelId;
+      if (served !== null) charge(() => estimatedUsage(request, served, sentChars));
+    };
+    const observe = (event: ChatEvent) => {
+      requestId = event.requestId;
+      if (event.type === 'route') modelId = event.modelId;
+      else if (event.type === 'chunk') sentChars += event.text.length;
+      else if (event.type === 'done') {
+        // Counted before the client sees the end, so its next request already finds it counted.
+        const { promptTokens, completionTokens, costUsd } = event.metrics;
+        charge(() => ({ tokens: promptTokens + completionTokens, costUsd }));
+      } else if (!event.partial) {
+        // Failed before any token: nothing is known to have been spent.
+        modelId = null;
+      }
+    };
+    const outer: AsyncGenerator<ChatEvent, void, undefined> = {
+      async next() {
+        try {
+          const result = await stream.next();
+          if (result.done) settle();
+          else observe(result.value);
+          return result;
+        } catch (error) {
+          settle();
+          throw error;
+        }
+      },
+      async return() {
+        try {
+          return await stream.return(undefined);
+        } finally {
+          settle();
+        }
+      },
+      async throw(error: unknown) {
+        try {
+          return await stream.throw(error);
+        } finally {
+          settle();
+        }
+      },
+      [Symbol.asyncIterator]() {
+        return outer;
+      },
+    };
+    return outer;
+  }
+
+  return {
+    async chat(principal, input) {
+      const admission = await limiter.admit(principal);
+      const request: ChatRequest = { ...input, owner: principal.keyId };
+      let stream: AsyncGenerator<ChatEvent, void, undefined>;
+      try {
+        stream = chat.chat(request);
+      } catch (error) {
+        admission.release();
+        throw error;
+      }
+      return metered(stream, request, admission);
+    },
+
+    async submitFeedback(principal, input) {
+      owned(principal, input.requestId);
+      return chat.submitFeedback(input);
+    },
+
+    request: owned,
+
+    // Without its request (forgotten first) a shadow answer has no known owner, so it is not shown.
+    shadowCall: (principal, requestId) => (owned(principal, requestId) ? shadow.call(requestId) : undefined),
+
+    submitComparison(principal, requestId, preferred) {
+      owned(principal, requestId);
+      return shadow.submitComparison(requestId, preferred);
+    },
+  };
+}

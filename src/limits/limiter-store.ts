@@ -1,0 +1,173 @@
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { Semaphore } from 'redis-semaphore';
+import type { Logger } from '../logger.js';
+
+/**
+ * The one mechanism for limits: fixed-window counters and counting semaphores, in Redis when it
+ * is configured (atomic there, so every instance shares one count) and in memory otherwise.
+ * Windows are rate-limiter-flexible's; slots are redis-semaphore's leases. While Redis is
+ * unreachable both fall back to this instance's memory, so a Redis outage neither stops traffic
+ * nor lifts the limits (each instance then enforces them on its own).
+ */
+
+export interface WindowUsage {
+  /** Points counted in the current window. */
+  readonly used: number;
+  /** Until the window (and this count) resets. */
+  readonly resetMs: number;
+}
+
+export interface WindowDecision extends WindowUsage {
+  readonly allowed: boolean;
+}
+
+export interface WindowLimiter {
+  /** Counts `points` and says whether the window's limit still holds (refused points count too). */
+  consume(key: string, points?: number): Promise<WindowDecision>;
+  /** What the window holds for `key`, without counting anything. */
+  usage(key: string): Promise<WindowUsage>;
+  /** Counts points after the fact (usage measured when a request ends). */
+  add(key: string, points: number): Promise<void>;
+}
+
+export interface Lease {
+  /** Frees the slot; later calls do nothing. */
+  release(): void;
+}
+
+export interface SlotLimiter {
+  /** A slot when fewer than `limit` are held for `key`, else null. */
+  tryAcquire(key: string, limit: number): Promise<Lease | null>;
+}
+
+export interface LimiterStore {
+  readonly shared: boolean;
+  /** A counter of at most `limit` points per `durationMs` for each key. */
+  window(name: string, options: { limit: number; durationMs: number }): WindowLimiter;
+  slots(name: string): SlotLimiter;
+  /** Releases every slot this instance holds. */
+  close(): Promise<void>;
+}
+
+export interface LimiterStoreDeps {
+  readonly redis: Redis | null;
+  readonly keyPrefix: string;
+  /** How long a Redis slot outlives an instance that stopped refreshing it. */
+  readonly leaseMs: number;
+  readonly logger: Logger;
+}
+
+export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
+  const { redis, logger } = deps;
+  const log = logger.child({ component: 'limits' });
+  const held = new Set<Lease>();
+  let redisFailing = false;
+  const noteRedis = (ok: boolean, error?: unknown) => {
+    if (ok === !redisFailing) return;
+    redisFailing = !ok;
+    if (ok) log.info('limits are shared through Redis again');
+    else log.warn({ err: error instanceof Error ? error.message : String(error) }, 'Redis is unreachable: limits are enforced per instance');
+  };
+
+  function window(name: string, options: { limit: number; durationMs: number }): WindowLimiter {
+    const common = { keyPrefix: `${deps.keyPrefix}limits:${name}`, points: options.limit, duration: Math.ceil(options.durationMs / 1000) };
+    const limiter: RateLimiterAbstract = redis
+      ? new RateLimiterRedis({
+          ...common,
+          storeClient: redis,
+          rejectIfRedisNotReady: true,
+          insuranceLimiter: new RateLimiterMemory(common),
+        })
+      : new RateLimiterMemory(common);
+    const usageOf = (res: RateLimiterRes | null): WindowUsage => ({
+      used: res?.consumedPoints ?? 0,
+      resetMs: res?.msBeforeNext ?? 0,
+    });
+    return {
+      async consume(key, points = 1) {
+        try {
+          return { allowed: true, ...usageOf(await limiter.consume(key, points)) };
+        } catch (rejection) {
+          if (rejection instanceof RateLimiterRes) return { allowed: false, ...usageOf(rejection) };
+          throw rejection;
+        }
+      },
+      usage: async (key) => usageOf(await limiter.get(key)),
+      async add(key, points) {
+        if (points > 0) await limiter.penalty(key, points);
+      },
+    };
+  }
+
+  /** A lease that frees its slot once, however often it is released. */
+  function holdLease(free: () => void): Lease {
+    let released = false;
+    const lease: Lease = {
+      release() {
+        if (released) return;
+        released = true;
+        held.delete(lease);
+        free();
+      },
+    };
+    held.add(lease);
+    return lease;
+  }
+
+  function memorySlots(): SlotLimiter {
+    const counts = new Map<string, number>();
+    return {
+      async tryAcquire(key, limit) {
+        const count = counts.get(key) ?? 0;
+        if (count >= limit) return null;
+        counts.set(key, count + 1);
+        return holdLease(() => {
+          const left = (counts.get(key) ?? 1) - 1;
+          if (left <= 0) counts.delete(key);
+          else counts.set(key, left);
+        });
+      },
+    };
+  }
+
+  function slots(name: string): SlotLimiter {
+    const local = memorySlots();
+    if (!redis) return local;
+    return {
+      async tryAcquire(key, limit) {
+        const semaphore = new Semaphore(redis, `${deps.keyPrefix}limits:${name}:${key}`, limit, {
+          lockTimeout: deps.leaseMs,
+          acquireAttemptsLimit: 1,
+          // A lost lease (Redis restarted, or unreachable past leaseMs) frees a slot early; that
+          // is the same trade as a Redis outage, and must not throw from a timer.
+          onLockLost: () => log.debug({ key }, 'a stream slot lease was lost'),
+        });
+        let acquired: boolean;
+        try {
+          acquired = await semaphore.tryAcquire();
+          noteRedis(true);
+        } catch (error) {
+          noteRedis(false, error);
+          return local.tryAcquire(key, limit);
+        }
+        if (!acquired) return null;
+        return holdLease(() => {
+          semaphore.release().catch((error: unknown) => {
+            // The lease then expires by itself after leaseMs.
+            log.debug({ err: error instanceof Error ? error.message : String(error), key }, 'releasing a stream slot failed');
+          });
+        });
+      },
+    };
+  }
+
+  return {
+    shared: redis !== null,
+    window,
+    slots,
+    async close() {
+      for (const lease of [...held]) lease.release();
+    },
+  };
+}
