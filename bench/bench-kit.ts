@@ -43,3 +43,7 @@ export function summarize(result: RunResult) {
     p99: percentile(result.durationsMs, 99),
   };
 }
+
+export function median(values: readonly number[]): number {
+  return percentile(values, 50);
+}

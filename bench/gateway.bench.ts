@@ -1,42 +1,38 @@
 /**
- * Chat subscriptions through Switchyard (routing, chunking, learning) with a zero-latency
- * simulated model, against a bare graphql-yoga + graphql-ws server that serves the same schema
- * and yields the same events. Same process, same client, same query: the ratio is what
- * Switchyard's own work costs per chat.
+ * Chat subscriptions through Switchyard (routing, chunking, learning) with zero-latency simulated
+ * models, against a bare graphql-yoga + graphql-ws server that serves the same schema and yields
+ * the same events. Same process, same client, same query: the ratio is what Switchyard's own work
+ * costs per chat. Run with 1 arm and with 4 (routing cost grows with the arms), at concurrency 1
+ * and 16; each figure is the median of ROUNDS alternating runs, so drift on a shared machine hits
+ * both sides alike.
  */
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { print } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { createSchema, createYoga } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
 import { buildApp } from '../src/app.js';
 import { ChatDocument, type ChatSubscription } from '../src/client/generated/graphql.js';
 import { createSwitchyardClient, type SwitchyardClient } from '../src/client/switchyard-client.js';
 import { parseConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/logger.js';
-import { runAtConcurrency, summarize } from './bench-kit.js';
+import { startBareServer } from './bare-server.js';
+import { median, runAtConcurrency, summarize } from './bench-kit.js';
 
-const CHATS = 1_500;
+const CHATS = 400;
 const CONCURRENCY = [1, 16];
+const ARMS = [1, 4];
+const ROUNDS = 7;
 
-const config = parseConfig({
-  logLevel: 'silent',
-  models: [
-    {
-      id: 'zero',
-      provider: 'simulated',
-      ttftMs: 0,
-      tokensPerSecond: 0,
-      errorRate: 0,
-      answerTokens: 60,
-    },
-  ],
-  arms: [{ id: 'zero', model: 'zero' }],
-  cache: { enabled: false },
-  streaming: { pacing: { minMs: 0, maxMs: 0 } },
-});
+function configWithArms(arms: number) {
+  const ids = Array.from({ length: arms }, (_, i) => `zero-${i}`);
+  return parseConfig({
+    logLevel: 'silent',
+    models: ids.map((id) => ({ id, provider: 'simulated', ttftMs: 0, tokensPerSecond: 0, errorRate: 0, answerTokens: 60 })),
+    arms: ids.map((id) => ({ id, model: id })),
+    cache: { enabled: false },
+    // A fixed chunk size, so every chat has the same events as the bare server's whatever the
+    // router's confidence: the comparison is per identical event stream.
+    streaming: { minWords: 20, maxWords: 20, pacing: { minMs: 0, maxMs: 0 } },
+    shadow: { rate: 0 },
+  });
+}
 
 const variables = (i: number) => ({
   input: { messages: [{ role: 'USER' as const, content: `benchmark question ${i}` }], cache: false },
@@ -51,84 +47,43 @@ async function chatOnce(client: SwitchyardClient, i: number): Promise<ChatSubscr
   return events;
 }
 
-async function startBareServer(events: ChatSubscription['chat'][]) {
-  const yoga = createYoga({
-    logging: false,
-    schema: createSchema({
-      typeDefs: readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8'),
-      resolvers: {
-        ChatEvent: { __resolveType: (event: { __typename: string }) => event.__typename },
-        Subscription: {
-          chat: {
-            subscribe: async function* () {
-              for (const event of events) yield { chat: event };
-            },
-          },
-        },
-      },
-    }),
-  });
-  const server = createServer(yoga);
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  const disposable = useServer(
-    {
-      execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
-      subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
-      onSubscribe: async (ctx, _id, payload) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
-        const document = parse(payload.query);
-        const errors = validate(schema, document);
-        if (errors.length) return errors;
-        return {
-          schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-      },
-    },
-    wss,
-  );
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    wsUrl: `ws://127.0.0.1:${port}/graphql`,
-    async close() {
-      await disposable.dispose();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-export async function run(): Promise<void> {
-  const app = buildApp({ config, logger: createLogger('silent'), env: {} });
+async function compare(arms: number): Promise<void> {
+  const app = buildApp({ config: configWithArms(arms), logger: createLogger('silent'), env: {} });
   const { wsUrl } = await app.start(0, '127.0.0.1');
   const switchyard = createSwitchyardClient({ url: wsUrl, lazy: false });
   const sample = await chatOnce(switchyard, -1);
-  const bare = await startBareServer(sample);
+  const bare = await startBareServer(async function* () {
+    for (const event of sample) yield { chat: event };
+  });
   const bareClient = createSwitchyardClient({ url: bare.wsUrl, lazy: false });
-  console.log(`${CHATS} chats per run, ${sample.length} events per chat (route, ${sample.length - 2} chunks, done); query: ${print(ChatDocument).length} chars`);
-
+  console.log(
+    `${arms} arm(s): ${CHATS} chats per run, ${sample.length} events per chat ` +
+      `(route, ${sample.length - 2} chunks, done); query: ${print(ChatDocument).length} chars`,
+  );
   try {
     // Warm both paths (JIT, connection) before measuring.
     await runAtConcurrency(200, 16, (i) => chatOnce(switchyard, i));
     await runAtConcurrency(200, 16, (i) => chatOnce(bareClient, i));
     for (const concurrency of CONCURRENCY) {
-      const bareRun = await runAtConcurrency(CHATS, concurrency, (i) => chatOnce(bareClient, i));
-      const yardRun = await runAtConcurrency(CHATS, concurrency, (i) => chatOnce(switchyard, i));
-      const bareSummary = summarize(bareRun);
-      const yardSummary = summarize(yardRun);
+      const bareRates: number[] = [];
+      const yardRates: number[] = [];
+      const ratios: number[] = [];
+      const yardP50s: number[] = [];
+      const bareP50s: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const bareRun = summarize(await runAtConcurrency(CHATS, concurrency, (i) => chatOnce(bareClient, i)));
+        const yardRun = summarize(await runAtConcurrency(CHATS, concurrency, (i) => chatOnce(switchyard, i)));
+        bareRates.push(bareRun.perSecond);
+        yardRates.push(yardRun.perSecond);
+        bareP50s.push(bareRun.p50);
+        yardP50s.push(yardRun.p50);
+        ratios.push(yardRun.perSecond / bareRun.perSecond);
+      }
       console.log(
-        `concurrency ${String(concurrency).padStart(2)}: bare yoga ${bareSummary.perSecond.toFixed(0)} chats/s ` +
-          `(p50 ${bareSummary.p50.toFixed(2)} ms) | Switchyard ${yardSummary.perSecond.toFixed(0)} chats/s ` +
-          `(p50 ${yardSummary.p50.toFixed(2)} ms) | throughput ratio Switchyard/bare ${(yardSummary.perSecond / bareSummary.perSecond).toFixed(2)}`,
+        `  concurrency ${String(concurrency).padStart(2)}: bare yoga ${median(bareRates).toFixed(0)} chats/s ` +
+          `(p50 ${median(bareP50s).toFixed(2)} ms) | Switchyard ${median(yardRates).toFixed(0)} chats/s ` +
+          `(p50 ${median(yardP50s).toFixed(2)} ms) | ratio Switchyard/bare ${median(ratios).toFixed(2)} ` +
+          `(rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
       );
     }
   } finally {
@@ -137,4 +92,8 @@ export async function run(): Promise<void> {
     await bare.close();
     await app.stop();
   }
+}
+
+export async function run(): Promise<void> {
+  for (const arms of ARMS) await compare(arms);
 }

@@ -2,7 +2,8 @@
  * Switchyard streaming from a local OpenAI-format server versus a client reading that same server
  * directly (undici with a keep-alive pool + the repo's SSE parser). Same process, same server, same
  * script (50 tokens, 20 ms to the first, 1 ms apart), concurrency 1 and 16. Prints the time to first
- * token of each (p50, p99), what Switchyard adds to it, and the throughput ratio.
+ * token of each (p50, p99), what Switchyard adds to it, and the throughput ratio; each figure is the
+ * median over ROUNDS alternating runs, so drift on a shared machine hits both sides alike.
  */
 import { Agent, request } from 'undici';
 import { buildApp } from '../src/app.js';
@@ -12,7 +13,7 @@ import { parseConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/logger.js';
 import { parseSse } from '../src/models/sse-parser.js';
 import { startFakeOpenAI } from '../test/fakes/openai-server.js';
-import { percentile, runAtConcurrency } from './bench-kit.js';
+import { median, percentile, runAtConcurrency } from './bench-kit.js';
 
 const TOKENS = Array.from({ length: 50 }, (_, i) => ` tok${i}`);
 const SCRIPT = { tokens: TOKENS, firstTokenDelayMs: 20, tokenDelayMs: 1 };
@@ -20,6 +21,7 @@ const RUNS = [
   { concurrency: 1, requests: 100 },
   { concurrency: 16, requests: 480 },
 ];
+const ROUNDS = 3;
 // At the highest concurrency, so every pooled connection is open and the code paths are compiled.
 const WARM_UP = 64;
 
@@ -76,7 +78,14 @@ async function readSwitchyard(client: SwitchyardClient, i: number): Promise<Timi
   return { ttftMs, totalMs: performance.now() - started };
 }
 
-async function measure(count: number, concurrency: number, task: (i: number) => Promise<Timing>) {
+interface Measured {
+  readonly ttftP50: number;
+  readonly ttftP99: number;
+  readonly totalP50: number;
+  readonly tokensPerSecond: number;
+}
+
+async function measure(count: number, concurrency: number, task: (i: number) => Promise<Timing>): Promise<Measured> {
   const timings: Timing[] = [];
   const run = await runAtConcurrency(count, concurrency, async (i) => {
     timings.push(await task(i));
@@ -113,18 +122,23 @@ export async function run(): Promise<void> {
     console.log(`fake server: ${TOKENS.length} tokens, first after ${SCRIPT.firstTokenDelayMs} ms, then ${SCRIPT.tokenDelayMs} ms apart`);
     console.log('concurrency  requests  direct TTFT p50/p99 ms  switchyard TTFT p50/p99 ms  added TTFT p50/p99 ms  direct tok/s  switchyard tok/s  throughput ratio');
     for (const { concurrency, requests } of RUNS) {
-      const direct = await measure(requests, concurrency, (i) => readDirect(agent, fake.url, i));
-      const switchyard = await measure(requests, concurrency, (i) => readSwitchyard(client, i));
+      const rounds: Array<{ direct: Measured; switchyard: Measured }> = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        const direct = await measure(requests, concurrency, (i) => readDirect(agent, fake.url, i));
+        const switchyard = await measure(requests, concurrency, (i) => readSwitchyard(client, i));
+        rounds.push({ direct, switchyard });
+      }
+      const m = (pick: (r: { direct: Measured; switchyard: Measured }) => number) => median(rounds.map(pick));
       console.log(
         [
           String(concurrency).padStart(11),
           String(requests).padStart(9),
-          `${direct.ttftP50.toFixed(1)} / ${direct.ttftP99.toFixed(1)}`.padStart(22),
-          `${switchyard.ttftP50.toFixed(1)} / ${switchyard.ttftP99.toFixed(1)}`.padStart(27),
-          `${(switchyard.ttftP50 - direct.ttftP50).toFixed(1)} / ${(switchyard.ttftP99 - direct.ttftP99).toFixed(1)}`.padStart(22),
-          direct.tokensPerSecond.toFixed(0).padStart(13),
-          switchyard.tokensPerSecond.toFixed(0).padStart(17),
-          (switchyard.tokensPerSecond / direct.tokensPerSecond).toFixed(3).padStart(17),
+          `${m((r) => r.direct.ttftP50).toFixed(1)} / ${m((r) => r.direct.ttftP99).toFixed(1)}`.padStart(22),
+          `${m((r) => r.switchyard.ttftP50).toFixed(1)} / ${m((r) => r.switchyard.ttftP99).toFixed(1)}`.padStart(27),
+          `${m((r) => r.switchyard.ttftP50 - r.direct.ttftP50).toFixed(2)} / ${m((r) => r.switchyard.ttftP99 - r.direct.ttftP99).toFixed(2)}`.padStart(22),
+          m((r) => r.direct.tokensPerSecond).toFixed(0).padStart(13),
+          m((r) => r.switchyard.tokensPerSecond).toFixed(0).padStart(17),
+          m((r) => r.switchyard.tokensPerSecond / r.direct.tokensPerSecond).toFixed(3).padStart(17),
         ].join(' '),
       );
     }

@@ -171,6 +171,18 @@ export function buildApp(deps: AppDeps): App {
     server,
     async start(port = config.server.port, host = config.server.host) {
       requireSafeBinding(host, { keysRequired: keys.required, allowUnauthenticated: config.auth.allowUnauthenticated });
+      // Limits and the cache are shared through Redis: wait for its connection (at most its connect
+      // timeout) so that the first requests are not counted per instance only because the process
+      // listened before Redis answered. Redis down still lets the gateway start, degraded.
+      if (redis && redis.status !== 'ready') {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, config.redis.connectTimeoutMs);
+          redis.once('ready', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
       const address = await server.start(port, host);
       learnedState?.start();
       return address;

@@ -2,7 +2,7 @@ import type { PerformanceAnalyzer, RequestSample } from '../analyzer/performance
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import { costUsd, UpstreamError } from '../models/backend.js';
+import { batchesOf, costUsd, UpstreamError } from '../models/backend.js';
 import { completionRequestFor } from '../models/arm-request.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js';
@@ -17,7 +17,8 @@ import type { ChatMetrics, ChatRequest } from './chat-events.js';
 
 export type AnswerEvent =
   | { readonly type: 'route'; readonly decision: RouteDecision; readonly attempts: number }
-  | { readonly type: 'token'; readonly text: string }
+  /** The tokens of one upstream batch (one network read), in order; never empty. */
+  | { readonly type: 'tokens'; readonly texts: readonly string[] }
   | {
       readonly type: 'end';
       readonly finishReason: string;
@@ -91,24 +92,28 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
       let usage: { promptTokens: number; completionTokens: number; estimated: boolean } | null = null;
       let finishReason = 'stop';
       try {
-        const events = models.stream(
-          decision.modelId,
-          completionRequestFor(arm, request, config.limits.defaultMaxTokens, signal),
+        const batches = batchesOf(
+          models.stream(decision.modelId, completionRequestFor(arm, request, config.limits.defaultMaxTokens, signal)),
         );
-        for await (const event of events) {
-          if (event.type === 'token') {
-            if (ttftMs === null) {
-              ttftMs = now() - started;
-              yield { type: 'route', decision, attempts };
+        for await (const batch of batches) {
+          let texts: string[] | null = null;
+          for (const event of batch) {
+            if (event.type === 'token') {
+              (texts ??= []).push(event.text);
+              text += event.text;
+              completionTokens += 1;
+            } else if (event.type === 'usage') {
+              usage = event;
+            } else {
+              finishReason = event.reason;
             }
-            text += event.text;
-            completionTokens += 1;
-            yield { type: 'token', text: event.text };
-          } else if (event.type === 'usage') {
-            usage = event;
-          } else {
-            finishReason = event.reason;
           }
+          if (texts === null) continue;
+          if (ttftMs === null) {
+            ttftMs = now() - started;
+            yield { type: 'route', decision, attempts };
+          }
+          yield { type: 'tokens', texts };
         }
       } catch (error) {
         if (signal.aborted) throw error;

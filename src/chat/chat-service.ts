@@ -90,6 +90,8 @@ export interface ChatServiceDeps {
   readonly newId?: () => string;
 }
 
+const NO_TOKENS: readonly string[] = [];
+
 /** Comments are kept with the request for the feedback window: bounded, so memory is too. */
 const MAX_COMMENT_CHARS = 2_000;
 
@@ -254,23 +256,32 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       throw new Error(`the answer began with ${first.value.type}, not a route`);
     }
 
-    async function* tokens(): AsyncGenerator<string> {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) return;
-        const event = next.value;
-        if (event.type === 'token') yield event.text;
-        else if (event.type === 'end' || event.type === 'failure') {
-          terminal = event;
-          return;
-        }
+    // The answer's token batches, read by the chunker straight from the answer: a mapping, not
+    // another generator between the model and the chunker.
+    const toTokens = (next: IteratorResult<AnswerEvent>): IteratorResult<readonly string[]> => {
+      if (next.done) return { done: true, value: undefined };
+      const event = next.value;
+      if (event.type === 'tokens') return { done: false, value: event.texts };
+      if (event.type === 'end' || event.type === 'failure') {
+        terminal = event;
+        return { done: true, value: undefined };
       }
-    }
+      return { done: false, value: NO_TOKENS };
+    };
+    const tokens: AsyncIterable<readonly string[]> = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => iterator.next().then(toTokens),
+        return: async () => {
+          await iterator.return?.();
+          return { done: true, value: undefined };
+        },
+      }),
+    };
 
     const maxWords = chunkWordsForConfidence(record.decision.confidence, chunkBounds);
     let index = 0;
     try {
-      for await (const chunk of chunkLiveTokens(tokens(), {
+      for await (const chunk of chunkLiveTokens(tokens, {
         maxWords,
         flushIntervalMs: config.streaming.flushIntervalMs,
       })) {

@@ -1,7 +1,7 @@
 import type { AnthropicModelConfig } from '../config/schema.js';
 import { UpstreamError } from './backend.js';
 import { isRecord, joinUrl, redactSecrets, type HttpBackendDeps, type HttpModelBackend } from './http-client.js';
-import { createSseBackend, parseEventJson, streamEndedEarly, type SseTranslation } from './sse-backend.js';
+import { createSseBackend, END_OF_STREAM, parseEventJson, streamEndedEarly, type SseTranslation } from './sse-backend.js';
 
 /**
  * Anthropic's Messages API with streaming. System messages are lifted out of `messages` into the
@@ -46,52 +46,58 @@ export function createAnthropicBackend(config: AnthropicModelConfig, deps: HttpB
   });
 }
 
-const translateEvents: SseTranslation = async function* (events, context) {
+const translateEvents: SseTranslation = (context) => {
   let inputTokens: number | undefined;
   let outputTokens: number | undefined;
   let stopReason: string | undefined;
-  for await (const event of events) {
-    if (event.event === 'ping') continue;
-    const data = parseEventJson(event.data, 'anthropic', context);
-    const type = typeof data['type'] === 'string' ? data['type'] : event.event;
-    if (type === 'error') {
-      const error = isRecord(data['error']) ? data['error'] : {};
-      const errorType = typeof error['type'] === 'string' ? error['type'] : 'error';
-      const message = typeof error['message'] === 'string' ? redactSecrets(error['message'], context.secrets) : '';
-      throw new UpstreamError('UPSTREAM_ERROR', `anthropic stream error: ${errorType}: ${message}`, {
-        retryable: !context.tokensSent && RETRYABLE_STREAM_ERRORS.has(errorType),
-      });
-    }
-    if (type === 'message_start') {
-      const message = data['message'];
-      const usage = isRecord(message) ? message['usage'] : undefined;
-      if (isRecord(usage)) {
-        inputTokens = promptTokensOf(usage);
-        if (typeof usage['output_tokens'] === 'number') outputTokens = usage['output_tokens'];
+  return {
+    accept(event) {
+      if (event.event === 'ping') return undefined;
+      const data = parseEventJson(event.data, 'anthropic', context);
+      const type = typeof data['type'] === 'string' ? data['type'] : event.event;
+      if (type === 'error') {
+        const error = isRecord(data['error']) ? data['error'] : {};
+        const errorType = typeof error['type'] === 'string' ? error['type'] : 'error';
+        const message = typeof error['message'] === 'string' ? redactSecrets(error['message'], context.secrets) : '';
+        throw new UpstreamError('UPSTREAM_ERROR', `anthropic stream error: ${errorType}: ${message}`, {
+          retryable: !context.tokensSent && RETRYABLE_STREAM_ERRORS.has(errorType),
+        });
       }
-    } else if (type === 'content_block_delta') {
-      const delta = data['delta'];
-      const text = isRecord(delta) && delta['type'] === 'text_delta' ? delta['text'] : undefined;
-      if (typeof text === 'string' && text !== '') yield text;
-    } else if (type === 'message_delta') {
-      const delta = data['delta'];
-      if (isRecord(delta) && typeof delta['stop_reason'] === 'string') stopReason = delta['stop_reason'];
-      const usage = data['usage'];
-      if (isRecord(usage)) {
-        // Cumulative counts: the last message_delta holds the final figure.
-        if (typeof usage['output_tokens'] === 'number') outputTokens = usage['output_tokens'];
-        inputTokens = promptTokensOf(usage) ?? inputTokens;
+      if (type === 'message_start') {
+        const message = data['message'];
+        const usage = isRecord(message) ? message['usage'] : undefined;
+        if (isRecord(usage)) {
+          inputTokens = promptTokensOf(usage);
+          if (typeof usage['output_tokens'] === 'number') outputTokens = usage['output_tokens'];
+        }
+      } else if (type === 'content_block_delta') {
+        const delta = data['delta'];
+        const text = isRecord(delta) && delta['type'] === 'text_delta' ? delta['text'] : undefined;
+        if (typeof text === 'string' && text !== '') return text;
+      } else if (type === 'message_delta') {
+        const delta = data['delta'];
+        if (isRecord(delta) && typeof delta['stop_reason'] === 'string') stopReason = delta['stop_reason'];
+        const usage = data['usage'];
+        if (isRecord(usage)) {
+          // Cumulative counts: the last message_delta holds the final figure.
+          if (typeof usage['output_tokens'] === 'number') outputTokens = usage['output_tokens'];
+          inputTokens = promptTokensOf(usage) ?? inputTokens;
+        }
+      } else if (type === 'message_stop') {
+        return END_OF_STREAM;
       }
-    } else if (type === 'message_stop') {
+      return undefined;
+    },
+    outcome(endMarkerSeen) {
+      if (!endMarkerSeen) throw streamEndedEarly('anthropic', 'message_stop', context);
       return {
-        endMarkerSeen: true,
+        endMarkerSeen,
         promptTokens: inputTokens,
         completionTokens: outputTokens,
         finishReason: normaliseStopReason(stopReason),
       };
-    }
-  }
-  throw streamEndedEarly('anthropic', 'message_stop', context);
+    },
+  };
 };
 
 /** Cache writes and reads are prompt tokens too (priced differently by Anthropic; not modelled). */

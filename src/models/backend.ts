@@ -17,6 +17,12 @@ export interface CompletionRequest {
   readonly temperature?: number | undefined;
   /** Aborting it must stop the upstream call at once (close the socket, stop timers). */
   readonly signal: AbortSignal;
+  /**
+   * Called by a backend once its upstream has sent all it will send, when it still has local work
+   * to do before the stream ends (counting tokens): that work is not the upstream's, so no upstream
+   * deadline covers it.
+   */
+  readonly upstreamComplete?: (() => void) | undefined;
 }
 
 export type CompletionEvent =
@@ -44,7 +50,40 @@ export interface ModelBackend {
   readonly id: string;
   readonly provider: string;
   readonly pricing: ModelPricing;
+  /** May return {@link BatchedEvents}, which callers read batch by batch through {@link batchesOf}. */
   stream(request: CompletionRequest): AsyncIterable<CompletionEvent>;
+}
+
+/**
+ * A stream that can also be read in batches: every event ready at one moment (all the tokens of
+ * one network read) in one non-empty array, so a reader pays one await per batch, not one per
+ * token. It is an ordinary event stream too, so a wrapper that passes it on unchanged keeps the
+ * batches, and one that maps its events makes an ordinary stream.
+ */
+export interface BatchedEvents extends AsyncIterable<CompletionEvent> {
+  batches(): AsyncIterable<readonly CompletionEvent[]>;
+}
+
+export function batchedEvents(batches: () => AsyncIterable<readonly CompletionEvent[]>): BatchedEvents {
+  return {
+    batches,
+    [Symbol.asyncIterator]: () => eventsOf(batches())[Symbol.asyncIterator](),
+  };
+}
+
+async function* eventsOf(batches: AsyncIterable<readonly CompletionEvent[]>): AsyncGenerator<CompletionEvent> {
+  for await (const batch of batches) yield* batch;
+}
+
+/** A stream's batches: its own when it has them, else one event per batch. */
+export function batchesOf(events: AsyncIterable<CompletionEvent>): AsyncIterable<readonly CompletionEvent[]> {
+  return 'batches' in events && typeof events.batches === 'function'
+    ? (events as BatchedEvents).batches()
+    : singleEventBatches(events);
+}
+
+async function* singleEventBatches(events: AsyncIterable<CompletionEvent>): AsyncGenerator<readonly CompletionEvent[]> {
+  for await (const event of events) yield [event];
 }
 
 export function costUsd(pricing: ModelPricing, promptTokens: number, completionTokens: number): number {

@@ -1,4 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Agent, Dispatcher } from 'undici';
 import type { TimeoutsConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { UpstreamError, type ModelBackend, type UpstreamErrorCode } from './backend.js';
@@ -25,8 +26,13 @@ export interface HttpModelBackend extends ModelBackend {
   close(): Promise<void>;
 }
 
+// Loaded on the first HTTP backend rather than at import, so that a deployment of simulated models
+// only (the embedded default) never holds it (~8 MB).
+let undici: typeof import('undici') | undefined;
+const loadUndici = (): typeof import('undici') => (undici ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
+
 export function createUpstreamAgent(timeouts: Pick<TimeoutsConfig, 'connectMs' | 'totalMs'>): Agent {
-  return new Agent({
+  return new (loadUndici().Agent)({
     // Covers TCP connect and the TLS handshake.
     connect: { timeout: timeouts.connectMs },
     // keepAliveTimeout stays at undici's 4 s default: below the 5 s idle timeout of common servers
@@ -72,7 +78,7 @@ export async function openUpstream(call: UpstreamCall): Promise<UpstreamStream> 
   throwIfAborted(call.signal);
   let response: Dispatcher.ResponseData;
   try {
-    response = await request(call.url, {
+    response = await loadUndici().request(call.url, {
       method: 'POST',
       headers: call.headers,
       body: JSON.stringify(call.body),
@@ -309,9 +315,13 @@ const DRAIN_GRACE_MS = 1_000;
  * that keeps the response open past its end marker only costs that socket.
  */
 export async function drainFinishedBody(body: ResponseBody): Promise<void> {
-  await body
-    .dump({ limit: Number.MAX_SAFE_INTEGER, signal: AbortSignal.timeout(DRAIN_GRACE_MS) })
-    .catch(() => {});
+  // A timer of its own, cleared when the drain ends: AbortSignal.timeout would fire (and build a
+  // DOMException with its stack) a second later for every stream, long after the drain.
+  const grace = new AbortController();
+  const timer = setTimeout(() => grace.abort(), DRAIN_GRACE_MS);
+  timer.unref();
+  await body.dump({ limit: Number.MAX_SAFE_INTEGER, signal: grace.signal }).catch(() => {});
+  clearTimeout(timer);
 }
 
 /** Destroys an unfinished body, which closes its socket at once rather than draining it. */

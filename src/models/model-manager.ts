@@ -2,8 +2,11 @@ import type { ModelConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { createAnthropicBackend } from './anthropic-backend.js';
 import {
+  batchedEvents,
+  batchesOf,
   UpstreamError,
   type CompletionEvent,
+  type BatchedEvents,
   type CompletionRequest,
   type ModelBackend,
   type ModelPricing,
@@ -13,7 +16,6 @@ import { createModelHealth, type ModelHealth, type ModelHealthSnapshot } from '.
 import { createOpenAIBackend } from './openai-backend.js';
 import { createSimulatedBackend } from './simulated-backend.js';
 import { withStreamTimeouts } from './stream-timeouts.js';
-import { warmUpTokenCounter } from './token-counter.js';
 
 /**
  * Holds every configured backend with its health, and is the only way the rest of Switchyard
@@ -37,7 +39,7 @@ export interface ModelManager {
    * the backend's errors otherwise; a call aborted by `request.signal` does not count against the
    * model's health.
    */
-  stream(modelId: string, request: CompletionRequest): AsyncIterable<CompletionEvent>;
+  stream(modelId: string, request: CompletionRequest): BatchedEvents;
   view(modelId: string): ModelView;
   list(): ModelView[];
   /** Closes the connection pools of the HTTP backends it created (not of backends passed in). */
@@ -78,6 +80,8 @@ function createBackend(config: ModelConfig, deps: ModelManagerDeps): ModelBacken
   }
 }
 
+const UNUSED_TIMEOUTS = { firstTokenMs: 1, idleMs: 1, totalMs: 1 };
+
 export function createModelManager(deps: ModelManagerDeps): ModelManager {
   const now = deps.now ?? Date.now;
   const models = new Map<string, ManagedModel>();
@@ -93,9 +97,6 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
     const health = createModelHealth({ ...(config.provider === 'simulated' ? {} : config.circuit), now });
     models.set(config.id, { config, backend, health });
   }
-  // OpenAI-compatible servers may report no usage, and building the tokenizer then takes about
-  // half a second: pay it at start-up, not on the first such request.
-  if (deps.models.some((m) => m.provider === 'openai' && !deps.backends?.has(m.id))) warmUpTokenCounter();
 
   const get = (modelId: string): ManagedModel => {
     const model = models.get(modelId);
@@ -111,52 +112,56 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
     health: model.health.snapshot(),
   });
 
-  async function* stream(modelId: string, request: CompletionRequest): AsyncGenerator<CompletionEvent> {
-    const model = get(modelId);
-    // Only the call that took the half-open probe slot may give it back.
-    const probe = model.health.snapshot().status === 'half-open';
-    if (!model.health.tryAcquire()) {
-      throw new UpstreamError('MODEL_UNAVAILABLE', `model "${modelId}" is unavailable (circuit open)`, {
-        retryable: true,
-      });
-    }
-    const started = now();
+  function streamBatches(modelId: string, request: CompletionRequest): AsyncIterable<readonly CompletionEvent[]> {
+    let started = 0;
     let ttftMs: number | null = null;
-    let settled = false;
-    try {
-      const events = withStreamTimeouts(
-        (signal) => model.backend.stream({ ...request, signal }),
-        model.config.timeouts,
-        request.signal,
-      );
-      for await (const event of events) {
-        if (ttftMs === null && event.type === 'token') ttftMs = now() - started;
-        yield event;
-      }
-      settled = true;
-      const latencyMs = now() - started;
-      model.health.recordSuccess({ latencyMs, ttftMs: ttftMs ?? latencyMs });
-    } catch (error) {
-      settled = true;
-      if (!request.signal.aborted) {
-        model.health.recordFailure({
-          retryAfterMs: error instanceof UpstreamError ? error.retryAfterMs : undefined,
-        });
-      } else if (probe) {
-        model.health.release();
-      }
-      throw error;
-    } finally {
-      // The consumer stopped early (client left): neither a success nor a failure of the model,
-      // but a half-open probe slot must be freed.
-      if (!settled && probe) model.health.release();
-    }
+    // Only the call that took the half-open probe slot may give it back.
+    let probe = false;
+    let model: ManagedModel | undefined;
+    // One iterator does the deadlines and the health figures: no layer between the backend and
+    // the caller that only passes batches on.
+    return withStreamTimeouts(
+      (signal, upstreamComplete) => {
+        const managed = get(modelId);
+        probe = managed.health.snapshot().status === 'half-open';
+        if (!managed.health.tryAcquire()) {
+          throw new UpstreamError('MODEL_UNAVAILABLE', `model "${modelId}" is unavailable (circuit open)`, {
+            retryable: true,
+          });
+        }
+        model = managed;
+        started = now();
+        return batchesOf(managed.backend.stream({ ...request, signal, upstreamComplete }));
+      },
+      // Unknown models fail in `start`, before these are read.
+      models.get(modelId)?.config.timeouts ?? UNUSED_TIMEOUTS,
+      request.signal,
+      {
+        firstToken: () => {
+          ttftMs = now() - started;
+        },
+        settled: (outcome) => {
+          if (model === undefined) return;
+          if (outcome.kind === 'completed') {
+            const latencyMs = now() - started;
+            model.health.recordSuccess({ latencyMs, ttftMs: ttftMs ?? latencyMs });
+          } else if (outcome.kind === 'failed' && !request.signal.aborted) {
+            const { error } = outcome;
+            model.health.recordFailure({ retryAfterMs: error instanceof UpstreamError ? error.retryAfterMs : undefined });
+          } else if (probe) {
+            // Aborted by the caller, or the consumer stopped early (client left): neither a success
+            // nor a failure of the model, but a half-open probe slot must be freed.
+            model.health.release();
+          }
+        },
+      },
+    );
   }
 
   return {
     has: (modelId) => models.has(modelId),
     isAvailable: (modelId) => models.get(modelId)?.health.available() ?? false,
-    stream,
+    stream: (modelId, request) => batchedEvents(() => streamBatches(modelId, request)),
     view: (modelId) => view(get(modelId)),
     list: () => [...models.values()].map(view),
     async close() {

@@ -10,6 +10,7 @@ import {
 } from './http-client.js';
 import {
   createSseBackend,
+  END_OF_STREAM,
   parseEventJson,
   streamEndedEarly,
   type SseTranslation,
@@ -52,33 +53,33 @@ export function createOpenAIBackend(config: OpenAIModelConfig, deps: HttpBackend
   });
 }
 
-const translateChunks: SseTranslation = async function* (events, context) {
+const translateChunks: SseTranslation = (context) => {
   let finishReason: string | undefined;
   let usage: { promptTokens: number; completionTokens: number } | undefined;
-  let done = false;
-  for await (const event of events) {
-    if (event.data === '[DONE]') {
-      done = true;
-      break;
-    }
-    if (event.data === '') continue;
-    const chunk = parseChunk(event.data, context);
-    usage = usageOf(chunk) ?? usage;
-    const choices = chunk['choices'];
-    const choice = Array.isArray(choices) ? (choices[0] as unknown) : undefined;
-    if (!isRecord(choice)) continue;
-    const delta = choice['delta'];
-    const content = isRecord(delta) ? delta['content'] : undefined;
-    if (typeof content === 'string' && content !== '') yield content;
-    if (typeof choice['finish_reason'] === 'string') finishReason = choice['finish_reason'];
-  }
-  // A finish_reason without [DONE] is a complete answer from a server that skips the marker.
-  if (!done && finishReason === undefined) throw streamEndedEarly('openai', '[DONE]', context);
   return {
-    endMarkerSeen: done,
-    promptTokens: usage?.promptTokens,
-    completionTokens: usage?.completionTokens,
-    finishReason: finishReason ?? 'stop',
+    accept(event) {
+      if (event.data === '[DONE]') return END_OF_STREAM;
+      if (event.data === '') return undefined;
+      const chunk = parseChunk(event.data, context);
+      usage = usageOf(chunk) ?? usage;
+      const choices = chunk['choices'];
+      const choice = Array.isArray(choices) ? (choices[0] as unknown) : undefined;
+      if (!isRecord(choice)) return undefined;
+      if (typeof choice['finish_reason'] === 'string') finishReason = choice['finish_reason'];
+      const delta = choice['delta'];
+      const content = isRecord(delta) ? delta['content'] : undefined;
+      return typeof content === 'string' && content !== '' ? content : undefined;
+    },
+    outcome(endMarkerSeen) {
+      // A finish_reason without [DONE] is a complete answer from a server that skips the marker.
+      if (!endMarkerSeen && finishReason === undefined) throw streamEndedEarly('openai', '[DONE]', context);
+      return {
+        endMarkerSeen,
+        promptTokens: usage?.promptTokens,
+        completionTokens: usage?.completionTokens,
+        finishReason: finishReason ?? 'stop',
+      };
+    },
   };
 };
 

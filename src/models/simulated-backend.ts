@@ -2,13 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SimulatedModelConfig } from '../config/schema.js';
 import { createRng, type Rng } from '../router/random.js';
 import {
+  batchedEvents,
   UpstreamError,
   type CompletionEvent,
   type CompletionRequest,
   type ModelBackend,
   type ModelPricing,
 } from './backend.js';
-import { countMessageTokens } from './token-counter.js';
+import { estimateMessageTokens } from './token-counter.js';
 
 /**
  * A model that needs no network: it streams generated text with a configured time to first
@@ -55,7 +56,7 @@ export function createSimulatedBackend(config: SimulatedModelConfig): SimulatedB
   const failureRng = createRng(seed);
   const pricing: ModelPricing = { inputPer1k: config.inputPer1k, outputPer1k: config.outputPer1k };
 
-  async function* stream(request: CompletionRequest): AsyncGenerator<CompletionEvent> {
+  async function* streamBatches(request: CompletionRequest): AsyncGenerator<CompletionEvent[]> {
     const { signal } = request;
     signal.throwIfAborted();
     const failing = failureRng() < config.errorRate;
@@ -69,25 +70,39 @@ export function createSimulatedBackend(config: SimulatedModelConfig): SimulatedB
     const prompt = request.messages.map((m) => `${m.role}:${m.content}`).join('\n');
     const answerRng = createRng(hashString(prompt, seed));
     const tokens = generateAnswer(answerRng, Math.min(config.answerTokens, request.maxTokens));
+    const msPerToken = config.tokensPerSecond > 0 ? 1000 / config.tokensPerSecond : 0;
     const started = performance.now();
-    for (let i = 0; i < tokens.length; i++) {
-      if (config.tokensPerSecond > 0 && i > 0) {
-        // Schedule against the start time so timer slack does not accumulate into a slower stream.
-        const due = started + (i * 1000) / config.tokensPerSecond;
-        const wait = due - performance.now();
-        if (wait >= 1) await sleep(wait, undefined, { signal });
+    let sent = 0;
+    let batch: CompletionEvent[] = [];
+    while (sent < tokens.length) {
+      // Every token that is due goes out in one batch, as the tokens of one network read would.
+      // Scheduled against the start time so that timer slack does not add up into a slower stream.
+      const due = msPerToken === 0 ? tokens.length : Math.min(tokens.length, 1 + Math.floor((performance.now() - started) / msPerToken));
+      if (due <= sent) {
+        await sleep(started + sent * msPerToken - performance.now(), undefined, { signal });
+        continue;
       }
       signal.throwIfAborted();
-      yield { type: 'token', text: tokens[i]! };
+      for (; sent < due; sent++) batch.push({ type: 'token', text: tokens[sent]! });
+      if (sent < tokens.length) {
+        yield batch;
+        batch = [];
+      }
     }
-    yield {
-      type: 'usage',
-      promptTokens: countMessageTokens(request.messages),
-      completionTokens: tokens.length,
-      estimated: false,
-    };
-    yield { type: 'finish', reason: tokens.length < config.answerTokens ? 'length' : 'stop' };
+    // The simulated model is its own tokenizer: its prompt tokens are the estimate, counted in
+    // linear time, so no prompt can make it stall the process or load a real tokenizer.
+    batch.push(
+      { type: 'usage', promptTokens: estimateMessageTokens(request.messages), completionTokens: tokens.length, estimated: false },
+      { type: 'finish', reason: tokens.length < config.answerTokens ? 'length' : 'stop' },
+    );
+    yield batch;
   }
 
-  return { id: config.id, provider: 'simulated', pricing, quality: config.quality, stream };
+  return {
+    id: config.id,
+    provider: 'simulated',
+    pricing,
+    quality: config.quality,
+    stream: (request) => batchedEvents(() => streamBatches(request)),
+  };
 }

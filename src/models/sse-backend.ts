@@ -1,5 +1,5 @@
 import type { AnthropicModelConfig, OpenAIModelConfig } from '../config/schema.js';
-import { UpstreamError, type CompletionEvent, type CompletionRequest } from './backend.js';
+import { batchedEvents, UpstreamError, type CompletionEvent, type CompletionRequest } from './backend.js';
 import {
   abandonBody,
   bodyChunks,
@@ -14,8 +14,8 @@ import {
   type HttpModelBackend,
   type ResponseBody,
 } from './http-client.js';
-import { parseSse, type SseEvent } from './sse-parser.js';
-import { countMessageTokens, countTokens } from './token-counter.js';
+import { createSseParser, type SseEvent } from './sse-parser.js';
+import { countMessageTokens, countTokens, MAX_COUNTED_CHARS } from './token-counter.js';
 
 /**
  * The skeleton of a backend that streams server-sent events over HTTP, shared by the OpenAI and
@@ -48,14 +48,24 @@ export interface StreamOutcome {
   readonly finishReason: string;
 }
 
+/** What a translator returns for the event that ends the stream (`[DONE]`, `message_stop`). */
+export const END_OF_STREAM: unique symbol = Symbol('end of stream');
+
 /**
- * Yields the text of each token in order and returns how the stream ended. Throws UpstreamErrors
- * for the provider's error events and for protocol violations.
+ * A provider's events, translated one at a time as they are parsed: synchronous, so every token of
+ * one network read reaches the consumer in one batch.
  */
-export type SseTranslation = (
-  events: AsyncIterable<SseEvent>,
-  context: TranslationContext,
-) => AsyncGenerator<string, StreamOutcome>;
+export interface SseTranslator {
+  /**
+   * The text of the token the event carries (undefined when it carries none), or END_OF_STREAM.
+   * Throws UpstreamErrors for the provider's error events and for protocol violations.
+   */
+  accept(event: SseEvent): string | undefined | typeof END_OF_STREAM;
+  /** How the stream ended, once the end marker came or the body ended; throws when it ended early. */
+  outcome(endMarkerSeen: boolean): StreamOutcome;
+}
+
+export type SseTranslation = (context: TranslationContext) => SseTranslator;
 
 export interface SseBackendSpec {
   readonly provider: 'openai' | 'anthropic';
@@ -69,6 +79,12 @@ export interface SseBackendSpec {
   readonly providerHeaders: Readonly<Record<string, string>>;
   requestBody(request: CompletionRequest): Record<string, unknown>;
   readonly translate: SseTranslation;
+}
+
+/** A batch cut short by a failing event: its tokens go out before the error is thrown. */
+interface UpstreamErrorAfter {
+  readonly batch: CompletionEvent[];
+  readonly error: unknown;
 }
 
 export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
@@ -85,7 +101,7 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
     ...spec.providerHeaders,
   };
 
-  async function* stream(request: CompletionRequest): AsyncGenerator<CompletionEvent> {
+  async function* streamBatches(request: CompletionRequest): AsyncGenerator<readonly CompletionEvent[]> {
     const body = spec.requestBody(request);
     logger.debug({ url: loggableUrl(url), messages: request.messages.length }, 'upstream request');
 
@@ -112,26 +128,73 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
         );
       }
 
-      let text = '';
-      const translation = spec.translate(parseSse(bodyChunks(response.body)), context);
-      let step = await translation.next();
-      for (; !step.done; step = await translation.next()) {
-        text += step.value;
-        context.tokensSent = true;
-        yield { type: 'token', text: step.value };
+      const translator = spec.translate(context);
+      const parser = createSseParser();
+      // Kept only as far as the tokenizer would count it, plus the length: an answer of any size
+      // costs bounded memory and a bounded count.
+      let counted = '';
+      let answerChars = 0;
+      let endMarkerSeen = false;
+      const translate = (events: readonly SseEvent[]): CompletionEvent[] | UpstreamErrorAfter => {
+        const batch: CompletionEvent[] = [];
+        for (const event of events) {
+          let text;
+          try {
+            text = translator.accept(event);
+          } catch (error) {
+            // The tokens before the failing event still reach the consumer, then the error does.
+            return { batch, error };
+          }
+          if (text === END_OF_STREAM) {
+            endMarkerSeen = true;
+            break;
+          }
+          if (text === undefined) continue;
+          if (counted.length < MAX_COUNTED_CHARS) counted += text.slice(0, MAX_COUNTED_CHARS - counted.length);
+          answerChars += text.length;
+          // Errors raised after this token are no longer retryable: it will be handed over first.
+          context.tokensSent = true;
+          batch.push({ type: 'token', text });
+        }
+        return batch;
+      };
+
+      for await (const chunk of bodyChunks(response.body)) {
+        const batch = translate(parser.push(chunk));
+        if (!Array.isArray(batch)) {
+          if (batch.batch.length > 0) yield batch.batch;
+          throw batch.error;
+        }
+        if (batch.length > 0) yield batch;
+        if (endMarkerSeen) break;
       }
-      const outcome = step.value;
+      if (!endMarkerSeen) {
+        const batch = translate(parser.end());
+        if (!Array.isArray(batch)) {
+          if (batch.batch.length > 0) yield batch.batch;
+          throw batch.error;
+        }
+        if (batch.length > 0) yield batch;
+      }
+      const outcome = translator.outcome(endMarkerSeen);
       completed = true;
       // Started before the last events are handed out; awaited after them, so the socket is back in
       // the pool by the time the consumer sees the stream end, without delaying `finish`.
       const drained = outcome.endMarkerSeen ? drainFinishedBody(response.body) : Promise.resolve();
-      yield {
-        type: 'usage',
-        promptTokens: outcome.promptTokens ?? countMessageTokens(request.messages),
-        completionTokens: outcome.completionTokens ?? countTokens(text),
-        estimated: outcome.promptTokens === undefined || outcome.completionTokens === undefined,
-      };
-      yield { type: 'finish', reason: outcome.finishReason };
+      if (outcome.promptTokens === undefined || outcome.completionTokens === undefined) request.upstreamComplete?.();
+      const [promptTokens, completionTokens] = await Promise.all([
+        outcome.promptTokens ?? countMessageTokens(request.messages),
+        outcome.completionTokens ?? countTokens({ sample: counted, totalChars: answerChars }),
+      ]);
+      yield [
+        {
+          type: 'usage',
+          promptTokens,
+          completionTokens,
+          estimated: outcome.promptTokens === undefined || outcome.completionTokens === undefined,
+        },
+        { type: 'finish', reason: outcome.finishReason },
+      ];
       await drained;
     } catch (error) {
       const mapped = toUpstreamError(error, { provider, tokensSent: context.tokensSent, signal: request.signal });
@@ -141,8 +204,7 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
       throw mapped;
     } finally {
       // An unfinished body (consumer stopped, error) holds its socket; destroying it closes the
-      // connection at once instead of draining a stream nobody reads. A translation left suspended
-      // holds nothing but this body, so it needs no return() of its own.
+      // connection at once instead of draining a stream nobody reads.
       if (!completed && responseBody !== undefined) abandonBody(responseBody);
     }
   }
@@ -151,7 +213,7 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
     id: config.id,
     provider,
     pricing: { inputPer1k: config.inputPer1k, outputPer1k: config.outputPer1k },
-    stream,
+    stream: (request) => batchedEvents(() => streamBatches(request)),
     async close() {
       if (ownsDispatcher) await dispatcher.close();
     },

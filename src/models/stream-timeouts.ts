@@ -1,7 +1,7 @@
 import { UpstreamError, type CompletionEvent } from './backend.js';
 
 /**
- * Deadlines around any backend's stream:
+ * Deadlines around any backend's batched stream:
  * - first token: from the start until the first `token` event (retryable: nothing was sent yet);
  * - idle: after the first token, the longest wait on the upstream for the next event (not
  *   retryable, the client already has part of an answer);
@@ -11,6 +11,10 @@ import { UpstreamError, type CompletionEvent } from './backend.js';
  * fault. On a deadline the child signal given to `start` is aborted (so the backend closes its
  * socket) and the pending `next()` rejects at once, without waiting for the upstream to notice.
  * `return()` (the consumer unsubscribing) aborts the child signal at once as well.
+ *
+ * What a stream costs does not grow with its tokens: one timer per stream, re-armed lazily (the
+ * idle deadline moves with every batch, and an earlier timer re-arms itself when it fires), one
+ * abort listener on the parent signal, one promise per batch, and no closure per `next()`.
  */
 
 export interface StreamTimeouts {
@@ -19,155 +23,232 @@ export interface StreamTimeouts {
   readonly totalMs: number;
 }
 
+export type StreamOutcome =
+  | { readonly kind: 'completed' }
+  | { readonly kind: 'failed'; readonly error: unknown }
+  /** The consumer stopped reading (`return()`) before the stream ended. */
+  | { readonly kind: 'abandoned' };
+
+/** What the caller learns about the stream as it runs (the model manager's health figures). */
+export interface StreamObserver {
+  /** A batch with the stream's first token is being handed to the consumer. */
+  firstToken?(): void;
+  /** Called once, when the stream completes, fails (a deadline, the upstream, an abort) or is abandoned. */
+  settled?(outcome: StreamOutcome): void;
+}
+
+type Batch = readonly CompletionEvent[];
+
+/**
+ * `start` gets the child signal, and a function the backend calls once its upstream has sent all
+ * it will send: from then on no deadline runs (what is left is the backend's own work).
+ */
 export function withStreamTimeouts(
-  start: (signal: AbortSignal) => AsyncIterable<CompletionEvent>,
+  start: (signal: AbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>,
   timeouts: StreamTimeouts,
   signal: AbortSignal,
-): AsyncIterable<CompletionEvent> {
+  observer: StreamObserver = {},
+): AsyncIterable<Batch> {
   return {
-    [Symbol.asyncIterator]: () => createTimedIterator(start, timeouts, signal),
+    [Symbol.asyncIterator]: () => new TimedIterator(start, timeouts, signal, observer),
   };
 }
 
-type Deadline = { readonly at: number; readonly error: () => UpstreamError };
+type Phase = 'first-token' | 'idle' | 'total';
 
-function createTimedIterator(
-  start: (signal: AbortSignal) => AsyncIterable<CompletionEvent>,
-  timeouts: StreamTimeouts,
-  parent: AbortSignal,
-): AsyncIterator<CompletionEvent> {
-  const child = new AbortController();
-  const startedAt = performance.now();
-  let upstream: AsyncIterator<CompletionEvent> | undefined;
-  let tokensSent = false;
-  let finished = false;
-  /** The next() waiting on the upstream, with the deadline it must meet; undefined between calls. */
-  let pending: { readonly deadline: Deadline; readonly reject: (reason: unknown) => void } | undefined;
-  // One timer for the whole stream, re-armed lazily: the idle deadline moves with every token, and
-  // a timer per token would cost more than the token itself for fast models.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let timerAt = Infinity;
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-  const onParentAbort = (): void => {
-    child.abort(parent.reason);
-    const waiting = pending;
-    if (waiting) {
-      finish();
-      waiting.reject(parent.reason ?? new DOMException('The operation was aborted', 'AbortError'));
-    }
-  };
-  parent.addEventListener('abort', onParentAbort, { once: true });
+function abortError(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
 
-  function finish(): void {
-    finished = true;
-    pending = undefined;
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-    parent.removeEventListener('abort', onParentAbort);
+class TimedIterator implements AsyncIterator<Batch> {
+  private readonly child = new AbortController();
+  private readonly startedAt = performance.now();
+  private upstream: AsyncIterator<Batch> | undefined;
+  private tokensSent = false;
+  private upstreamComplete = false;
+  private finished = false;
+  /** The next() waiting on the upstream; null between calls. */
+  private resolve: ((result: IteratorResult<Batch>) => void) | null = null;
+  private reject: ((reason: unknown) => void) | null = null;
+  /** The deadline the waiting next() must meet. */
+  private deadlineAt = Infinity;
+  private deadlinePhase: Phase = 'first-token';
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  /** The promise the waiting next() returned. */
+  private waiting: Promise<IteratorResult<Batch>> | null = null;
+
+  constructor(
+    private readonly start: (signal: AbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>,
+    private readonly timeouts: StreamTimeouts,
+    private readonly parent: AbortSignal,
+    private readonly observer: StreamObserver,
+  ) {
+    parent.addEventListener('abort', this.onParentAbort, { once: true });
   }
 
-  function abandonUpstream(reason: unknown): void {
-    child.abort(reason);
+  next(): Promise<IteratorResult<Batch>> {
+    // A consumer that does not wait for its previous next() is served after it, in order.
+    if (this.waiting !== null) return this.waiting.then(this.nextAfter, this.nextAfter);
+    if (this.finished) return Promise.resolve(DONE);
+    if (this.parent.aborted) {
+      const reason = abortError(this.parent);
+      this.finish({ kind: 'failed', error: reason });
+      this.abandonUpstream(reason);
+      return Promise.reject(reason);
+    }
+    try {
+      this.upstream ??= this.start(this.child.signal, this.onUpstreamComplete)[Symbol.asyncIterator]();
+    } catch (error) {
+      this.finish({ kind: 'failed', error });
+      return Promise.reject(error);
+    }
+    this.setDeadline();
+    const result = new Promise<IteratorResult<Batch>>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.waiting = result;
+    if (this.deadlineAt !== Infinity) this.arm(this.deadlineAt);
+    this.upstream.next().then(this.onResult, this.onError);
+    return result;
+  }
+
+  return(): Promise<IteratorResult<Batch>> {
+    if (!this.finished) {
+      this.finish({ kind: 'abandoned' });
+      this.abandonUpstream(new DOMException('The consumer stopped reading the stream', 'AbortError'));
+    }
+    // A next() still waiting ends with the stream.
+    this.settleWaiting(DONE);
+    return Promise.resolve(DONE);
+  }
+
+  private readonly nextAfter = (): Promise<IteratorResult<Batch>> => this.next();
+
+  private readonly onUpstreamComplete = (): void => {
+    this.upstreamComplete = true;
+    this.deadlineAt = Infinity;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  };
+
+  private readonly onResult = (result: IteratorResult<Batch>): void => {
+    // Settled already by a deadline, an abort or return().
+    if (this.resolve === null || this.finished) return;
+    if (result.done) {
+      this.finish({ kind: 'completed' });
+    } else if (!this.tokensSent && result.value.some((event) => event.type === 'token')) {
+      this.tokensSent = true;
+      this.observer.firstToken?.();
+    }
+    this.settleWaiting(result);
+  };
+
+  private readonly onError = (error: unknown): void => {
+    if (this.resolve === null || this.finished) return;
+    this.finish({ kind: 'failed', error });
+    this.failWaiting(error);
+  };
+
+  private readonly onParentAbort = (): void => {
+    this.child.abort(this.parent.reason);
+    if (this.resolve === null || this.finished) return;
+    const reason = abortError(this.parent);
+    this.finish({ kind: 'failed', error: reason });
+    this.failWaiting(reason);
+  };
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    if (this.resolve === null || this.finished) return;
+    // The deadline moved later since the timer was armed: wait for the rest.
+    if (this.deadlineAt > performance.now()) return this.arm(this.deadlineAt);
+    const error = this.deadlineError();
+    this.finish({ kind: 'failed', error });
+    this.abandonUpstream(error);
+    this.failWaiting(error);
+  };
+
+  private settleWaiting(result: IteratorResult<Batch>): void {
+    const resolve = this.resolve;
+    this.resolve = null;
+    this.reject = null;
+    this.waiting = null;
+    resolve?.(result);
+  }
+
+  private failWaiting(reason: unknown): void {
+    const reject = this.reject;
+    this.resolve = null;
+    this.reject = null;
+    this.waiting = null;
+    reject?.(reason);
+  }
+
+  private finish(outcome: StreamOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.parent.removeEventListener('abort', this.onParentAbort);
+    this.observer.settled?.(outcome);
+  }
+
+  private abandonUpstream(reason: unknown): void {
+    this.child.abort(reason);
     // Fire and forget: an async generator queues return() behind its pending next(), and the abort
     // above is what actually stops it.
-    upstream?.return?.().catch(() => {});
+    this.upstream?.return?.().catch(() => {});
   }
 
-  function onTimer(): void {
-    timer = undefined;
-    timerAt = Infinity;
-    const waiting = pending;
-    if (!waiting) return;
-    // The deadline moved later since the timer was armed: wait for the rest.
-    if (waiting.deadline.at > performance.now()) return arm(waiting.deadline.at);
-    const error = waiting.deadline.error();
-    finish();
-    abandonUpstream(error);
-    waiting.reject(error);
-  }
-
-  function arm(at: number): void {
+  private arm(at: number): void {
     // An earlier timer re-arms itself when it fires; only a later one must be replaced.
-    if (timer !== undefined && timerAt <= at) return;
-    if (timer !== undefined) clearTimeout(timer);
-    timerAt = at;
-    timer = setTimeout(onTimer, Math.max(0, at - performance.now()));
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.onTimer, Math.max(0, at - performance.now()));
     // Whatever the stream waits on keeps the process alive; the deadline alone need not.
-    timer.unref();
+    this.timer.unref();
   }
 
-  function nextDeadline(): Deadline {
-    const totalAt = startedAt + timeouts.totalMs;
-    const phaseAt = tokensSent ? performance.now() + timeouts.idleMs : startedAt + timeouts.firstTokenMs;
-    if (totalAt < phaseAt) {
-      return {
-        at: totalAt,
-        error: () =>
-          new UpstreamError('UPSTREAM_TOTAL_TIMEOUT', `stream exceeded the total timeout of ${timeouts.totalMs} ms`, {
-            retryable: !tokensSent,
-          }),
-      };
+  private setDeadline(): void {
+    if (this.upstreamComplete) {
+      this.deadlineAt = Infinity;
+      return;
     }
-    return tokensSent
-      ? {
-          at: phaseAt,
-          error: () =>
-            new UpstreamError('UPSTREAM_IDLE_TIMEOUT', `no event from the model for ${timeouts.idleMs} ms`, {
-              retryable: false,
-            }),
-        }
-      : {
-          at: phaseAt,
-          error: () =>
-            new UpstreamError('UPSTREAM_FIRST_TOKEN_TIMEOUT', `no first token within ${timeouts.firstTokenMs} ms`, {
-              retryable: true,
-            }),
-        };
+    const totalAt = this.startedAt + this.timeouts.totalMs;
+    const phaseAt = this.tokensSent
+      ? performance.now() + this.timeouts.idleMs
+      : this.startedAt + this.timeouts.firstTokenMs;
+    if (totalAt < phaseAt) {
+      this.deadlineAt = totalAt;
+      this.deadlinePhase = 'total';
+    } else {
+      this.deadlineAt = phaseAt;
+      this.deadlinePhase = this.tokensSent ? 'idle' : 'first-token';
+    }
   }
 
-  return {
-    next(): Promise<IteratorResult<CompletionEvent>> {
-      if (finished) return Promise.resolve({ done: true, value: undefined });
-      if (parent.aborted) {
-        finish();
-        abandonUpstream(parent.reason);
-        return Promise.reject(parent.reason ?? new DOMException('The operation was aborted', 'AbortError'));
-      }
-      try {
-        upstream ??= start(child.signal)[Symbol.asyncIterator]();
-      } catch (error) {
-        finish();
-        return Promise.reject(error);
-      }
-      const deadline = nextDeadline();
-      const pendingUpstream = upstream.next();
-      return new Promise<IteratorResult<CompletionEvent>>((resolve, reject) => {
-        const waiting = { deadline, reject };
-        pending = waiting;
-        arm(deadline.at);
-        pendingUpstream.then(
-          (result) => {
-            // Settled already by a deadline or an abort.
-            if (pending !== waiting) return;
-            pending = undefined;
-            if (result.done) finish();
-            else if (result.value.type === 'token') tokensSent = true;
-            resolve(result);
-          },
-          (error: unknown) => {
-            if (pending !== waiting) return;
-            finish();
-            reject(error);
-          },
-        );
-      });
-    },
-    return(): Promise<IteratorResult<CompletionEvent>> {
-      if (!finished) {
-        finish();
-        abandonUpstream(new DOMException('The consumer stopped reading the stream', 'AbortError'));
-      }
-      return Promise.resolve({ done: true, value: undefined });
-    },
-  };
+  private deadlineError(): UpstreamError {
+    const { timeouts } = this;
+    switch (this.deadlinePhase) {
+      case 'total':
+        return new UpstreamError('UPSTREAM_TOTAL_TIMEOUT', `stream exceeded the total timeout of ${timeouts.totalMs} ms`, {
+          retryable: !this.tokensSent,
+        });
+      case 'idle':
+        return new UpstreamError('UPSTREAM_IDLE_TIMEOUT', `no event from the model for ${timeouts.idleMs} ms`, {
+          retryable: false,
+        });
+      case 'first-token':
+        return new UpstreamError('UPSTREAM_FIRST_TOKEN_TIMEOUT', `no first token within ${timeouts.firstTokenMs} ms`, {
+          retryable: true,
+        });
+    }
+  }
 }

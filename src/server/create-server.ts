@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { bearerToken, type KeyRing } from '../auth/client-keys.js';
@@ -21,6 +20,7 @@ import { useScopes } from '../graphql/scope-plugin.js';
 import { createConsoleAssets } from './console-assets.js';
 import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
+import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 
 /**
  * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and subscriptions over SSE
@@ -94,8 +94,10 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     graphiql: options.graphiql
       ? () => ({ subscriptionsProtocol: 'WS', title: 'Switchyard', defaultQuery: graphiqlDocument() })
       : false,
-    // GraphiQL's assets are bundled rather than fetched from a CDN, so it works on closed networks.
-    renderGraphiQL,
+    // GraphiQL's assets are bundled rather than fetched from a CDN, so it works on closed networks;
+    // they are imported on the first GraphiQL page, not at start-up (~40 MB of memory).
+    renderGraphiQL: async (graphiqlOptions) =>
+      (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions),
     landingPage: false,
     extraParamNames: ['documentId'],
     plugins: [
@@ -184,6 +186,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
   });
+  coalesceWebSocketWrites(wsServer);
 
   const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal }>(
     {

@@ -1,4 +1,4 @@
-import { ABORTED, TIMED_OUT, raceTimeoutAndAbort, systemStreamTimers, type StreamTimers } from './stream-timers.js';
+import { systemStreamTimers, type StreamTimers } from './stream-timers.js';
 import type { StreamChunk } from './word-chunks.js';
 
 /**
@@ -10,6 +10,14 @@ import type { StreamChunk } from './word-chunks.js';
  * into the next chunk. When the buffer holds no complete word, a flush that must not wait emits it
  * as it is: the first token, a word already carried through one whole flush window, and the end of
  * the stream. Those are the only places a word can be split across chunks.
+ *
+ * The source may yield single tokens or batches of them (every token of one network read); a
+ * batch is taken token by token, exactly as if they had come one after another at once.
+ *
+ * What a stream costs does not grow with its tokens: words are found once, as their characters are
+ * appended; a chunk that is already cut is handed out without waiting (a resolved promise); a
+ * consumer that must wait costs one promise, and the flush window one timer, re-armed only when it
+ * fires early or the window moved earlier; no listener is added per wait.
  */
 
 export interface LiveChunkOptions {
@@ -22,189 +30,255 @@ export interface LiveChunkOptions {
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 50;
 
-interface WordSpan {
-  readonly start: number;
-  readonly end: number;
-  /** False for the tail of a word whose beginning went out in the previous chunk. */
-  readonly counted: boolean;
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+/** Whether a UTF-16 code unit is `\s` (WhiteSpace or LineTerminator), as the word regexes read it. */
+export function isSpace(code: number): boolean {
+  if (code < 128) return code === 32 || (code >= 9 && code <= 13);
+  return (
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000 ||
+    code === 0xfeff
+  );
 }
 
-const HAS_TEXT = /\S/;
-
-/** Why `closed` aborts. Without a reason, abort() builds a DOMException (and its stack) per stream. */
-const CLOSED = Symbol('live chunker closed');
-
-/** Words that whitespace already follows, without allocating: the cheap test before a full split. */
-function countCompleteWords(buffer: string, continuesWord: boolean): number {
-  let count = 0;
-  let inWord = false;
-  let counted = !continuesWord;
-  for (let i = 0; i < buffer.length; i++) {
-    const code = buffer.charCodeAt(i);
-    const space = code === 32 || code === 10 || code === 9 || code === 13 || code === 12 || code === 11 || (code > 127 && /\s/.test(buffer[i]!));
-    if (space) {
-      if (inWord && counted) count++;
-      inWord = false;
-      counted = true;
-    } else {
-      inWord = true;
-    }
-  }
-  return count;
-}
-
-function wordSpans(buffer: string, continuesWord: boolean): WordSpan[] {
-  const spans: WordSpan[] = [];
-  for (const match of buffer.matchAll(/\S+/g)) {
-    const start = match.index;
-    spans.push({ start, end: start + match[0].length, counted: !(start === 0 && continuesWord) });
-  }
-  return spans;
+interface Waiter {
+  readonly resolve: (result: IteratorResult<StreamChunk>) => void;
+  readonly reject: (error: unknown) => void;
 }
 
 export function chunkLiveTokens(
-  tokens: AsyncIterable<string>,
+  tokens: AsyncIterable<string | readonly string[]>,
   options: LiveChunkOptions,
 ): AsyncIterableIterator<StreamChunk> {
   const { maxWords } = options;
   if (!Number.isInteger(maxWords) || maxWords < 1) {
     throw new RangeError(`maxWords must be a positive integer, got ${maxWords}`);
   }
-  const flushIntervalMs = options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS;
-  const timers = options.timers ?? systemStreamTimers;
-  const upstream = tokens[Symbol.asyncIterator]();
-  const closed = new AbortController();
+  return new LiveChunker(tokens[Symbol.asyncIterator](), maxWords, options.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS, options.timers ?? systemStreamTimers);
+}
 
-  const ready: StreamChunk[] = [];
-  let buffer = '';
+class LiveChunker implements AsyncIterableIterator<StreamChunk> {
+  private readonly ready: StreamChunk[] = [];
+  private buffer = '';
+  /** Where each word (maximal run of non-whitespace) of the buffer starts, in order. */
+  private starts: number[] = [];
+  /** The buffer ends inside a word (that word may still grow). */
+  private inWord = false;
   /** Whether the last emitted chunk ended inside a word (so the buffer may start with its tail). */
-  let lastEndedInWord = false;
-  let windowStart = 0;
+  private lastEndedInWord = false;
+  private windowStart = 0;
   /** The buffer's trailing partial word already outlived one flush. */
-  let carried = false;
-  let firstSent = false;
-  let inFlight: Promise<IteratorResult<string>> | null = null;
-  let upstreamDone = false;
-  let upstreamError: { error: unknown } | null = null;
+  private carried = false;
+  private firstSent = false;
+  private closed = false;
+  private inFlight = false;
+  private upstreamDone = false;
+  private upstreamError: { error: unknown } | null = null;
+  /** Consumers waiting, in the order they called next(). */
+  private readonly waiters: Waiter[] = [];
+  private timer: unknown = null;
+  private timerAt = Infinity;
 
-  const emit = (end: number, spans: readonly WordSpan[]): void => {
-    const text = buffer.slice(0, end);
-    const words = spans.filter((s) => s.counted && s.start < end).length;
-    ready.push({ text, words });
-    lastEndedInWord = /\S$/.test(text);
-    buffer = buffer.slice(end);
-    windowStart = timers.now();
-    carried = buffer.length > 0 && /\S$/.test(buffer);
+  constructor(
+    private readonly upstream: AsyncIterator<string | readonly string[]>,
+    private readonly maxWords: number,
+    private readonly flushIntervalMs: number,
+    private readonly timers: StreamTimers,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<StreamChunk> {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<StreamChunk>> {
+    if (this.waiters.length === 0) {
+      try {
+        const result = this.take();
+        if (result !== null) return Promise.resolve(result);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.pump();
+    });
+  }
+
+  return(): Promise<IteratorResult<StreamChunk>> {
+    if (!this.closed) {
+      this.close();
+      // Called right away, not after a pending next() settles, so the model call aborts now.
+      void Promise.resolve(this.upstream.return?.()).catch(() => undefined);
+    }
+    for (const waiter of this.waiters.splice(0)) waiter.resolve(DONE);
+    return Promise.resolve(DONE);
+  }
+
+  /** The next result without waiting, or null when it must wait for the source or the clock. */
+  private take(): IteratorResult<StreamChunk> | null {
+    for (;;) {
+      if (this.closed) return DONE;
+      const chunk = this.ready.shift();
+      if (chunk !== undefined) return { value: chunk, done: false };
+      if (this.upstreamError !== null) {
+        this.close();
+        throw this.upstreamError.error;
+      }
+      if (this.upstreamDone) {
+        if (this.buffer === '') {
+          this.close();
+          return DONE;
+        }
+        this.emit(this.buffer.length);
+        continue;
+      }
+      if (this.starts.length > 0 && this.timers.now() >= this.windowStart + this.flushIntervalMs) {
+        // Either emits, or gives a growing word one more window: the loop cannot spin.
+        this.flush(this.carried);
+        continue;
+      }
+      return null;
+    }
+  }
+
+  /** Serves the waiting consumers what can be served now; asks for more for the rest. */
+  private serve(): void {
+    while (this.waiters.length > 0) {
+      let result: IteratorResult<StreamChunk> | null;
+      try {
+        result = this.take();
+      } catch (error) {
+        this.waiters.shift()!.reject(error);
+        continue;
+      }
+      if (result === null) return this.pump();
+      this.waiters.shift()!.resolve(result);
+    }
+  }
+
+  /** A consumer waits: make sure the source is being read and the flush window is timed. */
+  private pump(): void {
+    if (!this.inFlight && !this.upstreamDone && this.upstreamError === null && !this.closed) {
+      this.inFlight = true;
+      this.upstream.next().then(this.onUpstream, this.onUpstreamError);
+    }
+    if (this.starts.length > 0) this.arm(this.windowStart + this.flushIntervalMs);
+  }
+
+  private readonly onUpstream = (result: IteratorResult<string | readonly string[]>): void => {
+    this.inFlight = false;
+    if (this.closed) return;
+    if (result.done) this.upstreamDone = true;
+    else if (typeof result.value === 'string') this.onToken(result.value);
+    else for (const token of result.value) this.onToken(token);
+    this.serve();
   };
+
+  private readonly onUpstreamError = (error: unknown): void => {
+    this.inFlight = false;
+    if (this.closed) return;
+    this.upstreamError = { error };
+    // What is already buffered still reaches the consumer before the error does.
+    if (this.buffer !== '') this.emit(this.buffer.length);
+    this.serve();
+  };
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.timerAt = Infinity;
+    if (!this.closed) this.serve();
+  };
+
+  private arm(at: number): void {
+    // An earlier timer re-arms itself (through serve) when it fires; only a later one is replaced.
+    if (this.timer !== null && this.timerAt <= at) return;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = this.timers.setTimeout(this.onTimer, Math.max(0, at - this.timers.now()));
+  }
+
+  private close(): void {
+    this.closed = true;
+    if (this.timer !== null) this.timers.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private onToken(token: string): void {
+    if (token === '') return;
+    if (this.starts.length === 0) this.windowStart = this.timers.now();
+    // Words are found once, in the characters appended; nothing already buffered is scanned again.
+    const offset = this.buffer.length;
+    this.buffer += token;
+    for (let i = 0; i < token.length; i++) {
+      if (isSpace(token.charCodeAt(i))) this.inWord = false;
+      else if (!this.inWord) {
+        this.inWord = true;
+        this.starts.push(offset + i);
+      }
+    }
+    if (!this.firstSent && this.starts.length > 0) {
+      this.firstSent = true;
+      this.flush(true);
+    }
+    this.flushFullChunks();
+  }
+
+  /** The first word is the tail of one whose beginning went out in the previous chunk. */
+  private firstIsTail(): boolean {
+    return this.lastEndedInWord && this.starts[0] === 0;
+  }
+
+  /** Words that whitespace already follows and that began in this buffer. */
+  private countedCompleteWords(): number {
+    const complete = this.starts.length - (this.inWord ? 1 : 0);
+    return complete - (complete > 0 && this.firstIsTail() ? 1 : 0);
+  }
+
+  private flushFullChunks(): void {
+    while (this.countedCompleteWords() >= this.maxWords) {
+      // The last word of a full chunk, and the whitespace after it, go out with it.
+      const last = this.maxWords - 1 + (this.firstIsTail() ? 1 : 0);
+      this.emit(last + 1 < this.starts.length ? this.starts[last + 1]! : this.buffer.length);
+    }
+  }
 
   /**
    * Emits complete words; with `force`, emits everything when there is no complete word. Bare
    * whitespace shows the reader nothing, so it waits for the next word (or the end of the stream).
    */
-  const flush = (force: boolean): void => {
-    if (!HAS_TEXT.test(buffer)) return;
-    const spans = wordSpans(buffer, lastEndedInWord);
-    const last = spans.at(-1);
-    const partialStart = last && last.end === buffer.length ? last.start : buffer.length;
-    if (/\S/.test(buffer.slice(0, partialStart))) emit(partialStart, spans);
-    else if (force) emit(buffer.length, spans);
+  private flush(force: boolean): void {
+    if (this.starts.length === 0) return;
+    const whole = this.starts.length - (this.inWord ? 1 : 0);
+    if (whole > 0) this.emit(this.inWord ? this.starts[this.starts.length - 1]! : this.buffer.length);
+    else if (force) this.emit(this.buffer.length);
     else {
       // Nothing whole to send yet: give the growing word one more window, then send it regardless.
-      carried = true;
-      windowStart = timers.now();
+      this.carried = true;
+      this.windowStart = this.timers.now();
     }
-  };
+  }
 
-  const emitRest = (): void => emit(buffer.length, wordSpans(buffer, lastEndedInWord));
-
-  const flushFullChunks = (): void => {
-    for (;;) {
-      if (countCompleteWords(buffer, lastEndedInWord) < maxWords) return;
-      const spans = wordSpans(buffer, lastEndedInWord);
-      const complete = spans.filter((s) => s.counted && s.end < buffer.length);
-      if (complete.length < maxWords) return;
-      const lastWord = complete[maxWords - 1]!;
-      const next = spans.find((s) => s.start > lastWord.start);
-      emit(next ? next.start : buffer.length, spans);
-    }
-  };
-
-  const onToken = (token: string): void => {
-    if (token === '') return;
-    if (!HAS_TEXT.test(buffer)) windowStart = timers.now();
-    buffer += token;
-    if (!firstSent && HAS_TEXT.test(buffer)) {
-      firstSent = true;
-      flush(true);
-    }
-    flushFullChunks();
-  };
-
-  const finish = (): IteratorResult<StreamChunk> => {
-    closed.abort(CLOSED);
-    return { value: undefined, done: true };
-  };
-
-  const pull = async (): Promise<IteratorResult<StreamChunk>> => {
-    for (;;) {
-      if (closed.signal.aborted) return { value: undefined, done: true };
-      const chunk = ready.shift();
-      if (chunk) return { value: chunk, done: false };
-      if (upstreamError) {
-        const { error } = upstreamError;
-        finish();
-        throw error;
-      }
-      if (upstreamDone) {
-        if (buffer === '') return finish();
-        emitRest();
-        continue;
-      }
-      inFlight ??= upstream.next();
-      const untilFlush = HAS_TEXT.test(buffer) ? windowStart + flushIntervalMs - timers.now() : null;
-      if (untilFlush !== null && untilFlush <= 0) {
-        flush(carried);
-        continue;
-      }
-      let result: IteratorResult<string> | typeof TIMED_OUT | typeof ABORTED;
-      try {
-        result = await raceTimeoutAndAbort(timers, inFlight, untilFlush, closed.signal);
-      } catch (error) {
-        inFlight = null;
-        upstreamError = { error };
-        // What is already buffered still reaches the consumer before the error does.
-        if (buffer !== '') emitRest();
-        continue;
-      }
-      if (result === ABORTED) return { value: undefined, done: true };
-      if (result === TIMED_OUT) continue;
-      inFlight = null;
-      if (result.done) upstreamDone = true;
-      else onToken(result.value);
-    }
-  };
-
-  // Consumers may call next() again before the previous call settles; serve them in order.
-  let queue: Promise<unknown> = Promise.resolve();
-
-  return {
-    next() {
-      const result = queue.then(pull);
-      queue = result.catch(() => undefined);
-      return result;
-    },
-    async return() {
-      if (!closed.signal.aborted) {
-        closed.abort(CLOSED);
-        // Called right away, not after a pending next() settles, so the model call aborts now.
-        const pending = inFlight;
-        pending?.catch(() => undefined);
-        void Promise.resolve(upstream.return?.()).catch(() => undefined);
-      }
-      return { value: undefined, done: true };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  /** Emits the buffer up to `end`, which is a word's start or the buffer's end. */
+  private emit(end: number): void {
+    const { buffer, starts } = this;
+    let inChunk = 0;
+    while (inChunk < starts.length && starts[inChunk]! < end) inChunk++;
+    const words = inChunk - (inChunk > 0 && this.firstIsTail() ? 1 : 0);
+    const text = buffer.slice(0, end);
+    this.ready.push({ text, words });
+    this.lastEndedInWord = end > 0 && !isSpace(buffer.charCodeAt(end - 1));
+    this.buffer = buffer.slice(end);
+    this.starts = inChunk === 0 ? starts.map((s) => s - end) : starts.slice(inChunk).map((s) => s - end);
+    if (this.buffer === '') this.inWord = false;
+    this.windowStart = this.timers.now();
+    this.carried = this.buffer.length > 0 && this.inWord;
+  }
 }

@@ -89,8 +89,8 @@ describe('two openai models behind local servers', () => {
     fakes.a.setScript({ tokens: TOKENS.a, omitUsage: true });
     const { text, terminal } = outcomeOf(await chat(gateway, { arm: 'a' }));
     if (terminal.__typename !== 'ChatDone') throw new Error(`expected done, got ${JSON.stringify(terminal)}`);
-    const promptTokens = countMessageTokens([{ role: 'user', content: USER_MESSAGE }]);
-    const completionTokens = countTokens(text);
+    const promptTokens = await countMessageTokens([{ role: 'user', content: USER_MESSAGE }]);
+    const completionTokens = await countTokens(text);
     expect(terminal.metrics).toMatchObject({ promptTokens, completionTokens, tokensEstimated: true });
     expect(terminal.metrics.costUsd).toBeCloseTo((promptTokens * 0.5 + completionTokens * 1.5) / 1000, 12);
   });

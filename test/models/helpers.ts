@@ -27,12 +27,15 @@ export interface Collected {
   readonly error: unknown;
 }
 
-/** Reads a stream to its end or its error. */
-export async function collect(stream: AsyncIterable<CompletionEvent>): Promise<Collected> {
+/** Reads a stream (of events, or of batches of events) to its end or its error. */
+export async function collect(stream: AsyncIterable<CompletionEvent | readonly CompletionEvent[]>): Promise<Collected> {
   const events: CompletionEvent[] = [];
   let error: unknown;
   try {
-    for await (const event of stream) events.push(event);
+    for await (const item of stream) {
+      if (Array.isArray(item)) events.push(...(item as readonly CompletionEvent[]));
+      else events.push(item as CompletionEvent);
+    }
   } catch (e) {
     error = e;
   }

@@ -1,6 +1,8 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/logger.js';
-import { UpstreamError, type ChatMessage } from '../../src/models/backend.js';
+import { batchesOf, UpstreamError, type ChatMessage } from '../../src/models/backend.js';
 import type { HttpModelBackend } from '../../src/models/http-client.js';
 import { createOpenAIBackend } from '../../src/models/openai-backend.js';
 import { withStreamTimeouts } from '../../src/models/stream-timeouts.js';
@@ -91,8 +93,8 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     const { events } = await run();
     expect(events.find((e) => e.type === 'usage')).toEqual({
       type: 'usage',
-      promptTokens: countMessageTokens(messages),
-      completionTokens: countTokens('Hello, wonderful world'),
+      promptTokens: await countMessageTokens(messages),
+      completionTokens: await countTokens('Hello, wonderful world'),
       estimated: true,
     });
   });
@@ -197,7 +199,7 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     const signal = new AbortController().signal;
     const { error } = await collect(
       withStreamTimeouts(
-        (child) => backend.stream({ messages, maxTokens: 64, signal: child }),
+        (child) => batchesOf(backend.stream({ messages, maxTokens: 64, signal: child })),
         { firstTokenMs: 150, idleMs: 10_000, totalMs: 10_000 },
         signal,
       ),
@@ -210,7 +212,7 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     fake.enqueue({ fault: { kind: 'stall', afterTokens: 2 } });
     const { text, error } = await collect(
       withStreamTimeouts(
-        (child) => backend.stream({ messages, maxTokens: 64, signal: child }),
+        (child) => batchesOf(backend.stream({ messages, maxTokens: 64, signal: child })),
         { firstTokenMs: 10_000, idleMs: 150, totalMs: 10_000 },
         new AbortController().signal,
       ),
@@ -233,5 +235,59 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     } finally {
       await silent.close();
     }
+  });
+});
+
+/**
+ * A server that writes a whole event stream in one write, so that (on loopback) it reaches the
+ * backend in one read: what the backend does with every token of one read.
+ */
+describe('OpenAI-compatible backend: the events of one network read', () => {
+  const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`;
+  let server: Server;
+  let body = '';
+  let backend: HttpModelBackend;
+
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    backend = createOpenAIBackend(openaiConfig(`http://127.0.0.1:${port}/v1`), { logger: createSilentLogger() });
+  });
+  afterAll(async () => {
+    await backend.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('hands over every token of one read in one batch', async () => {
+    const tokens = Array.from({ length: 30 }, (_, i) => ` t${i}`);
+    body = tokens.map(chunk).join('') + `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 30 } })}\n\ndata: [DONE]\n\n`;
+    const batches: string[][] = [];
+    for await (const batch of batchesOf(backend.stream({ messages, maxTokens: 64, signal: new AbortController().signal }))) {
+      batches.push(batch.map((e) => e.type));
+    }
+    // One read: its 30 tokens in one batch; then usage and finish together.
+    expect(batches).toEqual([Array(30).fill('token'), ['usage', 'finish']]);
+  });
+
+  it('an error event after tokens in the same read: the tokens first, then a final (not retryable) error', async () => {
+    body = [' Hello', ' world'].map(chunk).join('') + `data: ${JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } })}\n\n`;
+    const { events, error } = await collect(backend.stream({ messages, maxTokens: 64, signal: new AbortController().signal }));
+    expect(events).toEqual([
+      { type: 'token', text: ' Hello' },
+      { type: 'token', text: ' world' },
+    ]);
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', retryable: false });
+  });
+
+  it('an error event before any token in the read stays retryable', async () => {
+    body = `data: ${JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } })}\n\n` + chunk(' late');
+    const { events, error } = await collect(backend.stream({ messages, maxTokens: 64, signal: new AbortController().signal }));
+    expect(events).toEqual([]);
+    expect(error).toMatchObject({ code: 'UPSTREAM_ERROR', retryable: true });
   });
 });

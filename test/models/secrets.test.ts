@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
+import { batchesOf } from '../../src/models/backend.js';
 import { createAnthropicBackend } from '../../src/models/anthropic-backend.js';
 import type { HttpModelBackend } from '../../src/models/http-client.js';
 import { createOpenAIBackend } from '../../src/models/openai-backend.js';
@@ -78,7 +79,7 @@ describe('API keys never leak into errors or logs', () => {
     backends.push(backend);
     const { error } = await collect(
       withStreamTimeouts(
-        (signal) => backend.stream({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 16, signal }),
+        (signal) => batchesOf(backend.stream({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 16, signal })),
         { firstTokenMs: 200, idleMs: 200, totalMs: 5_000 },
         new AbortController().signal,
       ),

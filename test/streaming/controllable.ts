@@ -51,18 +51,18 @@ export function settle(): Promise<void> {
  * token or ends the stream, and the test can see how often it was pulled and whether it was closed.
  */
 export function createTokenSource() {
-  const queued: Array<IteratorResult<string>> = [];
-  const waiting: Array<{ resolve: (r: IteratorResult<string>) => void; reject: (e: unknown) => void }> = [];
+  const queued: Array<IteratorResult<string | readonly string[]>> = [];
+  const waiting: Array<{ resolve: (r: IteratorResult<string | readonly string[]>) => void; reject: (e: unknown) => void }> = [];
   const state = { pulls: 0, returned: false };
   let failure: unknown = null;
 
-  const deliver = (result: IteratorResult<string>): void => {
+  const deliver = (result: IteratorResult<string | readonly string[]>): void => {
     const waiter = waiting.shift();
     if (waiter) waiter.resolve(result);
     else queued.push(result);
   };
 
-  const iterator: AsyncIterableIterator<string> = {
+  const iterator: AsyncIterableIterator<string | readonly string[]> = {
     next() {
       state.pulls += 1;
       if (failure !== null) return Promise.reject(failure);
@@ -80,9 +80,11 @@ export function createTokenSource() {
   };
 
   return {
-    iterable: iterator as AsyncIterable<string>,
+    iterable: iterator as AsyncIterable<string | readonly string[]>,
     state,
     push: (token: string) => deliver({ value: token, done: false }),
+    /** Several tokens that arrive at once (one network read). */
+    pushBatch: (tokens: readonly string[]) => deliver({ value: tokens, done: false }),
     end: () => deliver({ value: undefined, done: true }),
     fail(error: unknown) {
       failure = error;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/router/random.js';
-import { chunkLiveTokens } from '../../src/streaming/live-chunker.js';
+import { chunkLiveTokens, isSpace } from '../../src/streaming/live-chunker.js';
 import type { StreamChunk } from '../../src/streaming/word-chunks.js';
 import { createManualTimers, createTokenSource, settle, track } from './controllable.js';
 
@@ -196,5 +196,114 @@ describe('chunkLiveTokens', () => {
     for await (const chunk of chunkLiveTokens(slowTokens(), { maxWords: 20, flushIntervalMs: 5 })) received.push(chunk);
     expect(received.map((c) => c.text).join('')).toBe('Streaming on real timers works.');
     expect(received[0]!.text).toBe('Streaming ');
+  });
+});
+
+describe('chunkLiveTokens: batches, timers and buffering', () => {
+  it('takes a batch token by token: the chunks are those of the same tokens arriving one by one', async () => {
+    const rng = createRng(23);
+    const alphabet = ['a', 'b', 'ß', '文', ' ', ' ', '\n', '.'];
+    for (let run = 0; run < 100; run++) {
+      const maxWords = 1 + Math.floor(rng() * 6);
+      const tokens = Array.from({ length: Math.floor(rng() * 40) }, () =>
+        Array.from({ length: Math.floor(rng() * 5) }, () => alphabet[Math.floor(rng() * alphabet.length)]!).join(''),
+      );
+      // Cut the same tokens into batches of random sizes.
+      const batches: string[][] = [];
+      for (let i = 0; i < tokens.length; ) {
+        const size = 1 + Math.floor(rng() * 6);
+        batches.push(tokens.slice(i, i + size));
+        i += size;
+      }
+      const read = async (feed: (source: ReturnType<typeof createTokenSource>) => void) => {
+        const clock = createManualTimers();
+        const source = createTokenSource();
+        const chunks = chunkLiveTokens(source.iterable, { maxWords, flushIntervalMs: 20, timers: clock.timers });
+        feed(source);
+        source.end();
+        const received: StreamChunk[] = [];
+        for await (const chunk of chunks) received.push(chunk);
+        return received;
+      };
+      const oneByOne = await read((source) => tokens.forEach((t) => source.push(t)));
+      const batched = await read((source) => batches.forEach((b) => source.pushBatch(b)));
+      expect(batched).toEqual(oneByOne);
+    }
+  });
+
+  it('arms one timer per flush window, however many tokens arrive in it', async () => {
+    const { clock, source, chunks } = setup(1_000, 50);
+    source.push('Start ');
+    await chunks.next();
+    const second = track(chunks.next());
+    for (let i = 0; i < 200; i++) {
+      source.push(`w${i} `);
+      await settle();
+    }
+    expect(second.settled).toBe(false);
+    expect(clock.delays).toEqual([50]);
+    await clock.advance(50);
+    expect(second.value?.value?.words).toBe(200);
+  });
+
+  it('return() while chunks are buffered and a read is waiting: ends at once, stops the source, clears the timer', async () => {
+    const { clock, source, chunks } = setup(2);
+    source.push('zero ');
+    await chunks.next();
+    // Three full chunks are cut at once; the consumer takes one and leaves with the rest buffered.
+    source.pushBatch(['a b ', 'c d ', 'e f ', 'partial']);
+    expect((await chunks.next()).value).toEqual({ text: 'a b ', words: 2 });
+    const closing = chunks.return!();
+    expect(source.state.returned).toBe(true);
+    expect(await closing).toEqual({ value: undefined, done: true });
+    expect(await chunks.next()).toEqual({ value: undefined, done: true });
+    expect(clock.pendingCount()).toBe(0);
+  });
+
+  it('a source that stalls after a burst: buffered words go out at the window, the growing word one window later, one read stays pending', async () => {
+    const { clock, source, chunks } = setup(20, 50);
+    source.pushBatch(['The ', 'quick ', 'brown ', 'fox ', 'jum']);
+    expect((await chunks.next()).value).toEqual({ text: 'The ', words: 1 });
+    const second = track(chunks.next());
+    await settle();
+    const pullsWhileStalled = source.state.pulls;
+    await clock.advance(49);
+    expect(second.settled).toBe(false);
+    await clock.advance(1);
+    expect(second.value?.value).toEqual({ text: 'quick brown fox ', words: 3 });
+    // "jum" has now outlived one flush: at the next it goes out as it is.
+    const third = track(chunks.next());
+    await clock.advance(49);
+    expect(third.settled).toBe(false);
+    await clock.advance(1);
+    expect(third.value?.value).toEqual({ text: 'jum', words: 1 });
+    // The stalled read was never abandoned, and never asked for twice.
+    expect(source.state.pulls).toBe(pullsWhileStalled);
+    source.push('ps over');
+    source.end();
+    const rest: StreamChunk[] = [];
+    for await (const chunk of chunks) rest.push(chunk);
+    expect(rest).toEqual([{ text: 'ps over', words: 1 }]);
+    expect(clock.pendingCount()).toBe(0);
+  });
+
+  it('a source error after buffered chunks: the chunks first, then the error, nothing after', async () => {
+    const { source, chunks } = setup(2);
+    source.push('zero ');
+    await chunks.next();
+    source.pushBatch(['a b c d ', 'tail']);
+    expect((await chunks.next()).value).toEqual({ text: 'a b ', words: 2 });
+    // The source fails while "c d " is cut and "tail" is buffered.
+    source.fail(new Error('reset mid-stream'));
+    expect((await chunks.next()).value).toEqual({ text: 'c d ', words: 2 });
+    expect((await chunks.next()).value).toEqual({ text: 'tail', words: 1 });
+    await expect(chunks.next()).rejects.toThrow('reset mid-stream');
+    expect(await chunks.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('reads whitespace exactly as \\s does, for every UTF-16 code unit', () => {
+    for (let code = 0; code <= 0xffff; code++) {
+      if (isSpace(code) !== /\s/.test(String.fromCharCode(code))) throw new Error(`U+${code.toString(16)} differs`);
+    }
   });
 });

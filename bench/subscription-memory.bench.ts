@@ -1,0 +1,83 @@
+/**
+ * Memory a chat subscription holds while it waits for its first token: 1,000 of them on one
+ * WebSocket, against a bare graphql-yoga + graphql-ws server on the same schema whose chat waits
+ * the same way. Each server runs in a child process of its own (so the client's memory is not
+ * counted), and is measured after a full garbage collection, before and after the subscriptions.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { ChatDocument } from '../src/client/generated/graphql.js';
+import { createSwitchyardClient } from '../src/client/switchyard-client.js';
+import { median } from './bench-kit.js';
+
+const SUBSCRIPTIONS = 1_000;
+const ROUNDS = 3;
+const TARGET = fileURLToPath(new URL('./targets/waiting-server.ts', import.meta.url));
+
+interface Measurement {
+  readonly started: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly rss: number;
+}
+
+function ask(child: ChildProcess): Promise<Measurement> {
+  const answer = once(child, 'message') as Promise<[Measurement]>;
+  child.send('measure');
+  return answer.then(([m]) => m);
+}
+
+async function measureOnce(kind: 'bare' | 'switchyard') {
+  const child = fork(TARGET, [kind], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: 'inherit' });
+  try {
+    const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
+    const client = createSwitchyardClient({ url: wsUrl, lazy: false });
+    // One finished operation first, so the connection and the compiled paths exist before the
+    // baseline is taken; it fails (unknown request) cheaply on both servers.
+    await client.ws.iterate({ query: '{ __typename }' }).next();
+    const before = await ask(child);
+    const subscriptions = Array.from({ length: SUBSCRIPTIONS }, (_, i) =>
+      client.subscribe(ChatDocument, {
+        input: { messages: [{ role: 'USER' as const, content: `waiting question ${i}` }], cache: false },
+      }),
+    );
+    for (const s of subscriptions) void s.next().catch(() => undefined);
+    let after = await ask(child);
+    while (after.started - before.started < SUBSCRIPTIONS) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      after = await ask(child);
+    }
+    // Settle: whatever the last subscriptions set up after their call started.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    after = await ask(child);
+    for (const s of subscriptions) void s.return?.();
+    await client.dispose();
+    return {
+      heapPerSubscription: (after.heapUsed - before.heapUsed) / SUBSCRIPTIONS,
+      externalPerSubscription: (after.external - before.external) / SUBSCRIPTIONS,
+      rssPerSubscription: (after.rss - before.rss) / SUBSCRIPTIONS,
+    };
+  } finally {
+    child.kill();
+  }
+}
+
+export async function run(): Promise<void> {
+  const results: Record<'bare' | 'switchyard', Array<Awaited<ReturnType<typeof measureOnce>>>> = { bare: [], switchyard: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    results.bare.push(await measureOnce('bare'));
+    results.switchyard.push(await measureOnce('switchyard'));
+  }
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+  console.log(`${SUBSCRIPTIONS} subscriptions waiting for their first token on one WebSocket (median of ${ROUNDS})`);
+  for (const kind of ['bare', 'switchyard'] as const) {
+    const r = results[kind];
+    console.log(
+      `  ${kind.padEnd(10)} heap ${kb(median(r.map((x) => x.heapPerSubscription)))} + external ` +
+        `${kb(median(r.map((x) => x.externalPerSubscription)))} per subscription (RSS ${kb(median(r.map((x) => x.rssPerSubscription)))})`,
+    );
+  }
+  const ratio = median(results.switchyard.map((s, i) => s.heapPerSubscription / results.bare[i]!.heapPerSubscription));
+  console.log(`  heap per subscription, Switchyard/bare: ${ratio.toFixed(2)}`);
+}
