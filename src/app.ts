@@ -26,6 +26,8 @@ import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
 import { createLocalEventLog } from './learning/local-event-log.js';
 import { createLearningStack } from './learning/learning-stack.js';
+import { createRedisEventLog } from './learning/redis-event-log.js';
+import { createSharedRequestStore, sharedRequestKey } from './chat/shared-request-store.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
@@ -70,10 +72,17 @@ export function buildApp(deps: AppDeps): App {
     logger: logger.child({ component: 'models' }),
     backends: deps.backends,
   });
-  // The analyzer's Prometheus view reads the router, built below: read lazily, at scrape time.
+  const redis: Redis | null = config.redis.url
+    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
+    : null;
+  // With Redis, learning (and the request records feedback needs) is shared by every instance.
+  const sharedLearning = redis !== null && config.learning.shared;
+  const instanceId = randomUUID();
+  // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
   const metrics = createMetricsRegistry({
     bandit: banditView,
+    learning: () => learningLog.status(),
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const { stats, learning, log: learningLog } = createLearningStack({
@@ -81,9 +90,27 @@ export function buildApp(deps: AppDeps): App {
     arms: config.arms,
     reward,
     analyzer,
-    instanceId: randomUUID(),
+    instanceId,
     log: (state) =>
-      createLocalEventLog({
+      sharedLearning
+        ? createRedisEventLog({
+            redis: redis!,
+            state,
+            keyPrefix: config.redis.keyPrefix,
+            requestKey: (id) => sharedRequestKey(config.redis.keyPrefix, id),
+            instanceId,
+            maxBuffered: config.learning.maxBuffered,
+            snapshotIntervalMs: config.learning.snapshotIntervalMs,
+            logger: logger.child({ component: 'learning' }),
+            onApplied: (event) => {
+              // Scores given on other instances: this instance's copy of its own requests follows,
+              // so that it still replaces the right score if Redis goes away.
+              if (event.type !== 'judgement' || event.kind !== 'feedback') return;
+              const record = localRequests.get(event.requestId);
+              if (record) record.feedback = { score: event.verdicts[0]!.score, comment: event.comment ?? null, receivedAt: event.at };
+            },
+          })
+        : createLocalEventLog({
         state,
         stateFile: config.router.stateFile
           ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs }
@@ -105,16 +132,22 @@ export function buildApp(deps: AppDeps): App {
     isModelAvailable: models.isAvailable,
   });
 
-  const redis: Redis | null = config.redis.url
-    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
-    : null;
   const cache = createCacheManager({
     config: config.cache,
     redis,
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
-  const requests = createRequestStore(config.feedback);
+  const localRequests = createRequestStore(config.feedback);
+  const requests = sharedLearning
+    ? createSharedRequestStore({
+        local: localRequests,
+        redis: redis!,
+        keyPrefix: config.redis.keyPrefix,
+        ttlMs: config.feedback.ttlMs,
+        logger: logger.child({ component: 'requests' }),
+      })
+    : localRequests;
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -165,13 +198,15 @@ export function buildApp(deps: AppDeps): App {
     trustedDocuments,
     health: () => {
       const cacheStatus = cache.status();
+      const learningStatus = learningLog.status();
       // Running without Redis is what a configuration without one asks for; only a configured
       // Redis that cannot be reached degrades the instance.
       return {
-        status: redis !== null && cacheStatus === 'degraded' ? 'degraded' : 'ok',
+        status: (redis !== null && cacheStatus === 'degraded') || learningStatus.state === 'degraded' ? 'degraded' : 'ok',
         cache: cacheStatus,
         redis: redis === null ? 'not configured' : cacheStatus === 'degraded' ? 'unreachable' : 'ok',
         models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
+        learning: learningStatus,
       };
     },
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),

@@ -18,8 +18,8 @@ export interface ChatGate {
   chat(principal: Principal, request: Omit<ChatRequest, 'owner'>): Promise<AsyncGenerator<ChatEvent, void, undefined>>;
   submitFeedback(principal: Principal, input: FeedbackInput): Promise<FeedbackResult>;
   /** Undefined when unknown or expired; throws FORBIDDEN when another client's. */
-  request(principal: Principal, id: string): RequestRecord | undefined;
-  shadowCall(principal: Principal, requestId: string): ShadowCallView | undefined;
+  request(principal: Principal, id: string): Promise<RequestRecord | undefined>;
+  shadowCall(principal: Principal, requestId: string): Promise<ShadowCallView | undefined>;
   submitComparison(principal: Principal, requestId: string, preferred: ComparisonPreference): Promise<ComparisonResult>;
 }
 
@@ -36,8 +36,8 @@ const CHARS_PER_TOKEN = 4;
 export function createChatGate(deps: ChatGateDeps): ChatGate {
   const { chat, shadow, limiter } = deps;
 
-  const owned = (principal: Principal, id: string): RequestRecord | undefined => {
-    const record = chat.getRequest(id);
+  const owned = async (principal: Principal, id: string): Promise<RequestRecord | undefined> => {
+    const record = await chat.getRequest(id);
     if (record) requireOwner(principal, record.owner, id);
     return record;
   };
@@ -65,7 +65,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     let settled = false;
     const charge = (usage: () => ChatUsage) => {
       // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
-      const record = requestId === null ? undefined : chat.getRequest(requestId);
+      const record = requestId === null ? undefined : chat.localRequest(requestId);
       if (modelId !== null && record && !record.shared) admission.charge(usage());
       modelId = null;
     };
@@ -138,17 +138,17 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     },
 
     async submitFeedback(principal, input) {
-      owned(principal, input.requestId);
+      await owned(principal, input.requestId);
       return chat.submitFeedback(input);
     },
 
     request: owned,
 
     // Without its request (forgotten first) a shadow answer has no known owner, so it is not shown.
-    shadowCall: (principal, requestId) => (owned(principal, requestId) ? shadow.call(requestId) : undefined),
+    shadowCall: async (principal, requestId) => ((await owned(principal, requestId)) ? shadow.call(requestId) : undefined),
 
     async submitComparison(principal, requestId, preferred) {
-      owned(principal, requestId);
+      await owned(principal, requestId);
       return shadow.submitComparison(requestId, preferred);
     },
   };

@@ -176,7 +176,7 @@ builder.queryFields((t) => ({
       'FORBIDDEN unless the caller made it (same client key) or is an admin.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, { services, principal }) =>
-      translateErrors(() => services.gate.request(principal, String(id)) ?? null),
+      translateErrors(async () => (await services.gate.request(principal, String(id))) ?? null),
   }),
   recentRequests: t.field({
     type: [Request],

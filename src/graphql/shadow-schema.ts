@@ -144,7 +144,7 @@ builder.queryFields((t) => ({
     description: 'The shadow answer of a request; null when it was not shadowed or has expired.',
     args: { requestId: t.arg.id({ required: true }) },
     resolve: (_root, { requestId }, { services, principal }) =>
-      translateErrors(() => services.gate.shadowCall(principal, String(requestId)) ?? null),
+      translateErrors(async () => (await services.gate.shadowCall(principal, String(requestId))) ?? null),
   }),
 }));
 
