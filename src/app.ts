@@ -77,6 +77,7 @@ export function buildApp(deps: AppDeps): App {
     : null;
   // With Redis, learning (and the request records feedback needs) is shared by every instance.
   const sharedLearning = redis !== null && config.learning.shared;
+  const localRequests = createRequestStore(config.feedback);
   const instanceId = randomUUID();
   // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
@@ -102,6 +103,7 @@ export function buildApp(deps: AppDeps): App {
             maxBuffered: config.learning.maxBuffered,
             snapshotIntervalMs: config.learning.snapshotIntervalMs,
             logger: logger.child({ component: 'learning' }),
+            onReconnected: () => sharedRequests?.reshare() ?? Promise.resolve(),
             onApplied: (event) => {
               // Scores given on other instances: this instance's copy of its own requests follows,
               // so that it still replaces the right score if Redis goes away.
@@ -138,16 +140,20 @@ export function buildApp(deps: AppDeps): App {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
-  const localRequests = createRequestStore(config.feedback);
-  const requests = sharedLearning
+  const sharedRequests = sharedLearning
     ? createSharedRequestStore({
         local: localRequests,
         redis: redis!,
         keyPrefix: config.redis.keyPrefix,
         ttlMs: config.feedback.ttlMs,
         logger: logger.child({ component: 'requests' }),
+        canReshare: () => {
+          const status = learningLog.status();
+          return status.state === 'ok' && status.buffered === 0;
+        },
       })
-    : localRequests;
+    : null;
+  const requests = sharedRequests ?? localRequests;
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -200,9 +206,10 @@ export function buildApp(deps: AppDeps): App {
       const cacheStatus = cache.status();
       const learningStatus = learningLog.status();
       // Running without Redis is what a configuration without one asks for; only a configured
-      // Redis that cannot be reached degrades the instance.
+      // Redis that cannot be reached degrades the instance (the learning section says whether its
+      // events are buffered meanwhile, and how many).
       return {
-        status: (redis !== null && cacheStatus === 'degraded') || learningStatus.state === 'degraded' ? 'degraded' : 'ok',
+        status: redis !== null && cacheStatus === 'degraded' ? 'degraded' : 'ok',
         cache: cacheStatus,
         redis: redis === null ? 'not configured' : cacheStatus === 'degraded' ? 'unreachable' : 'ok',
         models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
@@ -238,6 +245,7 @@ export function buildApp(deps: AppDeps): App {
       await shadow.close();
       // After the last request has finished, so that nothing it taught is left out.
       await learningLog.stop();
+      sharedRequests?.close();
       await models.close();
       await limiterStore.close();
       await cache.close();

@@ -16,7 +16,15 @@ export interface SharedRequestStoreDeps {
   readonly keyPrefix: string;
   readonly ttlMs: number;
   readonly logger: Logger;
+  /**
+   * Whether records that could not be shared may be shared now: Redis answers and the learning
+   * log holds no buffered judgement (see reshare). Checked every 250 ms.
+   */
+  readonly canReshare: () => boolean;
 }
+
+/** How soon a record that could not be shared (Redis away) is shared once the learning log has caught up. */
+const RESHARE_EVERY_MS = 250;
 
 export function sharedRequestKey(keyPrefix: string, requestId: string): string {
   return `${keyPrefix}request:${requestId}`;
@@ -24,9 +32,32 @@ export function sharedRequestKey(keyPrefix: string, requestId: string): string {
 
 type StoredRecord = Omit<RequestRecord, 'feedback'>;
 
-export function createSharedRequestStore(deps: SharedRequestStoreDeps): RequestStore {
+export interface SharedRequestStore extends RequestStore {
+  /**
+   * Shares the records whose sharing failed (Redis was away), with the score they hold. Call it
+   * once the learning log has appended what it buffered: the judgements' swaps then found no
+   * record and kept their own previous score, and the record's score is the last one given.
+   */
+  reshare(): Promise<void>;
+  close(): void;
+}
+
+export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRequestStore {
   const { local, redis, logger } = deps;
   const keyOf = (id: string) => sharedRequestKey(deps.keyPrefix, id);
+  /** Ids of records served here whose sharing failed, oldest first (bounded like the local store). */
+  const unshared = new Set<string>();
+
+  const write = async (record: RequestRecord, withScore: boolean) => {
+    const { feedback, ...stored } = record;
+    const key = keyOf(record.id);
+    const transaction = redis.multi().hset(key, 'r', JSON.stringify(stored));
+    if (withScore && feedback) {
+      const given = { scores: [feedback.score], comment: feedback.comment, receivedAt: feedback.receivedAt };
+      transaction.hsetnx(key, 'fb', JSON.stringify(given));
+    }
+    await transaction.pexpireat(key, record.createdAt + deps.ttlMs).exec();
+  };
 
   const parse = (fields: Record<string, string>): RequestRecord | undefined => {
     if (!fields.r) return undefined;
@@ -38,6 +69,20 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): RequestS
     }
     return { ...record, feedback };
   };
+
+  async function reshare(): Promise<void> {
+    for (const id of [...unshared]) {
+      const record = local.get(id);
+      if (record) await write(record, true);
+      unshared.delete(id);
+    }
+  }
+  // Records that failed to be shared after the log had caught up (a chat that ended as Redis came back).
+  const timer = setInterval(() => {
+    if (unshared.size === 0 || !deps.canReshare()) return;
+    reshare().catch((error: unknown) => logger.debug({ err: (error as Error).message }, 'could not share request records'));
+  }, RESHARE_EVERY_MS);
+  timer.unref();
 
   return {
     ...local,
@@ -57,17 +102,16 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): RequestS
       return parse(fields);
     },
     async save(record) {
-      const { feedback: _feedback, ...stored } = record;
       try {
-        await redis
-          .multi()
-          .hset(keyOf(record.id), 'r', JSON.stringify(stored))
-          .pexpireat(keyOf(record.id), record.createdAt + deps.ttlMs)
-          .exec();
+        await write(record, false);
       } catch (error) {
-        // The local copy still takes feedback here; other instances will not find this request.
+        // The local copy still takes feedback here; other instances find it once Redis is back.
         logger.debug({ err: (error as Error).message, requestId: record.id }, 'could not share a request record');
+        unshared.add(record.id);
+        if (unshared.size > local.size() + 1) unshared.delete(unshared.values().next().value!);
       }
     },
+    reshare,
+    close: () => clearInterval(timer),
   };
 }

@@ -39,6 +39,8 @@ export interface RedisEventLogDeps {
   readonly onApplied?: (event: LearningEvent) => void;
   /** Where to start from when Redis cannot be reached at start-up (a state file). */
   readonly fallback?: (() => { snapshot: LearningSnapshot; streamId: string } | null) | undefined;
+  /** Called when Redis is back and the buffer appended, before the shared order is replayed (to share what was kept locally). */
+  readonly onReconnected?: () => Promise<void>;
   /** Called with each snapshot this instance applied from the shared log (to keep a state file). */
   readonly onSnapshot?: (snapshot: LearningSnapshot, streamId: string) => void;
 }
@@ -121,6 +123,26 @@ type StreamEntry = [id: string, fields: string[]];
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
+/** A backoff that ends early when `wake` is called (Redis reconnected). */
+function createBackoff() {
+  let wake: (() => void) | null = null;
+  return {
+    wait(ms: number): Promise<void> {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        timer.unref();
+        function done() {
+          clearTimeout(timer);
+          wake = null;
+          resolve();
+        }
+        wake = done;
+      });
+    },
+    wake: () => wake?.(),
+  };
+}
+
 export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
   const { redis, state, logger } = deps;
   const prefix = `${deps.keyPrefix}learning:`;
@@ -152,6 +174,8 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
   let tailing: Promise<void> | null = null;
   let timer: NodeJS.Timeout | undefined;
   let lastSnapshotApplied = -1;
+  const backoff = createBackoff();
+  redis.on('ready', backoff.wake);
 
   const settle = (eventId: string) => {
     const resolve = waiters.get(eventId);
@@ -222,33 +246,33 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     await redis.eval(APPEND_SCRIPT, 2, keys.stream, keys.sequence, ...args);
   };
 
+  /**
+   * Appends what is buffered, in order; after an outage, once the buffer is empty, goes back to
+   * the shared order. Runs until both are done, retrying with backoff (woken when Redis reconnects).
+   */
   const flush = (): Promise<void> => {
     flushing ??= (async () => {
       let delay = 50;
-      while (pending.length > 0 && !(stopped && base !== null && delay > 800)) {
-        const batch = pending.slice(0, BATCH);
+      while (!stopped && (pending.length > 0 || base !== null)) {
         try {
-          await appendBatch(batch);
-          pending.splice(0, batch.length);
-          for (const item of batch) if (!item.appliedLocally) unconfirmed.set(item.event.id, item.event);
+          if (pending.length > 0) {
+            const batch = pending.slice(0, BATCH);
+            await appendBatch(batch);
+            pending.splice(0, batch.length);
+            for (const item of batch) if (!item.appliedLocally) unconfirmed.set(item.event.id, item.event);
+          } else {
+            await deps.onReconnected?.();
+            await rebase();
+          }
           delay = 50;
         } catch (error) {
           goLocal(error);
-          if (stopped) return;
-          await sleep(delay);
+          await backoff.wait(delay);
           delay = Math.min(delay * 2, 2_000);
-        }
-      }
-      if (base !== null && pending.length === 0) {
-        try {
-          await rebase();
-        } catch (error) {
-          goLocal(error);
         }
       }
     })().finally(() => {
       flushing = null;
-      if (pending.length > 0 && !stopped) void flush();
     });
     return flushing;
   };
@@ -408,8 +432,10 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
       // Whatever is still buffered gets one more chance while Redis answers.
       if (pending.length > 0) await Promise.race([flush(), sleep(2_000)]);
       stopped = true;
+      backoff.wake();
       await snapshotAndTrim().catch(() => undefined);
       await redis.hdel(keys.positions, deps.instanceId).catch(() => undefined);
+      redis.off('ready', backoff.wake);
       reader.disconnect();
       await tailing?.catch(() => undefined);
       for (const eventId of [...waiters.keys()]) settle(eventId);
