@@ -123,9 +123,9 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
             : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
         if (!(error instanceof UpstreamError)) logger.error({ err: error, arm: decision.armId }, 'model call failed');
         const latencyMs = now() - attemptStarted;
-        // A refused call (circuit open, Retry-After pending) never reached the model: the failures
+        // A refused call (circuit open, Retry-After pending, this instance full) never reached the model: the failures
         // that opened the circuit were learnt already, and learning them again would punish one outage twice.
-        if (upstream.code !== 'MODEL_UNAVAILABLE') {
+        if (upstream.code !== 'MODEL_UNAVAILABLE' && upstream.code !== 'OVERLOADED') {
           router.recordOutcome(decision, {
             latencyMs,
             ttftMs,
