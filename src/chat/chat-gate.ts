@@ -3,6 +3,7 @@ import type { Capacity } from '../limits/capacity.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
+import { createChatDrain } from './chat-drain.js';
 import type { ChatEvent, ChatRequest } from './chat-events.js';
 import type { ChatService, FeedbackInput, FeedbackResult } from './chat-service.js';
 import type { RequestRecord } from './request-store.js';
@@ -18,6 +19,8 @@ export interface ChatGate {
   /** Admits (throws LimitError: OVERLOADED, RATE_LIMITED, BUDGET_EXHAUSTED), validates (throws ChatInputError), then streams; `return()` aborts. */
   chat(principal: Principal, request: Omit<ChatRequest, 'owner'>): Promise<AsyncGenerator<ChatEvent, void, undefined>>;
   submitFeedback(principal: Principal, input: FeedbackInput): Promise<FeedbackResult>;
+  /** Stops taking chats and drains those in flight (see src/chat/chat-drain.ts). */
+  stop(cutAt: number, giveUpAt: number): Promise<void>;
   /** Undefined when unknown or expired; throws FORBIDDEN when another client's. */
   request(principal: Principal, id: string): RequestRecord | undefined;
   shadowCall(principal: Principal, requestId: string): ShadowCallView | undefined;
@@ -49,6 +52,7 @@ const CHARS_PER_TOKEN = 4;
 
 export function createChatGate(deps: ChatGateDeps): ChatGate {
   const { chat, shadow, limiter } = deps;
+  const drain = createChatDrain();
 
   const owned = (principal: Principal, id: string): RequestRecord | undefined => {
     const record = chat.getRequest(id);
@@ -139,6 +143,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
 
   return {
     async chat(principal, input) {
+      drain.admit();
       const slot = deps.capacity.admitChat();
       let admission: Admission;
       try {
@@ -155,8 +160,10 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
         admission.release();
         throw error;
       }
-      return metered(stream, request, admission);
+      return drain.track(metered(stream, request, admission));
     },
+
+    stop: (cutAt, giveUpAt) => drain.stop(cutAt, giveUpAt),
 
     async submitFeedback(principal, input) {
       owned(principal, input.requestId);
