@@ -152,6 +152,7 @@ export function buildApp(deps: AppDeps): App {
     keys,
     routes: [createOpenAIRoutes({ gate, router, config, logger })],
     trustedDocuments,
+    operationLimits: config.limits.operations,
     health: () => {
       const cacheStatus = cache.status();
       // Running without Redis is what a configuration without one asks for; only a configured

@@ -4,6 +4,7 @@ import type { ChatMessage } from '../models/backend.js';
 import { contextChain, GLOBAL_CONTEXT, parentContext, type BanditPolicy, type Posterior } from './bandit.js';
 import { summarizePosterior, type PosteriorSummary } from './beta-distribution.js';
 import type { ContextClassifier } from './context-classifier.js';
+import { contextPathProblem } from './context-path.js';
 import type { RewardCalculator, RouteMetrics, WeightedReward } from './reward-calculator.js';
 
 /**
@@ -225,6 +226,8 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       return pulls;
     },
     arms(context = GLOBAL_CONTEXT, draws = 2_000) {
+      const problem = contextPathProblem(context);
+      if (problem) throw new CodedError('INVALID_CONTEXT', problem);
       const ids = [...arms.keys()];
       const enabled = enabledArmIds();
       const best =

@@ -9,9 +9,11 @@ import { bearerToken, type KeyRing } from '../auth/client-keys.js';
 import { AccessError, type Principal } from '../auth/principal.js';
 import { requireScope } from '../auth/scopes.js';
 import { CodedError } from '../coded-error.js';
+import type { OperationLimitsConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
+import { useOperationLimits } from './operation-limits.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
 import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
 import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
@@ -56,6 +58,8 @@ export interface GatewayServerDeps {
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   /** When set, only these documents run (see `server.trustedDocuments`). */
   readonly trustedDocuments?: TrustedDocumentsOptions | null;
+  /** What one operation may ask for (`limits.operations`). */
+  readonly operationLimits: OperationLimitsConfig;
 }
 
 export interface GatewayServer {
@@ -101,6 +105,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     landingPage: false,
     extraParamNames: ['documentId'],
     plugins: [
+      useOperationLimits(deps.operationLimits),
       useOperationGate(gate),
       useScopes(),
       useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),
