@@ -1,4 +1,5 @@
 import { requireOwner, type Principal } from '../auth/principal.js';
+import type { Capacity } from '../limits/capacity.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
@@ -14,20 +15,33 @@ import type { RequestRecord } from './request-store.js';
  */
 
 export interface ChatGate {
-  /** Admits (throws LimitError), validates (throws ChatInputError), then streams; `return()` aborts. */
+  /** Admits (throws LimitError: OVERLOADED, RATE_LIMITED, BUDGET_EXHAUSTED), validates (throws ChatInputError), then streams; `return()` aborts. */
   chat(principal: Principal, request: Omit<ChatRequest, 'owner'>): Promise<AsyncGenerator<ChatEvent, void, undefined>>;
   submitFeedback(principal: Principal, input: FeedbackInput): Promise<FeedbackResult>;
   /** Undefined when unknown or expired; throws FORBIDDEN when another client's. */
   request(principal: Principal, id: string): RequestRecord | undefined;
   shadowCall(principal: Principal, requestId: string): ShadowCallView | undefined;
-  submitComparison(principal: Principal, requestId: string, preferred: ComparisonPreference): ComparisonResult;
+  submitComparison(principal: Principal, requestId: string, preferred: ComparisonPreference): Promise<ComparisonResult>;
 }
 
 export interface ChatGateDeps {
   readonly chat: ChatService;
   readonly shadow: ShadowRouter;
   readonly limiter: ClientLimiter;
+  /** What this instance takes on; refused before the client's own limits are counted. */
+  readonly capacity: Pick<Capacity, 'admitChat'>;
   readonly pricing: (modelId: string) => ModelPricing | undefined;
+}
+
+/** The client's admission, also freeing the instance's chat slot when released. */
+function withSlot(admission: Admission, slot: { release(): void }): Admission {
+  return {
+    charge: (usage) => admission.charge(usage),
+    release() {
+      slot.release();
+      admission.release();
+    },
+  };
 }
 
 /** Tokens of text that was cut short, when no provider counted them: about four characters each. */
@@ -125,7 +139,14 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
 
   return {
     async chat(principal, input) {
-      const admission = await limiter.admit(principal);
+      const slot = deps.capacity.admitChat();
+      let admission: Admission;
+      try {
+        admission = withSlot(await limiter.admit(principal), slot);
+      } catch (error) {
+        slot.release();
+        throw error;
+      }
       const request: ChatRequest = { ...input, owner: principal.keyId };
       let stream: AsyncGenerator<ChatEvent, void, undefined>;
       try {
@@ -147,7 +168,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     // Without its request (forgotten first) a shadow answer has no known owner, so it is not shown.
     shadowCall: (principal, requestId) => (owned(principal, requestId) ? shadow.call(requestId) : undefined),
 
-    submitComparison(principal, requestId, preferred) {
+    async submitComparison(principal, requestId, preferred) {
       owned(principal, requestId);
       return shadow.submitComparison(requestId, preferred);
     },
