@@ -58,6 +58,12 @@ export interface AdaptiveRouter {
   failover(failed: RouteDecision, excluded: ReadonlySet<string>): RouteDecision | null;
   /** Counts a pull of the arm that was actually called. */
   recordAttempt(decision: RouteDecision): void;
+  /**
+   * Evidence from a logged outcome of `armId` on `request` (warm start): its quality counts as
+   * `weight` live feedback scores in the request's context; a logged cost or latency (either > 0)
+   * is one operational observation. No pull is counted: the forgetting clocks measure live traffic.
+   */
+  recordLogged(armId: string, request: RouteRequest, logged: LoggedOutcome, weight: number): void;
   /** Applies the operational part of the reward; returns it (null when nothing is learned). */
   recordOutcome(decision: RouteDecision, metrics: RouteMetrics): WeightedReward | null;
   /**
@@ -85,6 +91,12 @@ export interface AdaptiveRouter {
   arm(armId: string, context?: string): ArmView | undefined;
   setArmEnabled(armId: string, enabled: boolean): ArmView;
   contexts(): string[];
+}
+
+export interface LoggedOutcome {
+  readonly quality: number;
+  readonly costUsd?: number | undefined;
+  readonly latencyMs?: number | undefined;
 }
 
 export interface RoutableArm {
@@ -194,6 +206,15 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
     },
     recordAttempt(decision) {
       policy.recordPull(decision.armId, decision.context);
+    },
+    recordLogged(armId, request, logged, weight) {
+      if (!arms.has(armId)) throw new RouterError('UNKNOWN_ARM', `unknown arm "${armId}"`);
+      const context = classify(request.messages, request.tags);
+      const part = reward.quality(logged.quality);
+      policy.update(armId, context, part.reward, part.weight * weight);
+      const costUsd = logged.costUsd ?? 0;
+      const latencyMs = logged.latencyMs ?? 0;
+      if (costUsd > 0 || latencyMs > 0) policy.recordOperational(armId, context, { costUsd, latencyMs });
     },
     recordOutcome(decision, metrics) {
       // Cost and latency are measured on every call (a cache hit measures the cache, not the model).
