@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/logger.js';
-import { readReplayFile, ReplayFormatError, type ReplayRow } from '../src/replay/replay-file.js';
-import { WarmStartError } from '../src/router/warm-start.js';
-import { warmStartStateFile } from '../src/router/warm-start-file.js';
+import { readReplayFile, ReplayFormatError } from '../src/replay/replay-file.js';
+import { loggedRow } from '../src/replay/replay-runner.js';
+import { WarmStartError, type LoggedRow } from '../src/learning/warm-start.js';
+import { warmStartStateFile } from '../src/learning/warm-start-file.js';
 
 /**
  * npm run warm-start -- --data FILE [--weight W]
@@ -29,11 +30,11 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const weight = values.weight === undefined ? config.router.warmStart.weight : Number(values.weight);
   if (!(Number.isFinite(weight) && weight > 0)) fail(`--weight must be a positive number, got "${values.weight}"`);
-  const rows: ReplayRow[] = [];
+  const rows: LoggedRow[] = [];
   // Every row is read and checked before any is applied: a bad line leaves the state untouched.
-  for await (const row of readReplayFile(values.data)) rows.push(row);
+  for await (const row of readReplayFile(values.data)) rows.push(loggedRow(row));
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-  const summary = warmStartStateFile(config, rows, logger, weight);
+  const summary = await warmStartStateFile(config, rows, logger, weight);
   process.stdout.write(
     `taught ${summary.outcomes} logged outcomes from ${summary.rows} rows (weight ${weight}) ` +
       `into ${summary.stateFile}: ${summary.contexts} contexts\n` +

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
@@ -23,7 +24,8 @@ import { createModelManager } from './models/model-manager.js';
 import { createAdaptiveRouter } from './router/adaptive-router.js';
 import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
-import { createLearnedStateStore } from './router/learned-state-store.js';
+import { createLocalEventLog } from './learning/local-event-log.js';
+import { createLearningStack } from './learning/learning-stack.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
@@ -68,20 +70,34 @@ export function buildApp(deps: AppDeps): App {
     logger: logger.child({ component: 'models' }),
     backends: deps.backends,
   });
-  const policy = createPolicy(config.bandit, rng, reward);
-  const learnedState = config.router.stateFile
-    ? createLearnedStateStore({
-        path: config.router.stateFile,
-        intervalMs: config.router.stateSaveIntervalMs,
-        policy,
-        armIds: new Set(config.arms.map((arm) => arm.id)),
+  // The analyzer's Prometheus view reads the router, built below: read lazily, at scrape time.
+  const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
+  const metrics = createMetricsRegistry({
+    bandit: banditView,
+    buckets: config.analyzer.prometheus });
+  const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
+  const { stats, learning, log: learningLog } = createLearningStack({
+    bandit: config.bandit,
+    arms: config.arms,
+    reward,
+    analyzer,
+    instanceId: randomUUID(),
+    log: (state) =>
+      createLocalEventLog({
+        state,
+        stateFile: config.router.stateFile
+          ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs }
+          : undefined,
         logger: logger.child({ component: 'learned-state' }),
-      })
-    : null;
-  learnedState?.load();
+      }),
+  });
+  const policy = createPolicy(config.bandit, rng, stats);
   const router = createAdaptiveRouter({
     arms: config.arms,
     policy,
+    stats,
+    learning,
+    rng,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
     confidenceDraws: config.bandit.confidenceDraws,
@@ -98,11 +114,6 @@ export function buildApp(deps: AppDeps): App {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
-  const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
-  const metrics = createMetricsRegistry({
-    bandit: banditView,
-    buckets: config.analyzer.prometheus });
-  const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const requests = createRequestStore(config.feedback);
   const shadow = createShadowRouter({
     config: config.shadow,
@@ -111,7 +122,7 @@ export function buildApp(deps: AppDeps): App {
     retentionMs: config.feedback.ttlMs,
     router,
     models,
-    analyzer,
+    learning,
     primaries: requests,
     logger,
   });
@@ -122,7 +133,7 @@ export function buildApp(deps: AppDeps): App {
     requests,
     cache,
     singleFlight: createSingleFlight<AnswerEvent>(),
-    analyzer,
+    learning,
     shadow,
     logger,
   });
@@ -183,15 +194,15 @@ export function buildApp(deps: AppDeps): App {
           });
         });
       }
+      await learningLog.start();
       const address = await server.start(port, host);
-      learnedState?.start();
       return address;
     },
     async stop() {
       await server.stop();
       await shadow.close();
       // After the last request has finished, so that nothing it taught is left out.
-      learnedState?.stop();
+      await learningLog.stop();
       await models.close();
       await limiterStore.close();
       await cache.close();

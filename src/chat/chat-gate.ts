@@ -20,7 +20,7 @@ export interface ChatGate {
   /** Undefined when unknown or expired; throws FORBIDDEN when another client's. */
   request(principal: Principal, id: string): RequestRecord | undefined;
   shadowCall(principal: Principal, requestId: string): ShadowCallView | undefined;
-  submitComparison(principal: Principal, requestId: string, preferred: ComparisonPreference): ComparisonResult;
+  submitComparison(principal: Principal, requestId: string, preferred: ComparisonPreference): Promise<ComparisonResult>;
 }
 
 export interface ChatGateDeps {
@@ -147,7 +147,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     // Without its request (forgotten first) a shadow answer has no known owner, so it is not shown.
     shadowCall: (principal, requestId) => (owned(principal, requestId) ? shadow.call(requestId) : undefined),
 
-    submitComparison(principal, requestId, preferred) {
+    async submitComparison(principal, requestId, preferred) {
       owned(principal, requestId);
       return shadow.submitComparison(requestId, preferred);
     },

@@ -3,8 +3,11 @@ import { createAdaptiveRouter } from '../router/adaptive-router.js';
 import { createContextClassifier } from '../router/context-classifier.js';
 import { createPolicy } from '../router/create-policy.js';
 import { createRng } from '../router/random.js';
-import { createRewardCalculator, type RouteMetrics } from '../router/reward-calculator.js';
-import { applyWarmStart } from '../router/warm-start.js';
+import { createRewardCalculator } from '../router/reward-calculator.js';
+import { createLocalEventLog } from '../learning/local-event-log.js';
+import { createLearningStack } from '../learning/learning-stack.js';
+import { createLogger } from '../logger.js';
+import { warmStartEvent, type LoggedRow } from '../learning/warm-start.js';
 import type { ReplayOutcome, ReplayRow } from './replay-file.js';
 
 /**
@@ -98,6 +101,17 @@ function baselines(rows: readonly ReplayRow[], models: readonly string[]) {
   return { bestSingle, random, oracle };
 }
 
+/** A replay row as a warm-start row: a cost and latency both 0 are what the file left out. */
+export function loggedRow(row: ReplayRow, useTags = true): LoggedRow {
+  const outcomes = new Map(
+    [...row.outcomes].map(([model, o]) => [
+      model,
+      o.costUsd > 0 || o.latencyMs > 0 ? o : { quality: o.quality },
+    ]),
+  );
+  return { prompt: row.prompt, tags: useTags ? row.tags : [], outcomes };
+}
+
 export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): ReplayReport {
   if (rows.length === 0) throw new RangeError('a replay needs at least one row');
   const { config } = options;
@@ -105,15 +119,29 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
   const curveEvery = options.curveEvery ?? 100;
   if (!(Number.isInteger(curveEvery) && curveEvery > 0)) throw new RangeError('curveEvery must be a positive integer');
   const reward = createRewardCalculator(config.reward);
-  const policy = createPolicy(config.bandit, createRng(options.seed), reward);
+  const rng = createRng(options.seed);
+  // Model names may hold characters arm ids from a config file may not ('/'): these arms never
+  // pass through the config schema.
+  const arms = models.map((model) => ({ id: model, model, enabled: true }));
+  const { stats, learning } = createLearningStack({
+    bandit: config.bandit,
+    arms,
+    reward,
+    analyzer: { record: () => undefined, recordReward: () => undefined },
+    instanceId: 'replay',
+    log: (state) => createLocalEventLog({ state, logger: createLogger('silent') }),
+  });
+  const policy = createPolicy(config.bandit, rng, stats);
+  const classify = createContextClassifier(config.bandit.classifier);
   let current: ReplayRow = rows[0]!;
   const router = createAdaptiveRouter({
-    // Model names may hold characters arm ids from a config file may not ('/'): these arms never
-    // pass through the config schema.
-    arms: models.map((model) => ({ id: model, model, enabled: true })),
+    arms,
     policy,
+    stats,
+    learning,
+    rng,
     reward,
-    classify: createContextClassifier(config.bandit.classifier),
+    classify,
     confidenceDraws: config.bandit.confidenceDraws,
     maxContexts: config.bandit.maxContexts,
     // A row without an outcome for a model is as if that model were down for the request.
@@ -121,11 +149,13 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
   });
 
   if (options.warmStart) {
-    applyWarmStart(
-      router,
-      options.warmStart.rows.map((row) => ({ ...row, tags: options.useTags ? row.tags : [] })),
-      { weight: options.warmStart.weight, resolve: (model) => [model] },
-    );
+    const { event } = warmStartEvent(options.warmStart.rows.map((row) => loggedRow(row, options.useTags)), {
+      weight: options.warmStart.weight,
+      resolve: (model) => [model],
+      classify,
+    });
+    // The embedded log applies the event before observe returns.
+    void learning.observe(event);
   }
 
   const base = baselines(rows, modelsOf(rows));
@@ -139,6 +169,7 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
   let windowCost = 0;
   let windowRows = 0;
   for (const row of rows) {
+
     current = row;
     const decision = router.route({
       messages: [{ role: 'user', content: row.prompt }],
@@ -146,18 +177,32 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
     });
     const outcome = row.outcomes.get(decision.modelId);
     if (!outcome) throw new Error(`router chose "${decision.modelId}", which row ${row.id} has no outcome for`);
-    router.recordAttempt(decision);
-    const metrics: RouteMetrics = {
+    const requestId = row.id;
+    const { armId, modelId, context } = decision;
+    // The embedded log applies each event before observe returns: the next row routes on it.
+    void learning.observe({ type: 'pull', requestId, armId, context });
+    void learning.observe({
+      type: 'outcome',
+      kind: 'primary',
+      requestId,
+      armId,
+      modelId,
+      context,
       latencyMs: outcome.latencyMs,
       ttftMs: null,
       promptTokens: 0,
       completionTokens: 0,
       costUsd: outcome.costUsd,
       error: false,
-      cached: false,
-    };
-    router.recordOutcome(decision, metrics);
-    router.applyFeedback(decision, outcome.quality, null);
+    });
+    void learning.observe({
+      type: 'judgement',
+      kind: 'feedback',
+      requestId,
+      client: null,
+      shared: false,
+      verdicts: [{ armId, context, score: outcome.quality, previous: null, costUsd: outcome.costUsd, latencyMs: outcome.latencyMs }],
+    });
     routed.set(decision.modelId, routed.get(decision.modelId)! + 1);
     qualitySum += outcome.quality;
     costSum += outcome.costUsd;
@@ -183,6 +228,7 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
   }
   const quality = qualitySum / rows.length;
   const costPerQuery = costSum / rows.length;
+
 
   return {
     n: rows.length,

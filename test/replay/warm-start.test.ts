@@ -7,14 +7,15 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.js';
 import { defaultConfig } from '../../src/config/default-config.js';
-import { createAdaptiveRouter } from '../../src/router/adaptive-router.js';
+import { createLearningStack } from '../../src/learning/learning-stack.js';
+import { createLocalEventLog } from '../../src/learning/local-event-log.js';
+import { applyWarmStart, createArmResolver, WarmStartError, type LoggedRow } from '../../src/learning/warm-start.js';
+import { createLogger } from '../../src/logger.js';
 import { createContextClassifier } from '../../src/router/context-classifier.js';
-import { createPolicy } from '../../src/router/create-policy.js';
 import { createRng } from '../../src/router/random.js';
 import { createRewardCalculator } from '../../src/router/reward-calculator.js';
-import { applyWarmStart, createArmResolver, WarmStartError, type LoggedRow } from '../../src/router/warm-start.js';
 import { parseReplayRow, type ReplayRow } from '../../src/replay/replay-file.js';
-import { runReplay } from '../../src/replay/replay-runner.js';
+import { loggedRow, runReplay } from '../../src/replay/replay-runner.js';
 import { runReplaySeeds } from '../../src/replay/replay-seeds.js';
 
 const run = promisify(execFile);
@@ -41,51 +42,51 @@ function rows(n: number, seed: number): ReplayRow[] {
   });
 }
 
-function router(armIds: readonly string[]) {
+function learningFor(armIds: readonly string[]) {
   const config = parseConfig(defaultConfig);
-  const reward = createRewardCalculator(config.reward);
-  const policy = createPolicy(config.bandit, createRng(1), reward);
-  const r = createAdaptiveRouter({
+  const stack = createLearningStack({
+    bandit: config.bandit,
     arms: armIds.map((id) => ({ id, model: id, enabled: true })),
-    policy,
-    reward,
-    classify: createContextClassifier(config.bandit.classifier),
-    confidenceDraws: 64,
+    reward: createRewardCalculator(config.reward),
+    analyzer: { record: () => undefined, recordReward: () => undefined },
+    instanceId: 'test',
+    log: (state) => createLocalEventLog({ state, logger: createLogger('silent') }),
   });
-  return { router: r, policy };
+  return { ...stack, classify: createContextClassifier(config.bandit.classifier) };
 }
 
 describe('warm start', () => {
-  it('teaches each arm per context, weighted, with logged costs as cost means and no pulls', () => {
-    const { router: r, policy } = router(['strong', 'cheap']);
-    const logged = rows(400, 3);
-    const summary = applyWarmStart(r, logged, { weight: 0.5, resolve: (m) => (m === 'wild' ? [] : [m]) });
+  it('teaches each arm per context, weighted, with logged costs as cost means and no pulls', async () => {
+    const { learning, stats, classify } = learningFor(['strong', 'cheap']);
+    const logged = rows(400, 3).map((row) => loggedRow(row));
+    const summary = await applyWarmStart(learning, logged, { weight: 0.5, resolve: (m) => (m === 'wild' ? [] : [m]), classify });
     expect(summary).toEqual({ rows: 400, outcomes: 800, unmatchedModels: ['wild'] });
     const hard = logged.filter((row) => row.tags[0] === 'hard');
-    const cheapHard = policy.stats('cheap', 'hard');
+    const cheapHard = stats.stats('cheap', 'hard');
     expect(cheapHard.pulls).toBe(0);
     expect(cheapHard.rewardWeight).toBeCloseTo(0.5 * hard.length, 9);
     expect(cheapHard.rewardSum).toBeCloseTo(0.5 * hard.filter((row) => row.outcomes.get('cheap')!.quality === 1).length, 9);
-    // The backed-off mean: hard's own observations plus one of the parent's (all at $0.0001).
     expect(cheapHard.meanCostUsd).toBeCloseTo(0.0001, 12);
-    expect(policy.stats('strong').meanCostUsd).toBeCloseTo(0.01, 12);
+    expect(stats.stats('strong').meanCostUsd).toBeCloseTo(0.01, 12);
   });
 
-  it('applies nothing when any row is bad, and names the row with a code', () => {
-    const { router: r, policy } = router(['strong', 'cheap']);
-    const before = JSON.stringify(policy.snapshot());
-    const good = rows(5, 1);
+  it('learns nothing when any row is bad, and names the row with a code', async () => {
+    const { learning, state, classify } = learningFor(['strong', 'cheap']);
+    const before = JSON.stringify(state.snapshot());
+    const good = rows(5, 1).map((row) => loggedRow(row));
     const bad: LoggedRow = { prompt: 'x', tags: [], outcomes: new Map([['strong', { quality: 1.5 }]]) };
-    const attempt = () => applyWarmStart(r, [...good, bad], { weight: 1, resolve: (m) => [m] });
-    expect(attempt).toThrow(WarmStartError);
-    expect(attempt).toThrow(/row 5: quality of "strong" must be a number in \[0, 1\]/);
-    expect(() => applyWarmStart(r, good, { weight: 1, resolve: (m) => [m], maxRows: 4 })).toThrow(
-      expect.objectContaining({ code: 'WARM_START_TOO_MANY_ROWS' }),
+    const options = { weight: 1, resolve: (m: string) => [m], classify };
+    await expect(applyWarmStart(learning, [...good, bad], options)).rejects.toThrow(WarmStartError);
+    await expect(applyWarmStart(learning, [...good, bad], options)).rejects.toThrow(
+      /row 5: quality of "strong" must be a number in \[0, 1\]/,
     );
-    expect(() => applyWarmStart(r, good, { weight: 0, resolve: (m) => [m] })).toThrow(
-      expect.objectContaining({ code: 'WARM_START_INVALID_WEIGHT' }),
-    );
-    expect(JSON.stringify(policy.snapshot())).toBe(before);
+    await expect(applyWarmStart(learning, good, { ...options, maxRows: 4 })).rejects.toMatchObject({
+      code: 'WARM_START_TOO_MANY_ROWS',
+    });
+    await expect(applyWarmStart(learning, good, { ...options, weight: 0 })).rejects.toMatchObject({
+      code: 'WARM_START_INVALID_WEIGHT',
+    });
+    expect(JSON.stringify(state.snapshot())).toBe(before);
   });
 
   it('maps logged names to arms: explicit mapping, arm id, model id, provider model name', () => {
@@ -158,8 +159,10 @@ describe('warm start', () => {
       const { stdout } = await run('npx', ['tsx', 'scripts/warm-start.ts', '--data', log, '--weight', '2'], { cwd: repo, env });
       expect(stdout).toContain('taught 100 logged outcomes from 50 rows (weight 2)');
       expect(stdout).toContain('skipped models no arm answers to (map them in router.warmStart.models): wild');
-      const state = JSON.parse(await readFile(stateFile, 'utf8')) as { contexts: Array<{ context: string; arms: Array<{ armId: string; rewardWeight: number }> }> };
-      const root = state.contexts.find((c) => c.context === '*')!;
+      const state = JSON.parse(await readFile(stateFile, 'utf8')) as {
+        stats: { contexts: Array<{ context: string; arms: Array<{ armId: string; rewardWeight: number }> }> };
+      };
+      const root = state.stats.contexts.find((c) => c.context === '*')!;
       expect(root.arms.find((a) => a.armId === 'strong')!.rewardWeight).toBeCloseTo(100, 9);
 
       const bad = join(dir, 'bad.jsonl');

@@ -1,6 +1,8 @@
 import { CodedError } from '../coded-error.js';
 import type { ArmConfig, ModelConfig } from '../config/schema.js';
-import type { AdaptiveRouter, LoggedOutcome } from './adaptive-router.js';
+import type { ContextClassifier } from '../router/context-classifier.js';
+import type { LoggedEvent, LoggedOutcome } from './learning-events.js';
+import type { Learning } from './learning.js';
 
 /**
  * Warm start: outcomes logged before the router served (eval runs, past logs, a leaderboard's
@@ -8,7 +10,8 @@ import type { AdaptiveRouter, LoggedOutcome } from './adaptive-router.js';
  * score counted `weight` times. A weight below 1 lets live evidence take over sooner; the evidence
  * decays with live traffic like any other, so the log fades as the router meets its own traffic.
  *
- * Rows are checked and mapped to arms before any is applied: a batch is applied whole or not at all.
+ * Rows are checked and mapped to arms before any is applied, and a batch travels as one event
+ * (learnt, saved and shared like any other): it is applied whole or not at all.
  */
 
 export type WarmStartErrorCode =
@@ -24,7 +27,8 @@ export class WarmStartError extends CodedError<WarmStartErrorCode> {
 export interface LoggedRow {
   readonly prompt: string;
   readonly tags: readonly string[];
-  readonly outcomes: ReadonlyMap<string, LoggedOutcome>;
+  /** Per logged model name; a cost or latency left out is not known (it seeds nothing). */
+  readonly outcomes: ReadonlyMap<string, { readonly quality: number; readonly costUsd?: number | undefined; readonly latencyMs?: number | undefined }>;
 }
 
 export interface WarmStartSummary {
@@ -82,12 +86,14 @@ export interface WarmStartOptions {
   /** Live feedback scores one logged outcome is worth (> 0). */
   readonly weight: number;
   readonly resolve: ArmResolver;
+  /** The router's classifier: logged rows land in the contexts live requests like them are routed in. */
+  readonly classify: ContextClassifier;
   /** Most rows one call may apply (bounds the work of one admin request); unset = no bound. */
-  readonly maxRows?: number;
+  readonly maxRows?: number | undefined;
 }
 
-/** Checks every row, then teaches the router all of them; throws WarmStartError before applying anything. */
-export function applyWarmStart(router: AdaptiveRouter, rows: readonly LoggedRow[], options: WarmStartOptions): WarmStartSummary {
+/** Checks every row and maps it to arms and a context; throws WarmStartError naming the first bad row. */
+export function warmStartEvent(rows: readonly LoggedRow[], options: WarmStartOptions): { event: LoggedEvent; summary: WarmStartSummary } {
   if (!(Number.isFinite(options.weight) && options.weight > 0)) {
     throw new WarmStartError('WARM_START_INVALID_WEIGHT', `weight must be a positive number, got ${options.weight}`);
   }
@@ -103,17 +109,32 @@ export function applyWarmStart(router: AdaptiveRouter, rows: readonly LoggedRow[
     if (problem) throw new WarmStartError('WARM_START_INVALID_ROW', `row ${index}: ${problem}`, { row: index });
   });
   const unmatched = new Set<string>();
-  let outcomes = 0;
-  for (const row of rows) {
-    const request = { messages: [{ role: 'user' as const, content: row.prompt }], tags: row.tags };
-    for (const [model, outcome] of row.outcomes) {
+  let count = 0;
+  const events = rows.map((row) => {
+    const outcomes: LoggedOutcome[] = [];
+    for (const [model, o] of row.outcomes) {
       const armIds = options.resolve(model);
       if (armIds.length === 0) unmatched.add(model);
       for (const armId of armIds) {
-        router.recordLogged(armId, request, outcome, options.weight);
-        outcomes++;
+        outcomes.push({ armId, quality: o.quality, costUsd: o.costUsd ?? null, latencyMs: o.latencyMs ?? null });
       }
     }
-  }
-  return { rows: rows.length, outcomes, unmatchedModels: [...unmatched].sort() };
+    count += outcomes.length;
+    return { context: options.classify([{ role: 'user', content: row.prompt }], row.tags), outcomes };
+  });
+  return {
+    event: { type: 'logged', weight: options.weight, rows: events.filter((r) => r.outcomes.length > 0) },
+    summary: { rows: rows.length, outcomes: count, unmatchedModels: [...unmatched].sort() },
+  };
+}
+
+/** Checks every row, then teaches all of them as one event; throws WarmStartError before anything is learnt. */
+export async function applyWarmStart(
+  learning: Pick<Learning, 'observe'>,
+  rows: readonly LoggedRow[],
+  options: WarmStartOptions,
+): Promise<WarmStartSummary> {
+  const { event, summary } = warmStartEvent(rows, options);
+  if (event.rows.length > 0) await learning.observe(event);
+  return summary;
 }
