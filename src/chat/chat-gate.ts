@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principal.js';
 import { accessibleRequest } from '../auth/request-access.js';
+import type { Capacity } from '../limits/capacity.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
@@ -19,7 +20,7 @@ import type { RequestRecord } from './request-store.js';
 export type FeedbackToken = string | null | undefined;
 
 export interface ChatGate {
-  /** Admits (throws LimitError), validates (throws ChatInputError), then streams; `return()` aborts. */
+  /** Admits (throws LimitError: OVERLOADED, RATE_LIMITED, BUDGET_EXHAUSTED), validates (throws ChatInputError), then streams; `return()` aborts. */
   chat(principal: Principal, request: Omit<ChatRequest, 'owner'>): Promise<AsyncGenerator<ChatEvent, void, undefined>>;
   submitFeedback(principal: Principal, input: FeedbackInput & { readonly feedbackToken?: FeedbackToken }): Promise<FeedbackResult>;
   /**
@@ -33,14 +34,27 @@ export interface ChatGate {
     requestId: string,
     preferred: ComparisonPreference,
     feedbackToken: FeedbackToken,
-  ): ComparisonResult;
+  ): Promise<ComparisonResult>;
 }
 
 export interface ChatGateDeps {
   readonly chat: ChatService;
   readonly shadow: ShadowRouter;
   readonly limiter: ClientLimiter;
+  /** What this instance takes on; refused before the client's own limits are counted. */
+  readonly capacity: Pick<Capacity, 'admitChat'>;
   readonly pricing: (modelId: string) => ModelPricing | undefined;
+}
+
+/** The client's admission, also freeing the instance's chat slot when released. */
+function withSlot(admission: Admission, slot: { release(): void }): Admission {
+  return {
+    charge: (usage) => admission.charge(usage),
+    release() {
+      slot.release();
+      admission.release();
+    },
+  };
 }
 
 /** Tokens of text that was cut short, when no provider counted them: about four characters each. */
@@ -139,7 +153,14 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
 
   return {
     async chat(principal, input) {
-      const admission = await limiter.admit(principal);
+      const slot = deps.capacity.admitChat();
+      let admission: Admission;
+      try {
+        admission = withSlot(await limiter.admit(principal), slot);
+      } catch (error) {
+        slot.release();
+        throw error;
+      }
       const request: ChatRequest = { ...input, owner: principal.keyId };
       let stream: AsyncGenerator<ChatEvent, void, undefined>;
       try {
@@ -161,7 +182,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     // Without its request (forgotten first) a shadow answer has no known owner, so it is not shown.
     shadowCall: (principal, requestId, token) => (owned(principal, requestId, token) ? shadow.call(requestId) : undefined),
 
-    submitComparison(principal, requestId, preferred, token) {
+    async submitComparison(principal, requestId, preferred, token) {
       requireOwned(principal, requestId, token);
       return shadow.submitComparison(requestId, preferred);
     },

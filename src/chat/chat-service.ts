@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { issueFeedbackToken } from '../auth/request-access.js';
 import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
+import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
-import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { CacheManager, CachedAnswer } from '../cache/cache-manager.js';
 import type { SingleFlight } from '../cache/single-flight.js';
 import type { ModelManager } from '../models/model-manager.js';
@@ -83,7 +83,8 @@ export interface ChatServiceDeps {
   readonly requests: RequestStore;
   readonly cache: CacheManager;
   readonly singleFlight: SingleFlight<AnswerEvent>;
-  readonly analyzer: PerformanceAnalyzer;
+  /** Where what requests measured and what users said goes. */
+  readonly learning: Pick<Learning, 'observe'>;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter;
   readonly logger: Logger;
@@ -125,13 +126,13 @@ export function normalizeFeedbackScore(input: FeedbackInput): number {
 }
 
 export function createChatService(deps: ChatServiceDeps): ChatService {
-  const { router, models, requests, cache, singleFlight, analyzer, config } = deps;
+  const { router, models, requests, cache, singleFlight, learning, config } = deps;
   const now = deps.now ?? (() => performance.now());
   const newId = deps.newId ?? randomUUID;
   const logger = deps.logger.child({ component: 'chat' });
   const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
   const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
-  const produceAnswer = createAnswerProducer({ config, router, models, cache, analyzer, shadow: deps.shadow, logger, now });
+  const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now });
 
   function validate(request: ChatRequest): void {
     const { limits } = config;
@@ -219,16 +220,19 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       costUsd: 0,
       reward: null,
     };
-    analyzer.record({
+    void learning.observe({
+      type: 'outcome',
+      kind: 'cached',
+      requestId: record.id,
       armId: answer.armId,
       modelId: answer.modelId,
       context: decision.context,
       latencyMs: metrics.latencyMs,
       ttftMs,
+      promptTokens: answer.promptTokens,
       completionTokens: answer.completionTokens,
       costUsd: 0,
       error: false,
-      cached: true,
     });
     Object.assign(record, { status: 'completed', finishReason: answer.finishReason, metrics });
     yield {
@@ -431,18 +435,28 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         );
       }
       const previous = record.feedback?.score ?? null;
-      let learned = false;
-      if (!record.shared) {
-        router.applyFeedback(record.decision, score, previous);
-        learned = true;
-        if (record.metrics) {
-          const reward = router.rewardOf({ ...record.metrics, error: false }, score);
-          // The analyzer's mean reward is over requests whose quality is known.
-          if (previous === null) analyzer.recordReward(record.decision.armId, record.decision.context, reward);
-          record.metrics = { ...record.metrics, reward };
-        }
-      }
+      const decision = record.decision;
+      // Set before anything is awaited: a second score arriving meanwhile replaces this one.
       record.feedback = { score, comment: input.comment ?? null, receivedAt: Date.now() };
+      const learned = !record.shared;
+      await learning.observe({
+        type: 'judgement',
+        kind: 'feedback',
+        requestId: record.id,
+        client: record.owner,
+        shared: record.shared,
+        verdicts: [
+          {
+            armId: decision.armId,
+            context: decision.context,
+            score,
+            previous,
+            costUsd: record.metrics?.costUsd ?? 0,
+            latencyMs: record.metrics?.latencyMs ?? 0,
+          },
+        ],
+      });
+      if (learned && record.metrics) record.metrics = { ...record.metrics, reward: router.rewardOf({ ...record.metrics, error: false }, score) };
       let evicted = false;
       if (score < NEGATIVE_FEEDBACK_BELOW && record.cacheKey !== null) {
         await cache.evict(record.cacheKey);
@@ -453,8 +467,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         score,
         learned,
         evicted,
-        context: record.decision.context,
-        arm: router.arm(record.decision.armId, record.decision.context)!,
+        context: decision.context,
+        arm: router.arm(decision.armId, decision.context)!,
       };
     },
 

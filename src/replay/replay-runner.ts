@@ -3,7 +3,10 @@ import { createAdaptiveRouter } from '../router/adaptive-router.js';
 import { createContextClassifier } from '../router/context-classifier.js';
 import { createPolicy } from '../router/create-policy.js';
 import { createRng } from '../router/random.js';
-import { createRewardCalculator, type RouteMetrics } from '../router/reward-calculator.js';
+import { createRewardCalculator } from '../router/reward-calculator.js';
+import { createLocalEventLog } from '../learning/local-event-log.js';
+import { createLearningStack } from '../learning/learning-stack.js';
+import { createLogger } from '../logger.js';
 import type { ReplayOutcome, ReplayRow } from './replay-file.js';
 
 /**
@@ -83,13 +86,26 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
   const { config } = options;
   const models = modelsOf(rows);
   const reward = createRewardCalculator(config.reward);
-  const policy = createPolicy(config.bandit, createRng(options.seed), reward);
+  const rng = createRng(options.seed);
+  // Model names may hold characters arm ids from a config file may not ('/'): these arms never
+  // pass through the config schema.
+  const arms = models.map((model) => ({ id: model, model, enabled: true }));
+  const { stats, learning } = createLearningStack({
+    bandit: config.bandit,
+    arms,
+    reward,
+    analyzer: { record: () => undefined, recordReward: () => undefined },
+    instanceId: 'replay',
+    log: (state) => createLocalEventLog({ state, logger: createLogger('silent') }),
+  });
+  const policy = createPolicy(config.bandit, rng, stats);
   let current: ReplayRow = rows[0]!;
   const router = createAdaptiveRouter({
-    // Model names may hold characters arm ids from a config file may not ('/'): these arms never
-    // pass through the config schema.
-    arms: models.map((model) => ({ id: model, model, enabled: true })),
+    arms,
     policy,
+    stats,
+    learning,
+    rng,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
     confidenceDraws: config.bandit.confidenceDraws,
@@ -109,18 +125,32 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
     });
     const outcome = row.outcomes.get(decision.modelId);
     if (!outcome) throw new Error(`router chose "${decision.modelId}", which row ${row.id} has no outcome for`);
-    router.recordAttempt(decision);
-    const metrics: RouteMetrics = {
+    const requestId = row.id;
+    const { armId, modelId, context } = decision;
+    // The embedded log applies each event before observe returns: the next row routes on it.
+    void learning.observe({ type: 'pull', requestId, armId, context });
+    void learning.observe({
+      type: 'outcome',
+      kind: 'primary',
+      requestId,
+      armId,
+      modelId,
+      context,
       latencyMs: outcome.latencyMs,
       ttftMs: null,
       promptTokens: 0,
       completionTokens: 0,
       costUsd: outcome.costUsd,
       error: false,
-      cached: false,
-    };
-    router.recordOutcome(decision, metrics);
-    router.applyFeedback(decision, outcome.quality, null);
+    });
+    void learning.observe({
+      type: 'judgement',
+      kind: 'feedback',
+      requestId,
+      client: null,
+      shared: false,
+      verdicts: [{ armId, context, score: outcome.quality, previous: null, costUsd: outcome.costUsd, latencyMs: outcome.latencyMs }],
+    });
     routed.set(decision.modelId, routed.get(decision.modelId)! + 1);
     qualitySum += outcome.quality;
     costSum += outcome.costUsd;
