@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
+import { createSharedFeed } from './analyzer/shared-feed.js';
 import { banditViewOf } from './analyzer/router-bandit-view.js';
 import { createCacheManager } from './cache/cache-manager.js';
 import { createRedisClient } from './cache/redis-client.js';
@@ -10,6 +11,7 @@ import type { AnswerEvent } from './chat/answer-producer.js';
 import { createKeyRing } from './auth/client-keys.js';
 import { createChatGate } from './chat/chat-gate.js';
 import { createChatService } from './chat/chat-service.js';
+import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
@@ -64,11 +66,22 @@ export function buildApp(deps: AppDeps): App {
   };
   const rng = createRng(config.bandit.seed);
   const reward = createRewardCalculator(config.reward);
+  const redis: Redis | null = config.redis.url
+    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
+    : null;
+  const limiterStore = createLimiterStore({
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    leaseMs: config.auth.streamLeaseMs,
+    logger,
+  });
+  const capacity = createCapacity({ store: limiterStore, config: config.capacity });
   const models = createModelManager({
     models: config.models,
     env: deps.env,
     logger: logger.child({ component: 'models' }),
     backends: deps.backends,
+    capacity,
   });
   // The analyzer's Prometheus view reads the router, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
@@ -105,9 +118,6 @@ export function buildApp(deps: AppDeps): App {
     isModelAvailable: models.isAvailable,
   });
 
-  const redis: Redis | null = config.redis.url
-    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
-    : null;
   const cache = createCacheManager({
     config: config.cache,
     redis,
@@ -138,12 +148,6 @@ export function buildApp(deps: AppDeps): App {
     logger,
   });
 
-  const limiterStore = createLimiterStore({
-    redis,
-    keyPrefix: config.redis.keyPrefix,
-    leaseMs: config.auth.streamLeaseMs,
-    logger,
-  });
   const gate = createChatGate({
     chat,
     shadow,
@@ -151,10 +155,12 @@ export function buildApp(deps: AppDeps): App {
       store: limiterStore,
       onChargeError: (error) => logger.warn({ err: error }, 'counting a chat against its limits failed'),
     }),
+    capacity,
     pricing: (modelId) => models.view(modelId).pricing,
   });
 
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, shadow };
+  const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow };
   const server = createGatewayServer({
     schema,
     services,
@@ -163,6 +169,11 @@ export function buildApp(deps: AppDeps): App {
     keys,
     routes: [createOpenAIRoutes({ gate, router, config, logger })],
     trustedDocuments,
+    connections: {
+      maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
+      maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
+      slots: limiterStore.slots('connections'),
+    },
     health: () => {
       const cacheStatus = cache.status();
       // Running without Redis is what a configuration without one asks for; only a configured
@@ -172,6 +183,7 @@ export function buildApp(deps: AppDeps): App {
         cache: cacheStatus,
         redis: redis === null ? 'not configured' : cacheStatus === 'degraded' ? 'unreachable' : 'ok',
         models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
+        capacity: capacity.saturation(),
       };
     },
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),

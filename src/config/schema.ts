@@ -487,6 +487,28 @@ export const shadowSchema = z
   })
   .strict();
 
+/** What one instance takes on at once; past it, work is refused at once rather than queued. */
+export const capacitySchema = z
+  .object({
+    /** Chats in flight on this instance, every transport together; more are refused with OVERLOADED. */
+    maxChats: z.number().int().positive().default(1_000),
+    /** Model calls in flight on this instance (chats, failovers and shadow calls together). */
+    maxUpstreamCalls: z.number().int().positive().default(1_000),
+    /** Model calls in flight to one model; a full model is skipped by routing like an unavailable one. */
+    maxUpstreamCallsPerModel: z.number().int().positive().default(500),
+    /** The retry-after given with OVERLOADED. */
+    retryAfterMs: z.number().int().positive().default(1_000),
+    /** Operations in flight on one graphql-ws connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
+    maxSubscriptionsPerConnection: z.number().int().positive().default(100),
+    /** Open WebSocket connections per client (per key; per address without one), every instance together with Redis. */
+    maxConnectionsPerClient: z.number().int().positive().default(50),
+    /** Bytes queued for a client that does not read, past which it counts as stalled. */
+    maxWriteBufferBytes: z.number().int().positive().default(1_048_576),
+    /** How long a client may stay stalled before its stream is cut and its model call aborted. */
+    slowReaderTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -505,6 +527,7 @@ export const configSchema = z
     streaming: streamingSchema.default(streamingSchema.parse({})),
     analyzer: analyzerSchema.default(analyzerSchema.parse({})),
     shadow: shadowSchema.default(shadowSchema.parse({})),
+    capacity: capacitySchema.default(capacitySchema.parse({})),
   })
   .strict()
   // Cross-field rules run even when a field elsewhere is malformed, so that one pass lists every
@@ -609,3 +632,4 @@ export type ClientKeyConfig = z.infer<typeof clientKeySchema>;
 export type ClientLimits = z.infer<typeof clientLimitsSchema>;
 export type ClientScope = (typeof clientScopes)[number];
 export type OpenAIEndpointConfig = z.infer<typeof openaiEndpointSchema>;
+export type CapacityConfig = z.infer<typeof capacitySchema>;
