@@ -1,5 +1,6 @@
-import { CodedError } from '../coded-error.js';
 import { randomUUID } from 'node:crypto';
+import { issueFeedbackToken } from '../auth/request-access.js';
+import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
@@ -174,11 +175,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   const routeEvent = (
     record: RequestRecord,
+    feedbackToken: string,
     decision: RouteDecision,
     served: { cached: boolean; attempts: number },
   ): ChatEvent => ({
     type: 'route',
     requestId: record.id,
+    feedbackToken,
     armId: decision.armId,
     modelId: decision.modelId,
     context: decision.context,
@@ -188,6 +191,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   async function* streamCached(
     record: RequestRecord,
+    feedbackToken: string,
     request: ChatRequest,
     answer: CachedAnswer,
     signal: AbortSignal,
@@ -199,7 +203,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       pinnedArmId: request.armId,
     });
     record.decision = decision;
-    yield routeEvent(record, decision, { cached: true, attempts: 0 });
+    yield routeEvent(record, feedbackToken, decision, { cached: true, attempts: 0 });
     const wordsPerChunk = chunkWordsForConfidence(decision.confidence, chunkBounds);
     const generationMs = Math.max(1, answer.latencyMs - answer.ttftMs);
     const tokensPerSecond = answer.completionTokens > 0 ? (answer.completionTokens * 1000) / generationMs : null;
@@ -237,6 +241,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     yield {
       type: 'done',
       requestId: record.id,
+      feedbackToken,
       finishReason: answer.finishReason,
       attempts: 0,
       chunks: index,
@@ -246,6 +251,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   async function* streamAnswer(
     record: RequestRecord,
+    feedbackToken: string,
     answer: AsyncIterable<AnswerEvent>,
     onStarted: () => void = () => undefined,
   ): AsyncGenerator<ChatEvent> {
@@ -258,7 +264,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const { decision, attempts } = first.value;
       record.decision = decision;
       record.attempts = attempts;
-      yield routeEvent(record, decision, { cached: false, attempts });
+      yield routeEvent(record, feedbackToken, decision, { cached: false, attempts });
     } else {
       throw new Error(`the answer began with ${first.value.type}, not a route`);
     }
@@ -313,6 +319,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       yield {
         type: 'done',
         requestId: record.id,
+        feedbackToken,
         finishReason: end.finishReason,
         attempts: end.attempts,
         chunks: index,
@@ -337,10 +344,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
       // GraphQL error; other requests are routed only on a cache miss.
       const pinned = request.armId === undefined ? null : routeOrThrow(request);
+      const { token, digest } = issueFeedbackToken();
       const record: RequestRecord = {
         id: newId(),
         createdAt: Date.now(),
         owner: request.owner ?? null,
+        tokenDigest: digest,
         status: 'streaming',
         decision: null,
         shared: false,
@@ -378,13 +387,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             else if (hit) {
               record.cached = true;
               record.shared = true;
-              yield* streamCached(record, request, hit.answer, signal);
+              yield* streamCached(record, token, request, hit.answer, signal);
               return;
             }
           }
           const decision = pinned ?? routeOrThrow(request);
           if (cacheKey === null) {
-            yield* streamAnswer(record, produceAnswer(record.id, request, decision, null, signal));
+            yield* streamAnswer(record, token, produceAnswer(record.id, request, decision, null, signal));
             return;
           }
           let leader = false;
@@ -397,7 +406,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             signal,
           );
           // The first client of a key produces the answer; the others only watch it being made.
-          yield* streamAnswer(record, shared, () => {
+          yield* streamAnswer(record, token, shared, () => {
             record.shared = !leader;
           });
         } catch (error) {

@@ -204,6 +204,18 @@ const routerSchema = z
     stateFile: z.string().min(1).optional(),
     /** How often the learned statistics are saved to stateFile (they are saved on shutdown too). */
     stateSaveIntervalMs: z.number().int().min(1_000).default(30_000),
+    /** Teaching the router from logged outcomes (`npm run warm-start`, the `warmStart` mutation). */
+    warmStart: z
+      .object({
+        /** Live feedback scores one logged outcome is worth: below 1, live evidence takes over sooner. */
+        weight: z.number().finite().positive().default(1),
+        /** Logged model name -> arm id, for names that are neither an arm id, a model id nor a provider's model name. */
+        models: z.record(z.string().min(1), id).default({}),
+        /** Rows one warmStart mutation may carry (bounds the work of one request). */
+        maxRowsPerCall: z.number().int().positive().max(100_000).default(1_000),
+      })
+      .strict()
+      .default({ weight: 1, models: {}, maxRowsPerCall: 1_000 }),
   })
   .strict();
 
@@ -552,6 +564,7 @@ interface PartialConfig {
   readonly server?: { readonly adminTokenEnv?: unknown };
   readonly auth?: { readonly keys?: unknown };
   readonly openai?: { readonly autoModelAliases?: unknown };
+  readonly router?: { readonly warmStart?: { readonly models?: unknown } };
 }
 
 function crossFieldIssues(config: PartialConfig, ctx: z.RefinementCtx): void {
@@ -603,6 +616,14 @@ function crossFieldIssues(config: PartialConfig, ctx: z.RefinementCtx): void {
     }
     keyIds.add(key.id);
   });
+  const logged = config.router?.warmStart?.models;
+  if (logged !== null && typeof logged === 'object' && Array.isArray(config.arms)) {
+    for (const [name, armId] of Object.entries(logged)) {
+      if (typeof armId === 'string' && !armIds.has(armId)) {
+        ctx.addIssue({ code: 'custom', path: ['router', 'warmStart', 'models', name], message: `unknown arm "${armId}"` });
+      }
+    }
+  }
   const aliases = config.openai?.autoModelAliases;
   (Array.isArray(aliases) ? aliases : []).forEach((alias: unknown, i) => {
     if (typeof alias === 'string' && armIds.has(alias)) {
