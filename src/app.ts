@@ -183,6 +183,7 @@ export function buildApp(deps: AppDeps): App {
     routes: [createOpenAIRoutes({ gate, router, config, logger })],
     trustedDocuments,
     drainChats: (cutAt, giveUpAt) => gate.stop(cutAt, giveUpAt),
+    operationLimits: config.limits.operations,
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
