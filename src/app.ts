@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
+import { createSharedFeed } from './analyzer/shared-feed.js';
 import { banditViewOf } from './analyzer/router-bandit-view.js';
 import { createCacheManager } from './cache/cache-manager.js';
 import { createRedisClient } from './cache/redis-client.js';
@@ -10,6 +11,7 @@ import type { AnswerEvent } from './chat/answer-producer.js';
 import { createKeyRing } from './auth/client-keys.js';
 import { createChatGate } from './chat/chat-gate.js';
 import { createChatService } from './chat/chat-service.js';
+import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
@@ -57,6 +59,19 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/** Whether `work` settled (either way) before `deadline` (a `performance.now()` time). */
+async function withDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function buildApp(deps: AppDeps): App {
   const { config, logger } = deps;
   const keys = createKeyRing(config, deps.env, logger);
@@ -66,15 +81,23 @@ export function buildApp(deps: AppDeps): App {
   };
   const rng = createRng(config.bandit.seed);
   const reward = createRewardCalculator(config.reward);
+  const redis: Redis | null = config.redis.url
+    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
+    : null;
+  const limiterStore = createLimiterStore({
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    leaseMs: config.auth.streamLeaseMs,
+    logger,
+  });
+  const capacity = createCapacity({ store: limiterStore, config: config.capacity });
   const models = createModelManager({
     models: config.models,
     env: deps.env,
     logger: logger.child({ component: 'models' }),
     backends: deps.backends,
+    capacity,
   });
-  const redis: Redis | null = config.redis.url
-    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
-    : null;
   // With Redis, learning (and the request records feedback needs) is shared by every instance.
   const sharedLearning = redis !== null && config.learning.shared;
   const localRequests = createRequestStore(config.feedback);
@@ -177,12 +200,6 @@ export function buildApp(deps: AppDeps): App {
     logger,
   });
 
-  const limiterStore = createLimiterStore({
-    redis,
-    keyPrefix: config.redis.keyPrefix,
-    leaseMs: config.auth.streamLeaseMs,
-    logger,
-  });
   const gate = createChatGate({
     chat,
     shadow,
@@ -190,10 +207,12 @@ export function buildApp(deps: AppDeps): App {
       store: limiterStore,
       onChargeError: (error) => logger.warn({ err: error }, 'counting a chat against its limits failed'),
     }),
+    capacity,
     pricing: (modelId) => models.view(modelId).pricing,
   });
 
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, shadow };
+  const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow };
   const server = createGatewayServer({
     schema,
     services,
@@ -202,6 +221,13 @@ export function buildApp(deps: AppDeps): App {
     keys,
     routes: [createOpenAIRoutes({ gate, router, config, logger })],
     trustedDocuments,
+    drainChats: (cutAt, giveUpAt) => gate.stop(cutAt, giveUpAt),
+    operationLimits: config.limits.operations,
+    connections: {
+      maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
+      maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
+      slots: limiterStore.slots('connections'),
+    },
     health: () => {
       const cacheStatus = cache.status();
       const learningStatus = learningLog.status();
@@ -214,6 +240,7 @@ export function buildApp(deps: AppDeps): App {
         redis: redis === null ? 'not configured' : cacheStatus === 'degraded' ? 'unreachable' : 'ok',
         models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
         learning: learningStatus,
+        capacity: capacity.saturation(),
       };
     },
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
@@ -241,15 +268,23 @@ export function buildApp(deps: AppDeps): App {
       return address;
     },
     async stop() {
+      const deadline = performance.now() + config.server.shutdownTimeoutMs;
       await server.stop();
-      await shadow.close();
-      // After the last request has finished, so that nothing it taught is left out.
-      await learningLog.stop();
-      sharedRequests?.close();
-      await models.close();
-      await limiterStore.close();
-      await cache.close();
-      if (redis) await redis.quit().catch(() => redis.disconnect());
+      const release = async () => {
+        await shadow.close();
+        // After the last request has finished, so that nothing it taught is left out.
+        await learningLog.stop();
+        sharedRequests?.close();
+        await models.close();
+        await limiterStore.close();
+        await cache.close();
+        if (redis?.status === 'ready') await redis.quit();
+      };
+      // Bounded whatever Redis or the upstreams do: a Redis that is down keeps ioredis reconnecting
+      // and its commands pending, which must not keep the process past shutdownTimeoutMs.
+      const released = await withDeadline(release(), deadline);
+      if (!released) logger.warn({ shutdownTimeoutMs: config.server.shutdownTimeoutMs }, 'stop: releasing resources took the rest of the timeout; cut');
+      redis?.disconnect();
     },
   };
 }

@@ -128,8 +128,8 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
             : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
         if (!(error instanceof UpstreamError)) logger.error({ err: error, arm: decision.armId }, 'model call failed');
         outcome(requestId, decision, {
-          // A refused call (circuit open, Retry-After pending) never reached the model.
-          kind: upstream.code === 'MODEL_UNAVAILABLE' ? 'refused' : 'primary',
+          // A refused call (circuit open, Retry-After pending, this instance full) never reached the model.
+          kind: upstream.code === 'MODEL_UNAVAILABLE' || upstream.code === 'OVERLOADED' ? 'refused' : 'primary',
           latencyMs: now() - attemptStarted,
           ttftMs: ttftMs === null ? null : ttftMs - (attemptStarted - started),
           promptTokens: 0,

@@ -1,5 +1,6 @@
-import { CodedError } from '../coded-error.js';
 import { randomUUID } from 'node:crypto';
+import { issueFeedbackToken } from '../auth/request-access.js';
+import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
@@ -16,6 +17,7 @@ import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
+import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
 
 /**
  * The chat service: validate → cache → route → stream → learn. One upstream answer is produced
@@ -99,8 +101,6 @@ const NO_TOKENS: readonly string[] = [];
 /** Comments are kept with the request for the feedback window: bounded, so memory is too. */
 const MAX_COMMENT_CHARS = 2_000;
 
-/** Tags name a context path (general to specific); deeper paths only dilute the statistics. */
-const MAX_TAGS = 8;
 
 /** The fraction of a user's feedback below which an answer is not served from the cache again. */
 const NEGATIVE_FEEDBACK_BELOW = 0.5;
@@ -170,8 +170,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     if (request.temperature !== undefined && !(request.temperature >= 0 && request.temperature <= 2)) {
       throw new ChatInputError('TEMPERATURE_OUT_OF_RANGE', 'temperature must be between 0 and 2');
     }
-    if (request.tags && (request.tags.length > MAX_TAGS || request.tags.some((tag) => tag.trim() === '' || tag.length > 64))) {
-      throw new ChatInputError('INVALID_TAG', `at most ${MAX_TAGS} tags, each non-empty and at most 64 characters`);
+    const tags = request.tags;
+    if (tags && (tags.length > MAX_CONTEXT_SEGMENTS || tags.some((tag) => tag.trim() === '' || tag.length > MAX_TAG_CHARS))) {
+      throw new ChatInputError(
+        'INVALID_TAG',
+        `at most ${MAX_CONTEXT_SEGMENTS} tags, each non-empty and at most ${MAX_TAG_CHARS} characters`,
+      );
     }
   }
 
@@ -186,11 +190,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   const routeEvent = (
     record: RequestRecord,
+    feedbackToken: string,
     decision: RouteDecision,
     served: { cached: boolean; attempts: number },
   ): ChatEvent => ({
     type: 'route',
     requestId: record.id,
+    feedbackToken,
     armId: decision.armId,
     modelId: decision.modelId,
     context: decision.context,
@@ -200,6 +206,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   async function* streamCached(
     record: RequestRecord,
+    feedbackToken: string,
     request: ChatRequest,
     answer: CachedAnswer,
     signal: AbortSignal,
@@ -211,7 +218,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       pinnedArmId: request.armId,
     });
     record.decision = decision;
-    yield routeEvent(record, decision, { cached: true, attempts: 0 });
+    yield routeEvent(record, feedbackToken, decision, { cached: true, attempts: 0 });
     const wordsPerChunk = chunkWordsForConfidence(decision.confidence, chunkBounds);
     const generationMs = Math.max(1, answer.latencyMs - answer.ttftMs);
     const tokensPerSecond = answer.completionTokens > 0 ? (answer.completionTokens * 1000) / generationMs : null;
@@ -251,6 +258,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     yield {
       type: 'done',
       requestId: record.id,
+      feedbackToken,
       finishReason: answer.finishReason,
       attempts: 0,
       chunks: index,
@@ -260,6 +268,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   async function* streamAnswer(
     record: RequestRecord,
+    feedbackToken: string,
     answer: AsyncIterable<AnswerEvent>,
     onStarted: () => void = () => undefined,
   ): AsyncGenerator<ChatEvent> {
@@ -272,7 +281,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const { decision, attempts } = first.value;
       record.decision = decision;
       record.attempts = attempts;
-      yield routeEvent(record, decision, { cached: false, attempts });
+      yield routeEvent(record, feedbackToken, decision, { cached: false, attempts });
     } else {
       throw new Error(`the answer began with ${first.value.type}, not a route`);
     }
@@ -329,6 +338,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       yield {
         type: 'done',
         requestId: record.id,
+        feedbackToken,
         finishReason: end.finishReason,
         attempts: end.attempts,
         chunks: index,
@@ -354,10 +364,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
       // GraphQL error; other requests are routed only on a cache miss.
       const pinned = request.armId === undefined ? null : routeOrThrow(request);
+      const { token, digest } = issueFeedbackToken();
       const record: RequestRecord = {
         id: newId(),
         createdAt: Date.now(),
         owner: request.owner ?? null,
+        tokenDigest: digest,
         status: 'streaming',
         decision: null,
         shared: false,
@@ -395,13 +407,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             else if (hit) {
               record.cached = true;
               record.shared = true;
-              yield* streamCached(record, request, hit.answer, signal);
+              yield* streamCached(record, token, request, hit.answer, signal);
               return;
             }
           }
           const decision = pinned ?? routeOrThrow(request);
           if (cacheKey === null) {
-            yield* streamAnswer(record, produceAnswer(record.id, request, decision, null, signal));
+            yield* streamAnswer(record, token, produceAnswer(record.id, request, decision, null, signal));
             return;
           }
           let leader = false;
@@ -414,7 +426,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             signal,
           );
           // The first client of a key produces the answer; the others only watch it being made.
-          yield* streamAnswer(record, shared, () => {
+          yield* streamAnswer(record, token, shared, () => {
             record.shared = !leader;
           });
         } catch (error) {

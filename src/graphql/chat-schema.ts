@@ -2,7 +2,7 @@ import type { ChatChunkEvent, ChatDoneEvent, ChatErrorEvent, ChatEvent, ChatMetr
 import { MAX_RECENT_PER_SESSION, type RequestRecord } from '../chat/request-store.js';
 import { builder } from './builder.js';
 import { roundMs, roundMsOrNull, roundShareOrNull, roundUsd } from './display-rounding.js';
-import { translateErrors, userError } from './errors.js';
+import { translateErrors, translateStream, userError } from './errors.js';
 
 const ChatRole = builder.enumType('ChatRole', {
   values: { SYSTEM: { value: 'system' }, USER: { value: 'user' }, ASSISTANT: { value: 'assistant' } } as const,
@@ -64,6 +64,11 @@ const ChatRoute = builder.objectRef<ChatRouteEvent>('ChatRoute').implement({
     attempts: t.exposeInt('attempts', {
       description: 'Arms tried for this request, the answering one included (1 = no failover; 0 = cache hit).',
     }),
+    feedbackToken: t.exposeString('feedbackToken', {
+      description:
+        'Proves the request is yours: pass it to submitFeedback, submitComparison, request and shadowCall. ' +
+        'Required without a client key (with one, the key that made the request is enough). Sent only here.',
+    }),
   }),
 });
 
@@ -79,6 +84,7 @@ const ChatChunk = builder.objectRef<ChatChunkEvent>('ChatChunk').implement({
 const ChatDone = builder.objectRef<ChatDoneEvent>('ChatDone').implement({
   fields: (t) => ({
     requestId: t.exposeID('requestId'),
+    feedbackToken: t.exposeString('feedbackToken', { description: "The same as the ChatRoute's feedbackToken." }),
     finishReason: t.exposeString('finishReason'),
     attempts: t.exposeInt('attempts'),
     chunks: t.exposeInt('chunks'),
@@ -152,9 +158,9 @@ builder.subscriptionFields((t) => ({
         'Routes and streams one chat: exactly one ChatRoute, then ChatChunks, then one ChatDone or ChatError.',
       args: { input: t.arg({ type: ChatInput, required: true }) },
       subscribe: (_root, { input }, { services, principal, session }) =>
-        translateErrors(
-          () =>
-            services.gate.chat(principal, {
+        translateErrors(async () =>
+          translateStream(
+            await services.gate.chat(principal, {
               messages: input.messages,
               tags: input.tags ?? undefined,
               armId: input.arm ?? undefined,
@@ -162,7 +168,9 @@ builder.subscriptionFields((t) => ({
               temperature: input.temperature ?? undefined,
               cache: input.cache ?? true,
               session,
-            })),
+            }),
+          ),
+        ),
       resolve: (event) => event,
     }),
 }));
@@ -172,11 +180,15 @@ builder.queryFields((t) => ({
     type: Request,
     nullable: true,
     description:
-      'A recent request (kept for the feedback window), or null when unknown or expired. ' +
-      'FORBIDDEN unless the caller made it (same client key) or is an admin.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services, principal }) =>
-      translateErrors(async () => (await services.gate.request(principal, String(id))) ?? null),
+      'A recent request (kept for the feedback window), or null when unknown, expired or not yours. ' +
+      'Without a client key, give the feedbackToken of its ChatRoute (FEEDBACK_TOKEN_REQUIRED otherwise); ' +
+      'with one, FORBIDDEN unless the same key made it (or an admin key asks).',
+    args: {
+      id: t.arg.id({ required: true }),
+      feedbackToken: t.arg.string({ description: "The ChatRoute's feedbackToken." }),
+    },
+    resolve: (_root, { id, feedbackToken }, { services, principal }) =>
+      translateErrors(async () => (await services.gate.request(principal, String(id), feedbackToken)) ?? null),
   }),
   recentRequests: t.field({
     type: [Request],

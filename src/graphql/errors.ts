@@ -25,5 +25,26 @@ export function translateErrors<T>(fn: () => T): T {
 }
 
 function translate(error: unknown): unknown {
-  return error instanceof CodedError ? userError(error.code, error.message, error.details) : error;
+  if (!(error instanceof CodedError)) return error;
+  const { retryAfter } = error.details;
+  // Over HTTP (GraphQL, SSE) the refusal also says when to retry in the header clients know;
+  // graphql-yoga applies `extensions.http` to the response and strips it from the body.
+  const http = typeof retryAfter === 'number' ? { http: { headers: { 'retry-after': String(retryAfter) } } } : {};
+  return userError(error.code, error.message, { ...error.details, ...http });
+}
+
+/** A stream whose coded failures mid-stream (not only at subscribe) reach the client with their code. */
+export function translateStream<T>(stream: AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
+  const outer: AsyncGenerator<T, void, undefined> = {
+    next: () =>
+      stream.next().catch((error: unknown) => {
+        throw translate(error);
+      }),
+    return: () => stream.return(undefined),
+    throw: (error: unknown) => stream.throw(error),
+    [Symbol.asyncIterator]() {
+      return outer;
+    },
+  };
+  return outer;
 }

@@ -35,6 +35,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   MODEL_UNAVAILABLE: 503,
   UPSTREAM_RATE_LIMITED: 503,
   OVERLOADED: 503,
+  SHUTTING_DOWN: 503,
   UPSTREAM_CONNECT_TIMEOUT: 504,
   UPSTREAM_FIRST_TOKEN_TIMEOUT: 504,
   UPSTREAM_IDLE_TIMEOUT: 504,
@@ -52,6 +53,7 @@ const PARAM_BY_CODE: Readonly<Record<string, string>> = {
   INVALID_TAG: 'switchyard.tags',
   UNKNOWN_ARM: 'model',
   ARM_DISABLED: 'model',
+  FEEDBACK_TOKEN_REQUIRED: 'feedback_token',
 };
 
 function typeOf(status: number, code: string): string {

@@ -4,14 +4,17 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, type KeyRing } from '../auth/client-keys.js';
-import { AccessError, type Principal } from '../auth/principal.js';
+import { AccessError, principalName, type Principal } from '../auth/principal.js';
 import { requireScope } from '../auth/scopes.js';
 import { CodedError } from '../coded-error.js';
+import type { OperationLimitsConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
+import type { SlotLimiter } from '../limits/limiter-store.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
+import { useOperationLimits } from './operation-limits.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
 import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
 import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
@@ -56,6 +59,22 @@ export interface GatewayServerDeps {
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   /** When set, only these documents run (see `server.trustedDocuments`). */
   readonly trustedDocuments?: TrustedDocumentsOptions | null;
+  /**
+   * Stops taking chats and waits for those in flight until `cutAt` (a `performance.now()` time),
+   * ends the rest with SHUTTING_DOWN, and resolves once they are read to their end or at `giveUpAt`.
+   */
+  readonly drainChats: (cutAt: number, giveUpAt: number) => Promise<void>;
+  /** What one operation may ask for (`limits.operations`). */
+  readonly operationLimits: OperationLimitsConfig;
+  /** Bounds on what one client holds open (see `capacity`). */
+  readonly connections: ConnectionLimits;
+}
+
+export interface ConnectionLimits {
+  readonly maxSubscriptionsPerConnection: number;
+  readonly maxConnectionsPerClient: number;
+  /** Where open WebSocket connections are counted per client (every instance, with Redis). */
+  readonly slots: SlotLimiter;
 }
 
 export interface GatewayServer {
@@ -101,6 +120,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     landingPage: false,
     extraParamNames: ['documentId'],
     plugins: [
+      useOperationLimits(deps.operationLimits),
       useOperationGate(gate),
       useScopes(),
       useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),
@@ -149,6 +169,14 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });
       return sendJson(res, 200, deps.health());
     }
+    if (stopping && path !== '/livez') {
+      // Balancers read /health; a request that still arrives is told to go elsewhere.
+      res.setHeader('connection', 'close');
+      res.setHeader('retry-after', '1');
+      return sendJson(res, 503, {
+        errors: [{ message: 'this instance is stopping; retry, another instance will answer', extensions: { code: 'SHUTTING_DOWN' } }],
+      });
+    }
     const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization));
     const route = deps.routes?.find((r) => r.matches(path));
     if (route) return route.handle(req, res, auth!);
@@ -184,9 +212,28 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       return;
     }
+    if (stopping) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n');
+      return;
+    }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
   });
   coalesceWebSocketWrites(wsServer);
+
+  /**
+   * One slot per open socket, freed when it closes. A client past its limit is closed with 4429
+   * (graphql-ws clients do not retry it) and the code in the reason.
+   */
+  const holdConnectionSlot = async (socket: WebSocket, owner: string): Promise<boolean> => {
+    const lease = await deps.connections.slots.tryAcquire(owner, deps.connections.maxConnectionsPerClient);
+    if (!lease) {
+      socket.close(4429, `TOO_MANY_CONNECTIONS: at most ${deps.connections.maxConnectionsPerClient} per client`);
+      return false;
+    }
+    if (socket.readyState === socket.CLOSING || socket.readyState === socket.CLOSED) lease.release();
+    else socket.once('close', () => lease.release());
+    return true;
+  };
 
   const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal }>(
     {
@@ -198,17 +245,28 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         );
         if (auth instanceof AccessError) return false;
         ctx.extra.principal = auth;
-        return true;
+        return holdConnectionSlot(ctx.extra.socket, connectionOwner(auth, ctx.extra.request));
       },
       execute: executeEnveloped,
       subscribe: subscribeEnveloped,
-      onSubscribe: (ctx, _id, payload: SubscribePayload) =>
-        prepareEnvelopedOperation(
+      onSubscribe: (ctx, _id, payload: SubscribePayload) => {
+        // graphql-ws's own record of the operations in flight, this one included: nothing to drift.
+        const inFlight = Object.keys(ctx.subscriptions).length;
+        if (inFlight > deps.connections.maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(
+              `this connection has ${deps.connections.maxSubscriptionsPerConnection} operations in flight; complete one first`,
+              { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } },
+            ),
+          ];
+        }
+        return prepareEnvelopedOperation(
           yoga,
           gate,
           { ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, principal: ctx.extra.principal },
           payload,
-        ),
+        );
+      },
     },
     wsServer,
   );
@@ -233,24 +291,39 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       });
     },
     async stop() {
+      const deadline = performance.now() + options.shutdownTimeoutMs;
+      // The last part of the timeout is kept for the cut streams' last events and the closes.
+      const grace = Math.min(1_000, options.shutdownTimeoutMs / 4);
       stopping = true;
-      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      const sockets = new Set(wsServer.clients);
       // Past the timeout, whatever is still open is cut: a client that ignores the close frame, or
-      // a request still streaming, must not hold the shutdown.
-      const sockets = [...wsServer.clients];
+      // one that does not read, must not hold the shutdown.
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.terminate();
         httpServer.closeAllConnections();
-      }, options.shutdownTimeoutMs);
+      }, Math.max(0, deadline - performance.now()));
       timer.unref();
-      // Closing sockets makes graphql-ws return() every subscription, which aborts model calls.
+      // The listener stays open meanwhile: /health says 503, other new requests get SHUTTING_DOWN.
+      await deps.drainChats(deadline - 2 * grace, deadline - grace);
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      // Closing sockets (1001) makes graphql-ws return() what is left (metrics subscriptions).
       await wsDisposable.dispose();
       httpServer.closeIdleConnections();
+      // What is still open over HTTP is no chat (those are over): a metrics stream, a query.
+      const rest = setTimeout(() => httpServer.closeAllConnections(), Math.max(0, Math.min(grace, deadline - performance.now())));
+      rest.unref();
       await closed;
+      clearTimeout(rest);
       clearTimeout(timer);
       await yoga.dispose();
     },
+
   };
+}
+
+/** Whom a connection counts against: its key, or its address when it has none (callers without a key share no name). */
+function connectionOwner(principal: Principal, request: IncomingMessage): string {
+  return principal.keyId === null ? `anonymous@${request.socket.remoteAddress ?? 'unknown'}` : principalName(principal);
 }
 
 /** GraphiQL's page is only assets: a browser cannot send a key to load it, and it runs nothing by itself. */

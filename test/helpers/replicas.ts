@@ -52,6 +52,8 @@ export async function graphql<T = any>(
 
 export interface Served {
   readonly requestId: string;
+  /** Proves the request is ours (callers without a client key). */
+  readonly feedbackToken: string;
   readonly arm: string;
   readonly context: string;
   /** Index of the replica that served it. */
@@ -60,11 +62,13 @@ export interface Served {
 
 /** One chat over the replica's WebSocket; null when it did not end with a ChatDone. */
 export async function chatOn(process: SwitchyardProcess, by: number, content: string, tags?: string[]): Promise<Served | null> {
-  let route: { requestId: string; arm: string; context: string } | null = null;
+  let route: { requestId: string; feedbackToken: string; arm: string; context: string } | null = null;
   let done = false;
   try {
     for await (const event of process.client.chat({ messages: [{ role: 'USER', content }], cache: false, ...(tags ? { tags } : {}) })) {
-      if (event.__typename === 'ChatRoute') route = { requestId: event.requestId, arm: event.arm, context: event.context };
+      if (event.__typename === 'ChatRoute') {
+        route = { requestId: event.requestId, feedbackToken: event.feedbackToken, arm: event.arm, context: event.context };
+      }
       if (event.__typename === 'ChatDone') done = true;
     }
   } catch {
@@ -84,13 +88,16 @@ export const FEEDBACK_BATCH = 10;
  */
 export async function feedbackBatch(
   process: SwitchyardProcess,
-  items: ReadonlyArray<{ requestId: string; thumbs: 'UP' | 'DOWN' }>,
+  items: ReadonlyArray<{ requestId: string; feedbackToken: string; thumbs: 'UP' | 'DOWN' }>,
 ): Promise<string[]> {
   const refused: string[] = [];
   for (let start = 0; start < items.length; start += FEEDBACK_BATCH) {
     const batch = items.slice(start, start + FEEDBACK_BATCH);
     const fields = batch
-      .map((item, i) => `f${i}: submitFeedback(input: { requestId: ${JSON.stringify(item.requestId)}, thumbs: ${item.thumbs} }) { score }`)
+      .map(
+        (item, i) =>
+          `f${i}: submitFeedback(input: { requestId: ${JSON.stringify(item.requestId)}, feedbackToken: ${JSON.stringify(item.feedbackToken)}, thumbs: ${item.thumbs} }) { score }`,
+      )
       .join(' ');
     const { errors } = await graphql(process, `mutation { ${fields} }`);
     for (const error of errors ?? []) refused.push(`${error.extensions?.code}: ${error.message}`);

@@ -60,7 +60,7 @@ describe.skipIf(skipWithoutRedis())('a replica killed mid-run', () => {
           const thumbs = rng() < 0.5 ? 'UP' : 'DOWN';
           // Another replica than the one that served it, among those running.
           const to = [1, 2].map((k) => (by + k) % 3).find((r) => alive[r])!;
-          const refused = await feedbackBatch(replicas[to]!, [{ requestId: request.requestId, thumbs }]);
+          const refused = await feedbackBatch(replicas[to]!, [{ requestId: request.requestId, feedbackToken: request.feedbackToken, thumbs }]);
           expect(refused).toEqual([]);
           finalScore.set(request.requestId, thumbs === 'UP' ? 1 : 0);
         },

@@ -49,11 +49,11 @@ describe.skipIf(skipWithoutRedis())('shared learning across a Redis outage', () 
     const thumbsFor = () => (rng() < 0.6 ? 'UP' : 'DOWN') as 'UP' | 'DOWN';
     /** Feedback for each request on the replica `pick` names; returns the refusals. */
     const feedback = async (requests: readonly Served[], pick: (request: Served) => number) => {
-      const byReplica: Array<Array<{ requestId: string; thumbs: 'UP' | 'DOWN' }>> = [[], [], []];
+      const byReplica: Array<Array<{ requestId: string; feedbackToken: string; thumbs: 'UP' | 'DOWN' }>> = [[], [], []];
       const scores = new Map<string, number>();
       for (const request of requests) {
         const thumbs = thumbsFor();
-        byReplica[pick(request)]!.push({ requestId: request.requestId, thumbs });
+        byReplica[pick(request)]!.push({ requestId: request.requestId, feedbackToken: request.feedbackToken, thumbs });
         scores.set(request.requestId, thumbs === 'UP' ? 1 : 0);
       }
       const refused = (await Promise.all(byReplica.map((items, on) => feedbackBatch(replicas[on]!, items)))).flat();
@@ -68,7 +68,7 @@ describe.skipIf(skipWithoutRedis())('shared learning across a Redis outage', () 
     await redis.kill();
     const during = await chats(1);
     // A request served by another replica cannot be checked now: refused with a precise code.
-    const unavailable = await feedbackBatch(replicas[(during[0]!.by + 1) % 3]!, [{ requestId: during[0]!.requestId, thumbs: 'UP' }]);
+    const unavailable = await feedbackBatch(replicas[(during[0]!.by + 1) % 3]!, [{ requestId: during[0]!.requestId, feedbackToken: during[0]!.feedbackToken, thumbs: 'UP' }]);
     expect(unavailable).toHaveLength(1);
     expect(unavailable[0]).toMatch(/^REQUEST_UNAVAILABLE: /);
     // On the replica that served it, feedback works: for requests served during the outage and

@@ -54,21 +54,21 @@ describe.skipIf(skipWithoutRedis())('three replicas sharing learning through Red
     // Feedback goes to a replica other than the one that served the request. Round 1 and round 2
     // run at once: a request in both gets the same score twice, concurrently, on two replicas (it
     // must replace itself, never add). Round 3 runs after: a change of mind on a third replica.
-    type Item = { requestId: string; thumbs: 'UP' | 'DOWN' };
+    type Item = { requestId: string; feedbackToken: string; thumbs: 'UP' | 'DOWN' };
     const rounds: Item[][][] = [0, 1, 2].map(() => [[], [], []]);
     const finalScore = new Map<string, number>();
     served.forEach((request, i) => {
       const other = (request.by + 1) % 3;
       const third = (request.by + 2) % 3;
       const thumbs = rng() < 0.6 ? 'UP' : 'DOWN';
-      const { requestId } = request;
+      const { requestId, feedbackToken } = request;
       if (i % 5 === 0) return; // no feedback for this one
       if (i % 11 === 0) {
-        rounds[0]![other]!.push({ requestId, thumbs: thumbs === 'UP' ? 'DOWN' : 'UP' });
-        rounds[2]![third]!.push({ requestId, thumbs });
+        rounds[0]![other]!.push({ requestId, feedbackToken, thumbs: thumbs === 'UP' ? 'DOWN' : 'UP' });
+        rounds[2]![third]!.push({ requestId, feedbackToken, thumbs });
       } else {
-        rounds[0]![other]!.push({ requestId, thumbs });
-        if (i % 7 === 0) rounds[1]![third]!.push({ requestId, thumbs });
+        rounds[0]![other]!.push({ requestId, feedbackToken, thumbs });
+        if (i % 7 === 0) rounds[1]![third]!.push({ requestId, feedbackToken, thumbs });
       }
       finalScore.set(requestId, thumbs === 'UP' ? 1 : 0);
     });
