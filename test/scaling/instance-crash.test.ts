@@ -20,7 +20,7 @@ import { spawnSwitchyard, type SwitchyardProcess } from '../helpers/switchyard-p
  */
 
 const ARMS = ['weak', 'fair', 'best'];
-const PER_PHASE = 300;
+const PER_PHASE = 200;
 
 describe.skipIf(skipWithoutRedis())('a replica killed mid-run', () => {
   let redis: RedisServerHandle;
