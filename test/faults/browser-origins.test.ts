@@ -77,7 +77,7 @@ describe('with no origins configured (the default)', () => {
     const evil = await overWebSocket(gateway.wsUrl, { query: '{ __typename }' }, { headers: { origin: EVIL } });
     expect(evil.opened).toBe(false);
     expect(evil.status).toBe(403);
-    for (const headers of [{ origin: ownOrigin(gateway) }, {}]) {
+    for (const headers of [{ origin: ownOrigin(gateway) }, {}] as Array<Record<string, string>>) {
       const outcome = await overWebSocket(gateway.wsUrl, { query: '{ __typename }' }, { headers });
       expect(outcome.opened).toBe(true);
       expect(outcome.results).toEqual([{ data: { __typename: 'Query' } }]);
