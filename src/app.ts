@@ -84,7 +84,6 @@ export function buildApp(deps: AppDeps): App {
     policy,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
-    confidenceDraws: config.bandit.confidenceDraws,
     maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
   });

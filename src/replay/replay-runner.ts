@@ -92,7 +92,6 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
     policy,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
-    confidenceDraws: config.bandit.confidenceDraws,
     maxContexts: config.bandit.maxContexts,
     // A row without an outcome for a model is as if that model were down for the request.
     isModelAvailable: (model) => current.outcomes.has(model),

@@ -5,6 +5,7 @@ import { contextChain, GLOBAL_CONTEXT, parentContext, type BanditPolicy, type Po
 import { summarizePosterior, type PosteriorSummary } from './beta-distribution.js';
 import type { ContextClassifier } from './context-classifier.js';
 import type { RewardCalculator, RouteMetrics, WeightedReward } from './reward-calculator.js';
+import { createRoutingConfidence } from './routing-confidence.js';
 
 /**
  * The adaptive router: picks an arm per request with the bandit policy, and turns what requests
@@ -98,8 +99,6 @@ export interface AdaptiveRouterDeps {
   readonly policy: BanditPolicy;
   readonly reward: RewardCalculator;
   readonly classify: ContextClassifier;
-  /** Draws used to estimate routing confidence. */
-  readonly confidenceDraws: number;
   /**
    * Most contexts the router keeps statistics for. Tags come from clients, so without a bound
    * every new tag combination would grow memory; past it, a new context is routed in its nearest
@@ -127,17 +126,39 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
   const arms = new Map(deps.arms.map((arm) => [arm.id, { config: arm, enabled: arm.enabled }]));
   const isModelAvailable = deps.isModelAvailable ?? (() => true);
 
-  const enabledArmIds = () => [...arms.values()].filter((a) => a.enabled).map((a) => a.config.id);
+  const armList = [...arms.values()];
+  const enabledArmIds = () => {
+    const ids: string[] = [];
+    for (const a of armList) if (a.enabled) ids.push(a.config.id);
+    return ids;
+  };
 
-  const candidatesFor = (excluded: ReadonlySet<string>) => {
-    const enabled = enabledArmIds().filter((id) => !excluded.has(id));
-    const available = enabled.filter((id) => isModelAvailable(arms.get(id)!.config.model));
-    return available;
+  const candidatesFor = (excluded: ReadonlySet<string> | null) => {
+    const ids: string[] = [];
+    for (const a of armList) {
+      if (a.enabled && !excluded?.has(a.config.id) && isModelAvailable(a.config.model)) ids.push(a.config.id);
+    }
+    return ids;
+  };
+
+  const routingConfidence = createRoutingConfidence();
+  // Utilities of the candidates of one decision, reused across decisions.
+  let means = new Float64Array(arms.size + 1);
+  let sds = new Float64Array(arms.size + 1);
+  const confidenceOf = (armId: string, context: string, candidates: readonly string[]): number => {
+    let chosen = candidates.indexOf(armId);
+    const pool = chosen >= 0 ? candidates : [...candidates, armId];
+    if (chosen < 0) chosen = pool.length - 1;
+    if (means.length < pool.length) {
+      means = new Float64Array(pool.length);
+      sds = new Float64Array(pool.length);
+    }
+    policy.utilities(pool, context, means, sds);
+    return routingConfidence.probabilityBest(chosen, pool.length, means, sds);
   };
 
   const decide = (armId: string, context: string, candidates: readonly string[], pinned: boolean) => {
-    const pool = candidates.includes(armId) ? candidates : [...candidates, armId];
-    const confidence = policy.probabilityBest(pool, context, deps.confidenceDraws).get(armId) ?? 0;
+    const confidence = confidenceOf(armId, context, candidates);
     return { armId, modelId: arms.get(armId)!.config.model, context, confidence, pinned };
   };
 
@@ -165,7 +186,7 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
         if (!arm.enabled) throw new RouterError('ARM_DISABLED', `arm "${request.pinnedArmId}" is disabled`);
         return decide(arm.config.id, context, enabledArmIds(), true);
       }
-      let candidates = candidatesFor(new Set());
+      let candidates = candidatesFor(null);
       // Every circuit open: trying a model beats refusing outright.
       if (candidates.length === 0) candidates = enabledArmIds();
       if (candidates.length === 0) throw new RouterError('NO_ARM_AVAILABLE', 'no arm is enabled');
@@ -232,7 +253,7 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       return ids.map((id) => ({ ...view(id, context), probabilityBest: best.get(id) ?? 0 }));
     },
     routableArms(context) {
-      return candidatesFor(new Set()).map((id) => ({
+      return candidatesFor(null).map((id) => ({
         id,
         modelId: arms.get(id)!.config.model,
         posterior: policy.stats(id, context).posterior,

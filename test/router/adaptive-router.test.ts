@@ -15,7 +15,6 @@ function router(maxContexts: number) {
     policy: createPolicy(config.bandit, createRng(1), reward),
     reward,
     classify: createContextClassifier(config.bandit.classifier),
-    confidenceDraws: 64,
     maxContexts,
   });
 }
