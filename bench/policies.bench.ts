@@ -4,7 +4,7 @@ import { parseConfig } from '../src/config/load-config.js';
 import { defaultConfig } from '../src/config/default-config.js';
 import { readReplayFile, type ReplayRow } from '../src/replay/replay-file.js';
 import { runReplay } from '../src/replay/replay-runner.js';
-import { createPolicy } from '../src/router/create-policy.js';
+import { createPolicy, createStats } from '../src/router/create-policy.js';
 import { createRng } from '../src/router/random.js';
 import { createRewardCalculator } from '../src/router/reward-calculator.js';
 
@@ -73,14 +73,15 @@ function decisionsPerSecond(): void {
   const rng = createRng(1);
   const baseline = time('uniform random', () => arms[Math.floor(rng() * arms.length)]);
   for (const name of POLICIES) {
-    const policy = createPolicy({ ...config.bandit, policy: name }, createRng(2), reward);
+    const stats = createStats(config.bandit, reward);
+    const policy = createPolicy({ ...config.bandit, policy: name }, createRng(2), stats);
     const outcomes = createRng(3);
     const rate = time(name, (i) => {
       const context = contexts[i % contexts.length]!;
       const arm = policy.select(arms, context);
-      policy.recordPull(arm, context);
-      policy.recordOperational(arm, context, { costUsd: 0.001 * (1 + arms.indexOf(arm)), latencyMs: 200 });
-      policy.update(arm, context, outcomes() < 0.5 ? 1 : 0, 1);
+      stats.recordPull(arm, context);
+      stats.recordOperational(arm, context, { costUsd: 0.001 * (1 + arms.indexOf(arm)), latencyMs: 200 });
+      stats.update(arm, context, outcomes() < 0.5 ? 1 : 0, 1);
     });
     console.log(`policies: ${name} runs at ${(rate / baseline).toFixed(4)}x the uniform-random baseline`);
   }

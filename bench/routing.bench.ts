@@ -14,7 +14,11 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseConfig } from '../src/config/load-config.js';
+import { createLearningStack } from '../src/learning/learning-stack.js';
+import { createLocalEventLog } from '../src/learning/local-event-log.js';
+import { createLogger } from '../src/logger.js';
 import { createAdaptiveRouter, type RouteRequest } from '../src/router/adaptive-router.js';
+import { estimateProbabilityBest } from '../src/router/bandit.js';
 import { createContextClassifier } from '../src/router/context-classifier.js';
 import { createPolicy } from '../src/router/create-policy.js';
 import { createRng } from '../src/router/random.js';
@@ -48,33 +52,38 @@ function routerWith(armCount: number) {
     arms: ids.map((id) => ({ id, model: id })),
   });
   const reward = createRewardCalculator(config.reward);
-  const policy = createPolicy(config.bandit, createRng(1), reward);
+  const { stats, learning } = createLearningStack({
+    bandit: config.bandit,
+    arms: config.arms,
+    reward,
+    analyzer: { record: () => undefined, recordReward: () => undefined },
+    instanceId: 'bench',
+    log: (state) => createLocalEventLog({ state, logger: createLogger('silent') }),
+  });
+  const rng = createRng(1);
+  const policy = createPolicy(config.bandit, rng, stats);
   const router = createAdaptiveRouter({
     arms: config.arms,
     policy,
+    stats,
+    learning,
+    rng,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
     maxContexts: config.bandit.maxContexts,
   });
-  // Learn: each arm has a fixed quality, cost and latency; every request gets feedback.
+  // Learn: each arm has a fixed quality, cost and latency; every request gets feedback. Applied to
+  // the statistics directly: this bench measures reading them, not the event path.
   const world = createRng(2);
   const quality = ids.map(() => 0.4 + 0.5 * world());
   for (let i = 0; i < WARM_REQUESTS; i++) {
-    const decision = router.route(REQUESTS[i % REQUESTS.length]!);
-    const arm = Number(decision.armId.slice(4));
-    router.recordAttempt(decision);
-    router.recordOutcome(decision, {
-      latencyMs: 100 + 10 * arm,
-      ttftMs: 20,
-      promptTokens: 20,
-      completionTokens: 60,
-      costUsd: 0.0001 * (1 + arm),
-      error: false,
-      cached: false,
-    });
-    router.applyFeedback(decision, world() < quality[arm]! ? 1 : 0, null);
+    const { armId, context } = router.route(REQUESTS[i % REQUESTS.length]!);
+    const arm = Number(armId.slice(4));
+    stats.recordPull(armId, context);
+    stats.recordOperational(armId, context, { costUsd: 0.0001 * (1 + arm), latencyMs: 100 + 10 * arm });
+    stats.update(armId, context, world() < quality[arm]! ? 1 : 0, 1);
   }
-  return { router, policy, ids };
+  return { router, policy, stats, ids };
 }
 
 interface Timing {
@@ -139,7 +148,7 @@ export async function run(): Promise<void> {
     'routing: arms | route() µs | route() B/call | select() B/call | uniform random µs (baseline) | route ÷ baseline (CPU) | Monte Carlo P(best), 256 draws, µs',
   );
   for (const armCount of ARMS) {
-    const { router, policy, ids } = routerWith(armCount);
+    const { router, policy, stats, ids } = routerWith(armCount);
     const route = (i: number) => router.route(REQUESTS[i % REQUESTS.length]!);
     const rng = createRng(3);
     const uniform = () => ids[Math.floor(rng() * ids.length)];
@@ -149,7 +158,8 @@ export async function run(): Promise<void> {
     const { context } = router.route(REQUESTS[0]!);
     const selectBytes = Math.max(0, bytesPerCall(() => policy.select(ids, context)) - floor);
     // What route() added for its confidence before: a 256-draw Monte Carlo estimate over the same candidates.
-    const monteCarlo = microsPerCall(() => policy.probabilityBest(ids, context, 256));
+    const mcRng = createRng(4);
+    const monteCarlo = microsPerCall(() => estimateProbabilityBest(mcRng, stats, ids, context, 256));
     console.log(
       `routing: ${String(armCount).padStart(4)} | ${fmt(routeTime)} | ${bytes.toFixed(0)} | ${selectBytes.toFixed(0)} | ` +
         `${fmt(uniformTime, 3)} | ${(routeTime.cpu / uniformTime.cpu).toFixed(0)} | ${fmt(monteCarlo, 0)}`,

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
+import { createSharedFeed } from './analyzer/shared-feed.js';
 import { banditViewOf } from './analyzer/router-bandit-view.js';
 import { createCacheManager } from './cache/cache-manager.js';
 import { createRedisClient } from './cache/redis-client.js';
@@ -9,6 +11,7 @@ import type { AnswerEvent } from './chat/answer-producer.js';
 import { createKeyRing } from './auth/client-keys.js';
 import { createChatGate } from './chat/chat-gate.js';
 import { createChatService } from './chat/chat-service.js';
+import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
@@ -23,7 +26,8 @@ import { createModelManager } from './models/model-manager.js';
 import { createAdaptiveRouter } from './router/adaptive-router.js';
 import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
-import { createLearnedStateStore } from './router/learned-state-store.js';
+import { createLocalEventLog } from './learning/local-event-log.js';
+import { createLearningStack } from './learning/learning-stack.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
@@ -62,46 +66,63 @@ export function buildApp(deps: AppDeps): App {
   };
   const rng = createRng(config.bandit.seed);
   const reward = createRewardCalculator(config.reward);
+  const redis: Redis | null = config.redis.url
+    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
+    : null;
+  const limiterStore = createLimiterStore({
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    leaseMs: config.auth.streamLeaseMs,
+    logger,
+  });
+  const capacity = createCapacity({ store: limiterStore, config: config.capacity });
   const models = createModelManager({
     models: config.models,
     env: deps.env,
     logger: logger.child({ component: 'models' }),
     backends: deps.backends,
+    capacity,
   });
-  const policy = createPolicy(config.bandit, rng, reward);
-  const learnedState = config.router.stateFile
-    ? createLearnedStateStore({
-        path: config.router.stateFile,
-        intervalMs: config.router.stateSaveIntervalMs,
-        policy,
-        armIds: new Set(config.arms.map((arm) => arm.id)),
+  // The analyzer's Prometheus view reads the router, built below: read lazily, at scrape time.
+  const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
+  const metrics = createMetricsRegistry({
+    bandit: banditView,
+    buckets: config.analyzer.prometheus });
+  const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
+  const { stats, learning, log: learningLog } = createLearningStack({
+    bandit: config.bandit,
+    arms: config.arms,
+    reward,
+    analyzer,
+    instanceId: randomUUID(),
+    log: (state) =>
+      createLocalEventLog({
+        state,
+        stateFile: config.router.stateFile
+          ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs }
+          : undefined,
         logger: logger.child({ component: 'learned-state' }),
-      })
-    : null;
-  learnedState?.load();
+      }),
+  });
+  const policy = createPolicy(config.bandit, rng, stats);
   const router = createAdaptiveRouter({
     arms: config.arms,
     policy,
+    stats,
+    learning,
+    rng,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
     maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
   });
 
-  const redis: Redis | null = config.redis.url
-    ? createRedisClient({ ...config.redis, url: config.redis.url }, logger.child({ component: 'redis' }))
-    : null;
   const cache = createCacheManager({
     config: config.cache,
     redis,
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
-  const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
-  const metrics = createMetricsRegistry({
-    bandit: banditView,
-    buckets: config.analyzer.prometheus });
-  const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const requests = createRequestStore(config.feedback);
   const shadow = createShadowRouter({
     config: config.shadow,
@@ -110,7 +131,7 @@ export function buildApp(deps: AppDeps): App {
     retentionMs: config.feedback.ttlMs,
     router,
     models,
-    analyzer,
+    learning,
     primaries: requests,
     logger,
   });
@@ -121,17 +142,11 @@ export function buildApp(deps: AppDeps): App {
     requests,
     cache,
     singleFlight: createSingleFlight<AnswerEvent>(),
-    analyzer,
+    learning,
     shadow,
     logger,
   });
 
-  const limiterStore = createLimiterStore({
-    redis,
-    keyPrefix: config.redis.keyPrefix,
-    leaseMs: config.auth.streamLeaseMs,
-    logger,
-  });
   const gate = createChatGate({
     chat,
     shadow,
@@ -139,10 +154,12 @@ export function buildApp(deps: AppDeps): App {
       store: limiterStore,
       onChargeError: (error) => logger.warn({ err: error }, 'counting a chat against its limits failed'),
     }),
+    capacity,
     pricing: (modelId) => models.view(modelId).pricing,
   });
 
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, shadow };
+  const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow };
   const server = createGatewayServer({
     schema,
     services,
@@ -151,6 +168,11 @@ export function buildApp(deps: AppDeps): App {
     keys,
     routes: [createOpenAIRoutes({ gate, router, config, logger })],
     trustedDocuments,
+    connections: {
+      maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
+      maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
+      slots: limiterStore.slots('connections'),
+    },
     health: () => {
       const cacheStatus = cache.status();
       // Running without Redis is what a configuration without one asks for; only a configured
@@ -160,6 +182,7 @@ export function buildApp(deps: AppDeps): App {
         cache: cacheStatus,
         redis: redis === null ? 'not configured' : cacheStatus === 'degraded' ? 'unreachable' : 'ok',
         models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
+        capacity: capacity.saturation(),
       };
     },
     metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
@@ -182,15 +205,15 @@ export function buildApp(deps: AppDeps): App {
           });
         });
       }
+      await learningLog.start();
       const address = await server.start(port, host);
-      learnedState?.start();
       return address;
     },
     async stop() {
       await server.stop();
       await shadow.close();
       // After the last request has finished, so that nothing it taught is left out.
-      learnedState?.stop();
+      await learningLog.stop();
       await models.close();
       await limiterStore.close();
       await cache.close();

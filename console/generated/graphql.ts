@@ -37,6 +37,8 @@ export type ChatRole =
 /** Exactly one of score, thumbs or rating. */
 export type FeedbackInput = {
   comment?: string | null | undefined;
+  /** The ChatRoute's feedbackToken: required without a client key (with one, the key that made the request is enough). */
+  feedbackToken?: string | null | undefined;
   /** From 1 to 5, counted as (rating - 1) / 4. */
   rating?: number | null | undefined;
   requestId: string;
@@ -116,7 +118,7 @@ export type ConsoleChatSubscription = { chat:
     | { __typename: 'ChatChunk', requestId: string, index: number, text: string }
     | { __typename: 'ChatDone', requestId: string, finishReason: string, attempts: number, chunks: number, metrics: { latencyMs: number, ttftMs: number | null, promptTokens: number, completionTokens: number, tokensEstimated: boolean, costUsd: number, reward: number | null } }
     | { __typename: 'ChatError', requestId: string, code: string, message: string, partial: boolean, attempts: number }
-    | { __typename: 'ChatRoute', requestId: string, arm: string, model: string, context: string, confidence: number, cached: boolean, attempts: number }
+    | { __typename: 'ChatRoute', requestId: string, arm: string, model: string, context: string, confidence: number, cached: boolean, attempts: number, feedbackToken: string }
    };
 
 export type ConsoleFeedbackMutationVariables = Exact<{
@@ -415,6 +417,7 @@ export const ConsoleChatDocument = new TypedDocumentString(`
       confidence
       cached
       attempts
+      feedbackToken
     }
     ... on ChatChunk {
       requestId

@@ -166,7 +166,7 @@ export function ChatPanel(props: { app: AppState }) {
     run.set((r) => (r && r.status === 'streaming' ? { ...r, status: 'stopped' } : r));
   };
 
-  const giveFeedback = async (said: string, judgement: Omit<FeedbackInput, 'requestId'>) => {
+  const giveFeedback = async (said: string, judgement: Omit<FeedbackInput, 'requestId' | 'feedbackToken'>) => {
     const route = run.get()?.route;
     if (!route) return;
     run.set((r) => r && { ...r, feedback: { status: 'sending', said, before: null, result: null, error: null } });
@@ -175,7 +175,10 @@ export function ChatPanel(props: { app: AppState }) {
       .then((data) => data.armsInContext.find((a) => a.arm.id === route.arm) ?? null)
       .catch(() => null);
     try {
-      const data = await app.connection.request(ConsoleFeedbackDocument, { input: { requestId: route.requestId, ...judgement } });
+      const data = await app.connection.request(ConsoleFeedbackDocument, {
+        // The token proves this tab made the request (the console runs without a client key).
+        input: { requestId: route.requestId, feedbackToken: route.feedbackToken, ...judgement },
+      });
       run.set((r) => r && { ...r, feedback: { status: 'sent', said, before, result: data.submitFeedback, error: null } });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -354,7 +357,7 @@ function RouteCard(props: { app: AppState; run: Run | null }) {
   );
 }
 
-function FeedbackCard(props: { app: AppState; run: Run | null; onFeedback: (said: string, judgement: Omit<FeedbackInput, 'requestId'>) => void }) {
+function FeedbackCard(props: { app: AppState; run: Run | null; onFeedback: (said: string, judgement: Omit<FeedbackInput, 'requestId' | 'feedbackToken'>) => void }) {
   const { app, run: current, onFeedback } = props;
   const ready = current?.status === 'done' && current.route !== null;
   const sending = current?.feedback?.status === 'sending';

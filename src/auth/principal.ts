@@ -3,7 +3,7 @@ import type { ClientLimits, ClientScope } from '../config/schema.js';
 
 /**
  * Who makes a request: a client key (by its id, never its value) or an anonymous caller, with the
- * scopes and limits that go with it. Requests are owned by the principal that made them.
+ * scopes and limits that go with it. Who may use a request is decided in ./request-access.ts.
  */
 
 export interface Principal {
@@ -27,15 +27,4 @@ export function principalName(principal: Principal): string {
 /** The admin scope includes every other. */
 export function hasScope(principal: Principal, scope: ClientScope): boolean {
   return principal.scopes.has('admin') || principal.scopes.has(scope);
-}
-
-/** A request is read and given feedback only by the principal that made it, or by an admin. */
-export function mayAccess(principal: Principal, owner: string | null): boolean {
-  return principal.scopes.has('admin') || principal.keyId === owner;
-}
-
-export function requireOwner(principal: Principal, owner: string | null, requestId: string): void {
-  if (!mayAccess(principal, owner)) {
-    throw new AccessError('FORBIDDEN', `request "${requestId}" was made by another client`);
-  }
 }

@@ -1,6 +1,7 @@
-import type { PerformanceAnalyzer, RequestSample } from '../analyzer/performance-analyzer.js';
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { SwitchyardConfig } from '../config/schema.js';
+import type { Learning } from '../learning/learning.js';
+import type { OutcomeEvent } from '../learning/learning-events.js';
 import type { Logger } from '../logger.js';
 import { batchesOf, costUsd, UpstreamError } from '../models/backend.js';
 import { completionRequestFor } from '../models/arm-request.js';
@@ -11,8 +12,8 @@ import type { ChatMetrics, ChatRequest } from './chat-events.js';
 
 /**
  * Produces one upstream answer for a routed request: calls the model, fails over to the next arm
- * when one fails before its first token, and teaches the router and the analyzer what each call
- * measured. The answer is produced once and may be watched by several clients (single flight).
+ * when one fails before its first token, and reports what each call measured as learning
+ * events. The answer is produced once and may be watched by several clients (single flight).
  */
 
 export type AnswerEvent =
@@ -47,7 +48,7 @@ export interface AnswerProducerDeps {
   readonly router: AdaptiveRouter;
   readonly models: ModelManager;
   readonly cache: CacheManager;
-  readonly analyzer: PerformanceAnalyzer;
+  readonly learning: Pick<Learning, 'observe'>;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter | undefined;
   readonly logger: Logger;
@@ -55,17 +56,21 @@ export interface AnswerProducerDeps {
 }
 
 export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
-  const { config, router, models, cache, analyzer, logger, now } = deps;
+  const { config, router, models, cache, learning, logger, now } = deps;
   const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
 
-
-  const recordSample = (decision: RouteDecision, sample: Omit<RequestSample, 'armId' | 'modelId' | 'context' | 'cached'>) =>
-    analyzer.record({
+  const outcome = (
+    requestId: string,
+    decision: RouteDecision,
+    measured: Omit<OutcomeEvent, 'type' | 'requestId' | 'armId' | 'modelId' | 'context'>,
+  ) =>
+    void learning.observe({
+      type: 'outcome',
+      requestId,
       armId: decision.armId,
       modelId: decision.modelId,
       context: decision.context,
-      cached: false,
-      ...sample,
+      ...measured,
     });
 
   /**
@@ -83,7 +88,7 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
 
     while (decision !== null && attempts < config.router.maxAttempts) {
       attempts += 1;
-      router.recordAttempt(decision);
+      void learning.observe({ type: 'pull', requestId, armId: decision.armId, context: decision.context });
       const arm = armsById.get(decision.armId)!;
       const attemptStarted = now();
       let ttftMs: number | null = null;
@@ -122,21 +127,16 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
             ? error
             : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
         if (!(error instanceof UpstreamError)) logger.error({ err: error, arm: decision.armId }, 'model call failed');
-        const latencyMs = now() - attemptStarted;
-        // A refused call (circuit open, Retry-After pending) never reached the model: the failures
-        // that opened the circuit were learnt already, and learning them again would punish one outage twice.
-        if (upstream.code !== 'MODEL_UNAVAILABLE') {
-          router.recordOutcome(decision, {
-            latencyMs,
-            ttftMs,
-            promptTokens: 0,
-            completionTokens,
-            costUsd: 0,
-            error: true,
-            cached: false,
-          });
-        }
-        recordSample(decision, { latencyMs, ttftMs, completionTokens, costUsd: 0, error: true });
+        outcome(requestId, decision, {
+          // A refused call (circuit open, Retry-After pending, this instance full) never reached the model.
+          kind: upstream.code === 'MODEL_UNAVAILABLE' || upstream.code === 'OVERLOADED' ? 'refused' : 'primary',
+          latencyMs: now() - attemptStarted,
+          ttftMs: ttftMs === null ? null : ttftMs - (attemptStarted - started),
+          promptTokens: 0,
+          completionTokens,
+          costUsd: 0,
+          error: true,
+        });
         lastError = { code: upstream.code, message: upstream.message };
         logger.warn({ arm: decision.armId, code: upstream.code, attempt: attempts }, 'model call failed');
         if (ttftMs !== null) {
@@ -158,18 +158,11 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
       const cost = costUsd(models.view(decision.modelId).pricing, promptTokens, finalCompletionTokens);
       const latencyMs = now() - started;
       const attemptLatencyMs = now() - attemptStarted;
-      router.recordOutcome(decision, {
-        latencyMs: attemptLatencyMs,
-        ttftMs,
-        promptTokens,
-        completionTokens: finalCompletionTokens,
-        costUsd: cost,
-        error: false,
-        cached: false,
-      });
-      recordSample(decision, {
+      outcome(requestId, decision, {
+        kind: 'primary',
         latencyMs: attemptLatencyMs,
         ttftMs: ttftMs === null ? null : ttftMs - (attemptStarted - started),
+        promptTokens,
         completionTokens: finalCompletionTokens,
         costUsd: cost,
         error: false,

@@ -38,6 +38,8 @@ export interface ChatRouteEvent {
   readonly confidence: number;
   readonly cached: boolean;
   readonly attempts: number;
+  /** Proves, without a client key, that the request is the caller's (see src/auth/request-access.ts). */
+  readonly feedbackToken: string;
 }
 
 export interface ChatChunkEvent {
@@ -51,6 +53,8 @@ export interface ChatChunkEvent {
 export interface ChatDoneEvent {
   readonly type: 'done';
   readonly requestId: string;
+  /** The route event's, again: feedback comes after the end, and some clients keep only the last event. */
+  readonly feedbackToken: string;
   readonly finishReason: string;
   readonly attempts: number;
   readonly chunks: number;

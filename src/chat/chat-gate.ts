@@ -1,33 +1,60 @@
-import { requireOwner, type Principal } from '../auth/principal.js';
+import type { Principal } from '../auth/principal.js';
+import { accessibleRequest } from '../auth/request-access.js';
+import type { Capacity } from '../limits/capacity.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
 import type { ChatEvent, ChatRequest } from './chat-events.js';
-import type { ChatService, FeedbackInput, FeedbackResult } from './chat-service.js';
+import { FeedbackError, type ChatService, type FeedbackInput, type FeedbackResult } from './chat-service.js';
 import type { RequestRecord } from './request-store.js';
 
 /**
  * What a principal may do with the chat service, for every transport alike: chats are admitted
  * by the principal's limits and charged what they used; requests, their feedback and their shadow
- * answers belong to the principal that made them (or an admin). Which scope each operation needs
- * is decided in src/auth/scopes.ts, before this is reached.
+ * answers belong to the client that made them (its key, or without one its request's feedback
+ * token; see src/auth/request-access.ts). Which scope each operation needs is decided in
+ * src/auth/scopes.ts, before this is reached.
  */
 
+/** A request's feedback token: needed by callers without a client key. */
+export type FeedbackToken = string | null | undefined;
+
 export interface ChatGate {
-  /** Admits (throws LimitError), validates (throws ChatInputError), then streams; `return()` aborts. */
+  /** Admits (throws LimitError: OVERLOADED, RATE_LIMITED, BUDGET_EXHAUSTED), validates (throws ChatInputError), then streams; `return()` aborts. */
   chat(principal: Principal, request: Omit<ChatRequest, 'owner'>): Promise<AsyncGenerator<ChatEvent, void, undefined>>;
-  submitFeedback(principal: Principal, input: FeedbackInput): Promise<FeedbackResult>;
-  /** Undefined when unknown or expired; throws FORBIDDEN when another client's. */
-  request(principal: Principal, id: string): RequestRecord | undefined;
-  shadowCall(principal: Principal, requestId: string): ShadowCallView | undefined;
-  submitComparison(principal: Principal, requestId: string, preferred: ComparisonPreference): ComparisonResult;
+  submitFeedback(principal: Principal, input: FeedbackInput & { readonly feedbackToken?: FeedbackToken }): Promise<FeedbackResult>;
+  /**
+   * Undefined when unknown, expired or not provably the caller's (wrong token); throws FORBIDDEN
+   * when another key's, FEEDBACK_TOKEN_REQUIRED for a caller without a key or a token.
+   */
+  request(principal: Principal, id: string, feedbackToken: FeedbackToken): RequestRecord | undefined;
+  shadowCall(principal: Principal, requestId: string, feedbackToken: FeedbackToken): ShadowCallView | undefined;
+  submitComparison(
+    principal: Principal,
+    requestId: string,
+    preferred: ComparisonPreference,
+    feedbackToken: FeedbackToken,
+  ): Promise<ComparisonResult>;
 }
 
 export interface ChatGateDeps {
   readonly chat: ChatService;
   readonly shadow: ShadowRouter;
   readonly limiter: ClientLimiter;
+  /** What this instance takes on; refused before the client's own limits are counted. */
+  readonly capacity: Pick<Capacity, 'admitChat'>;
   readonly pricing: (modelId: string) => ModelPricing | undefined;
+}
+
+/** The client's admission, also freeing the instance's chat slot when released. */
+function withSlot(admission: Admission, slot: { release(): void }): Admission {
+  return {
+    charge: (usage) => admission.charge(usage),
+    release() {
+      slot.release();
+      admission.release();
+    },
+  };
 }
 
 /** Tokens of text that was cut short, when no provider counted them: about four characters each. */
@@ -36,10 +63,11 @@ const CHARS_PER_TOKEN = 4;
 export function createChatGate(deps: ChatGateDeps): ChatGate {
   const { chat, shadow, limiter } = deps;
 
-  const owned = (principal: Principal, id: string): RequestRecord | undefined => {
-    const record = chat.getRequest(id);
-    if (record) requireOwner(principal, record.owner, id);
-    return record;
+  const owned = (principal: Principal, id: string, token: FeedbackToken): RequestRecord | undefined =>
+    accessibleRequest(principal, id, token, chat.getRequest);
+  /** The same refusal as for an unknown id, so that a guessed id tells nothing. */
+  const requireOwned = (principal: Principal, id: string, token: FeedbackToken): void => {
+    if (!owned(principal, id, token)) throw new FeedbackError('REQUEST_NOT_FOUND', `request "${id}" is unknown or has expired`);
   };
 
   /** What a chat that ended without a ChatDone used: its prompt and what was sent, estimated. */
@@ -125,7 +153,14 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
 
   return {
     async chat(principal, input) {
-      const admission = await limiter.admit(principal);
+      const slot = deps.capacity.admitChat();
+      let admission: Admission;
+      try {
+        admission = withSlot(await limiter.admit(principal), slot);
+      } catch (error) {
+        slot.release();
+        throw error;
+      }
       const request: ChatRequest = { ...input, owner: principal.keyId };
       let stream: AsyncGenerator<ChatEvent, void, undefined>;
       try {
@@ -137,18 +172,18 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
       return metered(stream, request, admission);
     },
 
-    async submitFeedback(principal, input) {
-      owned(principal, input.requestId);
+    async submitFeedback(principal, { feedbackToken, ...input }) {
+      requireOwned(principal, input.requestId, feedbackToken);
       return chat.submitFeedback(input);
     },
 
     request: owned,
 
     // Without its request (forgotten first) a shadow answer has no known owner, so it is not shown.
-    shadowCall: (principal, requestId) => (owned(principal, requestId) ? shadow.call(requestId) : undefined),
+    shadowCall: (principal, requestId, token) => (owned(principal, requestId, token) ? shadow.call(requestId) : undefined),
 
-    submitComparison(principal, requestId, preferred) {
-      owned(principal, requestId);
+    async submitComparison(principal, requestId, preferred, token) {
+      requireOwned(principal, requestId, token);
       return shadow.submitComparison(requestId, preferred);
     },
   };

@@ -1,8 +1,9 @@
-import { CodedError } from '../coded-error.js';
 import { randomUUID } from 'node:crypto';
+import { issueFeedbackToken } from '../auth/request-access.js';
+import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
+import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
-import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { CacheManager, CachedAnswer } from '../cache/cache-manager.js';
 import type { SingleFlight } from '../cache/single-flight.js';
 import type { ModelManager } from '../models/model-manager.js';
@@ -82,7 +83,8 @@ export interface ChatServiceDeps {
   readonly requests: RequestStore;
   readonly cache: CacheManager;
   readonly singleFlight: SingleFlight<AnswerEvent>;
-  readonly analyzer: PerformanceAnalyzer;
+  /** Where what requests measured and what users said goes. */
+  readonly learning: Pick<Learning, 'observe'>;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter;
   readonly logger: Logger;
@@ -124,13 +126,13 @@ export function normalizeFeedbackScore(input: FeedbackInput): number {
 }
 
 export function createChatService(deps: ChatServiceDeps): ChatService {
-  const { router, models, requests, cache, singleFlight, analyzer, config } = deps;
+  const { router, models, requests, cache, singleFlight, learning, config } = deps;
   const now = deps.now ?? (() => performance.now());
   const newId = deps.newId ?? randomUUID;
   const logger = deps.logger.child({ component: 'chat' });
   const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
   const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
-  const produceAnswer = createAnswerProducer({ config, router, models, cache, analyzer, shadow: deps.shadow, logger, now });
+  const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now });
 
   function validate(request: ChatRequest): void {
     const { limits } = config;
@@ -170,11 +172,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   const routeEvent = (
     record: RequestRecord,
+    feedbackToken: string,
     decision: RouteDecision,
     served: { cached: boolean; attempts: number },
   ): ChatEvent => ({
     type: 'route',
     requestId: record.id,
+    feedbackToken,
     armId: decision.armId,
     modelId: decision.modelId,
     context: decision.context,
@@ -184,6 +188,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   async function* streamCached(
     record: RequestRecord,
+    feedbackToken: string,
     request: ChatRequest,
     answer: CachedAnswer,
     signal: AbortSignal,
@@ -195,7 +200,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       pinnedArmId: request.armId,
     });
     record.decision = decision;
-    yield routeEvent(record, decision, { cached: true, attempts: 0 });
+    yield routeEvent(record, feedbackToken, decision, { cached: true, attempts: 0 });
     const wordsPerChunk = chunkWordsForConfidence(decision.confidence, chunkBounds);
     const generationMs = Math.max(1, answer.latencyMs - answer.ttftMs);
     const tokensPerSecond = answer.completionTokens > 0 ? (answer.completionTokens * 1000) / generationMs : null;
@@ -215,21 +220,25 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       costUsd: 0,
       reward: null,
     };
-    analyzer.record({
+    void learning.observe({
+      type: 'outcome',
+      kind: 'cached',
+      requestId: record.id,
       armId: answer.armId,
       modelId: answer.modelId,
       context: decision.context,
       latencyMs: metrics.latencyMs,
       ttftMs,
+      promptTokens: answer.promptTokens,
       completionTokens: answer.completionTokens,
       costUsd: 0,
       error: false,
-      cached: true,
     });
     Object.assign(record, { status: 'completed', finishReason: answer.finishReason, metrics });
     yield {
       type: 'done',
       requestId: record.id,
+      feedbackToken,
       finishReason: answer.finishReason,
       attempts: 0,
       chunks: index,
@@ -239,6 +248,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   async function* streamAnswer(
     record: RequestRecord,
+    feedbackToken: string,
     answer: AsyncIterable<AnswerEvent>,
     onStarted: () => void = () => undefined,
   ): AsyncGenerator<ChatEvent> {
@@ -251,7 +261,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const { decision, attempts } = first.value;
       record.decision = decision;
       record.attempts = attempts;
-      yield routeEvent(record, decision, { cached: false, attempts });
+      yield routeEvent(record, feedbackToken, decision, { cached: false, attempts });
     } else {
       throw new Error(`the answer began with ${first.value.type}, not a route`);
     }
@@ -306,6 +316,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       yield {
         type: 'done',
         requestId: record.id,
+        feedbackToken,
         finishReason: end.finishReason,
         attempts: end.attempts,
         chunks: index,
@@ -330,10 +341,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
       // GraphQL error; other requests are routed only on a cache miss.
       const pinned = request.armId === undefined ? null : routeOrThrow(request);
+      const { token, digest } = issueFeedbackToken();
       const record: RequestRecord = {
         id: newId(),
         createdAt: Date.now(),
         owner: request.owner ?? null,
+        tokenDigest: digest,
         status: 'streaming',
         decision: null,
         shared: false,
@@ -371,13 +384,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             else if (hit) {
               record.cached = true;
               record.shared = true;
-              yield* streamCached(record, request, hit.answer, signal);
+              yield* streamCached(record, token, request, hit.answer, signal);
               return;
             }
           }
           const decision = pinned ?? routeOrThrow(request);
           if (cacheKey === null) {
-            yield* streamAnswer(record, produceAnswer(record.id, request, decision, null, signal));
+            yield* streamAnswer(record, token, produceAnswer(record.id, request, decision, null, signal));
             return;
           }
           let leader = false;
@@ -390,7 +403,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             signal,
           );
           // The first client of a key produces the answer; the others only watch it being made.
-          yield* streamAnswer(record, shared, () => {
+          yield* streamAnswer(record, token, shared, () => {
             record.shared = !leader;
           });
         } catch (error) {
@@ -422,18 +435,28 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         );
       }
       const previous = record.feedback?.score ?? null;
-      let learned = false;
-      if (!record.shared) {
-        router.applyFeedback(record.decision, score, previous);
-        learned = true;
-        if (record.metrics) {
-          const reward = router.rewardOf({ ...record.metrics, error: false }, score);
-          // The analyzer's mean reward is over requests whose quality is known.
-          if (previous === null) analyzer.recordReward(record.decision.armId, record.decision.context, reward);
-          record.metrics = { ...record.metrics, reward };
-        }
-      }
+      const decision = record.decision;
+      // Set before anything is awaited: a second score arriving meanwhile replaces this one.
       record.feedback = { score, comment: input.comment ?? null, receivedAt: Date.now() };
+      const learned = !record.shared;
+      await learning.observe({
+        type: 'judgement',
+        kind: 'feedback',
+        requestId: record.id,
+        client: record.owner,
+        shared: record.shared,
+        verdicts: [
+          {
+            armId: decision.armId,
+            context: decision.context,
+            score,
+            previous,
+            costUsd: record.metrics?.costUsd ?? 0,
+            latencyMs: record.metrics?.latencyMs ?? 0,
+          },
+        ],
+      });
+      if (learned && record.metrics) record.metrics = { ...record.metrics, reward: router.rewardOf({ ...record.metrics, error: false }, score) };
       let evicted = false;
       if (score < NEGATIVE_FEEDBACK_BELOW && record.cacheKey !== null) {
         await cache.evict(record.cacheKey);
@@ -444,8 +467,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         score,
         learned,
         evicted,
-        context: record.decision.context,
-        arm: router.arm(record.decision.armId, record.decision.context)!,
+        context: decision.context,
+        arm: router.arm(decision.armId, decision.context)!,
       };
     },
 

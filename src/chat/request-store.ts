@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { RouteDecision } from '../router/adaptive-router.js';
+import type { RequestOwnership } from '../auth/request-access.js';
 import type { ChatMetrics } from './chat-events.js';
 
 /**
@@ -15,11 +16,10 @@ export interface FeedbackRecord {
   readonly receivedAt: number;
 }
 
-export interface RequestRecord {
+/** Who may read it and give it feedback: see src/auth/request-access.ts. */
+export interface RequestRecord extends RequestOwnership {
   readonly id: string;
   readonly createdAt: number;
-  /** The client key id that made the request; null for a caller without a key. */
-  readonly owner: string | null;
   status: RequestStatus;
   decision: RouteDecision | null;
   /** Served from the cache or from another request's upstream call: teaches the bandit nothing. */

@@ -40,8 +40,16 @@ export interface SwitchyardClientOptions extends Partial<Omit<ClientOptions, 'ur
 export interface SwitchyardClient {
   /** Streams a chat's events; a GraphQL error (a bad request) rejects with a {@link SwitchyardError}. */
   chat(input: ChatInput): AsyncIterableIterator<ChatEvent>;
-  /** Scores a finished request; the answer carries the arm's updated posterior. */
+  /**
+   * Scores a finished request; the answer carries the arm's updated posterior. The request's
+   * feedback token is filled in when this client streamed the request.
+   */
   feedback(input: FeedbackInput): Promise<FeedbackResult>;
+  /**
+   * The feedback token of a request this client streamed (the most recent
+   * {@link REMEMBERED_TOKENS}), for `request`, `shadowCall` and `submitComparison`.
+   */
+  feedbackTokenOf(requestId: string): string | undefined;
   /** The arms and what the router has learnt of them (in `context`, else globally). */
   arms(context?: string): Promise<Arm[]>;
   /** Streams a subscription's raw results; breaking out of the loop unsubscribes. */
@@ -73,6 +81,9 @@ export class SwitchyardError extends Error {
 export function isSwitchyardError(error: unknown, code?: string): error is SwitchyardError {
   return error instanceof SwitchyardError && (code === undefined || error.code === code);
 }
+
+/** Feedback tokens remembered per client: enough for any feedback window a client acts in. */
+export const REMEMBERED_TOKENS = 1_000;
 
 export function createSwitchyardClient(options: SwitchyardClientOptions): SwitchyardClient {
   const { adminToken, persistedDocuments = false, ...clientOptions } = options;
@@ -110,9 +121,18 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
     throw new SwitchyardError([{ message: 'the gateway completed the operation without a result' }]);
   };
 
+  // Insertion-ordered, so the first key is the oldest.
+  const tokens = new Map<string, string>();
+  const remember = (event: ChatEvent) => {
+    if (event.__typename !== 'ChatRoute') return;
+    tokens.set(event.requestId, event.feedbackToken);
+    if (tokens.size > REMEMBERED_TOKENS) tokens.delete(tokens.keys().next().value!);
+  };
+
   async function* chat(input: ChatInput): AsyncGenerator<ChatEvent> {
     for await (const result of subscribe(ChatDocument, { input })) {
       if (result.errors?.length) throw new SwitchyardError(result.errors);
+      remember(result.data!.chat);
       yield result.data!.chat;
     }
   }
@@ -122,7 +142,11 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
     subscribe,
     request,
     chat,
-    feedback: async (input) => (await request(SubmitFeedbackDocument, { input })).submitFeedback,
+    feedback: async (input) => {
+      const feedbackToken = input.feedbackToken ?? tokens.get(input.requestId);
+      return (await request(SubmitFeedbackDocument, { input: { ...input, feedbackToken } })).submitFeedback;
+    },
+    feedbackTokenOf: (requestId) => tokens.get(requestId),
     arms: async (context) => (await request(ArmsDocument, { context })).arms,
     dispose: async () => {
       await ws.dispose();

@@ -202,6 +202,18 @@ const routerSchema = z
     stateFile: z.string().min(1).optional(),
     /** How often the learned statistics are saved to stateFile (they are saved on shutdown too). */
     stateSaveIntervalMs: z.number().int().min(1_000).default(30_000),
+    /** Teaching the router from logged outcomes (`npm run warm-start`, the `warmStart` mutation). */
+    warmStart: z
+      .object({
+        /** Live feedback scores one logged outcome is worth: below 1, live evidence takes over sooner. */
+        weight: z.number().finite().positive().default(1),
+        /** Logged model name -> arm id, for names that are neither an arm id, a model id nor a provider's model name. */
+        models: z.record(z.string().min(1), id).default({}),
+        /** Rows one warmStart mutation may carry (bounds the work of one request). */
+        maxRowsPerCall: z.number().int().positive().max(100_000).default(1_000),
+      })
+      .strict()
+      .default({ weight: 1, models: {}, maxRowsPerCall: 1_000 }),
   })
   .strict();
 
@@ -473,6 +485,28 @@ export const shadowSchema = z
   })
   .strict();
 
+/** What one instance takes on at once; past it, work is refused at once rather than queued. */
+export const capacitySchema = z
+  .object({
+    /** Chats in flight on this instance, every transport together; more are refused with OVERLOADED. */
+    maxChats: z.number().int().positive().default(1_000),
+    /** Model calls in flight on this instance (chats, failovers and shadow calls together). */
+    maxUpstreamCalls: z.number().int().positive().default(1_000),
+    /** Model calls in flight to one model; a full model is skipped by routing like an unavailable one. */
+    maxUpstreamCallsPerModel: z.number().int().positive().default(500),
+    /** The retry-after given with OVERLOADED. */
+    retryAfterMs: z.number().int().positive().default(1_000),
+    /** Operations in flight on one graphql-ws connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
+    maxSubscriptionsPerConnection: z.number().int().positive().default(100),
+    /** Open WebSocket connections per client (per key; per address without one), every instance together with Redis. */
+    maxConnectionsPerClient: z.number().int().positive().default(50),
+    /** Bytes queued for a client that does not read, past which it counts as stalled. */
+    maxWriteBufferBytes: z.number().int().positive().default(1_048_576),
+    /** How long a client may stay stalled before its stream is cut and its model call aborted. */
+    slowReaderTimeoutMs: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -491,6 +525,7 @@ export const configSchema = z
     streaming: streamingSchema.default(streamingSchema.parse({})),
     analyzer: analyzerSchema.default(analyzerSchema.parse({})),
     shadow: shadowSchema.default(shadowSchema.parse({})),
+    capacity: capacitySchema.default(capacitySchema.parse({})),
   })
   .strict()
   // Cross-field rules run even when a field elsewhere is malformed, so that one pass lists every
@@ -506,6 +541,7 @@ interface PartialConfig {
   readonly server?: { readonly adminTokenEnv?: unknown };
   readonly auth?: { readonly keys?: unknown };
   readonly openai?: { readonly autoModelAliases?: unknown };
+  readonly router?: { readonly warmStart?: { readonly models?: unknown } };
 }
 
 function crossFieldIssues(config: PartialConfig, ctx: z.RefinementCtx): void {
@@ -557,6 +593,14 @@ function crossFieldIssues(config: PartialConfig, ctx: z.RefinementCtx): void {
     }
     keyIds.add(key.id);
   });
+  const logged = config.router?.warmStart?.models;
+  if (logged !== null && typeof logged === 'object' && Array.isArray(config.arms)) {
+    for (const [name, armId] of Object.entries(logged)) {
+      if (typeof armId === 'string' && !armIds.has(armId)) {
+        ctx.addIssue({ code: 'custom', path: ['router', 'warmStart', 'models', name], message: `unknown arm "${armId}"` });
+      }
+    }
+  }
   const aliases = config.openai?.autoModelAliases;
   (Array.isArray(aliases) ? aliases : []).forEach((alias: unknown, i) => {
     if (typeof alias === 'string' && armIds.has(alias)) {
@@ -586,3 +630,4 @@ export type ClientKeyConfig = z.infer<typeof clientKeySchema>;
 export type ClientLimits = z.infer<typeof clientLimitsSchema>;
 export type ClientScope = (typeof clientScopes)[number];
 export type OpenAIEndpointConfig = z.infer<typeof openaiEndpointSchema>;
+export type CapacityConfig = z.infer<typeof capacitySchema>;

@@ -1,4 +1,3 @@
-import { Repeater } from '@repeaterjs/repeater';
 import type {
   AnalyzerSnapshot,
   ArmReport,
@@ -138,32 +137,6 @@ const AnalyzerRef = builder.objectRef<AnalyzerSnapshot>('Analyzer').implement({
 const snapshotOf = (services: GraphQLServices): AnalyzerSnapshot =>
   services.analyzer.snapshot(services.banditView());
 
-/**
- * Snapshots every `intervalMs`, the first at once. The next is computed only once the client took
- * the last one, so a slow client gets fewer snapshots rather than a queue of stale ones; stopping
- * (unsubscribe, socket closed) clears the timer at once.
- */
-function snapshotsEvery(services: GraphQLServices, intervalMs: number): Repeater<AnalyzerSnapshot> {
-  return new Repeater<AnalyzerSnapshot>(async (push, stop) => {
-    let timer: NodeJS.Timeout | undefined;
-    let stopped = false;
-    const tick = async () => {
-      if (stopped) return;
-      try {
-        await push(snapshotOf(services));
-      } catch (error) {
-        stop(error);
-        return;
-      }
-      if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
-    };
-    void tick();
-    await stop;
-    stopped = true;
-    clearTimeout(timer);
-  });
-}
-
 builder.queryFields((t) => ({
   analyzer: t.field({
     type: AnalyzerRef,
@@ -184,7 +157,7 @@ builder.subscriptionFields((t) => ({
           `intervalMs must be between ${MIN_METRICS_INTERVAL_MS} and ${MAX_METRICS_INTERVAL_MS}`,
         );
       }
-      return snapshotsEvery(services, intervalMs);
+      return services.metricsFeed.every(intervalMs);
     },
     resolve: (snapshot) => snapshot,
   }),

@@ -64,6 +64,11 @@ const ChatRoute = builder.objectRef<ChatRouteEvent>('ChatRoute').implement({
     attempts: t.exposeInt('attempts', {
       description: 'Arms tried for this request, the answering one included (1 = no failover; 0 = cache hit).',
     }),
+    feedbackToken: t.exposeString('feedbackToken', {
+      description:
+        'Proves the request is yours: pass it to submitFeedback, submitComparison, request and shadowCall. ' +
+        'Required without a client key (with one, the key that made the request is enough). Sent only here.',
+    }),
   }),
 });
 
@@ -79,6 +84,7 @@ const ChatChunk = builder.objectRef<ChatChunkEvent>('ChatChunk').implement({
 const ChatDone = builder.objectRef<ChatDoneEvent>('ChatDone').implement({
   fields: (t) => ({
     requestId: t.exposeID('requestId'),
+    feedbackToken: t.exposeString('feedbackToken', { description: "The same as the ChatRoute's feedbackToken." }),
     finishReason: t.exposeString('finishReason'),
     attempts: t.exposeInt('attempts'),
     chunks: t.exposeInt('chunks'),
@@ -172,11 +178,15 @@ builder.queryFields((t) => ({
     type: Request,
     nullable: true,
     description:
-      'A recent request (kept for the feedback window), or null when unknown or expired. ' +
-      'FORBIDDEN unless the caller made it (same client key) or is an admin.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services, principal }) =>
-      translateErrors(() => services.gate.request(principal, String(id)) ?? null),
+      'A recent request (kept for the feedback window), or null when unknown, expired or not yours. ' +
+      'Without a client key, give the feedbackToken of its ChatRoute (FEEDBACK_TOKEN_REQUIRED otherwise); ' +
+      'with one, FORBIDDEN unless the same key made it (or an admin key asks).',
+    args: {
+      id: t.arg.id({ required: true }),
+      feedbackToken: t.arg.string({ description: "The ChatRoute's feedbackToken." }),
+    },
+    resolve: (_root, { id, feedbackToken }, { services, principal }) =>
+      translateErrors(() => services.gate.request(principal, String(id), feedbackToken) ?? null),
   }),
   recentRequests: t.field({
     type: [Request],

@@ -1,5 +1,6 @@
 import type { BanditView } from '../analyzer/bandit-view.js';
-import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
+import type { AnalyzerSnapshot, PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
+import type { SharedFeed } from '../analyzer/shared-feed.js';
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatGate } from '../chat/chat-gate.js';
@@ -19,6 +20,8 @@ export interface GraphQLServices {
   readonly analyzer: PerformanceAnalyzer;
   /** The bandit's figures for the analyzer (bounded to the busiest contexts). */
   readonly banditView: () => BanditView;
+  /** Analyzer snapshots computed once per interval for every `metrics` subscriber. */
+  readonly metricsFeed: SharedFeed<AnalyzerSnapshot>;
   readonly shadow: ShadowRouter;
 }
 

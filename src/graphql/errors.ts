@@ -25,5 +25,10 @@ export function translateErrors<T>(fn: () => T): T {
 }
 
 function translate(error: unknown): unknown {
-  return error instanceof CodedError ? userError(error.code, error.message, error.details) : error;
+  if (!(error instanceof CodedError)) return error;
+  const { retryAfter } = error.details;
+  // Over HTTP (GraphQL, SSE) the refusal also says when to retry in the header clients know;
+  // graphql-yoga applies `extensions.http` to the response and strips it from the body.
+  const http = typeof retryAfter === 'number' ? { http: { headers: { 'retry-after': String(retryAfter) } } } : {};
+  return userError(error.code, error.message, { ...error.details, ...http });
 }

@@ -13,6 +13,9 @@ const FeedbackInput = builder.inputType('FeedbackInput', {
     thumbs: t.field({ type: Thumbs, description: 'UP counts as 1, DOWN as 0.' }),
     rating: t.int({ description: 'From 1 to 5, counted as (rating - 1) / 4.' }),
     comment: t.string(),
+    feedbackToken: t.string({
+      description: "The ChatRoute's feedbackToken: required without a client key (with one, the key that made the request is enough).",
+    }),
   }),
 });
 
@@ -42,7 +45,8 @@ builder.mutationFields((t) => ({
   submitFeedback: t.field({
     type: FeedbackResultRef,
     description:
-      'Feedback on a completed request, from the client key that made it (or an admin). A second submission replaces the first.',
+      'Feedback on a completed request, from the client that made it: the same client key (or an admin key), or ' +
+      "without keys the request's feedbackToken. A second submission replaces the first.",
     args: { input: t.arg({ type: FeedbackInput, required: true }) },
     resolve: (_root, { input }, { services, principal }) =>
       translateErrors(
@@ -53,6 +57,7 @@ builder.mutationFields((t) => ({
             thumbs: input.thumbs,
             rating: input.rating,
             comment: input.comment,
+            feedbackToken: input.feedbackToken,
           })),
   }),
 }));

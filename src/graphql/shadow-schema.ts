@@ -141,10 +141,15 @@ builder.queryFields((t) => ({
   shadowCall: t.field({
     type: ShadowCall,
     nullable: true,
-    description: 'The shadow answer of a request; null when it was not shadowed or has expired.',
-    args: { requestId: t.arg.id({ required: true }) },
-    resolve: (_root, { requestId }, { services, principal }) =>
-      translateErrors(() => services.gate.shadowCall(principal, String(requestId)) ?? null),
+    description:
+      'The shadow answer of a request; null when it was not shadowed, has expired or is not yours ' +
+      '(ownership as for request: the feedbackToken without a client key).',
+    args: {
+      requestId: t.arg.id({ required: true }),
+      feedbackToken: t.arg.string({ description: "The ChatRoute's feedbackToken." }),
+    },
+    resolve: (_root, { requestId, feedbackToken }, { services, principal }) =>
+      translateErrors(() => services.gate.shadowCall(principal, String(requestId), feedbackToken) ?? null),
   }),
 }));
 
@@ -153,13 +158,15 @@ builder.mutationFields((t) => ({
     type: Comparison,
     description:
       'Which answer of a shadowed request was better. Teaches both arms in the request\'s context as one ' +
-      'quality feedback each (preferred 1, other 0, tie 0.5). A second submission replaces the first.',
+      'quality feedback each (preferred 1, other 0, tie 0.5). A second submission replaces the first. ' +
+      'Only by the client that made the request (the feedbackToken without a client key).',
     args: {
       requestId: t.arg.id({ required: true }),
       preferred: t.arg({ type: ComparisonPreference, required: true }),
+      feedbackToken: t.arg.string({ description: "The ChatRoute's feedbackToken." }),
     },
-    resolve: (_root, { requestId, preferred }, { services, principal }) =>
-      translateErrors(() => services.gate.submitComparison(principal, String(requestId), preferred)),
+    resolve: (_root, { requestId, preferred, feedbackToken }, { services, principal }) =>
+      translateErrors(() => services.gate.submitComparison(principal, String(requestId), preferred, feedbackToken)),
   }),
   setShadowRate: t.field({
     type: Shadow,

@@ -1,6 +1,6 @@
 import { CodedError } from '../coded-error.js';
 
-export type LimitErrorCode = 'RATE_LIMITED' | 'BUDGET_EXHAUSTED';
+export type LimitErrorCode = 'RATE_LIMITED' | 'BUDGET_EXHAUSTED' | 'OVERLOADED' | 'TOO_MANY_SUBSCRIPTIONS' | 'TOO_MANY_CONNECTIONS';
 
 /** A limit refused the request; `details.retryAfter` says in whole seconds when to try again. */
 export class LimitError extends CodedError<LimitErrorCode> {

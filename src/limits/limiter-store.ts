@@ -41,11 +41,20 @@ export interface SlotLimiter {
   tryAcquire(key: string, limit: number): Promise<Lease | null>;
 }
 
+/** Slots counted in this instance's memory only, synchronously: what one instance takes on. */
+export interface LocalSlotLimiter {
+  tryAcquire(key: string, limit: number): Lease | null;
+  /** Slots held for `key` now. */
+  held(key: string): number;
+}
+
 export interface LimiterStore {
   readonly shared: boolean;
   /** A counter of at most `limit` points per `durationMs` for each key. */
   window(name: string, options: { limit: number; durationMs: number }): WindowLimiter;
   slots(name: string): SlotLimiter;
+  /** Slots of this instance alone (its own capacity), whether or not Redis is configured. */
+  localSlots(name: string): LocalSlotLimiter;
   /** Releases every slot this instance holds. */
   close(): Promise<void>;
 }
@@ -115,10 +124,11 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
     return lease;
   }
 
-  function memorySlots(): SlotLimiter {
+  function memorySlots(): LocalSlotLimiter {
     const counts = new Map<string, number>();
     return {
-      async tryAcquire(key, limit) {
+      held: (key) => counts.get(key) ?? 0,
+      tryAcquire(key, limit) {
         const count = counts.get(key) ?? 0;
         if (count >= limit) return null;
         counts.set(key, count + 1);
@@ -133,7 +143,7 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
 
   function slots(name: string): SlotLimiter {
     const local = memorySlots();
-    if (!redis) return local;
+    if (!redis) return { tryAcquire: async (key, limit) => local.tryAcquire(key, limit) };
     return {
       async tryAcquire(key, limit) {
         const semaphore = new Semaphore(redis, `${deps.keyPrefix}limits:${name}:${key}`, limit, {
@@ -166,6 +176,7 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
     shared: redis !== null,
     window,
     slots,
+    localSlots: memorySlots,
     async close() {
       for (const lease of [...held]) lease.release();
     },

@@ -100,7 +100,9 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_CONNECTION_ERROR'
   | 'UPSTREAM_PROTOCOL_ERROR'
   | 'UPSTREAM_ERROR'
-  | 'MODEL_UNAVAILABLE';
+  | 'MODEL_UNAVAILABLE'
+  /** This instance has as many calls to the model (or in all) in flight as it takes on. */
+  | 'OVERLOADED';
 
 export interface UpstreamErrorOptions {
   /** Worth trying another arm (connection refused, 429, 5xx, timeouts before the first token). */

@@ -16,6 +16,8 @@ import { createModelHealth, type ModelHealth, type ModelHealthSnapshot } from '.
 import { createOpenAIBackend } from './openai-backend.js';
 import { createSimulatedBackend } from './simulated-backend.js';
 import { withStreamTimeouts } from './stream-timeouts.js';
+import type { Capacity } from '../limits/capacity.js';
+import type { Lease } from '../limits/limiter-store.js';
 
 /**
  * Holds every configured backend with its health, and is the only way the rest of Switchyard
@@ -54,6 +56,8 @@ export interface ModelManagerDeps {
   readonly now?: () => number;
   /** Replaces or adds backends (tests and benches); keyed by model id. */
   readonly backends?: ReadonlyMap<string, ModelBackend>;
+  /** Bounds the calls in flight; a full model is unavailable until one ends. */
+  readonly capacity?: Pick<Capacity, 'tryUpstreamCall' | 'hasRoomFor'>;
 }
 
 interface ManagedModel {
@@ -118,13 +122,23 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
     // Only the call that took the half-open probe slot may give it back.
     let probe = false;
     let model: ManagedModel | undefined;
+    let slot: Lease | null = null;
     // One iterator does the deadlines and the health figures: no layer between the backend and
     // the caller that only passes batches on.
     return withStreamTimeouts(
       (signal, upstreamComplete) => {
         const managed = get(modelId);
+        if (deps.capacity) {
+          slot = deps.capacity.tryUpstreamCall(modelId);
+          if (slot === null) {
+            throw new UpstreamError('OVERLOADED', `model "${modelId}" has as many calls in flight as this instance takes on`, {
+              retryable: true,
+            });
+          }
+        }
         probe = managed.health.snapshot().status === 'half-open';
         if (!managed.health.tryAcquire()) {
+          slot?.release();
           throw new UpstreamError('MODEL_UNAVAILABLE', `model "${modelId}" is unavailable (circuit open)`, {
             retryable: true,
           });
@@ -141,6 +155,7 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
           ttftMs = now() - started;
         },
         settled: (outcome) => {
+          slot?.release();
           if (model === undefined) return;
           if (outcome.kind === 'completed') {
             const latencyMs = now() - started;
@@ -160,7 +175,8 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
 
   return {
     has: (modelId) => models.has(modelId),
-    isAvailable: (modelId) => models.get(modelId)?.health.available() ?? false,
+    isAvailable: (modelId) =>
+      (models.get(modelId)?.health.available() ?? false) && (deps.capacity?.hasRoomFor(modelId) ?? true),
     stream: (modelId, request) => batchedEvents(() => streamBatches(modelId, request)),
     view: (modelId) => view(get(modelId)),
     list: () => [...models.values()].map(view),

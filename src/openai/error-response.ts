@@ -52,6 +52,7 @@ const PARAM_BY_CODE: Readonly<Record<string, string>> = {
   INVALID_TAG: 'switchyard.tags',
   UNKNOWN_ARM: 'model',
   ARM_DISABLED: 'model',
+  FEEDBACK_TOKEN_REQUIRED: 'feedback_token',
 };
 
 function typeOf(status: number, code: string): string {

@@ -29,6 +29,9 @@ export interface OpenAIRoutesDeps {
 
 const PREFIX = '/v1/';
 
+/** The request's feedback token (also `switchyard.feedbackToken`): /v1/feedback takes it as `feedback_token`. */
+export const FEEDBACK_TOKEN_HEADER = 'x-switchyard-feedback-token';
+
 const feedbackBody = z
   .object({
     request_id: z.string().min(1),
@@ -40,6 +43,8 @@ const feedbackBody = z
       .optional(),
     rating: z.number().nullable().optional(),
     comment: z.string().nullable().optional(),
+    /** The completion's `switchyard.feedbackToken`: required without a client key. */
+    feedback_token: z.string().min(1).max(256).nullable().optional(),
   })
   .strict();
 
@@ -130,7 +135,7 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
             usage: usageOf(metrics),
             switchyard: { ...routeInfo(route), costUsd: metrics.costUsd, latencyMs: metrics.latencyMs, tokensEstimated: metrics.tokensEstimated },
           },
-          { 'x-request-id': event.requestId },
+          { 'x-request-id': event.requestId, ...(route ? { [FEEDBACK_TOKEN_HEADER]: route.feedbackToken } : {}) },
         );
       }
     }
@@ -149,6 +154,7 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
       'cache-control': 'no-cache',
       connection: 'keep-alive',
       'x-request-id': route.requestId,
+      [FEEDBACK_TOKEN_HEADER]: route.feedbackToken,
     });
     const base = {
       id: route.requestId,
@@ -192,8 +198,8 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
       const param = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? issue.keys[0]! : null);
       throw new OpenAIRequestError('INVALID_REQUEST', `${param ?? 'body'}: ${issue.message}`, param);
     }
-    const { request_id: requestId, ...rest } = parsed.data;
-    const result: FeedbackResult = await gate.submitFeedback(principal, { requestId, ...rest });
+    const { request_id: requestId, feedback_token: feedbackToken, ...rest } = parsed.data;
+    const result: FeedbackResult = await gate.submitFeedback(principal, { requestId, feedbackToken, ...rest });
     send(res, 200, {
       request_id: result.requestId,
       score: result.score,
@@ -250,6 +256,7 @@ function routeInfo(route: ChatRouteEvent | null) {
     confidence: route.confidence,
     cached: route.cached,
     attempts: route.attempts,
+    feedbackToken: route.feedbackToken,
   };
 }
 

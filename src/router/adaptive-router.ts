@@ -1,15 +1,18 @@
 import { CodedError } from '../coded-error.js';
 import type { ArmConfig } from '../config/schema.js';
 import type { ChatMessage } from '../models/backend.js';
-import { contextChain, GLOBAL_CONTEXT, parentContext, type BanditPolicy, type Posterior } from './bandit.js';
+import type { Learning } from '../learning/learning.js';
+import { contextChain, estimateProbabilityBest, GLOBAL_CONTEXT, parentContext, type BanditPolicy, type ContextualStats, type Posterior } from './bandit.js';
 import { summarizePosterior, type PosteriorSummary } from './beta-distribution.js';
 import type { ContextClassifier } from './context-classifier.js';
-import type { RewardCalculator, RouteMetrics, WeightedReward } from './reward-calculator.js';
+import type { Rng } from './random.js';
+import type { RewardCalculator } from './reward-calculator.js';
 import { createRoutingConfidence } from './routing-confidence.js';
 
 /**
- * The adaptive router: picks an arm per request with the bandit policy, and turns what requests
- * measured and what users said into rewards. It knows nothing of transport or caching.
+ * The adaptive router: picks an arm per request with the bandit policy, reading the learnt
+ * statistics from memory. What requests teach reaches the statistics as events (src/learning);
+ * the router knows nothing of transport, caching or where events go.
  */
 
 export type RouterErrorCode = 'UNKNOWN_ARM' | 'ARM_DISABLED' | 'NO_ARM_AVAILABLE';
@@ -57,15 +60,6 @@ export interface AdaptiveRouter {
    * the highest posterior mean, or null when none is left.
    */
   failover(failed: RouteDecision, excluded: ReadonlySet<string>): RouteDecision | null;
-  /** Counts a pull of the arm that was actually called. */
-  recordAttempt(decision: RouteDecision): void;
-  /** Applies the operational part of the reward; returns it (null when nothing is learned). */
-  recordOutcome(decision: RouteDecision, metrics: RouteMetrics): WeightedReward | null;
-  /**
-   * Applies a quality score from feedback, replacing `previous` (an earlier score for the same
-   * request) rather than adding to it.
-   */
-  applyFeedback(decision: RouteDecision, score: number, previous: number | null): WeightedReward;
   /**
    * A request's reward in [0, 1] on the scale the router maximises (see RewardCalculator):
    * operational only while `quality` is null, with the user's score once feedback came.
@@ -84,7 +78,8 @@ export interface AdaptiveRouter {
    */
   routableArms(context: string): RoutableArm[];
   arm(armId: string, context?: string): ArmView | undefined;
-  setArmEnabled(armId: string, enabled: boolean): ArmView;
+  /** Admin: an operator change, applied on every instance sharing the event log; resolves once applied here. */
+  setArmEnabled(armId: string, enabled: boolean): Promise<ArmView>;
   contexts(): string[];
 }
 
@@ -97,6 +92,12 @@ export interface RoutableArm {
 export interface AdaptiveRouterDeps {
   readonly arms: readonly ArmConfig[];
   readonly policy: BanditPolicy;
+  /** The learnt statistics the router reads (events write them). */
+  readonly stats: ContextualStats;
+  /** Where operator changes go, and where the arms' enabled state is read from. */
+  readonly learning: Pick<Learning, 'observe' | 'operator' | 'state'>;
+  /** Draws of the Monte Carlo probability of being best in the arm views. */
+  readonly rng: Rng;
   readonly reward: RewardCalculator;
   readonly classify: ContextClassifier;
   /**
@@ -110,33 +111,39 @@ export interface AdaptiveRouterDeps {
 }
 
 export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
-  const { policy, reward } = deps;
+  const { policy, stats, reward, learning } = deps;
   const maxContexts = deps.maxContexts ?? Infinity;
-  const knownContexts = new Set(policy.contexts());
+  // Contexts this instance has routed in; the learning state decides where evidence lands (the
+  // same rule in log order), and contexts it admitted on other replicas are known here too.
+  const routedContexts = new Set<string>();
+  const isKnown = (context: string) => routedContexts.has(context) || learning.state.knownContexts().has(context);
   const classify = (messages: RouteRequest['messages'], tags: RouteRequest['tags']): string => {
     let context = deps.classify(messages, tags);
-    if (knownContexts.has(context)) return context;
-    if (knownContexts.size < maxContexts) {
-      for (const c of contextChain(context)) if (c !== GLOBAL_CONTEXT) knownContexts.add(c);
+    if (isKnown(context)) return context;
+    if (Math.max(routedContexts.size, learning.state.knownContexts().size) < maxContexts) {
+      for (const c of contextChain(context)) if (c !== GLOBAL_CONTEXT) routedContexts.add(c);
       return context;
     }
-    while (context !== GLOBAL_CONTEXT && !knownContexts.has(context)) context = parentContext(context);
+    while (context !== GLOBAL_CONTEXT && !isKnown(context)) context = parentContext(context);
     return context;
   };
-  const arms = new Map(deps.arms.map((arm) => [arm.id, { config: arm, enabled: arm.enabled }]));
+  const arms = new Map(deps.arms.map((arm) => [arm.id, arm]));
+  const isEnabled = (armId: string) => learning.operator.isArmEnabled(armId);
   const isModelAvailable = deps.isModelAvailable ?? (() => true);
+  const probabilityBest = (candidates: readonly string[], context: string, draws: number) =>
+    estimateProbabilityBest(deps.rng, stats, candidates, context, draws);
 
   const armList = [...arms.values()];
   const enabledArmIds = () => {
     const ids: string[] = [];
-    for (const a of armList) if (a.enabled) ids.push(a.config.id);
+    for (const a of armList) if (isEnabled(a.id)) ids.push(a.id);
     return ids;
   };
 
   const candidatesFor = (excluded: ReadonlySet<string> | null) => {
     const ids: string[] = [];
     for (const a of armList) {
-      if (a.enabled && !excluded?.has(a.config.id) && isModelAvailable(a.config.model)) ids.push(a.config.id);
+      if (isEnabled(a.id) && !excluded?.has(a.id) && isModelAvailable(a.model)) ids.push(a.id);
     }
     return ids;
   };
@@ -153,25 +160,25 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       means = new Float64Array(pool.length);
       sds = new Float64Array(pool.length);
     }
-    policy.utilities(pool, context, means, sds);
+    stats.utilities(pool, context, means, sds);
     return routingConfidence.probabilityBest(chosen, pool.length, means, sds);
   };
 
   const decide = (armId: string, context: string, candidates: readonly string[], pinned: boolean) => {
     const confidence = confidenceOf(armId, context, candidates);
-    return { armId, modelId: arms.get(armId)!.config.model, context, confidence, pinned };
+    return { armId, modelId: arms.get(armId)!.model, context, confidence, pinned };
   };
 
   const view = (armId: string, context: string): ArmView => {
     const arm = arms.get(armId)!;
-    const stats = policy.stats(armId, context);
+    const armStats = stats.stats(armId, context);
     return {
       id: armId,
-      modelId: arm.config.model,
-      enabled: arm.enabled,
-      pulls: stats.pulls,
-      rewardMean: stats.rewardWeight > 0 ? stats.rewardSum / stats.rewardWeight : null,
-      posterior: summarizePosterior(stats.posterior.alpha, stats.posterior.beta),
+      modelId: arm.model,
+      enabled: isEnabled(armId),
+      pulls: armStats.pulls,
+      rewardMean: armStats.rewardWeight > 0 ? armStats.rewardSum / armStats.rewardWeight : null,
+      posterior: summarizePosterior(armStats.posterior.alpha, armStats.posterior.beta),
       probabilityBest: 0,
     };
   };
@@ -183,8 +190,8 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       if (request.pinnedArmId !== undefined) {
         const arm = arms.get(request.pinnedArmId);
         if (!arm) throw new RouterError('UNKNOWN_ARM', `unknown arm "${request.pinnedArmId}"`);
-        if (!arm.enabled) throw new RouterError('ARM_DISABLED', `arm "${request.pinnedArmId}" is disabled`);
-        return decide(arm.config.id, context, enabledArmIds(), true);
+        if (!isEnabled(arm.id)) throw new RouterError('ARM_DISABLED', `arm "${request.pinnedArmId}" is disabled`);
+        return decide(arm.id, context, enabledArmIds(), true);
       }
       let candidates = candidatesFor(null);
       // Every circuit open: trying a model beats refusing outright.
@@ -204,7 +211,7 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       let best = candidates[0]!;
       let bestMean = -1;
       for (const id of candidates) {
-        const p = policy.stats(id, failed.context).posterior;
+        const p = stats.stats(id, failed.context).posterior;
         const mean = p.alpha / (p.alpha + p.beta);
         if (mean > bestMean) {
           bestMean = mean;
@@ -213,50 +220,25 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       }
       return decide(best, failed.context, candidates, false);
     },
-    recordAttempt(decision) {
-      policy.recordPull(decision.armId, decision.context);
-    },
-    recordOutcome(decision, metrics) {
-      // Cost and latency are measured on every call (a cache hit measures the cache, not the model).
-      if (!metrics.cached) {
-        policy.recordOperational(decision.armId, decision.context, {
-          costUsd: metrics.costUsd,
-          latencyMs: metrics.latencyMs,
-        });
-      }
-      const part = reward.operational(metrics);
-      if (part) policy.update(decision.armId, decision.context, part.reward, part.weight);
-      return part;
-    },
     rewardOf(observed, quality) {
-      return reward.requestReward(observed, quality, policy.operationalReference());
-    },
-    applyFeedback(decision, score, previous) {
-      if (previous !== null) {
-        const old = reward.quality(previous);
-        policy.update(decision.armId, decision.context, old.reward, -old.weight);
-      }
-      const part = reward.quality(score);
-      policy.update(decision.armId, decision.context, part.reward, part.weight);
-      return part;
+      return reward.requestReward(observed, quality, stats.reference());
     },
     pullsIn(context) {
       let pulls = 0;
-      for (const id of arms.keys()) pulls += policy.stats(id, context).pulls;
+      for (const id of arms.keys()) pulls += stats.stats(id, context).pulls;
       return pulls;
     },
     arms(context = GLOBAL_CONTEXT, draws = 2_000) {
       const ids = [...arms.keys()];
       const enabled = enabledArmIds();
-      const best =
-        enabled.length > 0 && draws > 0 ? policy.probabilityBest(enabled, context, draws) : new Map<string, number>();
+      const best = enabled.length > 0 && draws > 0 ? probabilityBest(enabled, context, draws) : new Map<string, number>();
       return ids.map((id) => ({ ...view(id, context), probabilityBest: best.get(id) ?? 0 }));
     },
     routableArms(context) {
       return candidatesFor(null).map((id) => ({
         id,
-        modelId: arms.get(id)!.config.model,
-        posterior: policy.stats(id, context).posterior,
+        modelId: arms.get(id)!.model,
+        posterior: stats.stats(id, context).posterior,
       }));
     },
     arm(armId, context = GLOBAL_CONTEXT) {
@@ -264,15 +246,14 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       // Answers to feedback and admin mutations: 500 draws (standard error ≤ 0.022) keep them cheap.
       return this.arms(context, 500).find((a) => a.id === armId);
     },
-    setArmEnabled(armId, enabled) {
-      const arm = arms.get(armId);
-      if (!arm) throw new RouterError('UNKNOWN_ARM', `unknown arm "${armId}"`);
-      if (!enabled && arm.enabled && enabledArmIds().length === 1) {
+    async setArmEnabled(armId, enabled) {
+      if (!arms.has(armId)) throw new RouterError('UNKNOWN_ARM', `unknown arm "${armId}"`);
+      if (!enabled && isEnabled(armId) && enabledArmIds().length === 1) {
         throw new RouterError('NO_ARM_AVAILABLE', 'cannot disable the last enabled arm');
       }
-      arm.enabled = enabled;
+      await learning.observe({ type: 'arm-enabled', armId, enabled });
       return this.arm(armId)!;
     },
-    contexts: () => policy.contexts(),
+    contexts: () => stats.contexts(),
   };
 }

@@ -60,36 +60,19 @@ export interface OperationalObservation {
  */
 export type OperationalPenalty = (expected: OperationalObservation, observedReference: OperationalObservation) => number;
 
+/**
+ * A selection policy: how an arm is picked from what the statistics say. Policies only read the
+ * statistics; events change them (src/learning), so every policy sees the same evidence and none
+ * of them stores any.
+ */
 export interface BanditPolicy {
   readonly name: string;
   /** Picks one of `candidates` (non-empty) for a request in `context`. */
   select(candidates: readonly string[], context: string): string;
-  /** Counts a pull (and ticks the forgetting clock of the context); rewards arrive separately and possibly much later. */
-  recordPull(armId: string, context: string): void;
-  /** Quality evidence: reward in [0, 1] with a weight; a negative weight retracts. */
-  update(armId: string, context: string, reward: number, weight: number): void;
-  /** What one completed call cost and how long it took. */
-  recordOperational(armId: string, context: string, observation: OperationalObservation): void;
-  /** Statistics of one arm in one context; {@link GLOBAL_CONTEXT} aggregates all contexts. */
-  stats(armId: string, context?: string): ArmStats;
-  /** The operational penalty (quality units) the policy subtracts from the arm's quality in `context`. */
-  penalty(armId: string, context: string): number;
-  /**
-   * Posterior probability that each candidate has the best utility in `context`, estimated by
-   * drawing `draws` joint samples from the posteriors.
-   */
-  probabilityBest(candidates: readonly string[], context: string, draws?: number): Map<string, number>;
-  /** See {@link ContextualStats.utilities}. */
-  utilities(candidates: readonly string[], context: string, means: Float64Array, sds: Float64Array): void;
-  /** Contexts that have received pulls, {@link GLOBAL_CONTEXT} excluded. */
-  contexts(): string[];
-  /** The cost and latency that the penalty prices against: the highest arm means observed. */
-  operationalReference(): OperationalObservation;
-  /** Everything learnt, as plain data (for persistence). */
-  snapshot(): LearnedState;
-  /** Replaces everything learnt with `state`, keeping only the arms in `armIds`. */
-  restore(state: LearnedState, armIds: ReadonlySet<string>): void;
 }
+
+/** What a policy may read of the statistics. */
+export type PolicyStats = Pick<ContextualStats, 'read'>;
 
 /** Learnt statistics as plain JSON-safe data: per context its clock and pooled evidence, and per arm its entry. */
 export interface LearnedState {
@@ -587,23 +570,4 @@ export function estimateProbabilityBest(
   }
   for (const id of candidates) wins.set(id, wins.get(id)! / draws);
   return wins;
-}
-
-/** The parts of {@link BanditPolicy} that do not depend on how a policy selects. */
-export function sharedPolicyMethods(rng: Rng, stats: ContextualStats) {
-  return {
-    recordPull: stats.recordPull,
-    update: stats.update,
-    recordOperational: stats.recordOperational,
-    stats: stats.stats,
-    penalty: stats.penalty,
-    probabilityBest(candidates: readonly string[], context: string, draws = 256) {
-      return estimateProbabilityBest(rng, stats, candidates, context, draws);
-    },
-    utilities: stats.utilities,
-    contexts: stats.contexts,
-    operationalReference: stats.reference,
-    snapshot: stats.snapshot,
-    restore: stats.restore,
-  };
 }

@@ -1,24 +1,24 @@
 import type { BanditConfig } from '../config/schema.js';
-import { createContextualStats, type BanditPolicy } from './bandit.js';
+import { createContextualStats, type ContextualStats, type BanditPolicy, type PolicyStats } from './bandit.js';
 import { createEpsilonGreedyPolicy } from './epsilon-greedy-policy.js';
 import type { Rng } from './random.js';
 import type { RewardCalculator } from './reward-calculator.js';
 import { createThompsonPolicy } from './thompson-policy.js';
 import { createUcb1Policy } from './ucb1-policy.js';
 
-/** The policy named by `config.policy`, over contextual, decaying statistics scored by `reward`. */
-export function createPolicy(
-  config: BanditConfig,
-  rng: Rng,
-  reward: RewardCalculator,
-): BanditPolicy {
-  const stats = createContextualStats({
+/** Contextual, decaying statistics as `config` describes them, scored by `reward`. */
+export function createStats(config: BanditConfig, reward: Pick<RewardCalculator, 'penalty'>): ContextualStats {
+  return createContextualStats({
     prior: config.prior,
     hierarchyStrength: config.hierarchyStrength,
     halfLife: config.halfLife,
     recentHalfLife: config.sharpenHalfLife ?? config.halfLife / 8,
     penalty: reward.penalty,
   });
+}
+
+/** The policy named by `config.policy`, reading `stats`. */
+export function createPolicy(config: BanditConfig, rng: Rng, stats: PolicyStats): BanditPolicy {
   switch (config.policy) {
     case 'thompson':
       return createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration });

@@ -1,4 +1,4 @@
-import { sharedPolicyMethods, type BanditPolicy, type ContextualStats } from './bandit.js';
+import type { BanditPolicy, PolicyStats } from './bandit.js';
 import type { Rng } from './random.js';
 
 export interface EpsilonGreedyOptions {
@@ -11,7 +11,7 @@ export interface EpsilonGreedyOptions {
  * the highest posterior mean utility. A fixed epsilon keeps exploring forever, so its regret
  * grows linearly; it is here as a baseline.
  */
-export function createEpsilonGreedyPolicy(rng: Rng, stats: ContextualStats, options: EpsilonGreedyOptions): BanditPolicy {
+export function createEpsilonGreedyPolicy(rng: Rng, stats: PolicyStats, options: EpsilonGreedyOptions): BanditPolicy {
   return {
     name: 'egreedy',
     select(candidates, context) {
@@ -30,6 +30,5 @@ export function createEpsilonGreedyPolicy(rng: Rng, stats: ContextualStats, opti
       }
       return best;
     },
-    ...sharedPolicyMethods(rng, stats),
   };
 }

@@ -1,7 +1,7 @@
 import { CodedError } from '../coded-error.js';
 import { LRUCache } from 'lru-cache';
-import type { PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { ArmConfig, ShadowConfig } from '../config/schema.js';
+import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
 import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
 import { completionRequestFor } from '../models/arm-request.js';
@@ -134,11 +134,14 @@ export interface ShadowRouter {
    * Teaches the bandit a pairwise preference between the primary's arm and the shadow's. A second
    * comparison for the same request replaces the first.
    */
-  submitComparison(requestId: string, preferred: ComparisonPreference): ComparisonResult;
+  submitComparison(requestId: string, preferred: ComparisonPreference): Promise<ComparisonResult>;
   call(requestId: string): ShadowCallView | undefined;
   stats(): ShadowStats;
-  /** Admin: changes the share of eligible requests shadowed; throws ShadowError outside [0, 1]. */
-  setRate(rate: number): ShadowStats;
+  /**
+   * Admin: changes the share of eligible requests shadowed (an operator change, applied on every
+   * instance sharing the event log); throws ShadowError outside [0, 1].
+   */
+  setRate(rate: number): Promise<ShadowStats>;
   /** Aborts the shadow calls in flight and waits for them to settle (shutdown). */
   close(): Promise<void>;
 }
@@ -152,7 +155,8 @@ export interface ShadowRouterDeps {
   readonly retentionMs: number;
   readonly router: AdaptiveRouter;
   readonly models: Pick<ModelManager, 'stream' | 'view' | 'isAvailable'>;
-  readonly analyzer: Pick<PerformanceAnalyzer, 'record' | 'recordReward'>;
+  /** Where shadow calls' outcomes and comparisons go; the operator's shadow rate is read from it. */
+  readonly learning: Pick<Learning, 'observe' | 'operator'>;
   /** The primary request by id (the chat service's request store). */
   readonly primaries: { get(requestId: string): PrimaryRequestView | undefined };
   readonly logger: Logger;
@@ -214,7 +218,7 @@ function betaVariance(alpha: number, beta: number): number {
 }
 
 export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
-  const { config, router, models, analyzer } = deps;
+  const { config, router, models, learning } = deps;
   const now = deps.now ?? (() => performance.now());
   const clock = deps.clock ?? Date.now;
   const rng = deps.rng ?? createRng(config.seed);
@@ -222,7 +226,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
   const logger = deps.logger.child({ component: 'shadow' });
   const armsById = new Map(deps.arms.map((arm) => [arm.id, arm]));
 
-  let rate = config.rate;
+  const rate = () => learning.operator.shadowRate() ?? config.rate;
   let closed = false;
   let eligible = 0;
   let selected = 0;
@@ -294,15 +298,6 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     return chosen;
   };
 
-  const shadowDecision = (call: StoredCall): RouteDecision => ({
-    armId: call.armId,
-    modelId: call.modelId,
-    context: call.context,
-    // Not a routing choice, so there is no confidence to report; nothing reads it on this path.
-    confidence: 0,
-    pinned: false,
-  });
-
   async function run(call: StoredCall, candidate: ShadowCandidate, signal: AbortSignal): Promise<void> {
     const arm = armsById.get(call.armId)!;
     const { request } = candidate;
@@ -371,28 +366,19 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         stats.ttftCount += 1;
       }
     }
-    // Operational evidence (cost and latency means; an error as a quality-0 observation), but no
-    // pull: pulls count what users were served, and they drive the forgetting clock.
-    router.recordOutcome(shadowDecision(call), {
+    void learning.observe({
+      type: 'outcome',
+      kind: 'shadow',
+      requestId: call.requestId,
+      armId: call.armId,
+      modelId: call.modelId,
+      context: call.context,
       latencyMs: call.latencyMs!,
       ttftMs: call.ttftMs,
       promptTokens,
       completionTokens: call.completionTokens,
       costUsd: call.costUsd,
       error,
-      cached: false,
-    });
-    analyzer.record({
-      armId: call.armId,
-      modelId: call.modelId,
-      context: call.context,
-      latencyMs: call.latencyMs!,
-      ttftMs: call.ttftMs,
-      completionTokens: call.completionTokens,
-      costUsd: call.costUsd,
-      error,
-      cached: false,
-      shadow: true,
     });
   }
 
@@ -429,7 +415,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
   });
 
   const stats = (): ShadowStats => ({
-    rate,
+    rate: rate(),
     arm: config.arm,
     maxConcurrent: config.maxConcurrent,
     budgetUsdPerMinute: config.budgetUsdPerMinute,
@@ -478,7 +464,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         if (decision.pinned) return;
         eligible += 1;
         // Drawn for every eligible request, so which requests are selected does not depend on the limits.
-        if (!(rng() < rate)) return;
+        if (!(rng() < rate())) return;
         selected += 1;
         const paused = pausedBy();
         if (paused !== null) {
@@ -515,7 +501,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
       }
     },
 
-    submitComparison(requestId, preferred) {
+    async submitComparison(requestId, preferred) {
       const call = stored.get(requestId);
       const primary = deps.primaries.get(requestId);
       if (!primary) throw new ShadowError('REQUEST_NOT_FOUND', `request "${requestId}" is unknown or has expired`);
@@ -533,30 +519,41 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
       }
       const scores = comparisonScores(preferred);
       const previous = call.comparison;
-      router.applyFeedback(primaryDecision, scores.primary, previous?.primaryScore ?? null);
-      router.applyFeedback(shadowDecision(call), scores.shadow, previous?.shadowScore ?? null);
       const stats = statsOf(call.armId);
       if (previous) {
         tally(stats, previous.preferred, -1);
       } else {
         comparisons += 1;
         stats.comparisons += 1;
-        // The analyzer's mean reward counts each comparison once, as submitted first, on the same
-        // utility scale as feedback (the score less the call's cost and latency penalty).
-        const primaryMetrics = primary.metrics;
-        analyzer.recordReward(
-          primaryDecision.armId,
-          primaryDecision.context,
-          router.rewardOf({ costUsd: primaryMetrics?.costUsd ?? 0, latencyMs: primaryMetrics?.latencyMs ?? 0, error: false }, scores.primary),
-        );
-        analyzer.recordReward(
-          call.armId,
-          call.context,
-          router.rewardOf({ costUsd: call.costUsd, latencyMs: call.latencyMs ?? 0, error: false }, scores.shadow),
-        );
       }
       tally(stats, preferred, 1);
+      // Set before anything is awaited: a second comparison arriving meanwhile replaces this one.
       call.comparison = { preferred, primaryScore: scores.primary, shadowScore: scores.shadow };
+      await learning.observe({
+        type: 'judgement',
+        kind: 'comparison',
+        requestId,
+        client: null,
+        shared: false,
+        verdicts: [
+          {
+            armId: primaryDecision.armId,
+            context: primaryDecision.context,
+            score: scores.primary,
+            previous: previous?.primaryScore ?? null,
+            costUsd: primary.metrics?.costUsd ?? 0,
+            latencyMs: primary.metrics?.latencyMs ?? 0,
+          },
+          {
+            armId: call.armId,
+            context: call.context,
+            score: scores.shadow,
+            previous: previous?.shadowScore ?? null,
+            costUsd: call.costUsd,
+            latencyMs: call.latencyMs ?? 0,
+          },
+        ],
+      });
       return {
         requestId,
         preferred,
@@ -573,9 +570,9 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
 
     stats,
 
-    setRate(next) {
+    async setRate(next) {
       if (!(next >= 0 && next <= 1)) throw new ShadowError('INVALID_SHADOW_RATE', 'rate must be between 0 and 1');
-      rate = next;
+      await learning.observe({ type: 'shadow-rate', rate: next });
       return stats();
     },
 

@@ -1,4 +1,4 @@
-import { sharedPolicyMethods, type BanditPolicy, type ContextualStats } from './bandit.js';
+import type { BanditPolicy, PolicyStats } from './bandit.js';
 import { sampleBeta, type Rng } from './random.js';
 
 export interface ThompsonOptions {
@@ -23,7 +23,7 @@ export interface ThompsonOptions {
  * evidence is sharpened and the prior is left wide, so an arm unused for long is explored as under
  * exact sampling and forgetting still brings it back (the drift bounds in docs/learning.md).
  */
-export function createThompsonPolicy(rng: Rng, stats: ContextualStats, options: ThompsonOptions): BanditPolicy {
+export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: ThompsonOptions): BanditPolicy {
   const k = options.concentration;
   return {
     name: 'thompson',
@@ -42,6 +42,5 @@ export function createThompsonPolicy(rng: Rng, stats: ContextualStats, options: 
       }
       return best;
     },
-    ...sharedPolicyMethods(rng, stats),
   };
 }

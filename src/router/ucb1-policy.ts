@@ -1,4 +1,4 @@
-import { sharedPolicyMethods, type BanditPolicy, type ContextualStats } from './bandit.js';
+import type { BanditPolicy, PolicyStats } from './bandit.js';
 import type { Rng } from './random.js';
 
 export interface Ucb1Options {
@@ -12,7 +12,7 @@ export interface Ucb1Options {
  * decayed evidence plus its prior pseudo-counts, which makes it discounted UCB under forgetting
  * and keeps the bonus finite for arms never tried.
  */
-export function createUcb1Policy(rng: Rng, stats: ContextualStats, options: Ucb1Options): BanditPolicy {
+export function createUcb1Policy(rng: Rng, stats: PolicyStats, options: Ucb1Options): BanditPolicy {
   return {
     name: 'ucb1',
     select(candidates, context) {
@@ -39,6 +39,5 @@ export function createUcb1Policy(rng: Rng, stats: ContextualStats, options: Ucb1
       }
       return best;
     },
-    ...sharedPolicyMethods(rng, stats),
   };
 }

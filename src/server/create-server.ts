@@ -4,12 +4,13 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import type { SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { bearerToken, type KeyRing } from '../auth/client-keys.js';
-import { AccessError, type Principal } from '../auth/principal.js';
+import { AccessError, principalName, type Principal } from '../auth/principal.js';
 import { requireScope } from '../auth/scopes.js';
 import { CodedError } from '../coded-error.js';
 import type { Logger } from '../logger.js';
+import type { SlotLimiter } from '../limits/limiter-store.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
@@ -56,6 +57,15 @@ export interface GatewayServerDeps {
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   /** When set, only these documents run (see `server.trustedDocuments`). */
   readonly trustedDocuments?: TrustedDocumentsOptions | null;
+  /** Bounds on what one client holds open (see `capacity`). */
+  readonly connections: ConnectionLimits;
+}
+
+export interface ConnectionLimits {
+  readonly maxSubscriptionsPerConnection: number;
+  readonly maxConnectionsPerClient: number;
+  /** Where open WebSocket connections are counted per client (every instance, with Redis). */
+  readonly slots: SlotLimiter;
 }
 
 export interface GatewayServer {
@@ -188,6 +198,21 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   });
   coalesceWebSocketWrites(wsServer);
 
+  /**
+   * One slot per open socket, freed when it closes. A client past its limit is closed with 4429
+   * (graphql-ws clients do not retry it) and the code in the reason.
+   */
+  const holdConnectionSlot = async (socket: WebSocket, owner: string): Promise<boolean> => {
+    const lease = await deps.connections.slots.tryAcquire(owner, deps.connections.maxConnectionsPerClient);
+    if (!lease) {
+      socket.close(4429, `TOO_MANY_CONNECTIONS: at most ${deps.connections.maxConnectionsPerClient} per client`);
+      return false;
+    }
+    if (socket.readyState === socket.CLOSING || socket.readyState === socket.CLOSED) lease.release();
+    else socket.once('close', () => lease.release());
+    return true;
+  };
+
   const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal }>(
     {
       // Refused at connection_init (close 4403), so a socket without a valid key runs nothing.
@@ -198,17 +223,28 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         );
         if (auth instanceof AccessError) return false;
         ctx.extra.principal = auth;
-        return true;
+        return holdConnectionSlot(ctx.extra.socket, connectionOwner(auth, ctx.extra.request));
       },
       execute: executeEnveloped,
       subscribe: subscribeEnveloped,
-      onSubscribe: (ctx, _id, payload: SubscribePayload) =>
-        prepareEnvelopedOperation(
+      onSubscribe: (ctx, _id, payload: SubscribePayload) => {
+        // graphql-ws's own record of the operations in flight, this one included: nothing to drift.
+        const inFlight = Object.keys(ctx.subscriptions).length;
+        if (inFlight > deps.connections.maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(
+              `this connection has ${deps.connections.maxSubscriptionsPerConnection} operations in flight; complete one first`,
+              { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } },
+            ),
+          ];
+        }
+        return prepareEnvelopedOperation(
           yoga,
           gate,
           { ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, principal: ctx.extra.principal },
           payload,
-        ),
+        );
+      },
     },
     wsServer,
   );
@@ -251,6 +287,11 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       await yoga.dispose();
     },
   };
+}
+
+/** Whom a connection counts against: its key, or its address when it has none (callers without a key share no name). */
+function connectionOwner(principal: Principal, request: IncomingMessage): string {
+  return principal.keyId === null ? `anonymous@${request.socket.remoteAddress ?? 'unknown'}` : principalName(principal);
 }
 
 /** GraphiQL's page is only assets: a browser cannot send a key to load it, and it runs nothing by itself. */

@@ -26,16 +26,16 @@ subscription Chat {
     __typename
     ... on ChatRoute { requestId arm model context confidence cached attempts }
     ... on ChatChunk { requestId index text }
-    ... on ChatDone { requestId finishReason chunks metrics { latencyMs ttftMs costUsd reward } }
+    ... on ChatDone { requestId feedbackToken finishReason chunks metrics { latencyMs ttftMs costUsd reward } }
     ... on ChatError { requestId code message partial }
   }
 }
 
-# Then tell the router how it went: paste the requestId below and run "Feedback"
-# (thumbs: UP or DOWN, or rating: 1 to 5, or score: 0 to 1). A re-run of the same prompt is a
+# Then tell the router how it went: paste the requestId and its feedbackToken (which proves the
+# request is yours) below and run "Feedback" (thumbs: UP or DOWN, or rating: 1 to 5, or score: 0 to 1). A re-run of the same prompt is a
 # cache hit, whose feedback teaches nothing (learned: false): reload the page for a new prompt.
 mutation Feedback {
-  submitFeedback(input: { requestId: "paste-the-requestId-here", thumbs: UP }) {
+  submitFeedback(input: { requestId: "paste-the-requestId-here", feedbackToken: "paste-the-feedbackToken-here", thumbs: UP }) {
     learned
     context
     armInContext { id pulls probabilityBest posterior { mean lower95 upper95 } }

@@ -231,14 +231,15 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', { timeout: 90_0
     const user = async (lane: number) => {
       for (let i = 0; i < 16; i++) {
         let requestId = '';
+        let feedbackToken = '';
         let arm = '';
         for await (const result of gateway.client.subscribe(ChatDocument, {
           input: { messages: [{ role: 'USER', content: `Question ${lane}-${i}: how do I ${['sort', 'parse', 'cache'][i % 3]} this?` }], tags: contexts[(lane + i) % 3], cache: false },
         })) {
           const event = result.data!.chat;
-          if (event.__typename === 'ChatRoute') ({ requestId, arm } = event);
+          if (event.__typename === 'ChatRoute') ({ requestId, feedbackToken, arm } = event);
         }
-        await gateway.client.request(SubmitFeedbackDocument, { input: { requestId, thumbs: rng() < quality[arm]! ? 'UP' : 'DOWN' } });
+        await gateway.client.request(SubmitFeedbackDocument, { input: { requestId, feedbackToken, thumbs: rng() < quality[arm]! ? 'UP' : 'DOWN' } });
         sent++;
       }
     };

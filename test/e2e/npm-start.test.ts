@@ -78,6 +78,7 @@ describe('npm start on the embedded default configuration', () => {
     const types: string[] = [];
     let requestId = '';
     let arm = '';
+    let feedbackToken = '';
     for await (const result of client.subscribe(ChatDocument, {
       input: { messages: [{ role: 'USER', content: 'Hello, which model are you?' }] },
     })) {
@@ -86,6 +87,7 @@ describe('npm start on the embedded default configuration', () => {
       types.push(event.__typename);
       if (event.__typename === 'ChatRoute') {
         requestId = event.requestId;
+        feedbackToken = event.feedbackToken;
         arm = event.arm;
       }
     }
@@ -94,7 +96,7 @@ describe('npm start on the embedded default configuration', () => {
     expect(types.filter((t) => t === 'ChatChunk').length).toBeGreaterThan(0);
 
     const before = (await client.request(ArmsDocument, {})).arms.find((a) => a.id === arm)!;
-    await client.request(SubmitFeedbackDocument, { input: { requestId, rating: 5 } });
+    await client.request(SubmitFeedbackDocument, { input: { requestId, feedbackToken, rating: 5 } });
     const after = (await client.request(ArmsDocument, {})).arms.find((a) => a.id === arm)!;
     expect(after.posterior.alpha).toBeGreaterThan(before.posterior.alpha);
     expect(after.posterior.mean).toBeGreaterThan(before.posterior.mean);

@@ -30,8 +30,8 @@ const ARMS_IN_CONTEXT = gql`
 `;
 
 const FEEDBACK = gql`
-  mutation Feedback($requestId: ID!) {
-    submitFeedback(input: { requestId: $requestId, thumbs: UP }) {
+  mutation Feedback($requestId: ID!, $feedbackToken: String!) {
+    submitFeedback(input: { requestId: $requestId, feedbackToken: $feedbackToken, thumbs: UP }) {
       requestId
       context
       armInContext {
@@ -77,12 +77,13 @@ describe("Apollo Client's normalised cache", () => {
     const teach = async (tags: string[], arm: string, times: number) => {
       for (let i = 0; i < times; i++) {
         let requestId = '';
+        let feedbackToken = '';
         for await (const result of gateway.client.subscribe(ChatDocument, {
           input: { messages: [{ role: 'USER', content: `${tags[0]} question ${i}` }], tags, arm, cache: false },
         })) {
-          if (result.data!.chat.__typename === 'ChatRoute') requestId = result.data!.chat.requestId;
+          if (result.data!.chat.__typename === 'ChatRoute') ({ requestId, feedbackToken } = result.data!.chat);
         }
-        await gateway.client.request(SubmitFeedbackDocument, { input: { requestId, thumbs: 'UP' } });
+        await gateway.client.request(SubmitFeedbackDocument, { input: { requestId, feedbackToken, thumbs: 'UP' } });
       }
     };
     await teach(['code'], 'best', 3);
@@ -121,12 +122,16 @@ describe("Apollo Client's normalised cache", () => {
     await client.query({ query: ARMS_IN_CONTEXT, variables: { context: 'prose' } });
     const proseBefore = client.readQuery<{ armsInContext: Figures[] }>({ query: ARMS_IN_CONTEXT, variables: { context: 'prose' } });
     let requestId = '';
+    let feedbackToken = '';
     for await (const result of gateway.client.subscribe(ChatDocument, {
       input: { messages: [{ role: 'USER', content: 'one more code question' }], tags: ['code'], arm: 'best', cache: false },
     })) {
-      if (result.data!.chat.__typename === 'ChatRoute') requestId = result.data!.chat.requestId;
+      if (result.data!.chat.__typename === 'ChatRoute') ({ requestId, feedbackToken } = result.data!.chat);
     }
-    const result = await client.mutate<{ submitFeedback: { context: string; armInContext: Figures } }>({ mutation: FEEDBACK, variables: { requestId } });
+    const result = await client.mutate<{ submitFeedback: { context: string; armInContext: Figures } }>({
+      mutation: FEEDBACK,
+      variables: { requestId, feedbackToken },
+    });
     expect(result.data!.submitFeedback.context).toBe('code');
     expect(result.data!.submitFeedback.armInContext.id).toBe('best@code');
 

@@ -172,7 +172,7 @@ describe.skipIf(skipWithoutRedis())('cache through the gateway, with a real Redi
     expect(served.route.cached).toBe(true);
 
     const { submitFeedback } = await gateway.client.request(SubmitFeedbackDocument, {
-      input: { requestId: served.route.requestId, thumbs: 'DOWN' },
+      input: { requestId: served.route.requestId, feedbackToken: served.route.feedbackToken, thumbs: 'DOWN' },
     });
     expect(submitFeedback).toMatchObject({ evicted: true, learned: false });
     // Not in L1 and not in L2 (an L1 miss asks L2, which would answer cached: true).

@@ -97,7 +97,7 @@ describe('chat subscription over graphql-ws', () => {
     const qualityWeight = gateway.config.reward.quality;
 
     const first = await gateway.client.request(SubmitFeedbackDocument, {
-      input: { requestId: done.requestId, thumbs: 'UP' },
+      input: { requestId: done.requestId, feedbackToken: route.feedbackToken, thumbs: 'UP' },
     });
     expect(first.submitFeedback.learned).toBe(true);
     // The mutation answers with the arm in the request's context.
@@ -108,14 +108,14 @@ describe('chat subscription over graphql-ws', () => {
 
     // A second submission replaces the first: DOWN after UP puts alpha back and adds to beta.
     const second = await gateway.client.request(SubmitFeedbackDocument, {
-      input: { requestId: done.requestId, thumbs: 'DOWN', comment: 'changed my mind' },
+      input: { requestId: done.requestId, feedbackToken: route.feedbackToken, thumbs: 'DOWN', comment: 'changed my mind' },
     });
     expect(second.submitFeedback.arm.posterior.mean).toBeLessThan(beforeInContext.posterior.mean);
     const afterDown = (await globalGood()).posterior;
     expect(afterDown.alpha).toBeCloseTo(before.posterior.alpha, 9);
     expect(afterDown.beta - before.posterior.beta).toBeCloseTo(qualityWeight, 9);
 
-    const request = (await gateway.client.request(RequestDocument, { id: done.requestId })).request!;
+    const request = (await gateway.client.request(RequestDocument, { id: done.requestId, feedbackToken: route.feedbackToken })).request!;
     expect(request.status).toBe('COMPLETED');
     expect(request.arm).toBe('good');
     expect(request.context).toBe(route.context);
@@ -125,15 +125,17 @@ describe('chat subscription over graphql-ws', () => {
   });
 
   it('refuses feedback for unknown requests and malformed feedback with a code', async () => {
-    const unknown = gateway.client.request(SubmitFeedbackDocument, { input: { requestId: 'nope', score: 1 } });
+    const unknown = gateway.client.request(SubmitFeedbackDocument, { input: { requestId: 'nope', feedbackToken: 'a'.repeat(32), score: 1 } });
     await expect(unknown).rejects.toBeInstanceOf(SwitchyardError);
     await expect(unknown).rejects.toMatchObject({ errors: [{ extensions: { code: 'REQUEST_NOT_FOUND' } }] });
 
     const events = await collectChat(gateway);
-    const requestId = events[0]!.__typename === 'ChatRoute' ? events[0]!.requestId : '';
-    const both = gateway.client.request(SubmitFeedbackDocument, { input: { requestId, score: 1, thumbs: 'UP' } });
+    const route = events[0]!;
+    if (route.__typename !== 'ChatRoute') throw new Error('bad protocol');
+    const { requestId, feedbackToken } = route;
+    const both = gateway.client.request(SubmitFeedbackDocument, { input: { requestId, feedbackToken, score: 1, thumbs: 'UP' } });
     await expect(both).rejects.toMatchObject({ errors: [{ extensions: { code: 'INVALID_FEEDBACK' } }] });
-    const outOfRange = gateway.client.request(SubmitFeedbackDocument, { input: { requestId, rating: 9 } });
+    const outOfRange = gateway.client.request(SubmitFeedbackDocument, { input: { requestId, feedbackToken, rating: 9 } });
     await expect(outOfRange).rejects.toMatchObject({ errors: [{ extensions: { code: 'INVALID_FEEDBACK' } }] });
   });
 });

@@ -55,7 +55,7 @@ describe('per-context arm figures, feedback context and rounding', () => {
     expect(inPoetry.every((a) => a.context === 'poetry')).toBe(true);
     expect(inPoetry.map((a) => a.arm.id)).toEqual(overall.map((a) => a.arm.id));
 
-    const result = (await gateway.client.request(SubmitFeedbackDocument, { input: { requestId: route.requestId, thumbs: UP } }))
+    const result = (await gateway.client.request(SubmitFeedbackDocument, { input: { requestId: route.requestId, feedbackToken: route.feedbackToken, thumbs: UP } }))
       .submitFeedback;
     expect(result.context).toBe('poetry');
     expect(result.armInContext.id).toBe(`${route.arm}@poetry`);

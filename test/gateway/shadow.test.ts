@@ -16,6 +16,7 @@ type ChatEvent = ChatSubscription['chat'];
 
 interface ChatOutcome {
   requestId: string;
+  feedbackToken: string;
   arm: string;
   context: string;
   text: string;
@@ -33,7 +34,7 @@ async function chat(gateway: RunningGateway, content: string, arm?: string): Pro
     if (event.__typename === 'ChatRoute') route = event;
     else if (event.__typename === 'ChatChunk') text += event.text;
     else if (event.__typename === 'ChatDone') {
-      return { requestId: event.requestId, arm: route!.arm, context: route!.context, text, done: event };
+      return { requestId: event.requestId, feedbackToken: route!.feedbackToken, arm: route!.arm, context: route!.context, text, done: event };
     } else throw new Error(`chat failed: ${event.__typename}`);
   }
   throw new Error('chat ended without done');
@@ -144,15 +145,15 @@ describe('shadowing and the primary stream', () => {
     expect(outcome.text).toBe(Array.from({ length: 12 }, (_, i) => `word${i} `).join(''));
     const during = await shadowStats(g);
     expect(during.inFlight).toBe(1);
-    expect((await g.client.request(ShadowCallDocument, { requestId: outcome.requestId })).shadowCall?.status).toBe(
+    expect((await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall?.status).toBe(
       'RUNNING',
     );
 
     release.resolve();
     await expect
-      .poll(async () => (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId })).shadowCall?.status)
+      .poll(async () => (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall?.status)
       .toBe('COMPLETED');
-    const call = (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId })).shadowCall!;
+    const call = (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall!;
     expect(call.arm).toBe('candidate');
     expect(call.text).toBe(outcome.text);
     expect(call.costUsd).toBeCloseTo((10 * 0.001 + 12 * 0.002) / 1000, 12);
@@ -168,7 +169,7 @@ describe('shadowing and the primary stream', () => {
     expect(outcome.done.metrics.completionTokens).toBe(40);
     await expect.poll(async () => (await shadowStats(g)).failed).toBe(1);
 
-    const call = (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId })).shadowCall!;
+    const call = (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall!;
     expect(call).toMatchObject({ status: 'FAILED', errorCode: 'UPSTREAM_HTTP_ERROR' });
     const arms = (await g.client.request(ArmsDocument, { context: outcome.context })).arms;
     const candidate = arms.find((a) => a.id === 'candidate')!;
@@ -231,7 +232,7 @@ describe('comparisons', () => {
     const g = await start(twoArmConfig({}));
     const outcome = await chat(g, 'compare us');
     await expect
-      .poll(async () => (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId })).shadowCall?.status)
+      .poll(async () => (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall?.status)
       .toBe('COMPLETED');
     const posteriorOf = async (id: string) =>
       (await g.client.request(ArmsDocument, { context: outcome.context })).arms.find((a) => a.id === id)!.posterior;
@@ -240,7 +241,7 @@ describe('comparisons', () => {
     const w = g.config.reward.quality;
 
     const shadowWins = (
-      await g.client.request(SubmitComparisonDocument, { requestId: outcome.requestId, preferred: 'SHADOW' })
+      await g.client.request(SubmitComparisonDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken, preferred: 'SHADOW' })
     ).submitComparison;
     expect(shadowWins.context).toBe(outcome.context);
     expect(shadowWins.shadowArm.posterior.alpha - candidateBefore.alpha).toBeCloseTo(w, 9);
@@ -250,7 +251,7 @@ describe('comparisons', () => {
     expect(shadowWins.shadowArm.posterior.mean).toBeGreaterThan(shadowWins.primaryArm.posterior.mean);
 
     // Replaced, not added: a tie leaves each arm half a success and half a failure above where it began.
-    await g.client.request(SubmitComparisonDocument, { requestId: outcome.requestId, preferred: 'TIE' });
+    await g.client.request(SubmitComparisonDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken, preferred: 'TIE' });
     for (const [id, before] of [
       ['primary', primaryBefore],
       ['candidate', candidateBefore],
@@ -267,7 +268,7 @@ describe('comparisons', () => {
       shadowPreferred: 0,
       primaryPreferred: 0,
     });
-    expect((await g.client.request(ShadowCallDocument, { requestId: outcome.requestId })).shadowCall?.comparison).toBe(
+    expect((await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall?.comparison).toBe(
       'TIE',
     );
   });
@@ -275,9 +276,9 @@ describe('comparisons', () => {
   it('refuses comparisons with a code when there is nothing to compare', async () => {
     const g = await start(twoArmConfig({}));
     const pinned = await chat(g, 'pinned, so not shadowed', 'primary');
-    const refused = (requestId: string) =>
-      g.client.request(SubmitComparisonDocument, { requestId, preferred: 'PRIMARY' });
-    await expect(refused(pinned.requestId)).rejects.toMatchObject({ errors: [{ extensions: { code: 'NO_SHADOW' } }] });
+    const refused = (requestId: string, feedbackToken = 'a'.repeat(32)) =>
+      g.client.request(SubmitComparisonDocument, { requestId, feedbackToken, preferred: 'PRIMARY' });
+    await expect(refused(pinned.requestId, pinned.feedbackToken)).rejects.toMatchObject({ errors: [{ extensions: { code: 'NO_SHADOW' } }] });
     await expect(refused('unknown')).rejects.toMatchObject({
       errors: [{ extensions: { code: 'REQUEST_NOT_FOUND' } }],
     });

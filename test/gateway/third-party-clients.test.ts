@@ -71,7 +71,7 @@ describe('third-party GraphQL clients', () => {
       const route = events[0] as Extract<ChatEvent, { __typename: 'ChatRoute' }>;
       const feedback = await client.mutate({
         mutation: SubmitFeedbackDocument,
-        variables: { input: { requestId: route.requestId, thumbs: 'UP' } },
+        variables: { input: { requestId: route.requestId, feedbackToken: route.feedbackToken, thumbs: 'UP' } },
       });
       expect(feedback.data?.submitFeedback).toMatchObject({ learned: true, arm: { id: route.arm } });
     });
@@ -203,7 +203,13 @@ describe('third-party GraphQL clients', () => {
         const results = [];
         for await (const result of client.iterate({
           query: 'mutation ($input: FeedbackInput!) { submitFeedback(input: $input) { learned } }',
-          variables: { input: { requestId: first[0]!.requestId, rating: 4 } },
+          variables: {
+            input: {
+              requestId: first[0]!.requestId,
+              feedbackToken: first[0]!.__typename === 'ChatRoute' ? first[0]!.feedbackToken : null,
+              rating: 4,
+            },
+          },
         })) {
           results.push(result);
         }
@@ -267,7 +273,7 @@ describe('third-party GraphQL clients', () => {
       const client = new GraphQLClient(gateway.url);
       const { arms } = await client.request(ArmsDocument, {});
       expect(arms).toHaveLength(4);
-      const refused = client.request(SubmitFeedbackDocument, { input: { requestId: 'nope', score: 1 } });
+      const refused = client.request(SubmitFeedbackDocument, { input: { requestId: 'nope', feedbackToken: 'a'.repeat(32), score: 1 } });
       await expect(refused).rejects.toBeInstanceOf(ClientError);
       await expect(refused).rejects.toMatchObject({ response: { errors: [{ extensions: { code: 'REQUEST_NOT_FOUND' } }] } });
     });

@@ -55,7 +55,7 @@ describe('/v1 on the wire', () => {
         'UNSUPPORTED_PARAMETER',
         'switchyard.objective',
       ],
-      ['/feedback', JSON.stringify({ request_id: 'no-such-request', thumbs: 'up' }), 404, 'REQUEST_NOT_FOUND', null],
+      ['/feedback', JSON.stringify({ request_id: 'no-such-request', feedback_token: 'a'.repeat(32), thumbs: 'up' }), 404, 'REQUEST_NOT_FOUND', null],
       ['/feedback', JSON.stringify({ request_id: 'x', thumbs: 'sideways' }), 400, 'INVALID_REQUEST', 'thumbs'],
       ['/embeddings', '{}', 404, 'NOT_FOUND', null],
     ];

@@ -1,8 +1,8 @@
 import { parseConfig } from '../../src/config/load-config.js';
 import { defaultConfig } from '../../src/config/default-config.js';
 import type { BanditConfig } from '../../src/config/schema.js';
-import type { BanditPolicy } from '../../src/router/bandit.js';
-import { createPolicy } from '../../src/router/create-policy.js';
+import type { BanditPolicy, ContextualStats } from '../../src/router/bandit.js';
+import { createPolicy, createStats } from '../../src/router/create-policy.js';
 import { createRng, type Rng } from '../../src/router/random.js';
 import { createRewardCalculator } from '../../src/router/reward-calculator.js';
 
@@ -12,9 +12,14 @@ export function banditConfig(overrides: Record<string, unknown> = {}): BanditCon
   return parseConfig({ ...defaultConfig, bandit: overrides }).bandit;
 }
 
-export function policyFor(overrides: Record<string, unknown>, seed: number): BanditPolicy {
+/** A policy with the statistics it reads: the simulations teach the statistics directly. */
+export type SimulatedBandit = BanditPolicy & ContextualStats;
+
+export function policyFor(overrides: Record<string, unknown>, seed: number): SimulatedBandit {
   const config = parseConfig({ ...defaultConfig, bandit: overrides });
-  return createPolicy(config.bandit, createRng(seed), createRewardCalculator(config.reward));
+  const stats = createStats(config.bandit, createRewardCalculator(config.reward));
+  const policy = createPolicy(config.bandit, createRng(seed), stats);
+  return { ...stats, name: policy.name, select: policy.select };
 }
 
 /**
@@ -32,7 +37,7 @@ export interface RegretTrace {
 }
 
 export function runBernoulli(
-  policy: BanditPolicy,
+  policy: SimulatedBandit,
   means: readonly number[],
   streams: readonly Uint8Array[],
   checkpoints: readonly number[],

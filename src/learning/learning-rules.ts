@@ -1,0 +1,131 @@
+import type { RequestSample } from '../analyzer/performance-analyzer.js';
+import type { RewardCalculator } from '../router/reward-calculator.js';
+import type { JudgementEvent, LearningEventBody, LoggedEvent, OutcomeEvent, Verdict } from './learning-events.js';
+
+/**
+ * The one place that decides what an event teaches. Pure: an event in, lessons out.
+ *
+ * Lessons for the statistics (shared: every replica applies every instance's events in log order)
+ * are kept apart from lessons for the analyzer (per instance: only the instance that observed the
+ * event records them, at once, so its rolling windows describe its own traffic).
+ */
+
+export type StatsLesson =
+  /** Counts a pull and ticks the forgetting clock of the context. */
+  | { readonly kind: 'pull'; readonly armId: string; readonly context: string }
+  /** One completed call's cost and latency, for the arm's operational means. */
+  | { readonly kind: 'operational'; readonly armId: string; readonly context: string; readonly costUsd: number; readonly latencyMs: number }
+  /** Quality evidence: a reward in [0, 1] with a weight; a negative weight retracts earlier evidence. */
+  | { readonly kind: 'evidence'; readonly armId: string; readonly context: string; readonly reward: number; readonly weight: number };
+
+export type AnalyzerLesson =
+  | { readonly kind: 'sample'; readonly sample: RequestSample }
+  /** The request's reward on the router's scale; the reward itself needs the current references. */
+  | { readonly kind: 'reward'; readonly verdict: Verdict };
+
+export type OperatorLesson =
+  | { readonly kind: 'arm-enabled'; readonly armId: string; readonly enabled: boolean }
+  | { readonly kind: 'shadow-rate'; readonly rate: number };
+
+export interface Lessons {
+  readonly stats: readonly StatsLesson[];
+  readonly analyzer: readonly AnalyzerLesson[];
+  readonly operator: readonly OperatorLesson[];
+}
+
+const NOTHING: Lessons = { stats: [], analyzer: [], operator: [] };
+
+export type LearningRules = (event: LearningEventBody) => Lessons;
+
+/**
+ * The evidence one verdict adds: its score at the configured quality weight, after retracting the
+ * score it replaces (a second judgement by the same judge replaces the first, never adds to it).
+ * A per-judge weight (influence caps) belongs here.
+ */
+export function verdictEvidence(verdict: Verdict, reward: Pick<RewardCalculator, 'quality'>): StatsLesson[] {
+  const { armId, context } = verdict;
+  const lessons: StatsLesson[] = [];
+  if (verdict.previous !== null) {
+    const old = reward.quality(verdict.previous);
+    lessons.push({ kind: 'evidence', armId, context, reward: old.reward, weight: -old.weight });
+  }
+  const part = reward.quality(verdict.score);
+  lessons.push({ kind: 'evidence', armId, context, reward: part.reward, weight: part.weight });
+  return lessons;
+}
+
+function outcomeLessons(event: OutcomeEvent, reward: Pick<RewardCalculator, 'operational'>): Lessons {
+  const sample: RequestSample = {
+    armId: event.armId,
+    modelId: event.modelId,
+    context: event.context,
+    latencyMs: event.latencyMs,
+    ttftMs: event.ttftMs,
+    completionTokens: event.completionTokens,
+    costUsd: event.kind === 'cached' ? 0 : event.costUsd,
+    error: event.error,
+    cached: event.kind === 'cached',
+    ...(event.kind === 'shadow' ? { shadow: true } : {}),
+  };
+  const analyzer: AnalyzerLesson[] = [{ kind: 'sample', sample }];
+  // A cache hit measures the cache, not the model; a refused call never reached the model (the
+  // failures that opened its circuit were learnt already, and learning them again would punish
+  // one outage twice).
+  if (event.kind === 'cached' || event.kind === 'refused') return { stats: [], analyzer, operator: [] };
+  const { armId, context } = event;
+  // Cost and latency are measured on every call; shadow calls add no pull: pulls count what users
+  // were served, and they drive the forgetting clock.
+  const stats: StatsLesson[] = [{ kind: 'operational', armId, context, costUsd: event.costUsd, latencyMs: event.latencyMs }];
+  const part = reward.operational({ ...event, cached: false });
+  if (part) stats.push({ kind: 'evidence', armId, context, reward: part.reward, weight: part.weight });
+  return { stats, analyzer, operator: [] };
+}
+
+function judgementLessons(event: JudgementEvent, reward: Pick<RewardCalculator, 'quality'>): Lessons {
+  // An answer served from the cache or another request's call says nothing about the arm's choice here.
+  if (event.shared) return NOTHING;
+  return {
+    stats: event.verdicts.flatMap((verdict) => verdictEvidence(verdict, reward)),
+    // The analyzer's mean reward is over requests whose quality is known: each judgement counts once, as first given.
+    analyzer: event.verdicts.filter((v) => v.previous === null).map((verdict) => ({ kind: 'reward', verdict })),
+    operator: [],
+  };
+}
+
+/**
+ * A logged outcome teaches like `weight` feedback scores; a logged cost or latency is one
+ * operational observation (a point estimate: one is enough to seed the mean live calls refine).
+ * No pull: the forgetting clocks count live traffic, so logged evidence fades as the router serves.
+ */
+function loggedLessons(event: LoggedEvent, reward: Pick<RewardCalculator, 'quality'>): Lessons {
+  const stats: StatsLesson[] = [];
+  for (const { context, outcomes } of event.rows) {
+    for (const o of outcomes) {
+      const part = reward.quality(o.quality);
+      stats.push({ kind: 'evidence', armId: o.armId, context, reward: part.reward, weight: part.weight * event.weight });
+      if (o.costUsd !== null || o.latencyMs !== null) {
+        stats.push({ kind: 'operational', armId: o.armId, context, costUsd: o.costUsd ?? 0, latencyMs: o.latencyMs ?? 0 });
+      }
+    }
+  }
+  return { stats, analyzer: [], operator: [] };
+}
+
+export function createLearningRules(reward: Pick<RewardCalculator, 'operational' | 'quality'>): LearningRules {
+  return (event) => {
+    switch (event.type) {
+      case 'pull':
+        return { stats: [{ kind: 'pull', armId: event.armId, context: event.context }], analyzer: [], operator: [] };
+      case 'outcome':
+        return outcomeLessons(event, reward);
+      case 'judgement':
+        return judgementLessons(event, reward);
+      case 'arm-enabled':
+        return { ...NOTHING, operator: [{ kind: 'arm-enabled', armId: event.armId, enabled: event.enabled }] };
+      case 'shadow-rate':
+        return { ...NOTHING, operator: [{ kind: 'shadow-rate', rate: event.rate }] };
+      case 'logged':
+        return loggedLessons(event, reward);
+    }
+  };
+}
