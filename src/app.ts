@@ -127,7 +127,6 @@ export function buildApp(deps: AppDeps): App {
     rng,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
-    confidenceDraws: config.bandit.confidenceDraws,
     maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
   });
