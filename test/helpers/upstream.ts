@@ -35,6 +35,9 @@ export function openaiModel(id: string, baseUrl: string, overrides: Record<strin
   };
 }
 
+/** Anonymous spend caps far above what any test spends. */
+export const UNCAPPED_SPEND = { budgetUsdPerHour: 1_000_000, pinnedBudgetUsdPerHour: 1_000_000 };
+
 /** Two OpenAI-format models, one arm each ("a" on m-a, "b" on m-b); no cache, no pacing, no decay. */
 export function twoModelConfig(urlA: string, urlB: string, overrides: Record<string, unknown> = {}) {
   return {
@@ -51,6 +54,9 @@ export function twoModelConfig(urlA: string, urlB: string, overrides: Record<str
     streaming: { pacing: { minMs: 0, maxMs: 0 } },
     // No background shadow calls: every upstream request a test sees is one it made.
     shadow: { rate: 0 },
+    // The prices above are made up, a hundred times any real model's: the default spend caps of
+    // callers without a key (priced for real models) would refuse these tests' chats.
+    auth: { anonymousLimits: UNCAPPED_SPEND },
     ...overrides,
   };
 }
