@@ -1,17 +1,20 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, parseConfig } from '../src/config/load-config.js';
 import { defaultConfig } from '../src/config/default-config.js';
+import { renderLearningCurve } from '../src/replay/learning-curve-chart.js';
 import { readReplayFile, ReplayFormatError, type ReplayRow } from '../src/replay/replay-file.js';
-import { runReplay, type ReplayReport } from '../src/replay/replay-runner.js';
+import { parseSeeds, runReplaySeeds, type SeedsReport, type Spread } from '../src/replay/replay-seeds.js';
 
 /**
- * npm run replay -- --data FILE [--no-tags] [--cost-weight X] [--policy thompson|ucb1|egreedy]
- *                   [--seed N] [--json]
+ * npm run replay -- --data FILE [--rows even|odd] [--warm-start FILE [--warm-start-rows even|odd]
+ *                   [--warm-start-weight W]] [--no-tags] [--cost-weight X] [--policy thompson|ucb1|egreedy]
+ *                   [--seed N | --seeds A..B] [--curve-every N] [--json]
  * Replays logged outcomes through the router with the server's default configuration.
  */
 
 const USAGE =
-  'usage: npm run replay -- --data FILE [--no-tags] [--cost-weight X] [--policy thompson|ucb1|egreedy] [--seed N] [--json]';
+  'usage: npm run replay -- --data FILE [--rows even|odd] [--warm-start FILE [--warm-start-rows even|odd] [--warm-start-weight W]]\n' +
+  '         [--no-tags] [--cost-weight X] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -25,25 +28,48 @@ function parseNumber(value: string | undefined, flag: string): number | undefine
   return n;
 }
 
+function parseParity(value: string | undefined, flag: string): ((index: number) => boolean) | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'even') return (i) => i % 2 === 0;
+  if (value === 'odd') return (i) => i % 2 === 1;
+  fail(`${flag} must be even or odd, got "${value}"`);
+}
+
 const usd = (v: number) => `$${v.toExponential(2)}`;
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+const spread = (s: Spread, show: (v: number) => string) =>
+  s.sd > 0 ? `${show(s.mean)} ± ${show(s.sd)} (${show(s.min)}–${show(s.max)})` : show(s.mean);
 
-function printReport(file: string, report: ReplayReport, useTags: boolean): void {
+function printReport(file: string, report: SeedsReport, policy: string, useTags: boolean, warmStart: string | undefined): void {
   const { bestSingle, random, oracle } = report;
+  const seeds = report.seeds.length === 1 ? `seed ${report.seeds[0]}` : `${report.seeds.length} seeds (${report.seeds.join(',')})`;
   const lines = [
-    `${file}: ${report.n} requests, policy ${report.policy}, ${useTags ? 'tags' : 'no tags (classifier)'}, ${report.contexts} contexts`,
-    `router       quality ${report.quality.toFixed(3)}  cost/query ${usd(report.costPerQuery)}`,
+    `${file}: ${report.n} requests, policy ${policy}, ${useTags ? 'tags' : 'no tags (classifier)'}, ${seeds}` +
+      (warmStart ? `, warm start from ${warmStart}` : ', cold start'),
+    `router       quality ${spread(report.quality, (v) => v.toFixed(3))}  cost/query ${spread(report.costPerQuery, usd)}`,
     `best single  quality ${bestSingle.quality.toFixed(3)}  cost/query ${usd(bestSingle.costPerQuery)}  (${bestSingle.model})`,
     `random       quality ${random.quality.toFixed(3)}  cost/query ${usd(random.costPerQuery)}`,
     `oracle       quality ${oracle.quality.toFixed(3)}  cost/query ${usd(oracle.costPerQuery)}`,
-    `vs best single: ${pct(report.quality / bestSingle.quality)} of its quality` +
-      (bestSingle.costPerQuery > 0 ? ` at ${pct(report.costPerQuery / bestSingle.costPerQuery)} of its cost` : ''),
-    'shares:',
-    ...Object.entries(report.shares)
+    `vs best single: quality ${spread(report.relative.quality, pct)}` +
+      (report.relative.cost ? `, cost ${spread(report.relative.cost, pct)}` : ''),
+    'shares (mean over seeds):',
+    ...Object.keys(report.runs[0]!.shares)
+      .map((model) => [model, report.runs.reduce((s, r) => s + r.shares[model]!, 0) / report.runs.length] as const)
       .sort((a, b) => b[1] - a[1])
       .map(([model, share]) => `  ${pct(share).padStart(6)}  ${model}`),
+    '',
+    'learning curve:',
+    renderLearningCurve(report.curve),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function readRows(path: string, keep: ((index: number) => boolean) | undefined): Promise<ReplayRow[]> {
+  readingFile = path;
+  const rows: ReplayRow[] = [];
+  let index = 0;
+  for await (const row of readReplayFile(path)) if (!keep || keep(index++)) rows.push(row);
+  return rows;
 }
 
 async function main(): Promise<void> {
@@ -52,10 +78,16 @@ async function main(): Promise<void> {
     parsed = parseArgs({
       options: {
         data: { type: 'string' },
+        rows: { type: 'string' },
+        'warm-start': { type: 'string' },
+        'warm-start-rows': { type: 'string' },
+        'warm-start-weight': { type: 'string' },
         'no-tags': { type: 'boolean', default: false },
         'cost-weight': { type: 'string' },
         policy: { type: 'string' },
         seed: { type: 'string' },
+        seeds: { type: 'string' },
+        'curve-every': { type: 'string' },
         json: { type: 'boolean', default: false },
       },
       strict: true,
@@ -65,9 +97,21 @@ async function main(): Promise<void> {
   }
   const { values } = parsed;
   if (!values.data) fail('--data is required');
-  dataFile = values.data;
+  if (values.seed !== undefined && values.seeds !== undefined) fail('give --seed or --seeds, not both');
   const costWeight = parseNumber(values['cost-weight'], '--cost-weight');
-  const seed = parseNumber(values.seed, '--seed') ?? 1;
+  const seeds =
+    values.seeds !== undefined
+      ? (parseSeeds(values.seeds) ?? fail(`--seeds must be a range A..B or a list A,B,C, got "${values.seeds}"`))
+      : [parseNumber(values.seed, '--seed') ?? 1];
+  const curveEvery = parseNumber(values['curve-every'], '--curve-every') ?? 100;
+  if (!(Number.isInteger(curveEvery) && curveEvery > 0)) fail('--curve-every must be a positive integer');
+  const warmStartWeight = parseNumber(values['warm-start-weight'], '--warm-start-weight') ?? 1;
+  if (!(warmStartWeight > 0)) fail('--warm-start-weight must be positive');
+  if (values['warm-start'] === undefined && (values['warm-start-rows'] ?? values['warm-start-weight']) !== undefined) {
+    fail('--warm-start-rows and --warm-start-weight need --warm-start');
+  }
+  const keepRows = parseParity(values.rows, '--rows');
+  const keepWarmStartRows = parseParity(values['warm-start-rows'], '--warm-start-rows');
 
   const config = parseConfig(
     {
@@ -77,27 +121,27 @@ async function main(): Promise<void> {
     },
     'replay options',
   );
-  const rows: ReplayRow[] = [];
-  for await (const row of readReplayFile(values.data)) rows.push(row);
+  const rows = await readRows(values.data, keepRows);
+  if (rows.length === 0) fail(`${values.data} holds no rows${keepRows ? ' of that parity' : ''}`);
+  const warmStart = values['warm-start'] ? { rows: await readRows(values['warm-start'], keepWarmStartRows), weight: warmStartWeight } : undefined;
   const useTags = !values['no-tags'];
-  const report = runReplay(rows, { config, useTags, seed });
+  const report = runReplaySeeds(rows, { config, useTags, warmStart, curveEvery }, seeds);
   if (values.json) {
-    const { n, quality, costPerQuery, shares, bestSingle, random, oracle } = report;
-    process.stdout.write(`${JSON.stringify({ n, quality, costPerQuery, shares, bestSingle, random, oracle })}\n`);
+    process.stdout.write(`${JSON.stringify({ policy: config.bandit.policy, ...report })}\n`);
   } else {
-    printReport(values.data, report, useTags);
+    printReport(values.data, report, config.bandit.policy, useTags, values['warm-start']);
   }
 }
 
-/** The --data argument, for messages about it. */
-let dataFile: string | undefined;
+/** The file being read, for messages about it. */
+let readingFile: string | undefined;
 
 /** Expected failures are one line; anything else keeps its stack. */
 function describeFailure(error: unknown): string {
   if (error instanceof ConfigError || error instanceof ReplayFormatError) return error.message;
   const { code, path } = error as NodeJS.ErrnoException;
   if (code === 'ENOENT' || code === 'EISDIR' || code === 'EACCES') {
-    return `cannot read ${path ?? dataFile} (${code}): pass a replay log with --data, e.g. examples/replay-sample.jsonl`;
+    return `cannot read ${path ?? readingFile} (${code}): pass a replay log with --data, e.g. examples/replay-sample.jsonl`;
   }
   return (error as Error).stack ?? String(error);
 }

@@ -175,6 +175,7 @@ export function buildApp(deps: AppDeps): App {
     keys,
     routes: [createOpenAIRoutes({ gate, router, config, logger })],
     trustedDocuments,
+    operationLimits: config.limits.operations,
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,

@@ -204,11 +204,44 @@ const routerSchema = z
     stateFile: z.string().min(1).optional(),
     /** How often the learned statistics are saved to stateFile (they are saved on shutdown too). */
     stateSaveIntervalMs: z.number().int().min(1_000).default(30_000),
+    /** Teaching the router from logged outcomes (`npm run warm-start`, the `warmStart` mutation). */
+    warmStart: z
+      .object({
+        /** Live feedback scores one logged outcome is worth: below 1, live evidence takes over sooner. */
+        weight: z.number().finite().positive().default(1),
+        /** Logged model name -> arm id, for names that are neither an arm id, a model id nor a provider's model name. */
+        models: z.record(z.string().min(1), id).default({}),
+        /** Rows one warmStart mutation may carry (bounds the work of one request). */
+        maxRowsPerCall: z.number().int().positive().max(100_000).default(1_000),
+      })
+      .strict()
+      .default({ weight: 1, models: {}, maxRowsPerCall: 1_000 }),
+  })
+  .strict();
+
+/**
+ * Work one GraphQL operation may ask for (GraphQL Armor's rules, see src/server/operation-limits.ts).
+ * The defaults leave 4x headroom over the largest operation the console and the client send
+ * (the analyzer snapshot: depth 7, cost ~5,000; the console's document: 456 tokens).
+ */
+const operationLimitsSchema = z
+  .object({
+    /** Tokens of the document, counted while parsing (a string literal is one token). */
+    maxTokens: z.number().int().positive().default(2_000),
+    /** Directives in the operation. */
+    maxDirectives: z.number().int().positive().default(50),
+    /** Aliases in the operation (`__typename` aliases are free). */
+    maxAliases: z.number().int().positive().default(15),
+    /** Nesting of selections, fragments counted as their fields. */
+    maxDepth: z.number().int().positive().default(12),
+    /** GraphQL Armor's cost: 1 per scalar, 2 per object, each level x1.5. */
+    maxCost: z.number().int().positive().default(20_000),
   })
   .strict();
 
 const limitsSchema = z
   .object({
+    operations: operationLimitsSchema.default(operationLimitsSchema.parse({})),
     maxMessages: z.number().int().positive().default(200),
     /** Characters across all messages of one request. */
     maxPromptChars: z.number().int().positive().default(100_000),
@@ -544,6 +577,7 @@ interface PartialConfig {
   readonly server?: { readonly adminTokenEnv?: unknown };
   readonly auth?: { readonly keys?: unknown };
   readonly openai?: { readonly autoModelAliases?: unknown };
+  readonly router?: { readonly warmStart?: { readonly models?: unknown } };
 }
 
 function crossFieldIssues(config: PartialConfig, ctx: z.RefinementCtx): void {
@@ -595,6 +629,14 @@ function crossFieldIssues(config: PartialConfig, ctx: z.RefinementCtx): void {
     }
     keyIds.add(key.id);
   });
+  const logged = config.router?.warmStart?.models;
+  if (logged !== null && typeof logged === 'object' && Array.isArray(config.arms)) {
+    for (const [name, armId] of Object.entries(logged)) {
+      if (typeof armId === 'string' && !armIds.has(armId)) {
+        ctx.addIssue({ code: 'custom', path: ['router', 'warmStart', 'models', name], message: `unknown arm "${armId}"` });
+      }
+    }
+  }
   const aliases = config.openai?.autoModelAliases;
   (Array.isArray(aliases) ? aliases : []).forEach((alias: unknown, i) => {
     if (typeof alias === 'string' && armIds.has(alias)) {
@@ -619,6 +661,7 @@ export type CircuitConfig = z.infer<typeof circuitSchema>;
 export type StreamingConfig = z.infer<typeof streamingSchema>;
 export type AnalyzerConfig = z.infer<typeof analyzerSchema>;
 export type ShadowConfig = z.infer<typeof shadowSchema>;
+export type OperationLimitsConfig = z.infer<typeof operationLimitsSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
 export type ClientKeyConfig = z.infer<typeof clientKeySchema>;
 export type ClientLimits = z.infer<typeof clientLimitsSchema>;

@@ -75,7 +75,26 @@ export interface ShadowRateEvent {
   readonly rate: number;
 }
 
-export type LearningEventBody = PullEvent | OutcomeEvent | JudgementEvent | ArmEnabledEvent | ShadowRateEvent;
+/** One logged outcome of an arm (warm start); cost and latency null when the log has none. */
+export interface LoggedOutcome {
+  readonly armId: string;
+  readonly quality: number;
+  readonly costUsd: number | null;
+  readonly latencyMs: number | null;
+}
+
+/**
+ * Outcomes logged before the router served them (eval runs, past logs, a leaderboard's per-prompt
+ * results): a warm start. One event carries a whole batch, so a batch is learnt whole or not at all.
+ */
+export interface LoggedEvent {
+  readonly type: 'logged';
+  /** Live feedback scores one logged outcome is worth. */
+  readonly weight: number;
+  readonly rows: ReadonlyArray<{ readonly context: string; readonly outcomes: readonly LoggedOutcome[] }>;
+}
+
+export type LearningEventBody = PullEvent | OutcomeEvent | JudgementEvent | ArmEnabledEvent | ShadowRateEvent | LoggedEvent;
 
 /** Identity every logged event carries. */
 export interface EventEnvelope {

@@ -1,6 +1,6 @@
 import type { RequestSample } from '../analyzer/performance-analyzer.js';
 import type { RewardCalculator } from '../router/reward-calculator.js';
-import type { JudgementEvent, LearningEventBody, OutcomeEvent, Verdict } from './learning-events.js';
+import type { JudgementEvent, LearningEventBody, LoggedEvent, OutcomeEvent, Verdict } from './learning-events.js';
 
 /**
  * The one place that decides what an event teaches. Pure: an event in, lessons out.
@@ -92,6 +92,25 @@ function judgementLessons(event: JudgementEvent, reward: Pick<RewardCalculator, 
   };
 }
 
+/**
+ * A logged outcome teaches like `weight` feedback scores; a logged cost or latency is one
+ * operational observation (a point estimate: one is enough to seed the mean live calls refine).
+ * No pull: the forgetting clocks count live traffic, so logged evidence fades as the router serves.
+ */
+function loggedLessons(event: LoggedEvent, reward: Pick<RewardCalculator, 'quality'>): Lessons {
+  const stats: StatsLesson[] = [];
+  for (const { context, outcomes } of event.rows) {
+    for (const o of outcomes) {
+      const part = reward.quality(o.quality);
+      stats.push({ kind: 'evidence', armId: o.armId, context, reward: part.reward, weight: part.weight * event.weight });
+      if (o.costUsd !== null || o.latencyMs !== null) {
+        stats.push({ kind: 'operational', armId: o.armId, context, costUsd: o.costUsd ?? 0, latencyMs: o.latencyMs ?? 0 });
+      }
+    }
+  }
+  return { stats, analyzer: [], operator: [] };
+}
+
 export function createLearningRules(reward: Pick<RewardCalculator, 'operational' | 'quality'>): LearningRules {
   return (event) => {
     switch (event.type) {
@@ -105,6 +124,8 @@ export function createLearningRules(reward: Pick<RewardCalculator, 'operational'
         return { ...NOTHING, operator: [{ kind: 'arm-enabled', armId: event.armId, enabled: event.enabled }] };
       case 'shadow-rate':
         return { ...NOTHING, operator: [{ kind: 'shadow-rate', rate: event.rate }] };
+      case 'logged':
+        return loggedLessons(event, reward);
     }
   };
 }

@@ -9,10 +9,12 @@ import { bearerToken, type KeyRing } from '../auth/client-keys.js';
 import { AccessError, principalName, type Principal } from '../auth/principal.js';
 import { requireScope } from '../auth/scopes.js';
 import { CodedError } from '../coded-error.js';
+import type { OperationLimitsConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { SlotLimiter } from '../limits/limiter-store.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
+import { useOperationLimits } from './operation-limits.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
 import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
 import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
@@ -57,6 +59,8 @@ export interface GatewayServerDeps {
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   /** When set, only these documents run (see `server.trustedDocuments`). */
   readonly trustedDocuments?: TrustedDocumentsOptions | null;
+  /** What one operation may ask for (`limits.operations`). */
+  readonly operationLimits: OperationLimitsConfig;
   /** Bounds on what one client holds open (see `capacity`). */
   readonly connections: ConnectionLimits;
 }
@@ -111,6 +115,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     landingPage: false,
     extraParamNames: ['documentId'],
     plugins: [
+      useOperationLimits(deps.operationLimits),
       useOperationGate(gate),
       useScopes(),
       useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),

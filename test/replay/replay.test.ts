@@ -43,6 +43,7 @@ describe('replay', () => {
   let dir: string;
   let plainFile: string;
   let gzFile: string;
+  let smallFile: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'switchyard-replay-'));
@@ -50,6 +51,8 @@ describe('replay', () => {
       .map((r) => JSON.stringify(r))
       .join('\n')}\n\n`;
     plainFile = join(dir, 'log.jsonl');
+    smallFile = join(dir, 'small.jsonl');
+    await writeFile(smallFile, text.split('\n').slice(0, 600).join('\n'));
     gzFile = join(dir, 'log.data');
     await writeFile(plainFile, text);
     await writeFile(gzFile, gzipSync(text));
@@ -99,6 +102,19 @@ describe('replay', () => {
     }
   });
 
+  it('traces quality and cost per window against the best single model over the same rows', async () => {
+    const rows = (await readAll(plainFile)).slice(0, 250);
+    const report = runReplay(rows, { config: parseConfig(defaultConfig), useTags: true, seed: 2, curveEvery: 100 });
+    expect(report.curve.map((p) => p.rows)).toEqual([100, 200, 250]);
+    const weighted = (pick: (p: (typeof report.curve)[number]) => number) =>
+      report.curve.reduce((s, p, i) => s + pick(p) * (p.rows - (report.curve[i - 1]?.rows ?? 0)), 0) / 250;
+    expect(weighted((p) => p.quality)).toBeCloseTo(report.quality, 12);
+    expect(weighted((p) => p.costPerQuery)).toBeCloseTo(report.costPerQuery, 12);
+    expect(weighted((p) => p.bestSingle.quality)).toBeCloseTo(report.bestSingle.quality, 12);
+    expect(report.relative.quality).toBeCloseTo(report.quality / report.bestSingle.quality, 12);
+    expect(report.relative.cost).toBeCloseTo(report.costPerQuery / report.bestSingle.costPerQuery, 12);
+  });
+
   it('is reproducible for a seed', async () => {
     const rows = (await readAll(plainFile)).slice(0, 500);
     const config = parseConfig(defaultConfig);
@@ -115,11 +131,23 @@ describe('replay', () => {
     );
     const report = JSON.parse(stdout) as Record<string, unknown>;
     expect(Object.keys(report).sort()).toEqual(
-      ['bestSingle', 'costPerQuery', 'n', 'oracle', 'quality', 'random', 'shares'].sort(),
+      ['bestSingle', 'costPerQuery', 'curve', 'n', 'oracle', 'policy', 'quality', 'random', 'relative', 'runs', 'seeds'].sort(),
     );
-    expect(report.n).toBe(3_000);
-    expect(report.bestSingle).toMatchObject({ model: 'strong' });
+    expect(report).toMatchObject({ n: 3_000, policy: 'ucb1', seeds: [3], bestSingle: { model: 'strong' } });
     expect((report.bestSingle as { costPerQuery: number }).costPerQuery).toBeCloseTo(0.01, 9);
+    expect(report.curve).toHaveLength(30);
+  });
+
+  it('reports the spread over seeds, shares of the best single model and a learning curve, from one run', async () => {
+    const { stdout } = await run('npx', ['tsx', 'scripts/replay.ts', '--data', smallFile, '--rows', 'odd', '--seeds', '1..3'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+    });
+    expect(stdout).toMatch(/300 requests, policy thompson, tags, 3 seeds \(1,2,3\), cold start/);
+    expect(stdout).toMatch(/vs best single: quality \d+\.\d% ± \d+\.\d% \(.*\), cost \d+\.\d% ± /);
+    const chart = stdout.slice(stdout.indexOf('learning curve:')).trimEnd().split('\n');
+    // A header and one line per 100 rows, each with a quality bar and a cost bar.
+    expect(chart).toHaveLength(2 + 3);
+    expect(chart.at(-1)).toMatch(/^\s+300 +█+.* \d+\.\d% ± *\d+\.\d +█*.* \d+\.\d% ± *\d+\.\d$/);
   });
 
   it('replays the sample the repo ships (what README runs) better than random, at less cost than the best single model', async () => {
