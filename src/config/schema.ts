@@ -179,8 +179,6 @@ const banditSchema = z
     epsilon: probability.default(0.1),
     /** Exploration multiplier of UCB1's bonus sqrt(2 ln n / n_arm); 1 is the textbook bound. */
     ucbExploration: nonNegative.default(1),
-    /** Monte Carlo draws used to estimate routing confidence (probability the chosen arm is best). */
-    confidenceDraws: z.number().int().min(16).max(10_000).default(256),
     seed: z.number().int().optional(),
     classifier: z
       .object({
