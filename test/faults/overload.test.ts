@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startFakeOpenAI, type FakeOpenAIServer } from '../fakes/openai-server.js';
 import { spawnSwitchyard, type SwitchyardProcess } from '../helpers/switchyard-process.js';
-import { openaiModel, UNCAPPED_SPEND } from '../helpers/upstream.js';
+import { openaiModel } from '../helpers/upstream.js';
 
 /**
  * Issue 14: 6,000 concurrent chats to a slow model took the time to route to a p99 of 29 s and the
@@ -81,7 +81,6 @@ describe('admission control', () => {
         models: [openaiModel('slow', fake.url, { timeouts: { connectMs: 5_000, firstTokenMs: 20_000, idleMs: 20_000, totalMs: 60_000 } })],
         arms: [{ id: 'slow', model: 'slow' }],
         shadow: { rate: 0 },
-        auth: { anonymousLimits: UNCAPPED_SPEND },
         capacity: { maxChats: 8, retryAfterMs: 2_000 },
       },
     });
@@ -153,7 +152,6 @@ describe('admission control', () => {
           { id: 'two', model: 'two' },
         ],
         shadow: { rate: 0 },
-        auth: { anonymousLimits: UNCAPPED_SPEND },
         capacity: { maxChats: 100, maxUpstreamCallsPerModel: 3 },
       },
     });

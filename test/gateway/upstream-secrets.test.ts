@@ -4,7 +4,7 @@ import { ArmsDocument, ChatDocument, ModelsDocument, RequestDocument } from '../
 import { startFakeAnthropic, type FakeAnthropicScript, type FakeAnthropicServer } from '../fakes/anthropic-server.js';
 import { startFakeOpenAI, type FakeOpenAIScript, type FakeOpenAIServer } from '../fakes/openai-server.js';
 import { createCapturingLogger, postGraphQL, startGateway, subscribeSse, type RunningGateway } from '../helpers/gateway.js';
-import { chat, openaiModel, TEST_TIMEOUTS, UNCAPPED_SPEND } from '../helpers/upstream.js';
+import { chat, openaiModel, TEST_TIMEOUTS } from '../helpers/upstream.js';
 
 /**
  * API keys and Authorization headers never reach a GraphQL response (errors included) or a log
@@ -62,7 +62,6 @@ describe('secrets never leave the process', () => {
       env: { OPENAI_API_KEY: OPENAI_KEY, AZURE_OPENAI_API_KEY: AZURE_KEY, ANTHROPIC_API_KEY: ANTHROPIC_KEY },
       config: {
         logLevel: 'trace',
-        auth: { anonymousLimits: UNCAPPED_SPEND },
         models: [
           openaiModel('gpt', openai.url, { apiKeyEnv: 'OPENAI_API_KEY', circuit }),
           openaiModel('azure', azure.url, {
