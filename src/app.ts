@@ -187,6 +187,8 @@ export function buildApp(deps: AppDeps): App {
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
+      maxWriteBufferBytes: config.capacity.maxWriteBufferBytes,
+      slowReaderTimeoutMs: config.capacity.slowReaderTimeoutMs,
       slots: limiterStore.slots('connections'),
     },
     health: () => {
