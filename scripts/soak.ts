@@ -91,6 +91,14 @@ const tally: Tally = {
 const bump = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
 
 type GraphQLErrorLike = { message?: string; extensions?: { code?: string } };
+/** A transport failure (a closed socket, a network error) in the shape of a GraphQL error, with what it was. */
+function transportError(error: unknown): GraphQLErrorLike[] {
+  if (Array.isArray(error)) return error as GraphQLErrorLike[];
+  const close = error as { code?: number; reason?: string; message?: string };
+  const detail = typeof close.code === 'number' ? `close ${close.code} ${close.reason ?? ''}`.trim() : String(close.message ?? error);
+  return [{ message: `transport: ${detail}`, extensions: { code: `TRANSPORT (${detail.slice(0, 60)})` } }];
+}
+
 function noteErrors(errors: readonly GraphQLErrorLike[] | undefined, into: Map<string, number>): void {
   for (const error of errors ?? []) {
     const code = error.extensions?.code;
@@ -100,7 +108,7 @@ function noteErrors(errors: readonly GraphQLErrorLike[] | undefined, into: Map<s
 }
 
 function wsClient(url: string): Client {
-  return createClient({ url, webSocketImpl: WebSocket, retryAttempts: 1_000, retryWait: async () => new Promise((r) => setTimeout(r, 500)), lazy: true });
+  return createClient({ url, webSocketImpl: WebSocket, retryAttempts: 1_000, retryWait: async () => new Promise((r) => setTimeout(r, 500)), lazy: false, onNonLazyError: () => undefined });
 }
 
 function request<T>(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<{ data?: T; errors?: GraphQLErrorLike[] }> {
@@ -110,8 +118,7 @@ function request<T>(client: Client, query: string, variables: Record<string, unk
       { query, variables },
       {
         next: (value) => void (result = value as never),
-        error: (error) =>
-          resolve({ errors: Array.isArray(error) ? (error as GraphQLErrorLike[]) : [{ message: `transport: ${String((error as Error)?.message ?? error)}`, extensions: { code: 'TRANSPORT' } }] }),
+        error: (error) => resolve({ errors: transportError(error) }),
         complete: () => resolve(result),
       },
     );
@@ -143,7 +150,7 @@ async function worker(client: Client, gatewayIndex: number, until: number): Prom
               bump(tally.chatErrors, event.code ?? 'NONE');
             }
           },
-          error: (error) => resolve({ errors: Array.isArray(error) ? (error as GraphQLErrorLike[]) : [{ message: String(error), extensions: { code: 'TRANSPORT' } }] }),
+          error: (error) => resolve({ errors: transportError(error) }),
           complete: () => resolve({}),
         },
       );
@@ -243,7 +250,7 @@ async function main(): Promise<void> {
             if (result.errors) noteErrors(result.errors as GraphQLErrorLike[], tally.dashboardErrors);
             else tally.snapshots += 1;
           },
-          error: (error) => noteErrors(Array.isArray(error) ? (error as GraphQLErrorLike[]) : [{ message: String(error), extensions: { code: 'TRANSPORT' } }], tally.dashboardErrors),
+          error: (error) => noteErrors(transportError(error), tally.dashboardErrors),
           complete: () => undefined,
         },
       ),

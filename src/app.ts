@@ -189,7 +189,12 @@ export function buildApp(deps: AppDeps): App {
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
       maxWriteBufferBytes: config.capacity.maxWriteBufferBytes,
       slowReaderTimeoutMs: config.capacity.slowReaderTimeoutMs,
-      slots: limiterStore.slots('connections'),
+      // Per instance: a socket's lease in Redis outlives a Redis that hung while it was taken
+      // (the acquire timed out, the command ran later), which refused a client's sockets for a lease's life.
+      slots: (() => {
+        const local = limiterStore.localSlots('connections');
+        return { tryAcquire: async (key: string, limit: number) => local.tryAcquire(key, limit) };
+      })(),
     },
     health: () => {
       const cacheStatus = cache.status();

@@ -77,7 +77,7 @@ export interface ConnectionLimits {
   readonly maxWriteBufferBytes: number;
   readonly slowReaderTimeoutMs: number;
   readonly maxConnectionsPerClient: number;
-  /** Where open WebSocket connections are counted per client (every instance, with Redis). */
+  /** Where open WebSocket connections are counted per client. */
   readonly slots: SlotLimiter;
 }
 

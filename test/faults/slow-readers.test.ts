@@ -66,7 +66,7 @@ describe('clients that stop reading', () => {
       const check = () => (fake!.requests.length > 0 ? resolve() : setTimeout(check, 20));
       check();
     });
-    await fake.requests[0]!.connectionClosed;
+    await fake!.requests[0]!.connectionClosed;
     const heldMs = Date.now() - started;
     console.log(`[figure] SSE reader stopped: upstream call aborted ${heldMs} ms after the client stopped reading`);
     // The upstream had 30 s to go; it was aborted once the client had stalled for a second.
