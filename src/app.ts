@@ -14,6 +14,7 @@ import { createChatService } from './chat/chat-service.js';
 import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
+import { createSpendEstimator } from './limits/spend-estimate.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
 import { createRequestStore } from './chat/request-store.js';
@@ -209,6 +210,11 @@ export function buildApp(deps: AppDeps): App {
     }),
     capacity,
     pricing: (modelId) => models.view(modelId).pricing,
+    spendEstimate: createSpendEstimator({
+      config,
+      pricing: (modelId) => models.view(modelId).pricing,
+      enabledArmIds: () => router.arms(undefined, 0).filter((arm) => arm.enabled).map((arm) => arm.id),
+    }),
   });
 
   const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
@@ -227,7 +233,14 @@ export function buildApp(deps: AppDeps): App {
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
-      slots: limiterStore.slots('connections'),
+      maxWriteBufferBytes: config.capacity.maxWriteBufferBytes,
+      slowReaderTimeoutMs: config.capacity.slowReaderTimeoutMs,
+      // Per instance: a socket's lease in Redis outlives a Redis that hung while it was taken
+      // (the acquire timed out, the command ran later), which refused a client's sockets for a lease's life.
+      slots: (() => {
+        const local = limiterStore.localSlots('connections');
+        return { tryAcquire: async (key: string, limit: number) => local.tryAcquire(key, limit) };
+      })(),
     },
     health: () => {
       const cacheStatus = cache.status();

@@ -384,10 +384,23 @@ export const clientLimitsSchema = z
     concurrentStreams: z.number().int().positive().optional(),
     /** Spend on the routed arms' prices per UTC day. */
     budgetUsdPerDay: z.number().positive().optional(),
+    /** Spend per hour (a window from the first chat); each chat reserves its worst-case cost at admission. */
+    budgetUsdPerHour: z.number().positive().optional(),
+    /** Of that, what chats pinned to an arm may spend per hour (pinning bypasses the router's cost penalty). */
+    pinnedBudgetUsdPerHour: z.number().positive().optional(),
   })
   .strict();
 
-export const clientScopes = ['chat', 'feedback', 'read', 'admin'] as const;
+/** Every caller without a key is limited per remote address; spend is capped unless configured otherwise. */
+const anonymousLimitsSchema = clientLimitsSchema
+  .extend({
+    budgetUsdPerHour: z.number().positive().default(2),
+    pinnedBudgetUsdPerHour: z.number().positive().default(0.5),
+  })
+  .strict();
+
+/** `pin` lets a key pin chats to an arm (callers without a key may, within their pinned budget). */
+export const clientScopes = ['chat', 'feedback', 'read', 'pin', 'admin'] as const;
 
 const clientKeySchema = z
   .object({
@@ -412,8 +425,8 @@ const authSchema = z
     keys: z.array(clientKeySchema).default([]),
     /** Serve callers without a key on a non-loopback interface (refused at start-up otherwise). */
     allowUnauthenticated: z.boolean().default(false),
-    /** Limits shared by all callers without a key (when no keys are configured). */
-    anonymousLimits: clientLimitsSchema.default({}),
+    /** Limits of each caller without a key, by remote address (when no keys are configured). */
+    anonymousLimits: anonymousLimitsSchema.default({ budgetUsdPerHour: 2, pinnedBudgetUsdPerHour: 0.5 }),
     /** How long a concurrent-stream slot outlives an instance that died holding it (Redis only). */
     streamLeaseMs: z.number().int().min(1_000).default(30_000),
   })
@@ -551,11 +564,11 @@ export const capacitySchema = z
     retryAfterMs: z.number().int().positive().default(1_000),
     /** Operations in flight on one graphql-ws connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
     maxSubscriptionsPerConnection: z.number().int().positive().default(100),
-    /** Open WebSocket connections per client (per key; per address without one), every instance together with Redis. */
+    /** Open WebSocket connections per client (per key; per address without one) on this instance. */
     maxConnectionsPerClient: z.number().int().positive().default(50),
-    /** Bytes queued for a client that does not read, past which it counts as stalled. */
+    /** Bytes waiting to be written to one connection; past it, a connection that does not drain is cut at once. */
     maxWriteBufferBytes: z.number().int().positive().default(1_048_576),
-    /** How long a client may stay stalled before its stream is cut and its model call aborted. */
+    /** A connection with bytes waiting that drains none for this long is cut (its streams end, its model calls are aborted). */
     slowReaderTimeoutMs: z.number().int().positive().default(10_000),
   })
   .strict();
