@@ -173,6 +173,19 @@ const banditSchema = z
      * times); unset = halfLife / 8. Keeps a long-unpulled arm's stale record from blocking re-exploration.
      */
     sharpenHalfLife: nonNegative.optional(),
+    /**
+     * Drift without a knob: short memories besides the long one (halfLife), weighted per context by
+     * how well each predicted its recent rewards; Thompson sampling draws a memory per decision.
+     */
+    mixture: z
+      .object({
+        /** Half-lives (requests of a context) of the short memories; [] = the long memory alone. */
+        halfLives: z.array(z.number().positive()).max(8).default([100, 400]),
+        /** Observations of a context after which a memory's predictive score counts half. */
+        scoreHalfLife: z.number().positive().default(8_000),
+      })
+      .strict()
+      .default({ halfLives: [100, 400], scoreHalfLife: 8_000 }),
     /** Contexts with statistics of their own; past it, new contexts share their nearest known ancestor's. */
     maxContexts: z.number().int().positive().default(1_000),
     /** Probability that epsilon-greedy explores uniformly at random. */

@@ -1,3 +1,4 @@
+import { createForgettingMixture, type ForgettingMixture } from './forgetting-mixture.js';
 import { sampleBeta, type Rng } from './random.js';
 
 /**
@@ -72,7 +73,7 @@ export interface BanditPolicy {
 }
 
 /** What a policy may read of the statistics. */
-export type PolicyStats = Pick<ContextualStats, 'posterior' | 'penalties'>;
+export type PolicyStats = Pick<ContextualStats, 'posterior' | 'penalties' | 'drawMemory'>;
 
 /** Learnt statistics as plain JSON-safe data: per context its clock and pooled evidence, and per arm its entry. */
 export interface LearnedState {
@@ -83,9 +84,15 @@ export interface LearnedState {
     readonly successes: number;
     readonly trials: number;
     readonly stamp: number;
-    /** The recent evidence may be missing (state saved before it existed): it then counts as stale. */
+    /** Predictive scores of the memories (see forgetting-mixture.ts); missing in state saved before they existed. */
+    readonly memoryScores?: readonly number[];
+    /**
+     * The recent evidence and the short memories may be missing (state saved before they existed):
+     * recent evidence then counts as stale, short memories start empty.
+     */
     readonly arms: ReadonlyArray<
-      { readonly armId: string } & Omit<Entry, 'recentAlpha' | 'recentBeta'> & Partial<Pick<Entry, 'recentAlpha' | 'recentBeta'>>
+      { readonly armId: string } & Omit<Entry, 'recentAlpha' | 'recentBeta' | 'shortAlpha' | 'shortBeta'> &
+        Partial<Pick<Entry, 'recentAlpha' | 'recentBeta' | 'shortAlpha' | 'shortBeta'>>
     >;
   }>;
 }
@@ -101,6 +108,11 @@ export interface ContextualStatsOptions {
    * 0 = never forget it.
    */
   readonly recentHalfLife: number;
+  /**
+   * Short memories of the forgetting mixture (forgetting-mixture.ts): their half-lives and the
+   * half-life of their predictive scores. Unset or no half-lives: the long memory alone.
+   */
+  readonly mixture?: { readonly halfLives: readonly number[]; readonly scoreHalfLife: number } | undefined;
   readonly penalty: OperationalPenalty;
 }
 
@@ -116,6 +128,9 @@ interface Entry {
   /** The part of alpha and beta gathered recently: decayed with the (shorter) recent half-life. */
   recentAlpha: number;
   recentBeta: number;
+  /** The same evidence in the short memories of the forgetting mixture, one per short half-life. */
+  shortAlpha: number[];
+  shortBeta: number[];
   /** Context clock at which the decayed fields were last brought up to date. */
   stamp: number;
 }
@@ -128,7 +143,12 @@ interface ContextNode {
   trials: number;
   /** Clock at which the pooled evidence was last decayed. */
   stamp: number;
+  /** Predictive score of each memory in this context, the long one first. */
+  memoryScores: number[];
 }
+
+/** Pseudo-observations of an arm's long memory in the prior of its short memories (see posterior). */
+const SHORT_MEMORY_PRIOR_STRENGTH = 4;
 
 /** One pseudo-observation of the parent's mean cost/latency: a single call in a new context does not fully override it. */
 const OPERATIONAL_BACKOFF = 1;
@@ -162,6 +182,10 @@ export type ContextualStats = ReturnType<typeof createContextualStats>;
 
 export function createContextualStats(options: ContextualStatsOptions) {
   const { prior, hierarchyStrength, halfLife, recentHalfLife, penalty } = options;
+  const mixture: ForgettingMixture | null =
+    options.mixture && options.mixture.halfLives.length > 0 ? createForgettingMixture(options.mixture) : null;
+  const shorts = mixture?.halfLives.length ?? 0;
+  const zeros = (n: number) => Array.from({ length: n }, () => 0);
   if (!(prior.alpha > 0 && prior.beta > 0)) throw new RangeError('prior alpha and beta must be > 0');
   const nodes = new Map<string, ContextNode>();
   // Decay per tick: 2^(-1/halfLife); 0 disables forgetting.
@@ -171,7 +195,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
   const node = (context: string): ContextNode => {
     let n = nodes.get(context);
     if (!n) {
-      n = { clock: 0, arms: new Map(), successes: 0, trials: 0, stamp: 0 };
+      n = { clock: 0, arms: new Map(), successes: 0, trials: 0, stamp: 0, memoryScores: zeros(shorts + 1) };
       nodes.set(context, n);
     }
     return n;
@@ -194,6 +218,13 @@ export function createContextualStats(options: ContextualStatsOptions) {
       e.recentAlpha *= f;
       e.recentBeta *= f;
     }
+    if (elapsed > 0 && mixture) {
+      for (let i = 0; i < shorts; i++) {
+        const f = mixture.decayFactor(i, elapsed);
+        e.shortAlpha[i]! *= f;
+        e.shortBeta[i]! *= f;
+      }
+    }
     e.stamp = n.clock;
     return e;
   };
@@ -213,6 +244,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
         latencySum: 0,
         recentAlpha: 0,
         recentBeta: 0,
+        shortAlpha: zeros(shorts),
+        shortBeta: zeros(shorts),
         stamp: n.clock,
       };
       n.arms.set(armId, e);
@@ -271,10 +304,24 @@ export function createContextualStats(options: ContextualStatsOptions) {
    * that no longer describes it; counted k times, that record would hold it out of exploration for
    * several half-lives, where counted once it is re-explored like under exact Thompson sampling.
    */
-  const posterior = (armId: string, context: string, evidenceScale = 1): Posterior => {
+  const posterior = (armId: string, context: string, evidenceScale = 1, memory = 0): Posterior => {
     const base = priorOf(armId, context);
     const e = existing(armId, context);
     if (!e) return base;
+    if (memory > 0) {
+      // A short memory's prior is the arm's own long memory, at the hierarchy's strength: an arm's
+      // recent quality is like its long-run quality until recent evidence says otherwise. (From
+      // the hierarchical prior instead, a loser whose short evidence decayed would be drawn from a
+      // wide prior and re-explored much more on stationary traffic.) Not sharpened: a short memory
+      // commits soon enough by itself.
+      const strength = SHORT_MEMORY_PRIOR_STRENGTH;
+      const long = { alpha: base.alpha + e.alpha, beta: base.beta + e.beta };
+      const mean = long.alpha / (long.alpha + long.beta);
+      return {
+        alpha: strength * mean + e.shortAlpha[memory - 1]!,
+        beta: strength * (1 - mean) + e.shortBeta[memory - 1]!,
+      };
+    }
     const extra = evidenceScale - 1;
     if (extra === 0) return { alpha: base.alpha + e.alpha, beta: base.beta + e.beta };
     return {
@@ -331,6 +378,13 @@ export function createContextualStats(options: ContextualStatsOptions) {
       if (!(reward >= 0 && reward <= 1)) throw new RangeError(`reward must be in [0, 1], got ${reward}`);
       if (!Number.isFinite(weight)) throw new RangeError(`weight must be finite, got ${weight}`);
       for (const c of contextChain(context)) {
+        if (mixture && weight > 0) {
+          const means = Array.from({ length: shorts + 1 }, (_, i) => {
+            const p = posterior(armId, c, 1, i);
+            return p.alpha / (p.alpha + p.beta);
+          });
+          mixture.score(node(c).memoryScores, means, reward, weight);
+        }
         const e = entry(armId, c);
         const n = pooled(node(c));
         n.successes = Math.max(0, n.successes + weight * reward);
@@ -343,6 +397,10 @@ export function createContextualStats(options: ContextualStatsOptions) {
         e.beta = Math.max(0, e.beta + weight * (1 - reward));
         e.recentAlpha = Math.max(0, e.recentAlpha + weight * reward);
         e.recentBeta = Math.max(0, e.recentBeta + weight * (1 - reward));
+        for (let i = 0; i < shorts; i++) {
+          e.shortAlpha[i] = Math.max(0, e.shortAlpha[i]! + weight * reward);
+          e.shortBeta[i] = Math.max(0, e.shortBeta[i]! + weight * (1 - reward));
+        }
       }
     },
     recordOperational(armId: string, context: string, observation: OperationalObservation): void {
@@ -369,6 +427,18 @@ export function createContextualStats(options: ContextualStatsOptions) {
         meanLatencyMs: meanLatency(armId, context),
       };
     },
+    /** Probability of each memory in `context`, the long one first ([1] without a mixture). */
+    memoryWeights(context: string): number[] {
+      if (!mixture) return [1];
+      const n = nodes.get(context);
+      return mixture.weights(n ? n.memoryScores : zeros(shorts + 1));
+    },
+    /** A memory for one decision in `context`, drawn by weight (0, the long memory, without a mixture). */
+    drawMemory(rng: Rng, context: string): number {
+      if (!mixture) return 0;
+      const n = nodes.get(context);
+      return n ? mixture.draw(rng, n.memoryScores) : mixture.draw(rng, zeros(shorts + 1));
+    },
     /** Evidence weight (alpha + beta beyond the prior) of the arm in the context, decayed. */
     evidence(armId: string, context: string): number {
       const e = existing(armId, context);
@@ -386,20 +456,32 @@ export function createContextualStats(options: ContextualStatsOptions) {
           successes: n.successes,
           trials: n.trials,
           stamp: n.stamp,
-          arms: [...n.arms.entries()].map(([armId, e]) => ({ armId, ...e })),
+          memoryScores: [...n.memoryScores],
+          arms: [...n.arms.entries()].map(([armId, e]) => ({ armId, ...e, shortAlpha: [...e.shortAlpha], shortBeta: [...e.shortBeta] })),
         })),
       };
     },
     restore(state: LearnedState, armIds: ReadonlySet<string>): void {
       nodes.clear();
+      // Memories saved under other half-lives (or before the mixture existed) do not describe these: they start empty.
+      const fitting = (values: readonly number[] | undefined, length: number) =>
+        values !== undefined && values.length === length ? [...values] : zeros(length);
       for (const c of state.contexts) {
         const arms = new Map<string, Entry>();
         for (const { armId, ...entry } of c.arms) {
           if (armIds.has(armId)) {
-            arms.set(armId, { ...entry, recentAlpha: entry.recentAlpha ?? 0, recentBeta: entry.recentBeta ?? 0 });
+            const sameShorts = entry.shortAlpha?.length === shorts && entry.shortBeta?.length === shorts;
+            arms.set(armId, {
+              ...entry,
+              recentAlpha: entry.recentAlpha ?? 0,
+              recentBeta: entry.recentBeta ?? 0,
+              shortAlpha: sameShorts ? [...entry.shortAlpha!] : zeros(shorts),
+              shortBeta: sameShorts ? [...entry.shortBeta!] : zeros(shorts),
+            });
           }
         }
-        nodes.set(c.context, { clock: c.clock, successes: c.successes, trials: c.trials, stamp: c.stamp, arms });
+        const memoryScores = fitting(c.memoryScores, shorts + 1);
+        nodes.set(c.context, { clock: c.clock, successes: c.successes, trials: c.trials, stamp: c.stamp, arms, memoryScores });
       }
     },
   };

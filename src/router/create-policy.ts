@@ -13,6 +13,7 @@ export function createStats(config: BanditConfig, reward: Pick<RewardCalculator,
     hierarchyStrength: config.hierarchyStrength,
     halfLife: config.halfLife,
     recentHalfLife: config.sharpenHalfLife ?? config.halfLife / 8,
+    mixture: config.mixture,
     penalty: reward.penalty,
   });
 }
