@@ -57,6 +57,19 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/** Whether `work` settled (either way) before `deadline` (a `performance.now()` time). */
+async function withDeadline(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()));
+  });
+  try {
+    return await Promise.race([work.then(() => true, () => true), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function buildApp(deps: AppDeps): App {
   const { config, logger } = deps;
   const keys = createKeyRing(config, deps.env, logger);
@@ -169,6 +182,8 @@ export function buildApp(deps: AppDeps): App {
     keys,
     routes: [createOpenAIRoutes({ gate, router, config, logger })],
     trustedDocuments,
+    drainChats: (cutAt, giveUpAt) => gate.stop(cutAt, giveUpAt),
+    operationLimits: config.limits.operations,
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
@@ -211,14 +226,22 @@ export function buildApp(deps: AppDeps): App {
       return address;
     },
     async stop() {
+      const deadline = performance.now() + config.server.shutdownTimeoutMs;
       await server.stop();
-      await shadow.close();
-      // After the last request has finished, so that nothing it taught is left out.
-      await learningLog.stop();
-      await models.close();
-      await limiterStore.close();
-      await cache.close();
-      if (redis) await redis.quit().catch(() => redis.disconnect());
+      const release = async () => {
+        await shadow.close();
+        // After the last request has finished, so that nothing it taught is left out.
+        await learningLog.stop();
+        await models.close();
+        await limiterStore.close();
+        await cache.close();
+        if (redis?.status === 'ready') await redis.quit();
+      };
+      // Bounded whatever Redis or the upstreams do: a Redis that is down keeps ioredis reconnecting
+      // and its commands pending, which must not keep the process past shutdownTimeoutMs.
+      const released = await withDeadline(release(), deadline);
+      if (!released) logger.warn({ shutdownTimeoutMs: config.server.shutdownTimeoutMs }, 'stop: releasing resources took the rest of the timeout; cut');
+      redis?.disconnect();
     },
   };
 }

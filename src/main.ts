@@ -38,6 +38,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // app.stop() bounds itself by shutdownTimeoutMs; this only catches a stop that overran its bounds.
+    setTimeout(() => {
+      logger.error({ shutdownTimeoutMs: config.server.shutdownTimeoutMs }, 'shutdown overran shutdownTimeoutMs: exiting');
+      process.exit(1);
+    }, config.server.shutdownTimeoutMs + 1_000).unref();
     app
       .stop()
       .then(() => process.exit(exitCode))

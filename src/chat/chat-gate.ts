@@ -4,6 +4,7 @@ import type { Capacity } from '../limits/capacity.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
+import { createChatDrain } from './chat-drain.js';
 import type { ChatEvent, ChatRequest } from './chat-events.js';
 import { FeedbackError, type ChatService, type FeedbackInput, type FeedbackResult } from './chat-service.js';
 import type { RequestRecord } from './request-store.js';
@@ -22,6 +23,8 @@ export type FeedbackToken = string | null | undefined;
 export interface ChatGate {
   /** Admits (throws LimitError: OVERLOADED, RATE_LIMITED, BUDGET_EXHAUSTED), validates (throws ChatInputError), then streams; `return()` aborts. */
   chat(principal: Principal, request: Omit<ChatRequest, 'owner'>): Promise<AsyncGenerator<ChatEvent, void, undefined>>;
+  /** Stops taking chats and drains those in flight (see src/chat/chat-drain.ts). */
+  stop(cutAt: number, giveUpAt: number): Promise<void>;
   submitFeedback(principal: Principal, input: FeedbackInput & { readonly feedbackToken?: FeedbackToken }): Promise<FeedbackResult>;
   /**
    * Undefined when unknown, expired or not provably the caller's (wrong token); throws FORBIDDEN
@@ -62,6 +65,7 @@ const CHARS_PER_TOKEN = 4;
 
 export function createChatGate(deps: ChatGateDeps): ChatGate {
   const { chat, shadow, limiter } = deps;
+  const drain = createChatDrain();
 
   const owned = (principal: Principal, id: string, token: FeedbackToken): RequestRecord | undefined =>
     accessibleRequest(principal, id, token, chat.getRequest);
@@ -153,6 +157,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
 
   return {
     async chat(principal, input) {
+      drain.admit();
       const slot = deps.capacity.admitChat();
       let admission: Admission;
       try {
@@ -169,8 +174,10 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
         admission.release();
         throw error;
       }
-      return metered(stream, request, admission);
+      return drain.track(metered(stream, request, admission));
     },
+
+    stop: (cutAt, giveUpAt) => drain.stop(cutAt, giveUpAt),
 
     async submitFeedback(principal, { feedbackToken, ...input }) {
       requireOwned(principal, input.requestId, feedbackToken);

@@ -17,6 +17,7 @@ import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import type { RequestRecord, RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
+import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
 
 /**
  * The chat service: validate → cache → route → stream → learn. One upstream answer is produced
@@ -97,8 +98,6 @@ const NO_TOKENS: readonly string[] = [];
 /** Comments are kept with the request for the feedback window: bounded, so memory is too. */
 const MAX_COMMENT_CHARS = 2_000;
 
-/** Tags name a context path (general to specific); deeper paths only dilute the statistics. */
-const MAX_TAGS = 8;
 
 /** The fraction of a user's feedback below which an answer is not served from the cache again. */
 const NEGATIVE_FEEDBACK_BELOW = 0.5;
@@ -156,8 +155,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     if (request.temperature !== undefined && !(request.temperature >= 0 && request.temperature <= 2)) {
       throw new ChatInputError('TEMPERATURE_OUT_OF_RANGE', 'temperature must be between 0 and 2');
     }
-    if (request.tags && (request.tags.length > MAX_TAGS || request.tags.some((tag) => tag.trim() === '' || tag.length > 64))) {
-      throw new ChatInputError('INVALID_TAG', `at most ${MAX_TAGS} tags, each non-empty and at most 64 characters`);
+    const tags = request.tags;
+    if (tags && (tags.length > MAX_CONTEXT_SEGMENTS || tags.some((tag) => tag.trim() === '' || tag.length > MAX_TAG_CHARS))) {
+      throw new ChatInputError(
+        'INVALID_TAG',
+        `at most ${MAX_CONTEXT_SEGMENTS} tags, each non-empty and at most ${MAX_TAG_CHARS} characters`,
+      );
     }
   }
 

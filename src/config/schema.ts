@@ -232,8 +232,29 @@ const routerSchema = z
   })
   .strict();
 
+/**
+ * Work one GraphQL operation may ask for (GraphQL Armor's rules, see src/server/operation-limits.ts).
+ * The defaults leave 4x headroom over the largest operation the console and the client send
+ * (the analyzer snapshot: depth 7, cost ~5,000; the console's document: 456 tokens).
+ */
+const operationLimitsSchema = z
+  .object({
+    /** Tokens of the document, counted while parsing (a string literal is one token). */
+    maxTokens: z.number().int().positive().default(2_000),
+    /** Directives in the operation. */
+    maxDirectives: z.number().int().positive().default(50),
+    /** Aliases in the operation (`__typename` aliases are free). */
+    maxAliases: z.number().int().positive().default(15),
+    /** Nesting of selections, fragments counted as their fields. */
+    maxDepth: z.number().int().positive().default(12),
+    /** GraphQL Armor's cost: 1 per scalar, 2 per object, each level x1.5. */
+    maxCost: z.number().int().positive().default(20_000),
+  })
+  .strict();
+
 const limitsSchema = z
   .object({
+    operations: operationLimitsSchema.default(operationLimitsSchema.parse({})),
     maxMessages: z.number().int().positive().default(200),
     /** Characters across all messages of one request. */
     maxPromptChars: z.number().int().positive().default(100_000),
@@ -640,6 +661,7 @@ export type CircuitConfig = z.infer<typeof circuitSchema>;
 export type StreamingConfig = z.infer<typeof streamingSchema>;
 export type AnalyzerConfig = z.infer<typeof analyzerSchema>;
 export type ShadowConfig = z.infer<typeof shadowSchema>;
+export type OperationLimitsConfig = z.infer<typeof operationLimitsSchema>;
 export type AuthConfig = z.infer<typeof authSchema>;
 export type ClientKeyConfig = z.infer<typeof clientKeySchema>;
 export type ClientLimits = z.infer<typeof clientLimitsSchema>;

@@ -71,7 +71,7 @@ builder.queryFields((t) => ({
     type: [ArmRef],
     description: 'Every arm with its statistics, overall or in one context.',
     args: { context: t.arg.string({ description: 'A context name as reported by ChatRoute.context.' }) },
-    resolve: (_root, { context }, { services }) => services.router.arms(context ?? undefined),
+    resolve: (_root, { context }, { services }) => translateErrors(() => services.router.arms(context ?? undefined)),
   }),
   armsInContext: t.field({
     type: [ArmInContextRef],
@@ -79,7 +79,7 @@ builder.queryFields((t) => ({
     args: { context: t.arg.string({ description: 'A context name as reported by ChatRoute.context.' }) },
     resolve: (_root, { context }, { services }) => {
       const name = context ?? GLOBAL_CONTEXT;
-      return services.router.arms(name).map((arm) => inContext(arm, name));
+      return translateErrors(() => services.router.arms(name).map((arm) => inContext(arm, name)));
     },
   }),
   contexts: t.stringList({

@@ -2,7 +2,7 @@ import type { ChatChunkEvent, ChatDoneEvent, ChatErrorEvent, ChatEvent, ChatMetr
 import { MAX_RECENT_PER_SESSION, type RequestRecord } from '../chat/request-store.js';
 import { builder } from './builder.js';
 import { roundMs, roundMsOrNull, roundShareOrNull, roundUsd } from './display-rounding.js';
-import { translateErrors, userError } from './errors.js';
+import { translateErrors, translateStream, userError } from './errors.js';
 
 const ChatRole = builder.enumType('ChatRole', {
   values: { SYSTEM: { value: 'system' }, USER: { value: 'user' }, ASSISTANT: { value: 'assistant' } } as const,
@@ -158,9 +158,9 @@ builder.subscriptionFields((t) => ({
         'Routes and streams one chat: exactly one ChatRoute, then ChatChunks, then one ChatDone or ChatError.',
       args: { input: t.arg({ type: ChatInput, required: true }) },
       subscribe: (_root, { input }, { services, principal, session }) =>
-        translateErrors(
-          () =>
-            services.gate.chat(principal, {
+        translateErrors(async () =>
+          translateStream(
+            await services.gate.chat(principal, {
               messages: input.messages,
               tags: input.tags ?? undefined,
               armId: input.arm ?? undefined,
@@ -168,7 +168,9 @@ builder.subscriptionFields((t) => ({
               temperature: input.temperature ?? undefined,
               cache: input.cache ?? true,
               session,
-            })),
+            }),
+          ),
+        ),
       resolve: (event) => event,
     }),
 }));

@@ -32,3 +32,19 @@ function translate(error: unknown): unknown {
   const http = typeof retryAfter === 'number' ? { http: { headers: { 'retry-after': String(retryAfter) } } } : {};
   return userError(error.code, error.message, { ...error.details, ...http });
 }
+
+/** A stream whose coded failures mid-stream (not only at subscribe) reach the client with their code. */
+export function translateStream<T>(stream: AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
+  const outer: AsyncGenerator<T, void, undefined> = {
+    next: () =>
+      stream.next().catch((error: unknown) => {
+        throw translate(error);
+      }),
+    return: () => stream.return(undefined),
+    throw: (error: unknown) => stream.throw(error),
+    [Symbol.asyncIterator]() {
+      return outer;
+    },
+  };
+  return outer;
+}

@@ -5,6 +5,7 @@ import type { Learning } from '../learning/learning.js';
 import { contextChain, estimateProbabilityBest, GLOBAL_CONTEXT, parentContext, type BanditPolicy, type ContextualStats, type Posterior } from './bandit.js';
 import { summarizePosterior, type PosteriorSummary } from './beta-distribution.js';
 import type { ContextClassifier } from './context-classifier.js';
+import { contextPathProblem } from './context-path.js';
 import type { Rng } from './random.js';
 import type { RewardCalculator } from './reward-calculator.js';
 
@@ -208,6 +209,8 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       return pulls;
     },
     arms(context = GLOBAL_CONTEXT, draws = 2_000) {
+      const problem = contextPathProblem(context);
+      if (problem) throw new CodedError('INVALID_CONTEXT', problem);
       const ids = [...arms.keys()];
       const enabled = enabledArmIds();
       const best = enabled.length > 0 && draws > 0 ? probabilityBest(enabled, context, draws) : new Map<string, number>();

@@ -9,10 +9,12 @@ import { bearerToken, type KeyRing } from '../auth/client-keys.js';
 import { AccessError, principalName, type Principal } from '../auth/principal.js';
 import { requireScope } from '../auth/scopes.js';
 import { CodedError } from '../coded-error.js';
+import type { OperationLimitsConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { SlotLimiter } from '../limits/limiter-store.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
+import { useOperationLimits } from './operation-limits.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
 import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
 import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
@@ -57,6 +59,13 @@ export interface GatewayServerDeps {
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
   /** When set, only these documents run (see `server.trustedDocuments`). */
   readonly trustedDocuments?: TrustedDocumentsOptions | null;
+  /**
+   * Stops taking chats and waits for those in flight until `cutAt` (a `performance.now()` time),
+   * ends the rest with SHUTTING_DOWN, and resolves once they are read to their end or at `giveUpAt`.
+   */
+  readonly drainChats: (cutAt: number, giveUpAt: number) => Promise<void>;
+  /** What one operation may ask for (`limits.operations`). */
+  readonly operationLimits: OperationLimitsConfig;
   /** Bounds on what one client holds open (see `capacity`). */
   readonly connections: ConnectionLimits;
 }
@@ -111,6 +120,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     landingPage: false,
     extraParamNames: ['documentId'],
     plugins: [
+      useOperationLimits(deps.operationLimits),
       useOperationGate(gate),
       useScopes(),
       useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),
@@ -159,6 +169,14 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });
       return sendJson(res, 200, deps.health());
     }
+    if (stopping && path !== '/livez') {
+      // Balancers read /health; a request that still arrives is told to go elsewhere.
+      res.setHeader('connection', 'close');
+      res.setHeader('retry-after', '1');
+      return sendJson(res, 503, {
+        errors: [{ message: 'this instance is stopping; retry, another instance will answer', extensions: { code: 'SHUTTING_DOWN' } }],
+      });
+    }
     const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization));
     const route = deps.routes?.find((r) => r.matches(path));
     if (route) return route.handle(req, res, auth!);
@@ -192,6 +210,10 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   httpServer.on('upgrade', (request, socket, head) => {
     if ((request.url ?? '/').split('?')[0] !== options.graphqlPath) {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (stopping) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n');
       return;
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
@@ -269,23 +291,33 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       });
     },
     async stop() {
+      const deadline = performance.now() + options.shutdownTimeoutMs;
+      // The last part of the timeout is kept for the cut streams' last events and the closes.
+      const grace = Math.min(1_000, options.shutdownTimeoutMs / 4);
       stopping = true;
-      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      const sockets = new Set(wsServer.clients);
       // Past the timeout, whatever is still open is cut: a client that ignores the close frame, or
-      // a request still streaming, must not hold the shutdown.
-      const sockets = [...wsServer.clients];
+      // one that does not read, must not hold the shutdown.
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.terminate();
         httpServer.closeAllConnections();
-      }, options.shutdownTimeoutMs);
+      }, Math.max(0, deadline - performance.now()));
       timer.unref();
-      // Closing sockets makes graphql-ws return() every subscription, which aborts model calls.
+      // The listener stays open meanwhile: /health says 503, other new requests get SHUTTING_DOWN.
+      await deps.drainChats(deadline - 2 * grace, deadline - grace);
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      // Closing sockets (1001) makes graphql-ws return() what is left (metrics subscriptions).
       await wsDisposable.dispose();
       httpServer.closeIdleConnections();
+      // What is still open over HTTP is no chat (those are over): a metrics stream, a query.
+      const rest = setTimeout(() => httpServer.closeAllConnections(), Math.max(0, Math.min(grace, deadline - performance.now())));
+      rest.unref();
       await closed;
+      clearTimeout(rest);
       clearTimeout(timer);
       await yoga.dispose();
     },
+
   };
 }
 

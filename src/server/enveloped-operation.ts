@@ -46,7 +46,13 @@ export async function prepareEnvelopedOperation(
     if (error instanceof GraphQLError) return withoutHttpHints([error]);
     throw error;
   }
-  const errors = validate(schema, document);
+  let errors;
+  try {
+    errors = validate(schema, document);
+  } catch (error) {
+    if (error instanceof GraphQLError) return withoutHttpHints([error]);
+    throw error;
+  }
   if (errors.length > 0) return withoutHttpHints(errors);
   return {
     schema,
