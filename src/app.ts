@@ -28,6 +28,7 @@ import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
 import { createLocalEventLog } from './learning/local-event-log.js';
 import { createLearningStack } from './learning/learning-stack.js';
+import { createWarmStarter } from './learning/warm-start.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
@@ -118,6 +119,7 @@ export function buildApp(deps: AppDeps): App {
       }),
   });
   const policy = createPolicy(config.bandit, rng, stats);
+  const classify = createContextClassifier(config.bandit.classifier);
   const router = createAdaptiveRouter({
     arms: config.arms,
     policy,
@@ -125,7 +127,7 @@ export function buildApp(deps: AppDeps): App {
     learning,
     rng,
     reward,
-    classify: createContextClassifier(config.bandit.classifier),
+    classify,
     confidenceDraws: config.bandit.confidenceDraws,
     maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
@@ -173,7 +175,14 @@ export function buildApp(deps: AppDeps): App {
   });
 
   const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow };
+  const warmStart = createWarmStarter({
+    learning,
+    arms: config.arms,
+    models: config.models,
+    warmStart: config.router.warmStart,
+    classify,
+  });
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow, warmStart };
   const server = createGatewayServer({
     schema,
     services,

@@ -116,6 +116,24 @@ const armSchema = z
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().positive().optional(),
     systemPrompt: z.string().optional(),
+    /**
+     * What is known of the arm's quality before any feedback (a leaderboard, an eval): per context
+     * path ("*" = everywhere), a prior mean and how many feedback scores it is worth.
+     */
+    priors: z
+      .array(
+        z
+          .object({
+            context: z.string().min(1).max(256).default('*'),
+            /** Expected quality (share of good answers) in (0, 1). */
+            mean: z.number().gt(0).lt(1),
+            /** Pseudo-observations: how many feedback scores the prior is worth. */
+            strength: z.number().positive().max(100_000),
+          })
+          .strict(),
+      )
+      .max(100)
+      .optional(),
   })
   .strict();
 
@@ -179,13 +197,13 @@ const banditSchema = z
      */
     mixture: z
       .object({
-        /** Half-lives (requests of a context) of the short memories; [] = the long memory alone. */
-        halfLives: z.array(z.number().positive()).max(8).default([100, 400]),
+        /** Half-lives (requests of a context) of the short memories, e.g. [100, 400]; [] = the long memory alone. */
+        halfLives: z.array(z.number().positive()).max(8).default([]),
         /** Observations of a context after which a memory's predictive score counts half. */
         scoreHalfLife: z.number().positive().default(8_000),
       })
       .strict()
-      .default({ halfLives: [100, 400], scoreHalfLife: 8_000 }),
+      .default({ halfLives: [], scoreHalfLife: 8_000 }),
     /** Contexts with statistics of their own; past it, new contexts share their nearest known ancestor's. */
     maxContexts: z.number().int().positive().default(1_000),
     /** Probability that epsilon-greedy explores uniformly at random. */

@@ -113,6 +113,11 @@ export interface ContextualStatsOptions {
    * half-life of their predictive scores. Unset or no half-lives: the long memory alone.
    */
   readonly mixture?: { readonly halfLives: readonly number[]; readonly scoreHalfLife: number } | undefined;
+  /**
+   * Priors an operator configured (arms[].priors): the arm's prior in that context, replacing the
+   * hierarchical one (or `prior` at the global context). Contexts below it inherit it through the hierarchy.
+   */
+  readonly armPriors?: ReadonlyMap<string, ReadonlyMap<string, Posterior>> | undefined;
   readonly penalty: OperationalPenalty;
 }
 
@@ -284,6 +289,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
   };
 
   const priorOf = (armId: string, context: string): Posterior => {
+    const configured = options.armPriors?.get(armId)?.get(context);
+    if (configured) return configured;
     if (context === GLOBAL_CONTEXT || hierarchyStrength === 0) return prior;
     const parentId = parentContext(context);
     const parent = posterior(armId, parentId);
