@@ -34,6 +34,7 @@ import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
 import { createGatewayServer, type GatewayServer } from './server/create-server.js';
 import { loadTrustedDocuments } from './server/trusted-documents.js';
+import { maxRequestBytes } from './server/request-size.js';
 
 /**
  * Builds a whole Switchyard from a validated configuration: the one place where parts are wired
@@ -128,7 +129,6 @@ export function buildApp(deps: AppDeps): App {
     rng,
     reward,
     classify,
-    confidenceDraws: config.bandit.confidenceDraws,
     maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
   });
@@ -193,6 +193,7 @@ export function buildApp(deps: AppDeps): App {
     trustedDocuments,
     drainChats: (cutAt, giveUpAt) => gate.stop(cutAt, giveUpAt),
     operationLimits: config.limits.operations,
+    maxRequestBytes: maxRequestBytes(config),
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,

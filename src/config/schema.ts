@@ -191,27 +191,12 @@ const banditSchema = z
      * times); unset = halfLife / 8. Keeps a long-unpulled arm's stale record from blocking re-exploration.
      */
     sharpenHalfLife: nonNegative.optional(),
-    /**
-     * Drift without a knob: short memories besides the long one (halfLife), weighted per context by
-     * how well each predicted its recent rewards; Thompson sampling draws a memory per decision.
-     */
-    mixture: z
-      .object({
-        /** Half-lives (requests of a context) of the short memories, e.g. [100, 400]; [] = the long memory alone. */
-        halfLives: z.array(z.number().positive()).max(8).default([]),
-        /** Observations of a context after which a memory's predictive score counts half. */
-        scoreHalfLife: z.number().positive().default(8_000),
-      })
-      .strict()
-      .default({ halfLives: [], scoreHalfLife: 8_000 }),
     /** Contexts with statistics of their own; past it, new contexts share their nearest known ancestor's. */
     maxContexts: z.number().int().positive().default(1_000),
     /** Probability that epsilon-greedy explores uniformly at random. */
     epsilon: probability.default(0.1),
     /** Exploration multiplier of UCB1's bonus sqrt(2 ln n / n_arm); 1 is the textbook bound. */
     ucbExploration: nonNegative.default(1),
-    /** Monte Carlo draws used to estimate routing confidence (probability the chosen arm is best). */
-    confidenceDraws: z.number().int().min(16).max(10_000).default(256),
     seed: z.number().int().optional(),
     classifier: z
       .object({
@@ -358,6 +343,17 @@ const serverSchema = z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
       .optional(),
+    /**
+     * Web origins (scheme://host[:port]) whose pages may call the gateway: they get CORS headers and
+     * may open WebSockets. Any other origin is refused (403); requests without an Origin header and
+     * the gateway's own pages are always served.
+     */
+    corsOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin: scheme://host[:port], no path')).default([]),
+    /**
+     * Largest HTTP request body and WebSocket message, in bytes; unset: 6 bytes per character of
+     * limits.maxPromptChars plus 1 MiB (see src/server/request-size.ts).
+     */
+    maxRequestBytes: z.number().int().min(1_024).optional(),
     /** Seconds a graceful shutdown may take before connections are cut. */
     shutdownTimeoutMs: z.number().int().positive().default(10_000),
     /** Run only the operations of a persisted-documents manifest (codegen's client preset writes one). */

@@ -29,9 +29,6 @@ const entrySchema = z
     // Absent in state saved before sharpening kept recent evidence apart; the bandit then counts it as stale.
     recentAlpha: count.optional(),
     recentBeta: count.optional(),
-    // Absent in state saved before the forgetting mixture; its short memories then start empty.
-    shortAlpha: z.array(count).max(8).optional(),
-    shortBeta: z.array(count).max(8).optional(),
     stamp: count,
   })
   .strict()
@@ -43,8 +40,6 @@ const contextSchema = z
     successes: count,
     trials: count,
     stamp: count,
-    // Log predictive likelihoods (never positive); absent in state saved before the forgetting mixture.
-    memoryScores: z.array(z.number().finite().nonpositive()).max(9).optional(),
     arms: z.array(entrySchema),
   })
   .strict()

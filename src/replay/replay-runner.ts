@@ -142,7 +142,6 @@ export function runReplay(rows: readonly ReplayRow[], options: ReplayOptions): R
     rng,
     reward,
     classify,
-    confidenceDraws: config.bandit.confidenceDraws,
     maxContexts: config.bandit.maxContexts,
     // A row without an outcome for a model is as if that model were down for the request.
     isModelAvailable: (model) => current.outcomes.has(model),

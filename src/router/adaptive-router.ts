@@ -8,6 +8,7 @@ import type { ContextClassifier } from './context-classifier.js';
 import { contextPathProblem } from './context-path.js';
 import type { Rng } from './random.js';
 import type { RewardCalculator } from './reward-calculator.js';
+import { createRoutingConfidence } from './routing-confidence.js';
 
 /**
  * The adaptive router: picks an arm per request with the bandit policy, reading the learnt
@@ -96,12 +97,10 @@ export interface AdaptiveRouterDeps {
   readonly stats: ContextualStats;
   /** Where operator changes go, and where the arms' enabled state is read from. */
   readonly learning: Pick<Learning, 'observe' | 'operator' | 'state'>;
-  /** Draws of the routing confidence estimate. */
+  /** Draws of the Monte Carlo probability of being best in the arm views. */
   readonly rng: Rng;
   readonly reward: RewardCalculator;
   readonly classify: ContextClassifier;
-  /** Draws used to estimate routing confidence. */
-  readonly confidenceDraws: number;
   /**
    * Most contexts the router keeps statistics for. Tags come from clients, so without a bound
    * every new tag combination would grow memory; past it, a new context is routed in its nearest
@@ -135,17 +134,39 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
   const probabilityBest = (candidates: readonly string[], context: string, draws: number) =>
     estimateProbabilityBest(deps.rng, stats, candidates, context, draws);
 
-  const enabledArmIds = () => [...arms.keys()].filter(isEnabled);
+  const armList = [...arms.values()];
+  const enabledArmIds = () => {
+    const ids: string[] = [];
+    for (const a of armList) if (isEnabled(a.id)) ids.push(a.id);
+    return ids;
+  };
 
-  const candidatesFor = (excluded: ReadonlySet<string>) => {
-    const enabled = enabledArmIds().filter((id) => !excluded.has(id));
-    const available = enabled.filter((id) => isModelAvailable(arms.get(id)!.model));
-    return available;
+  const candidatesFor = (excluded: ReadonlySet<string> | null) => {
+    const ids: string[] = [];
+    for (const a of armList) {
+      if (isEnabled(a.id) && !excluded?.has(a.id) && isModelAvailable(a.model)) ids.push(a.id);
+    }
+    return ids;
+  };
+
+  const routingConfidence = createRoutingConfidence();
+  // Utilities of the candidates of one decision, reused across decisions.
+  let means = new Float64Array(arms.size + 1);
+  let sds = new Float64Array(arms.size + 1);
+  const confidenceOf = (armId: string, context: string, candidates: readonly string[]): number => {
+    let chosen = candidates.indexOf(armId);
+    const pool = chosen >= 0 ? candidates : [...candidates, armId];
+    if (chosen < 0) chosen = pool.length - 1;
+    if (means.length < pool.length) {
+      means = new Float64Array(pool.length);
+      sds = new Float64Array(pool.length);
+    }
+    stats.utilities(pool, context, means, sds);
+    return routingConfidence.probabilityBest(chosen, pool.length, means, sds);
   };
 
   const decide = (armId: string, context: string, candidates: readonly string[], pinned: boolean) => {
-    const pool = candidates.includes(armId) ? candidates : [...candidates, armId];
-    const confidence = probabilityBest(pool, context, deps.confidenceDraws).get(armId) ?? 0;
+    const confidence = confidenceOf(armId, context, candidates);
     return { armId, modelId: arms.get(armId)!.model, context, confidence, pinned };
   };
 
@@ -173,7 +194,7 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
         if (!isEnabled(arm.id)) throw new RouterError('ARM_DISABLED', `arm "${request.pinnedArmId}" is disabled`);
         return decide(arm.id, context, enabledArmIds(), true);
       }
-      let candidates = candidatesFor(new Set());
+      let candidates = candidatesFor(null);
       // Every circuit open: trying a model beats refusing outright.
       if (candidates.length === 0) candidates = enabledArmIds();
       if (candidates.length === 0) throw new RouterError('NO_ARM_AVAILABLE', 'no arm is enabled');
@@ -217,7 +238,7 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       return ids.map((id) => ({ ...view(id, context), probabilityBest: best.get(id) ?? 0 }));
     },
     routableArms(context) {
-      return candidatesFor(new Set()).map((id) => ({
+      return candidatesFor(null).map((id) => ({
         id,
         modelId: arms.get(id)!.model,
         posterior: stats.stats(id, context).posterior,

@@ -1,4 +1,3 @@
-import { createForgettingMixture, type ForgettingMixture } from './forgetting-mixture.js';
 import { sampleBeta, type Rng } from './random.js';
 
 /**
@@ -73,7 +72,7 @@ export interface BanditPolicy {
 }
 
 /** What a policy may read of the statistics. */
-export type PolicyStats = Pick<ContextualStats, 'posterior' | 'penalties' | 'drawMemory'>;
+export type PolicyStats = Pick<ContextualStats, 'read'>;
 
 /** Learnt statistics as plain JSON-safe data: per context its clock and pooled evidence, and per arm its entry. */
 export interface LearnedState {
@@ -84,15 +83,9 @@ export interface LearnedState {
     readonly successes: number;
     readonly trials: number;
     readonly stamp: number;
-    /** Predictive scores of the memories (see forgetting-mixture.ts); missing in state saved before they existed. */
-    readonly memoryScores?: readonly number[];
-    /**
-     * The recent evidence and the short memories may be missing (state saved before they existed):
-     * recent evidence then counts as stale, short memories start empty.
-     */
+    /** The recent evidence may be missing (state saved before it existed): it then counts as stale. */
     readonly arms: ReadonlyArray<
-      { readonly armId: string } & Omit<Entry, 'recentAlpha' | 'recentBeta' | 'shortAlpha' | 'shortBeta'> &
-        Partial<Pick<Entry, 'recentAlpha' | 'recentBeta' | 'shortAlpha' | 'shortBeta'>>
+      { readonly armId: string } & Omit<Entry, 'recentAlpha' | 'recentBeta'> & Partial<Pick<Entry, 'recentAlpha' | 'recentBeta'>>
     >;
   }>;
 }
@@ -108,11 +101,6 @@ export interface ContextualStatsOptions {
    * 0 = never forget it.
    */
   readonly recentHalfLife: number;
-  /**
-   * Short memories of the forgetting mixture (forgetting-mixture.ts): their half-lives and the
-   * half-life of their predictive scores. Unset or no half-lives: the long memory alone.
-   */
-  readonly mixture?: { readonly halfLives: readonly number[]; readonly scoreHalfLife: number } | undefined;
   /**
    * Priors an operator configured (arms[].priors): the arm's prior in that context, replacing the
    * hierarchical one (or `prior` at the global context). Contexts below it inherit it through the hierarchy.
@@ -133,14 +121,12 @@ interface Entry {
   /** The part of alpha and beta gathered recently: decayed with the (shorter) recent half-life. */
   recentAlpha: number;
   recentBeta: number;
-  /** The same evidence in the short memories of the forgetting mixture, one per short half-life. */
-  shortAlpha: number[];
-  shortBeta: number[];
   /** Context clock at which the decayed fields were last brought up to date. */
   stamp: number;
 }
 
 interface ContextNode {
+  readonly parent: string;
   clock: number;
   readonly arms: Map<string, Entry>;
   /** Decayed quality evidence pooled over the context's arms (sums of their alpha and alpha + beta). */
@@ -148,12 +134,28 @@ interface ContextNode {
   trials: number;
   /** Clock at which the pooled evidence was last decayed. */
   stamp: number;
-  /** Predictive score of each memory in this context, the long one first. */
-  memoryScores: number[];
+  /** Logit of the base rate, computed at rateVersion of the statistics. */
+  logitRate: number;
+  rateVersion: number;
 }
 
-/** Pseudo-observations of an arm's long memory in the prior of its short memories (see posterior). */
-const SHORT_MEMORY_PRIOR_STRENGTH = 4;
+const newNode = (context: string, clock: number, successes: number, trials: number, stamp: number, arms = new Map<string, Entry>()): ContextNode => ({
+  parent: parentContext(context),
+  clock,
+  arms,
+  successes,
+  trials,
+  stamp,
+  logitRate: 0,
+  rateVersion: -1,
+});
+
+/** An arm's posterior and operational penalty in one context, as {@link ContextualStats.read} gives them. */
+export interface ArmReading {
+  readonly alpha: number;
+  readonly beta: number;
+  readonly penalty: number;
+}
 
 /** One pseudo-observation of the parent's mean cost/latency: a single call in a new context does not fully override it. */
 const OPERATIONAL_BACKOFF = 1;
@@ -186,11 +188,7 @@ export function contextChain(context: string): string[] {
 export type ContextualStats = ReturnType<typeof createContextualStats>;
 
 export function createContextualStats(options: ContextualStatsOptions) {
-  const { prior, hierarchyStrength, halfLife, recentHalfLife, penalty } = options;
-  const mixture: ForgettingMixture | null =
-    options.mixture && options.mixture.halfLives.length > 0 ? createForgettingMixture(options.mixture) : null;
-  const shorts = mixture?.halfLives.length ?? 0;
-  const zeros = (n: number) => Array.from({ length: n }, () => 0);
+  const { prior, hierarchyStrength, halfLife, recentHalfLife, penalty, armPriors } = options;
   if (!(prior.alpha > 0 && prior.beta > 0)) throw new RangeError('prior alpha and beta must be > 0');
   const nodes = new Map<string, ContextNode>();
   // Decay per tick: 2^(-1/halfLife); 0 disables forgetting.
@@ -200,7 +198,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
   const node = (context: string): ContextNode => {
     let n = nodes.get(context);
     if (!n) {
-      n = { clock: 0, arms: new Map(), successes: 0, trials: 0, stamp: 0, memoryScores: zeros(shorts + 1) };
+      n = newNode(context, 0, 0, 0, 0);
       nodes.set(context, n);
     }
     return n;
@@ -223,13 +221,6 @@ export function createContextualStats(options: ContextualStatsOptions) {
       e.recentAlpha *= f;
       e.recentBeta *= f;
     }
-    if (elapsed > 0 && mixture) {
-      for (let i = 0; i < shorts; i++) {
-        const f = mixture.decayFactor(i, elapsed);
-        e.shortAlpha[i]! *= f;
-        e.shortBeta[i]! *= f;
-      }
-    }
     e.stamp = n.clock;
     return e;
   };
@@ -249,8 +240,6 @@ export function createContextualStats(options: ContextualStatsOptions) {
         latencySum: 0,
         recentAlpha: 0,
         recentBeta: 0,
-        shortAlpha: zeros(shorts),
-        shortBeta: zeros(shorts),
         stamp: n.clock,
       };
       n.arms.set(armId, e);
@@ -270,16 +259,129 @@ export function createContextualStats(options: ContextualStatsOptions) {
     return n;
   };
 
+  // Every mutation bumps the version; what reads derive from all arms or contexts (base rates,
+  // the operational reference) is computed once per version, so one routing decision over many
+  // arms computes it once.
+  let version = 0;
+
   /**
-   * Success rate of the context pooled over all its arms, shrunk toward the parent's with
+   * Logit of the context's success rate pooled over all its arms, shrunk toward the parent's with
    * `hierarchyStrength` pseudo-observations (the global context: toward the prior's mean).
    */
-  const baseRate = (context: string): number => {
+  const logitRate = (context: string): number => {
     const n = nodes.get(context);
+    if (n && n.rateVersion === version) return n.logitRate;
+    const value = logit(baseRate(context, n));
+    if (n) {
+      n.rateVersion = version;
+      n.logitRate = value;
+    }
+    return value;
+  };
+  const baseRate = (context: string, n: ContextNode | undefined): number => {
     const successes = n ? pooled(n).successes : 0;
     const trials = n ? n.trials : 0;
     if (context === GLOBAL_CONTEXT) return (successes + prior.alpha) / (trials + prior.alpha + prior.beta);
-    return (successes + hierarchyStrength * baseRate(parentContext(context))) / (trials + hierarchyStrength);
+    const parentId = n ? n.parent : parentContext(context);
+    return (successes + hierarchyStrength * baseRate(parentId, nodes.get(parentId))) / (trials + hierarchyStrength);
+  };
+
+  // Results of readChain, valid until the next read. Fields of one object rather than variables of
+  // the closure: V8 boxes every double written to a closure variable, but updates an object's
+  // double fields in place, which keeps the reads allocation-free.
+  const out = { alpha: 0, beta: 0, cost: 0, latency: 0 };
+
+  // The chain of the context last read, root last: the same for every arm of one decision, so it
+  // is resolved once per context and version rather than once per arm and level.
+  let chainContext: string | null = null;
+  let chainVersion = -1;
+  let chainLength = 0;
+  const chainIds: string[] = [];
+  const chainNodes: Array<ContextNode | undefined> = [];
+  const resolveChain = (context: string): void => {
+    if (context === chainContext && chainVersion === version) return;
+    let current = context;
+    chainLength = 0;
+    for (;;) {
+      const n = nodes.get(current);
+      chainIds[chainLength] = current;
+      chainNodes[chainLength] = n;
+      chainLength++;
+      if (current === GLOBAL_CONTEXT) break;
+      current = n ? n.parent : parentContext(current);
+    }
+    chainContext = context;
+    chainVersion = version;
+  };
+
+  /**
+   * Reads one arm along the context chain, root first, without allocating. Sets out.alpha/out.beta
+   * to the prior plus the context's evidence, and returns whether the arm's cost and latency were
+   * observed anywhere on the chain (out.cost/out.latency then hold their means, each level backed
+   * off toward its parent's with OPERATIONAL_BACKOFF pseudo-observations).
+   *
+   * A context's prior for an arm comes from the arm's posterior in the parent (see the module
+   * comment); floors keep both shapes valid for the gamma sampler when the parent is nearly
+   * certain. `evidenceScale` k > 1 sharpens the context's own evidence for sampling: recent
+   * observations count k times, older ones once, and the prior keeps its width. Only recent
+   * evidence is sharpened because an arm that stopped being pulled keeps a record of its past that
+   * no longer describes it; counted k times, that record would hold it out of exploration for
+   * several half-lives, where counted once it is re-explored like under exact Thompson sampling.
+   */
+  const readChain = (armId: string, context: string, evidenceScale: number): boolean => {
+    resolveChain(context);
+    let alpha = prior.alpha;
+    let beta = prior.beta;
+    let known = false;
+    let cost = 0;
+    let latency = 0;
+    for (let level = chainLength - 1; level >= 0; level--) {
+      const n = chainNodes[level];
+      const configured = armPriors?.get(armId)?.get(chainIds[level]!);
+      if (configured) {
+        alpha = configured.alpha;
+        beta = configured.beta;
+      } else if (level < chainLength - 1) {
+        if (hierarchyStrength === 0) {
+          alpha = prior.alpha;
+          beta = prior.beta;
+        } else {
+          const mean = logistic(logit(alpha / (alpha + beta)) + logitRate(chainIds[level]!) - logitRate(chainIds[level + 1]!));
+          alpha = Math.max(1e-3, hierarchyStrength * mean);
+          beta = Math.max(1e-3, hierarchyStrength * (1 - mean));
+        }
+      }
+      const found = n?.arms.get(armId);
+      if (!found) continue;
+      const e = bringUpToDate(n!, found);
+      const extra = level === 0 ? evidenceScale - 1 : 0;
+      if (extra === 0) {
+        alpha = alpha + e.alpha;
+        beta = beta + e.beta;
+      } else {
+        alpha = alpha + e.alpha + extra * Math.min(e.alpha, e.recentAlpha);
+        beta = beta + e.beta + extra * Math.min(e.beta, e.recentBeta);
+      }
+      const weight = e.operationalWeight;
+      if (known) {
+        cost = (e.costSum + OPERATIONAL_BACKOFF * cost) / (weight + OPERATIONAL_BACKOFF);
+        latency = (e.latencySum + OPERATIONAL_BACKOFF * latency) / (weight + OPERATIONAL_BACKOFF);
+      } else if (weight > 0) {
+        cost = e.costSum / weight;
+        latency = e.latencySum / weight;
+        known = true;
+      }
+    }
+    out.alpha = alpha;
+    out.beta = beta;
+    out.cost = cost;
+    out.latency = latency;
+    return known;
+  };
+
+  const posterior = (armId: string, context: string, evidenceScale = 1): Posterior => {
+    readChain(armId, context, evidenceScale);
+    return { alpha: out.alpha, beta: out.beta };
   };
 
   const existing = (armId: string, context: string): Entry | undefined => {
@@ -287,66 +389,6 @@ export function createContextualStats(options: ContextualStatsOptions) {
     const e = n?.arms.get(armId);
     return n && e ? bringUpToDate(n, e) : undefined;
   };
-
-  const priorOf = (armId: string, context: string): Posterior => {
-    const configured = options.armPriors?.get(armId)?.get(context);
-    if (configured) return configured;
-    if (context === GLOBAL_CONTEXT || hierarchyStrength === 0) return prior;
-    const parentId = parentContext(context);
-    const parent = posterior(armId, parentId);
-    const mean = logistic(
-      logit(parent.alpha / (parent.alpha + parent.beta)) + logit(baseRate(context)) - logit(baseRate(parentId)),
-    );
-    // Floors keep both shapes valid for the gamma sampler when the parent is nearly certain.
-    return {
-      alpha: Math.max(1e-3, hierarchyStrength * mean),
-      beta: Math.max(1e-3, hierarchyStrength * (1 - mean)),
-    };
-  };
-
-  /**
-   * Prior plus the context's evidence. `evidenceScale` k > 1 sharpens it for sampling: recent
-   * observations count k times, older ones once, and the prior keeps its width. Only recent
-   * evidence is sharpened because an arm that stopped being pulled keeps a record of its past
-   * that no longer describes it; counted k times, that record would hold it out of exploration for
-   * several half-lives, where counted once it is re-explored like under exact Thompson sampling.
-   */
-  const posterior = (armId: string, context: string, evidenceScale = 1, memory = 0): Posterior => {
-    const base = priorOf(armId, context);
-    const e = existing(armId, context);
-    if (!e) return base;
-    if (memory > 0) {
-      // A short memory's prior is the arm's own long memory, at the hierarchy's strength: an arm's
-      // recent quality is like its long-run quality until recent evidence says otherwise. (From
-      // the hierarchical prior instead, a loser whose short evidence decayed would be drawn from a
-      // wide prior and re-explored much more on stationary traffic.) Not sharpened: a short memory
-      // commits soon enough by itself.
-      const strength = SHORT_MEMORY_PRIOR_STRENGTH;
-      const long = { alpha: base.alpha + e.alpha, beta: base.beta + e.beta };
-      const mean = long.alpha / (long.alpha + long.beta);
-      return {
-        alpha: strength * mean + e.shortAlpha[memory - 1]!,
-        beta: strength * (1 - mean) + e.shortBeta[memory - 1]!,
-      };
-    }
-    const extra = evidenceScale - 1;
-    if (extra === 0) return { alpha: base.alpha + e.alpha, beta: base.beta + e.beta };
-    return {
-      alpha: base.alpha + e.alpha + extra * Math.min(e.alpha, e.recentAlpha),
-      beta: base.beta + e.beta + extra * Math.min(e.beta, e.recentBeta),
-    };
-  };
-
-  /** Backed-off mean of cost or latency; null when nothing was observed anywhere on the chain. */
-  const operationalMean = (armId: string, context: string, pick: (e: Entry) => number): number | null => {
-    const e = existing(armId, context);
-    const parent = context === GLOBAL_CONTEXT ? null : operationalMean(armId, parentContext(context), pick);
-    const weight = e?.operationalWeight ?? 0;
-    if (parent === null) return weight > 0 ? pick(e!) / weight : null;
-    return ((e ? pick(e) : 0) + OPERATIONAL_BACKOFF * parent) / (weight + OPERATIONAL_BACKOFF);
-  };
-  const meanCost = (armId: string, context: string) => operationalMean(armId, context, (e) => e.costSum);
-  const meanLatency = (armId: string, context: string) => operationalMean(armId, context, (e) => e.latencySum);
 
   /** The highest global mean among arms: what makes a cost weight independent of the price scale. */
   const observedReference = (pick: (e: Entry) => number): number => {
@@ -360,22 +402,70 @@ export function createContextualStats(options: ContextualStatsOptions) {
     return highest;
   };
 
-  const reference = (): OperationalObservation => ({
-    costUsd: observedReference((e) => e.costSum),
-    latencyMs: observedReference((e) => e.latencySum),
-  });
+  let referenceVersion = -1;
+  let currentReference: OperationalObservation = { costUsd: 0, latencyMs: 0 };
+  const reference = (): OperationalObservation => {
+    if (referenceVersion !== version) {
+      currentReference = {
+        costUsd: observedReference((e) => e.costSum),
+        latencyMs: observedReference((e) => e.latencySum),
+      };
+      referenceVersion = version;
+    }
+    return currentReference;
+  };
 
-  const penaltyWith = (ref: OperationalObservation) => (armId: string, context: string) =>
+  // The penalty function reads it at once and keeps nothing, so one object serves every call.
+  const expected = { costUsd: 0, latencyMs: 0 };
+  const penaltyAgainst = (armId: string, context: string, ref: OperationalObservation): number => {
+    return penaltyOfRead(readChain(armId, context, 1), ref);
+  };
+  /** The penalty of the arm readChain just read. */
+  const penaltyOfRead = (known: boolean, ref: OperationalObservation): number => {
     // An arm never observed is assumed free and instant: optimism makes the router try it once.
-    penalty({ costUsd: meanCost(armId, context) ?? 0, latencyMs: meanLatency(armId, context) ?? 0 }, ref);
+    expected.costUsd = known ? out.cost : 0;
+    expected.latencyMs = known ? out.latency : 0;
+    return penalty(expected, ref);
+  };
+
+  const reading = { alpha: 0, beta: 0, penalty: 0 };
 
   return {
     posterior,
     reference,
     /** A penalty function with the references fixed once, for scoring many arms in one decision. */
-    penalties: () => penaltyWith(reference()),
-    penalty: (armId: string, context: string) => penaltyWith(reference())(armId, context),
+    penalties: () => {
+      const ref = reference();
+      return (armId: string, context: string) => penaltyAgainst(armId, context, ref);
+    },
+    penalty: (armId: string, context: string) => penaltyAgainst(armId, context, reference()),
+    /**
+     * The arm's posterior (sharpened by `evidenceScale`, see readPosterior) and operational
+     * penalty in the context, without allocating: the returned object is reused by the next call.
+     */
+    read(armId: string, context: string, evidenceScale = 1): Readonly<ArmReading> {
+      const known = readChain(armId, context, evidenceScale);
+      reading.alpha = out.alpha;
+      reading.beta = out.beta;
+      reading.penalty = penaltyOfRead(known, reference());
+      return reading;
+    },
+    /**
+     * Each candidate's utility under the (unsharpened) posterior, approximated as normal: mean and
+     * standard deviation written at the candidate's index. What routing confidence reads.
+     */
+    utilities(candidates: readonly string[], context: string, means: Float64Array, sds: Float64Array): void {
+      const ref = reference();
+      for (let i = 0; i < candidates.length; i++) {
+        const id = candidates[i]!;
+        const known = readChain(id, context, 1);
+        const n = out.alpha + out.beta;
+        means[i] = out.alpha / n - penaltyOfRead(known, ref);
+        sds[i] = Math.sqrt((out.alpha * out.beta) / (n * n * (n + 1)));
+      }
+    },
     recordPull(armId: string, context: string): void {
+      version++;
       for (const c of contextChain(context)) {
         entry(armId, c).pulls += 1;
         node(c).clock += 1;
@@ -384,14 +474,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
     update(armId: string, context: string, reward: number, weight: number): void {
       if (!(reward >= 0 && reward <= 1)) throw new RangeError(`reward must be in [0, 1], got ${reward}`);
       if (!Number.isFinite(weight)) throw new RangeError(`weight must be finite, got ${weight}`);
+      version++;
       for (const c of contextChain(context)) {
-        if (mixture && weight > 0) {
-          const means = Array.from({ length: shorts + 1 }, (_, i) => {
-            const p = posterior(armId, c, 1, i);
-            return p.alpha / (p.alpha + p.beta);
-          });
-          mixture.score(node(c).memoryScores, means, reward, weight);
-        }
         const e = entry(armId, c);
         const n = pooled(node(c));
         n.successes = Math.max(0, n.successes + weight * reward);
@@ -404,10 +488,6 @@ export function createContextualStats(options: ContextualStatsOptions) {
         e.beta = Math.max(0, e.beta + weight * (1 - reward));
         e.recentAlpha = Math.max(0, e.recentAlpha + weight * reward);
         e.recentBeta = Math.max(0, e.recentBeta + weight * (1 - reward));
-        for (let i = 0; i < shorts; i++) {
-          e.shortAlpha[i] = Math.max(0, e.shortAlpha[i]! + weight * reward);
-          e.shortBeta[i] = Math.max(0, e.shortBeta[i]! + weight * (1 - reward));
-        }
       }
     },
     recordOperational(armId: string, context: string, observation: OperationalObservation): void {
@@ -416,6 +496,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
       if (!Number.isFinite(costUsd) || !Number.isFinite(latencyMs)) {
         throw new RangeError('cost and latency must be finite');
       }
+      version++;
       for (const c of contextChain(context)) {
         const e = entry(armId, c);
         e.operationalWeight += 1;
@@ -425,26 +506,15 @@ export function createContextualStats(options: ContextualStatsOptions) {
     },
     stats(armId: string, context: string = GLOBAL_CONTEXT): ArmStats {
       const e = existing(armId, context);
+      const known = readChain(armId, context, 1);
       return {
         pulls: e?.pulls ?? 0,
         rewardWeight: e?.rewardWeight ?? 0,
         rewardSum: e?.rewardSum ?? 0,
-        posterior: posterior(armId, context),
-        meanCostUsd: meanCost(armId, context),
-        meanLatencyMs: meanLatency(armId, context),
+        posterior: { alpha: out.alpha, beta: out.beta },
+        meanCostUsd: known ? out.cost : null,
+        meanLatencyMs: known ? out.latency : null,
       };
-    },
-    /** Probability of each memory in `context`, the long one first ([1] without a mixture). */
-    memoryWeights(context: string): number[] {
-      if (!mixture) return [1];
-      const n = nodes.get(context);
-      return mixture.weights(n ? n.memoryScores : zeros(shorts + 1));
-    },
-    /** A memory for one decision in `context`, drawn by weight (0, the long memory, without a mixture). */
-    drawMemory(rng: Rng, context: string): number {
-      if (!mixture) return 0;
-      const n = nodes.get(context);
-      return n ? mixture.draw(rng, n.memoryScores) : mixture.draw(rng, zeros(shorts + 1));
     },
     /** Evidence weight (alpha + beta beyond the prior) of the arm in the context, decayed. */
     evidence(armId: string, context: string): number {
@@ -463,32 +533,21 @@ export function createContextualStats(options: ContextualStatsOptions) {
           successes: n.successes,
           trials: n.trials,
           stamp: n.stamp,
-          memoryScores: [...n.memoryScores],
-          arms: [...n.arms.entries()].map(([armId, e]) => ({ armId, ...e, shortAlpha: [...e.shortAlpha], shortBeta: [...e.shortBeta] })),
+          arms: [...n.arms.entries()].map(([armId, e]) => ({ armId, ...e })),
         })),
       };
     },
     restore(state: LearnedState, armIds: ReadonlySet<string>): void {
+      version++;
       nodes.clear();
-      // Memories saved under other half-lives (or before the mixture existed) do not describe these: they start empty.
-      const fitting = (values: readonly number[] | undefined, length: number) =>
-        values !== undefined && values.length === length ? [...values] : zeros(length);
       for (const c of state.contexts) {
         const arms = new Map<string, Entry>();
         for (const { armId, ...entry } of c.arms) {
           if (armIds.has(armId)) {
-            const sameShorts = entry.shortAlpha?.length === shorts && entry.shortBeta?.length === shorts;
-            arms.set(armId, {
-              ...entry,
-              recentAlpha: entry.recentAlpha ?? 0,
-              recentBeta: entry.recentBeta ?? 0,
-              shortAlpha: sameShorts ? [...entry.shortAlpha!] : zeros(shorts),
-              shortBeta: sameShorts ? [...entry.shortBeta!] : zeros(shorts),
-            });
+            arms.set(armId, { ...entry, recentAlpha: entry.recentAlpha ?? 0, recentBeta: entry.recentBeta ?? 0 });
           }
         }
-        const memoryScores = fitting(c.memoryScores, shorts + 1);
-        nodes.set(c.context, { clock: c.clock, successes: c.successes, trials: c.trials, stamp: c.stamp, arms, memoryScores });
+        nodes.set(c.context, newNode(c.context, c.clock, c.successes, c.trials, c.stamp, arms));
       }
     },
   };

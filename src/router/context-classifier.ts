@@ -53,12 +53,18 @@ const TRANSLATION_CUE = /\btranslate\b|\b(in|into|to) (english|french|spanish|ge
 const BINARY_CUE = /\b(true or false|yes or no|agree or disagree)\b/i;
 
 /** Distinct option letters in the last question ("A) ...", "(B) ...", "C. ...", "D: ..."), one per line. */
+const OPTION_LINE = /^\s*\(?([A-J])[).:]\s+\S/gm;
+
 function optionCount(tail: string): number {
-  const letters = new Set<string>();
-  for (const match of tail.matchAll(/^\s*\(?([A-J])[).:]\s+\S/gm)) letters.add(match[1]!);
+  // One bit per letter A..J seen; the regular expression is shared, so reset its position.
+  let letters = 0;
+  OPTION_LINE.lastIndex = 0;
+  for (let match = OPTION_LINE.exec(tail); match !== null; match = OPTION_LINE.exec(tail)) {
+    letters |= 1 << (match[1]!.charCodeAt(0) - 65);
+  }
   // Options run A, B, C...: count the unbroken run so a stray "I. " line is not a ten-way question.
   let count = 0;
-  while (letters.has(String.fromCharCode(65 + count))) count++;
+  while (letters & (1 << count)) count++;
   return count;
 }
 
@@ -81,7 +87,7 @@ export function classifyTask(text: string): TaskType {
   if (TRANSLATION_CUE.test(tail)) return 'translation';
   if (SUMMARY_CUE.test(tail)) return 'summarization';
   if (WRITING_CUE.test(tail)) return 'writing';
-  if (MATH_CUES.filter((cue) => cue.test(tail)).length >= 1 && /\d/.test(tail)) return 'math';
+  if (MATH_CUES.some((cue) => cue.test(tail)) && /\d/.test(tail)) return 'math';
   return 'chat';
 }
 
@@ -100,9 +106,17 @@ function normalizeTag(tag: string): string {
 
 export function createContextClassifier(config: ClassifierConfig = DEFAULT_CLASSIFIER_CONFIG): ContextClassifier {
   return (messages, tags) => {
-    const path = [...new Set((tags ?? []).map(normalizeTag).filter((t) => t.length > 0))];
-    if (path.length > 0) return path.join(CONTEXT_SEPARATOR);
-    const lastUser = [...messages].reverse().find((m) => m.role === 'user') ?? messages[messages.length - 1];
+    if (tags !== undefined && tags.length > 0) {
+      const path = [...new Set(tags.map(normalizeTag).filter((t) => t.length > 0))];
+      if (path.length > 0) return path.join(CONTEXT_SEPARATOR);
+    }
+    let lastUser = messages[messages.length - 1];
+    for (let i = messages.length - 1; i >= 0; i--) {
+      if (messages[i]!.role === 'user') {
+        lastUser = messages[i];
+        break;
+      }
+    }
     const text = lastUser?.content ?? '';
     const task = classifyTask(text);
     return config.lengthBands ? `${task}${CONTEXT_SEPARATOR}${lengthBand(text.length, config)}` : task;

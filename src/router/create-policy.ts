@@ -40,12 +40,11 @@ export function createStats(
   arms: readonly Pick<ArmConfig, 'id' | 'priors'>[] = [],
 ): ContextualStats {
   return createContextualStats({
-    armPriors: armPriorsOf(arms),
+    armPriors: arms.some((arm) => arm.priors && arm.priors.length > 0) ? armPriorsOf(arms) : undefined,
     prior: config.prior,
     hierarchyStrength: config.hierarchyStrength,
     halfLife: config.halfLife,
     recentHalfLife: config.sharpenHalfLife ?? config.halfLife / 8,
-    mixture: config.mixture,
     penalty: reward.penalty,
   });
 }

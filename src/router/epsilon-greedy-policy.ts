@@ -17,12 +17,12 @@ export function createEpsilonGreedyPolicy(rng: Rng, stats: PolicyStats, options:
     select(candidates, context) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
       if (rng() < options.epsilon) return candidates[Math.floor(rng() * candidates.length)]!;
-      const penaltyOf = stats.penalties();
       let best = candidates[0]!;
       let bestValue = -Infinity;
-      for (const id of candidates) {
-        const p = stats.posterior(id, context);
-        const value = p.alpha / (p.alpha + p.beta) - penaltyOf(id, context);
+      for (let i = 0; i < candidates.length; i++) {
+        const id = candidates[i]!;
+        const arm = stats.read(id, context);
+        const value = arm.alpha / (arm.alpha + arm.beta) - arm.penalty;
         if (value > bestValue || (value === bestValue && rng() < 0.5)) {
           bestValue = value;
           best = id;

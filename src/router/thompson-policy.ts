@@ -29,14 +29,12 @@ export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: Thom
     name: 'thompson',
     select(candidates, context) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
-      const penaltyOf = stats.penalties();
-      // One memory of the forgetting mixture per decision: every candidate is judged by the same forgetting rate.
-      const memory = stats.drawMemory(rng, context);
       let best = candidates[0]!;
       let bestValue = -Infinity;
-      for (const id of candidates) {
-        const p = stats.posterior(id, context, k, memory);
-        const value = sampleBeta(rng, p.alpha, p.beta) - penaltyOf(id, context);
+      for (let i = 0; i < candidates.length; i++) {
+        const id = candidates[i]!;
+        const arm = stats.read(id, context, k);
+        const value = sampleBeta(rng, arm.alpha, arm.beta) - arm.penalty;
         if (value > bestValue) {
           bestValue = value;
           best = id;

@@ -17,24 +17,27 @@ export function createUcb1Policy(rng: Rng, stats: PolicyStats, options: Ucb1Opti
     name: 'ucb1',
     select(candidates, context) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
-      const penaltyOf = stats.penalties();
-      const arms = candidates.map((id) => {
-        const p = stats.posterior(id, context);
-        return { id, mean: p.alpha / (p.alpha + p.beta), count: p.alpha + p.beta, penalty: penaltyOf(id, context) };
-      });
-      const total = arms.reduce((sum, a) => sum + a.count, 0);
+      // Two passes over the statistics instead of a list of scored arms: select allocates nothing.
+      let total = 0;
+      for (let i = 0; i < candidates.length; i++) {
+        const arm = stats.read(candidates[i]!, context);
+        total += arm.alpha + arm.beta;
+      }
       const logTotal = Math.log(Math.max(Math.E, total));
-      let best = arms[0]!;
+      let best = candidates[0]!;
       let bestValue = -Infinity;
-      for (const arm of arms) {
-        const value = arm.mean + options.exploration * Math.sqrt((2 * logTotal) / arm.count) - arm.penalty;
+      for (let i = 0; i < candidates.length; i++) {
+        const id = candidates[i]!;
+        const arm = stats.read(id, context);
+        const count = arm.alpha + arm.beta;
+        const value = arm.alpha / count + options.exploration * Math.sqrt((2 * logTotal) / count) - arm.penalty;
         // Random tie-breaking: equal scores (e.g. at the start) must not always favour the first arm.
         if (value > bestValue || (value === bestValue && rng() < 0.5)) {
           bestValue = value;
-          best = arm;
+          best = id;
         }
       }
-      return best.id;
+      return best;
     },
   };
 }

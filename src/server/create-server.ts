@@ -15,6 +15,7 @@ import type { SlotLimiter } from '../limits/limiter-store.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
 import { useOperationLimits } from './operation-limits.js';
+import { createOriginPolicy } from './origin-policy.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
 import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
 import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
@@ -42,6 +43,8 @@ export interface ServerOptions {
   readonly graphiql: boolean;
   /** Serve the web console at `/` (default true). */
   readonly console?: boolean;
+  /** Web origins allowed besides the gateway's own (see origin-policy.ts). */
+  readonly corsOrigins?: readonly string[];
   readonly shutdownTimeoutMs: number;
 }
 
@@ -66,6 +69,8 @@ export interface GatewayServerDeps {
   readonly drainChats: (cutAt: number, giveUpAt: number) => Promise<void>;
   /** What one operation may ask for (`limits.operations`). */
   readonly operationLimits: OperationLimitsConfig;
+  /** Largest HTTP body and WebSocket message read (see request-size.ts). */
+  readonly maxRequestBytes: number;
   /** Bounds on what one client holds open (see `capacity`). */
   readonly connections: ConnectionLimits;
 }
@@ -100,6 +105,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   let stopping = false;
   const gate = createOperationGate(deps.trustedDocuments ?? null);
   const sessionOf = createRequestSessionOf();
+  const origins = createOriginPolicy(options.corsOrigins ?? []);
 
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
     schema: deps.schema,
@@ -118,6 +124,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     renderGraphiQL: async (graphiqlOptions) =>
       (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions),
     landingPage: false,
+    // CORS is decided for every route at once, before yoga (see origin-policy.ts).
+    cors: false,
+    maxRequestBodySize: deps.maxRequestBytes,
     extraParamNames: ['documentId'],
     plugins: [
       useOperationLimits(deps.operationLimits),
@@ -163,8 +172,22 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const serveConsole = options.console === false ? null : createConsoleAssets({ graphqlPath: options.graphqlPath });
 
   const httpServer = createServer((req, res) => {
-    if (serveConsole?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const origin = origins.judge(req);
+    if (origin.kind === 'refused') {
+      const route = deps.routes?.find((r) => r.matches(path));
+      if (route) return route.handle(req, res, origin.error);
+      return sendJson(res, 403, { errors: [{ message: origin.error.message, extensions: { code: origin.error.code } }] });
+    }
+    if (origin.kind === 'listed' && origins.applyCors(req, res)) return;
+    const declaredBytes = Number(req.headers['content-length'] ?? 0);
+    if (declaredBytes > deps.maxRequestBytes) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 413, {
+        errors: [{ message: `the request body is larger than ${deps.maxRequestBytes} bytes`, extensions: { code: 'BODY_TOO_LARGE' } }],
+      });
+    }
+    if (serveConsole?.(req, res)) return;
     if (path === '/health') {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });
       return sendJson(res, 200, deps.health());
@@ -205,8 +228,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
 
   // Upgrades are routed by hand rather than by attaching the WebSocket server to the HTTP server:
   // attached, it re-emits every HTTP server error (a port in use) as its own, which graphql-ws
-  // reports as an internal error.
-  const wsServer = new WebSocketServer({ noServer: true });
+  // reports as an internal error. A message past maxPayload closes its socket with 1009 before it
+  // is buffered whole.
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: deps.maxRequestBytes });
   httpServer.on('upgrade', (request, socket, head) => {
     if ((request.url ?? '/').split('?')[0] !== options.graphqlPath) {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -214,6 +238,14 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     }
     if (stopping) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const origin = origins.judge(request);
+    if (origin.kind === 'refused') {
+      const body = JSON.stringify({ errors: [{ message: origin.error.message, extensions: { code: origin.error.code } }] });
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       return;
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
@@ -237,6 +269,8 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
 
   const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal }>(
     {
+      // Close reasons of internal errors say "Internal server error", never the error's own text.
+      isProd: true,
       // Refused at connection_init (close 4403), so a socket without a valid key runs nothing.
       onConnect: (ctx) => {
         const params = ctx.connectionParams ?? {};

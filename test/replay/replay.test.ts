@@ -86,8 +86,14 @@ describe('replay', () => {
   it('learns cheap-on-easy, strong-on-hard through the router, with and without tags', async () => {
     const rows = await readAll(plainFile);
     const config = parseConfig(defaultConfig);
+    // One run can be unlucky: about one seed in five settles on the strong model for the easy
+    // prompts for a long while (cost ≥ 0.65 of the best single model's). The claim is about the
+    // typical run, so it holds for the median of seven seeds (the median fails only if four
+    // of seven are unlucky).
+    const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     for (const useTags of [true, false]) {
-      const report = runReplay(rows, { config, useTags, seed: 1 });
+      const reports = [1, 2, 3, 4, 5, 6, 7].map((seed) => runReplay(rows, { config, useTags, seed }));
+      const report = reports[0]!;
       expect(report.n).toBe(3_000);
       expect(report.bestSingle.model).toBe('strong');
       // Uniform among each row's models: (0.9 + cheap's 0.525 + 0) / 3 on 90% of rows, /2 on the rest.
@@ -95,12 +101,12 @@ describe('replay', () => {
       expect(report.random.quality).toBeLessThan(0.55);
       expect(report.oracle.quality).toBeGreaterThan(report.bestSingle.quality);
       // The ideal mix scores ≈ (0.85 + 0.9) / 2 = 0.875 at ≈ $0.005; exploration costs a little.
-      expect(report.quality).toBeGreaterThan(0.8);
-      expect(report.costPerQuery).toBeLessThan(0.65 * report.bestSingle.costPerQuery);
-      expect(report.shares.wild!).toBeLessThan(0.03);
-      expect(Object.values(report.shares).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+      expect(median(reports.map((r) => r.quality))).toBeGreaterThan(0.8);
+      expect(median(reports.map((r) => r.costPerQuery))).toBeLessThan(0.65 * report.bestSingle.costPerQuery);
+      expect(median(reports.map((r) => r.shares.wild!))).toBeLessThan(0.03);
+      for (const r of reports) expect(Object.values(r.shares).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
     }
-  });
+  }, 180_000);
 
   it('traces quality and cost per window against the best single model over the same rows', async () => {
     const rows = (await readAll(plainFile)).slice(0, 250);

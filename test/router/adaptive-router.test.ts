@@ -30,7 +30,6 @@ function router(maxContexts: number) {
     rng,
     reward,
     classify: createContextClassifier(config.bandit.classifier),
-    confidenceDraws: 64,
     maxContexts,
   });
   return { router, learning };
