@@ -197,7 +197,14 @@ export function buildApp(deps: AppDeps): App {
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
-      slots: limiterStore.slots('connections'),
+      maxWriteBufferBytes: config.capacity.maxWriteBufferBytes,
+      slowReaderTimeoutMs: config.capacity.slowReaderTimeoutMs,
+      // Per instance: a socket's lease in Redis outlives a Redis that hung while it was taken
+      // (the acquire timed out, the command ran later), which refused a client's sockets for a lease's life.
+      slots: (() => {
+        const local = limiterStore.localSlots('connections');
+        return { tryAcquire: async (key: string, limit: number) => local.tryAcquire(key, limit) };
+      })(),
     },
     health: () => {
       const cacheStatus = cache.status();

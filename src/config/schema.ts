@@ -548,11 +548,11 @@ export const capacitySchema = z
     retryAfterMs: z.number().int().positive().default(1_000),
     /** Operations in flight on one graphql-ws connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
     maxSubscriptionsPerConnection: z.number().int().positive().default(100),
-    /** Open WebSocket connections per client (per key; per address without one), every instance together with Redis. */
+    /** Open WebSocket connections per client (per key; per address without one) on this instance. */
     maxConnectionsPerClient: z.number().int().positive().default(50),
-    /** Bytes queued for a client that does not read, past which it counts as stalled. */
+    /** Bytes waiting to be written to one connection; past it, a connection that does not drain is cut at once. */
     maxWriteBufferBytes: z.number().int().positive().default(1_048_576),
-    /** How long a client may stay stalled before its stream is cut and its model call aborted. */
+    /** A connection with bytes waiting that drains none for this long is cut (its streams end, its model calls are aborted). */
     slowReaderTimeoutMs: z.number().int().positive().default(10_000),
   })
   .strict();

@@ -24,6 +24,7 @@ import { useScopes } from '../graphql/scope-plugin.js';
 import { createConsoleAssets } from './console-assets.js';
 import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
+import { watchSlowReaders } from './slow-reader-watchdog.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 
 /**
@@ -77,8 +78,11 @@ export interface GatewayServerDeps {
 
 export interface ConnectionLimits {
   readonly maxSubscriptionsPerConnection: number;
+  /** A client that does not read is cut (see src/server/slow-reader-watchdog.ts). */
+  readonly maxWriteBufferBytes: number;
+  readonly slowReaderTimeoutMs: number;
   readonly maxConnectionsPerClient: number;
-  /** Where open WebSocket connections are counted per client (every instance, with Redis). */
+  /** Where open WebSocket connections are counted per client. */
   readonly slots: SlotLimiter;
 }
 
@@ -226,6 +230,12 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     void yoga.handle(req, res, auth instanceof AccessError || auth === null ? {} : { principal: auth });
   });
 
+  const slowReaders = watchSlowReaders(httpServer, {
+    maxWriteBufferBytes: deps.connections.maxWriteBufferBytes,
+    slowReaderTimeoutMs: deps.connections.slowReaderTimeoutMs,
+    onCut: (details) => httpLogger.warn(details, 'cut a client that stopped reading'),
+  });
+
   // Upgrades are routed by hand rather than by attaching the WebSocket server to the HTTP server:
   // attached, it re-emits every HTTP server error (a port in use) as its own, which graphql-ws
   // reports as an internal error. A message past maxPayload closes its socket with 1009 before it
@@ -347,6 +357,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       const rest = setTimeout(() => httpServer.closeAllConnections(), Math.max(0, Math.min(grace, deadline - performance.now())));
       rest.unref();
       await closed;
+      slowReaders.stop();
       clearTimeout(rest);
       clearTimeout(timer);
       await yoga.dispose();
