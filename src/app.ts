@@ -14,6 +14,7 @@ import { createChatService } from './chat/chat-service.js';
 import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
+import { createSpendEstimator } from './limits/spend-estimate.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
 import { createRequestStore } from './chat/request-store.js';
@@ -172,6 +173,11 @@ export function buildApp(deps: AppDeps): App {
     }),
     capacity,
     pricing: (modelId) => models.view(modelId).pricing,
+    spendEstimate: createSpendEstimator({
+      config,
+      pricing: (modelId) => models.view(modelId).pricing,
+      enabledArmIds: () => router.arms(undefined, 0).filter((arm) => arm.enabled).map((arm) => arm.id),
+    }),
   });
 
   const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
