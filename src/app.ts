@@ -31,6 +31,7 @@ import { createLocalEventLog } from './learning/local-event-log.js';
 import { createLearningStack } from './learning/learning-stack.js';
 import { createRedisEventLog } from './learning/redis-event-log.js';
 import { createSharedRequestStore, sharedRequestKey } from './chat/shared-request-store.js';
+import { createWarmStarter } from './learning/warm-start.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
@@ -146,6 +147,7 @@ export function buildApp(deps: AppDeps): App {
       }),
   });
   const policy = createPolicy(config.bandit, rng, stats);
+  const classify = createContextClassifier(config.bandit.classifier);
   const router = createAdaptiveRouter({
     arms: config.arms,
     policy,
@@ -153,7 +155,7 @@ export function buildApp(deps: AppDeps): App {
     learning,
     rng,
     reward,
-    classify: createContextClassifier(config.bandit.classifier),
+    classify,
     maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
   });
@@ -218,7 +220,14 @@ export function buildApp(deps: AppDeps): App {
   });
 
   const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow };
+  const warmStart = createWarmStarter({
+    learning,
+    arms: config.arms,
+    models: config.models,
+    warmStart: config.router.warmStart,
+    classify,
+  });
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow, warmStart };
   const server = createGatewayServer({
     schema,
     services,

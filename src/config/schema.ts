@@ -116,6 +116,24 @@ const armSchema = z
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().positive().optional(),
     systemPrompt: z.string().optional(),
+    /**
+     * What is known of the arm's quality before any feedback (a leaderboard, an eval): per context
+     * path ("*" = everywhere), a prior mean and how many feedback scores it is worth.
+     */
+    priors: z
+      .array(
+        z
+          .object({
+            context: z.string().min(1).max(256).default('*'),
+            /** Expected quality (share of good answers) in (0, 1). */
+            mean: z.number().gt(0).lt(1),
+            /** Pseudo-observations: how many feedback scores the prior is worth. */
+            strength: z.number().positive().max(100_000),
+          })
+          .strict(),
+      )
+      .max(100)
+      .optional(),
   })
   .strict();
 
