@@ -7,6 +7,7 @@ import {
   chat,
   closedPortUrl,
   modelsById,
+  openaiModel,
   outcomeOf,
   twoModelConfig,
   USER_MESSAGE,
@@ -20,6 +21,8 @@ import {
 // Each server answers with its own words, so a spliced answer would show.
 const TOKENS = { a: ['Alpha', ' one', ' two', ' three'], b: ['Bravo', ' four', ' five', ' six'] } as const;
 type ArmId = keyof typeof TOKENS;
+/** How long the circuit test's breaker stays open. */
+const CIRCUIT_OPEN_MS = 2_500;
 const other = (arm: ArmId): ArmId => (arm === 'a' ? 'b' : 'a');
 
 let fakes: Record<ArmId, FakeOpenAIServer> | undefined;
@@ -32,9 +35,15 @@ afterEach(async () => {
   fakes = undefined;
 });
 
-async function start(overrides: Record<string, unknown> = {}): Promise<{ fakes: Record<ArmId, FakeOpenAIServer>; gateway: RunningGateway }> {
+type Overrides = Record<string, unknown>;
+
+async function start(
+  overrides: Overrides | ((urls: Record<ArmId, string>) => Overrides) = {},
+): Promise<{ fakes: Record<ArmId, FakeOpenAIServer>; gateway: RunningGateway }> {
   fakes = { a: await startFakeOpenAI({ script: { tokens: TOKENS.a } }), b: await startFakeOpenAI({ script: { tokens: TOKENS.b } }) };
-  gateway = await startGateway({ config: twoModelConfig(fakes.a.url, fakes.b.url, overrides) });
+  const urls = { a: fakes.a.url, b: fakes.b.url };
+  const resolved = typeof overrides === 'function' ? overrides(urls) : overrides;
+  gateway = await startGateway({ config: twoModelConfig(urls.a, urls.b, resolved) });
   return { fakes, gateway };
 }
 
@@ -230,8 +239,14 @@ describe('failure after the first token', () => {
 
 describe('circuit breaker', () => {
   it('opens after repeated failures, is skipped by the router, and closes after a half-open probe', async () => {
-    // circuit: failureThreshold 3, openMs 400 (upstream-helpers).
-    const { fakes, gateway } = await start();
+    // circuit: failureThreshold 3; openMs long enough that the circuit cannot half-open while this
+    // test still expects it open, even on a loaded machine, yet short enough to wait for.
+    const { fakes, gateway } = await start((urls) => ({
+      models: [
+        openaiModel('m-a', urls.a, { circuit: { failureThreshold: 3, openMs: CIRCUIT_OPEN_MS } }),
+        openaiModel('m-b', urls.b, { circuit: { failureThreshold: 3, openMs: CIRCUIT_OPEN_MS } }),
+      ],
+    }));
     fakes.a.setScript({ status: 500 });
     for (let i = 0; i < 3; i++) {
       const { terminal } = outcomeOf(await chat(gateway, { arm: 'a' }));
@@ -249,7 +264,7 @@ describe('circuit breaker', () => {
     expect(fakes.a.requests).toHaveLength(3);
 
     // After openMs one probe is let through; while it is in flight, other requests avoid the model.
-    await expect.poll(async () => (await modelsById(gateway)).get('m-a')!.status, { timeout: 3_000, interval: 50 }).toBe('HALF_OPEN');
+    await expect.poll(async () => (await modelsById(gateway)).get('m-a')!.status, { timeout: CIRCUIT_OPEN_MS + 10_000, interval: 50 }).toBe('HALF_OPEN');
     fakes.a.setScript({ tokens: TOKENS.a, firstTokenDelayMs: 300 });
     const probe = chat(gateway, { arm: 'a' });
     await expect.poll(() => fakes.a.requests.length, { timeout: 2_000, interval: 10 }).toBe(4);
