@@ -15,6 +15,7 @@ import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
 import { createSpendEstimator } from './limits/spend-estimate.js';
+import { createClientInfluence } from './learning/client-influence.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
 import { createRequestStore } from './chat/request-store.js';
@@ -158,6 +159,12 @@ export function buildApp(deps: AppDeps): App {
     cache,
     singleFlight: createSingleFlight<AnswerEvent>(),
     learning,
+    influence: createClientInfluence({
+      cap: config.feedback.clientShareCap,
+      pseudoWeight: config.feedback.clientSharePseudoWeight,
+      halfLife: config.feedback.clientShareHalfLife,
+      ignorePinned: config.feedback.ignorePinnedFeedback,
+    }),
     shadow,
     logger,
   });
