@@ -28,6 +28,7 @@ const OPERATION_SCOPES: Readonly<Record<string, readonly ClientScope[]>> = {
   'Mutation.setArmEnabled': ['admin'],
   'Mutation.invalidateCache': ['admin'],
   'Mutation.setShadowRate': ['admin'],
+  'Mutation.warmStart': ['admin'],
   'openai.chatCompletions': ['chat'],
   'openai.models': ['chat', 'read'],
   'openai.feedback': ['feedback'],

@@ -116,6 +116,24 @@ const armSchema = z
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().positive().optional(),
     systemPrompt: z.string().optional(),
+    /**
+     * What is known of the arm's quality before any feedback (a leaderboard, an eval): per context
+     * path ("*" = everywhere), a prior mean and how many feedback scores it is worth.
+     */
+    priors: z
+      .array(
+        z
+          .object({
+            context: z.string().min(1).max(256).default('*'),
+            /** Expected quality (share of good answers) in (0, 1). */
+            mean: z.number().gt(0).lt(1),
+            /** Pseudo-observations: how many feedback scores the prior is worth. */
+            strength: z.number().positive().max(100_000),
+          })
+          .strict(),
+      )
+      .max(100)
+      .optional(),
   })
   .strict();
 
@@ -234,6 +252,27 @@ const operationLimitsSchema = z
     maxDepth: z.number().int().positive().default(12),
     /** GraphQL Armor's cost: 1 per scalar, 2 per object, each level x1.5. */
     maxCost: z.number().int().positive().default(20_000),
+  })
+  .strict();
+
+const learningSchema = z
+  .object({
+    /**
+     * With redis.url set: learn from every instance's traffic through one event log in Redis (a
+     * stream), so all replicas hold the same statistics and operator changes. False: each instance
+     * learns alone (router.stateFile per instance).
+     */
+    shared: z.boolean().default(true),
+    /** Events kept while Redis cannot be reached, appended when it returns; past it the oldest are dropped (counted). */
+    maxBuffered: z.number().int().positive().default(100_000),
+    /** How often one instance writes a snapshot of the shared state to Redis (the stream is trimmed behind it). */
+    snapshotIntervalMs: z.number().int().min(100).default(10_000),
+    /**
+     * Embedded (no shared log) with router.stateFile: learning events are appended to a journal
+     * next to it (<stateFile>.journal) and fsynced at most this long after they happen; what kill -9
+     * can lose is bounded by it. 0 fsyncs every event before its effect is reported.
+     */
+    journalFsyncMs: nonNegative.default(50),
   })
   .strict();
 
@@ -575,6 +614,7 @@ export const configSchema = z
     reward: rewardSchema.default(rewardSchema.parse({})),
     bandit: banditSchema.default(banditSchema.parse({})),
     router: routerSchema.default(routerSchema.parse({})),
+    learning: learningSchema.default(learningSchema.parse({})),
     limits: limitsSchema.default(limitsSchema.parse({})),
     feedback: feedbackSchema.default(feedbackSchema.parse({})),
     cache: cacheSchema.default(cacheSchema.parse({})),
@@ -677,6 +717,7 @@ export type BanditConfig = z.infer<typeof banditSchema>;
 export type ClassifierConfig = BanditConfig['classifier'];
 export type CacheConfig = z.infer<typeof cacheSchema>;
 export type RedisConfig = z.infer<typeof redisSchema>;
+export type LearningConfig = z.infer<typeof learningSchema>;
 export type TimeoutsConfig = z.infer<typeof timeoutsSchema>;
 export type CircuitConfig = z.infer<typeof circuitSchema>;
 export type StreamingConfig = z.infer<typeof streamingSchema>;
