@@ -160,7 +160,9 @@ async function overload(): Promise<void> {
   }
 }
 
+/** RELIABILITY_PART=metrics or overload runs one part. */
 export async function run(): Promise<void> {
-  await metricsSubscriptions();
-  await overload();
+  const part = process.env.RELIABILITY_PART;
+  if (part !== 'overload') await metricsSubscriptions();
+  if (part !== 'metrics') await overload();
 }
