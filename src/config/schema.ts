@@ -116,6 +116,24 @@ const armSchema = z
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().positive().optional(),
     systemPrompt: z.string().optional(),
+    /**
+     * What is known of the arm's quality before any feedback (a leaderboard, an eval): per context
+     * path ("*" = everywhere), a prior mean and how many feedback scores it is worth.
+     */
+    priors: z
+      .array(
+        z
+          .object({
+            context: z.string().min(1).max(256).default('*'),
+            /** Expected quality (share of good answers) in (0, 1). */
+            mean: z.number().gt(0).lt(1),
+            /** Pseudo-observations: how many feedback scores the prior is worth. */
+            strength: z.number().positive().max(100_000),
+          })
+          .strict(),
+      )
+      .max(100)
+      .optional(),
   })
   .strict();
 
@@ -363,10 +381,23 @@ export const clientLimitsSchema = z
     concurrentStreams: z.number().int().positive().optional(),
     /** Spend on the routed arms' prices per UTC day. */
     budgetUsdPerDay: z.number().positive().optional(),
+    /** Spend per hour (a window from the first chat); each chat reserves its worst-case cost at admission. */
+    budgetUsdPerHour: z.number().positive().optional(),
+    /** Of that, what chats pinned to an arm may spend per hour (pinning bypasses the router's cost penalty). */
+    pinnedBudgetUsdPerHour: z.number().positive().optional(),
   })
   .strict();
 
-export const clientScopes = ['chat', 'feedback', 'read', 'admin'] as const;
+/** Every caller without a key is limited per remote address; spend is capped unless configured otherwise. */
+const anonymousLimitsSchema = clientLimitsSchema
+  .extend({
+    budgetUsdPerHour: z.number().positive().default(2),
+    pinnedBudgetUsdPerHour: z.number().positive().default(0.5),
+  })
+  .strict();
+
+/** `pin` lets a key pin chats to an arm (callers without a key may, within their pinned budget). */
+export const clientScopes = ['chat', 'feedback', 'read', 'pin', 'admin'] as const;
 
 const clientKeySchema = z
   .object({
@@ -391,8 +422,8 @@ const authSchema = z
     keys: z.array(clientKeySchema).default([]),
     /** Serve callers without a key on a non-loopback interface (refused at start-up otherwise). */
     allowUnauthenticated: z.boolean().default(false),
-    /** Limits shared by all callers without a key (when no keys are configured). */
-    anonymousLimits: clientLimitsSchema.default({}),
+    /** Limits of each caller without a key, by remote address (when no keys are configured). */
+    anonymousLimits: anonymousLimitsSchema.default({ budgetUsdPerHour: 2, pinnedBudgetUsdPerHour: 0.5 }),
     /** How long a concurrent-stream slot outlives an instance that died holding it (Redis only). */
     streamLeaseMs: z.number().int().min(1_000).default(30_000),
   })

@@ -158,9 +158,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     res.end(JSON.stringify(body));
   };
 
-  const authenticate = (token: string | undefined): Authentication => {
+  const authenticate = (token: string | undefined, request: IncomingMessage): Authentication => {
     try {
-      return deps.keys.authenticate(token);
+      return deps.keys.authenticate(token, request.socket.remoteAddress);
     } catch (error) {
       if (error instanceof AccessError) return error;
       throw error;
@@ -204,7 +204,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         errors: [{ message: 'this instance is stopping; retry, another instance will answer', extensions: { code: 'SHUTTING_DOWN' } }],
       });
     }
-    const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization));
+    const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization), req);
     const route = deps.routes?.find((r) => r.matches(path));
     if (route) return route.handle(req, res, auth!);
     if (auth instanceof AccessError && !isGraphiQLPage(req, path, options)) return refuse(res, auth);
@@ -286,10 +286,11 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         const params = ctx.connectionParams ?? {};
         const auth = authenticate(
           bearerToken(params.authorization ?? params.Authorization) ?? bearerToken(ctx.extra.request.headers.authorization),
+          ctx.extra.request,
         );
         if (auth instanceof AccessError) return false;
         ctx.extra.principal = auth;
-        return holdConnectionSlot(ctx.extra.socket, connectionOwner(auth, ctx.extra.request));
+        return holdConnectionSlot(ctx.extra.socket, principalName(auth));
       },
       execute: executeEnveloped,
       subscribe: subscribeEnveloped,
@@ -364,11 +365,6 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     },
 
   };
-}
-
-/** Whom a connection counts against: its key, or its address when it has none (callers without a key share no name). */
-function connectionOwner(principal: Principal, request: IncomingMessage): string {
-  return principal.keyId === null ? `anonymous@${request.socket.remoteAddress ?? 'unknown'}` : principalName(principal);
 }
 
 /** GraphiQL's page is only assets: a browser cannot send a key to load it, and it runs nothing by itself. */
