@@ -14,6 +14,7 @@ import { createChatService } from './chat/chat-service.js';
 import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
+import { createSpendEstimator } from './limits/spend-estimate.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
 import { createRequestStore } from './chat/request-store.js';
@@ -28,11 +29,13 @@ import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
 import { createLocalEventLog } from './learning/local-event-log.js';
 import { createLearningStack } from './learning/learning-stack.js';
+import { createWarmStarter } from './learning/warm-start.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
 import { createGatewayServer, type GatewayServer } from './server/create-server.js';
 import { loadTrustedDocuments } from './server/trusted-documents.js';
+import { maxRequestBytes } from './server/request-size.js';
 
 /**
  * Builds a whole Switchyard from a validated configuration: the one place where parts are wired
@@ -118,6 +121,7 @@ export function buildApp(deps: AppDeps): App {
       }),
   });
   const policy = createPolicy(config.bandit, rng, stats);
+  const classify = createContextClassifier(config.bandit.classifier);
   const router = createAdaptiveRouter({
     arms: config.arms,
     policy,
@@ -125,7 +129,7 @@ export function buildApp(deps: AppDeps): App {
     learning,
     rng,
     reward,
-    classify: createContextClassifier(config.bandit.classifier),
+    classify,
     maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
   });
@@ -169,10 +173,22 @@ export function buildApp(deps: AppDeps): App {
     }),
     capacity,
     pricing: (modelId) => models.view(modelId).pricing,
+    spendEstimate: createSpendEstimator({
+      config,
+      pricing: (modelId) => models.view(modelId).pricing,
+      enabledArmIds: () => router.arms(undefined, 0).filter((arm) => arm.enabled).map((arm) => arm.id),
+    }),
   });
 
   const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow };
+  const warmStart = createWarmStarter({
+    learning,
+    arms: config.arms,
+    models: config.models,
+    warmStart: config.router.warmStart,
+    classify,
+  });
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow, warmStart };
   const server = createGatewayServer({
     schema,
     services,
@@ -183,10 +199,18 @@ export function buildApp(deps: AppDeps): App {
     trustedDocuments,
     drainChats: (cutAt, giveUpAt) => gate.stop(cutAt, giveUpAt),
     operationLimits: config.limits.operations,
+    maxRequestBytes: maxRequestBytes(config),
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
-      slots: limiterStore.slots('connections'),
+      maxWriteBufferBytes: config.capacity.maxWriteBufferBytes,
+      slowReaderTimeoutMs: config.capacity.slowReaderTimeoutMs,
+      // Per instance: a socket's lease in Redis outlives a Redis that hung while it was taken
+      // (the acquire timed out, the command ran later), which refused a client's sockets for a lease's life.
+      slots: (() => {
+        const local = limiterStore.localSlots('connections');
+        return { tryAcquire: async (key: string, limit: number) => local.tryAcquire(key, limit) };
+      })(),
     },
     health: () => {
       const cacheStatus = cache.status();

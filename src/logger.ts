@@ -1,20 +1,27 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { redactSecretValues } from './config/secrets.js';
 
 export type { Logger };
 
 /**
  * The one logger. Subsystems take `logger.child({ component })`. Credentials are redacted by path
- * wherever they would appear in a logged object; code must still never put a key in a message.
+ * wherever they would appear in a logged object, and every configured secret (config/secrets.ts)
+ * by value in every line; code must still never put a key in a message.
  *
  * Without a destination it writes JSON lines to stdout, for log collectors and for the tests that
  * read a process's output, except on a terminal, where a person reads it: pretty lines there when
  * pino-pretty (a dev dependency) is installed.
  */
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+export function createLogger(level: string, destination?: DestinationStream, secrets: readonly string[] = []): Logger {
+  // Every configured secret, as it appears in a JSON line (escaped) and raw, longest first.
+  const forms = [...new Set(secrets.flatMap((s) => [JSON.stringify(s).slice(1, -1), s]))].sort((a, b) => b.length - a.length);
   return pino(
     {
       level,
+      // Redaction by path misses a secret inside a message (a provider's error quoting a header);
+      // this catches it by value in the finished line, whatever field carried it.
+      ...(forms.length > 0 ? { hooks: { streamWrite: (line: string) => redactSecretValues(line, forms) } } : {}),
       base: { service: 'switchyard' },
       redact: {
         paths: [

@@ -1,6 +1,7 @@
 import { buildApp } from './app.js';
 import { CodedError } from './coded-error.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
+import { configuredSecrets } from './config/secrets.js';
 import { createLogger } from './logger.js';
 
 /** The process entry: configuration, logger, app, signals. Everything else is wired in buildApp. */
@@ -10,7 +11,7 @@ async function main(): Promise<void> {
   let app;
   try {
     config = loadConfig(process.env);
-    logger = createLogger(config.logLevel);
+    logger = createLogger(config.logLevel, undefined, configuredSecrets(config, process.env));
     app = buildApp({ config, logger, env: process.env });
   } catch (error) {
     if (error instanceof ConfigError) {

@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/principal.js';
 import { accessibleRequest } from '../auth/request-access.js';
+import { requireScope } from '../auth/scopes.js';
 import type { Capacity } from '../limits/capacity.js';
+import type { SpendEstimator } from '../limits/spend-estimate.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
@@ -47,6 +49,8 @@ export interface ChatGateDeps {
   /** What this instance takes on; refused before the client's own limits are counted. */
   readonly capacity: Pick<Capacity, 'admitChat'>;
   readonly pricing: (modelId: string) => ModelPricing | undefined;
+  /** The most a chat can cost, reserved against the client's hourly budgets. */
+  readonly spendEstimate: SpendEstimator;
 }
 
 /** The client's admission, also freeing the instance's chat slot when released. */
@@ -104,10 +108,11 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     const settle = () => {
       if (settled) return;
       settled = true;
-      admission.release();
-      // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated.
+      // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated. Charged
+      // before the release, which gives back the reservation of a chat that was not charged.
       const served = modelId;
       if (served !== null) charge(() => estimatedUsage(request, served, sentChars));
+      admission.release();
     };
     const observe = (event: ChatEvent) => {
       requestId = event.requestId;
@@ -158,10 +163,12 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
   return {
     async chat(principal, input) {
       drain.admit();
+      // Pinning bypasses the router, and its cost penalty: a privilege of its own on every transport.
+      if (input.armId !== undefined) requireScope(principal, 'chat.pinnedArm');
       const slot = deps.capacity.admitChat();
       let admission: Admission;
       try {
-        admission = withSlot(await limiter.admit(principal), slot);
+        admission = withSlot(await limiter.admit(principal, deps.spendEstimate(input)), slot);
       } catch (error) {
         slot.release();
         throw error;

@@ -116,6 +116,24 @@ const armSchema = z
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().positive().optional(),
     systemPrompt: z.string().optional(),
+    /**
+     * What is known of the arm's quality before any feedback (a leaderboard, an eval): per context
+     * path ("*" = everywhere), a prior mean and how many feedback scores it is worth.
+     */
+    priors: z
+      .array(
+        z
+          .object({
+            context: z.string().min(1).max(256).default('*'),
+            /** Expected quality (share of good answers) in (0, 1). */
+            mean: z.number().gt(0).lt(1),
+            /** Pseudo-observations: how many feedback scores the prior is worth. */
+            strength: z.number().positive().max(100_000),
+          })
+          .strict(),
+      )
+      .max(100)
+      .optional(),
   })
   .strict();
 
@@ -325,6 +343,17 @@ const serverSchema = z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name')
       .optional(),
+    /**
+     * Web origins (scheme://host[:port]) whose pages may call the gateway: they get CORS headers and
+     * may open WebSockets. Any other origin is refused (403); requests without an Origin header and
+     * the gateway's own pages are always served.
+     */
+    corsOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin: scheme://host[:port], no path')).default([]),
+    /**
+     * Largest HTTP request body and WebSocket message, in bytes; unset: 6 bytes per character of
+     * limits.maxPromptChars plus 1 MiB (see src/server/request-size.ts).
+     */
+    maxRequestBytes: z.number().int().min(1_024).optional(),
     /** Seconds a graceful shutdown may take before connections are cut. */
     shutdownTimeoutMs: z.number().int().positive().default(10_000),
     /** Run only the operations of a persisted-documents manifest (codegen's client preset writes one). */
@@ -352,10 +381,23 @@ export const clientLimitsSchema = z
     concurrentStreams: z.number().int().positive().optional(),
     /** Spend on the routed arms' prices per UTC day. */
     budgetUsdPerDay: z.number().positive().optional(),
+    /** Spend per hour (a window from the first chat); each chat reserves its worst-case cost at admission. */
+    budgetUsdPerHour: z.number().positive().optional(),
+    /** Of that, what chats pinned to an arm may spend per hour (pinning bypasses the router's cost penalty). */
+    pinnedBudgetUsdPerHour: z.number().positive().optional(),
   })
   .strict();
 
-export const clientScopes = ['chat', 'feedback', 'read', 'admin'] as const;
+/** Every caller without a key is limited per remote address; spend is capped unless configured otherwise. */
+const anonymousLimitsSchema = clientLimitsSchema
+  .extend({
+    budgetUsdPerHour: z.number().positive().default(2),
+    pinnedBudgetUsdPerHour: z.number().positive().default(0.5),
+  })
+  .strict();
+
+/** `pin` lets a key pin chats to an arm (callers without a key may, within their pinned budget). */
+export const clientScopes = ['chat', 'feedback', 'read', 'pin', 'admin'] as const;
 
 const clientKeySchema = z
   .object({
@@ -380,8 +422,8 @@ const authSchema = z
     keys: z.array(clientKeySchema).default([]),
     /** Serve callers without a key on a non-loopback interface (refused at start-up otherwise). */
     allowUnauthenticated: z.boolean().default(false),
-    /** Limits shared by all callers without a key (when no keys are configured). */
-    anonymousLimits: clientLimitsSchema.default({}),
+    /** Limits of each caller without a key, by remote address (when no keys are configured). */
+    anonymousLimits: anonymousLimitsSchema.default({ budgetUsdPerHour: 2, pinnedBudgetUsdPerHour: 0.5 }),
     /** How long a concurrent-stream slot outlives an instance that died holding it (Redis only). */
     streamLeaseMs: z.number().int().min(1_000).default(30_000),
   })
@@ -519,11 +561,11 @@ export const capacitySchema = z
     retryAfterMs: z.number().int().positive().default(1_000),
     /** Operations in flight on one graphql-ws connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
     maxSubscriptionsPerConnection: z.number().int().positive().default(100),
-    /** Open WebSocket connections per client (per key; per address without one), every instance together with Redis. */
+    /** Open WebSocket connections per client (per key; per address without one) on this instance. */
     maxConnectionsPerClient: z.number().int().positive().default(50),
-    /** Bytes queued for a client that does not read, past which it counts as stalled. */
+    /** Bytes waiting to be written to one connection; past it, a connection that does not drain is cut at once. */
     maxWriteBufferBytes: z.number().int().positive().default(1_048_576),
-    /** How long a client may stay stalled before its stream is cut and its model call aborted. */
+    /** A connection with bytes waiting that drains none for this long is cut (its streams end, its model calls are aborted). */
     slowReaderTimeoutMs: z.number().int().positive().default(10_000),
   })
   .strict();

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Agent, Dispatcher } from 'undici';
 import type { TimeoutsConfig } from '../config/schema.js';
+import { redactSecretValues } from '../config/secrets.js';
 import type { Logger } from '../logger.js';
 import { UpstreamError, type ModelBackend, type UpstreamErrorCode } from './backend.js';
 
@@ -203,11 +204,7 @@ function truncate(text: string): string {
  * 401 text quotes a masked form of the key it rejected, which is still part of the key.
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret !== '') out = out.split(secret).join('[redacted]');
-  }
-  return out
+  return redactSecretValues(text, secrets)
     .replace(/\bBearer\s+\S+/gi, 'Bearer [redacted]')
     .replace(/\bsk-[A-Za-z0-9*_.-]{4,}/g, '[redacted]');
 }

@@ -1,4 +1,5 @@
 import type { AnthropicModelConfig, OpenAIModelConfig } from '../config/schema.js';
+import { modelSecrets } from '../config/secrets.js';
 import { batchedEvents, UpstreamError, type CompletionEvent, type CompletionRequest } from './backend.js';
 import {
   abandonBody,
@@ -92,7 +93,8 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
   const ownsDispatcher = deps.dispatcher === undefined;
   const dispatcher = deps.dispatcher ?? createUpstreamAgent(config.timeouts);
   const now = deps.now ?? Date.now;
-  const secrets = deps.apiKey === undefined ? [] : [deps.apiKey];
+  // Query parameters (Azure's api-version, a key some gateways take) are part of `url`.
+  const secrets = modelSecrets({ headers: config.headers, query: Object.fromEntries(new URL(url).searchParams) }, deps.apiKey);
   const logger = deps.logger.child({ component: 'model-backend', provider, model: config.id });
   const headers: Record<string, string> = {
     ...lowerCaseKeys(config.headers),

@@ -9,6 +9,7 @@ import type { SwitchyardConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { AdaptiveRouter } from '../router/adaptive-router.js';
 import type { Authentication, HttpRoute } from '../server/create-server.js';
+import { maxRequestBytes } from '../server/request-size.js';
 import { AUTO_MODEL, parseCompletionRequest, type CompletionRequest } from './completion-request.js';
 import { codedErrorResponse, errorResponse, isUnexpected, type ErrorResponse } from './error-response.js';
 import { OpenAIRequestError } from './openai-error.js';
@@ -23,7 +24,7 @@ import { OpenAIRequestError } from './openai-error.js';
 export interface OpenAIRoutesDeps {
   readonly gate: ChatGate;
   readonly router: AdaptiveRouter;
-  readonly config: Pick<SwitchyardConfig, 'openai' | 'limits'>;
+  readonly config: Pick<SwitchyardConfig, 'openai' | 'limits' | 'server'>;
   readonly logger: Logger;
 }
 
@@ -53,8 +54,7 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
   const logger = deps.logger.child({ component: 'openai' });
   const auto = new Set([AUTO_MODEL, ...config.openai.autoModelAliases]);
   const created = Math.floor(Date.now() / 1000);
-  // Characters may arrive \u-escaped (6 bytes each); the rest is the envelope of up to maxMessages.
-  const maxBodyBytes = config.limits.maxPromptChars * 6 + 1024 * 1024;
+  const maxBodyBytes = maxRequestBytes(config);
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     if (res.headersSent) return void res.end();

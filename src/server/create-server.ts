@@ -15,6 +15,7 @@ import type { SlotLimiter } from '../limits/limiter-store.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
 import { useOperationLimits } from './operation-limits.js';
+import { createOriginPolicy } from './origin-policy.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
 import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
 import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
@@ -23,6 +24,7 @@ import { useScopes } from '../graphql/scope-plugin.js';
 import { createConsoleAssets } from './console-assets.js';
 import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
+import { watchSlowReaders } from './slow-reader-watchdog.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 
 /**
@@ -42,6 +44,8 @@ export interface ServerOptions {
   readonly graphiql: boolean;
   /** Serve the web console at `/` (default true). */
   readonly console?: boolean;
+  /** Web origins allowed besides the gateway's own (see origin-policy.ts). */
+  readonly corsOrigins?: readonly string[];
   readonly shutdownTimeoutMs: number;
 }
 
@@ -66,14 +70,19 @@ export interface GatewayServerDeps {
   readonly drainChats: (cutAt: number, giveUpAt: number) => Promise<void>;
   /** What one operation may ask for (`limits.operations`). */
   readonly operationLimits: OperationLimitsConfig;
+  /** Largest HTTP body and WebSocket message read (see request-size.ts). */
+  readonly maxRequestBytes: number;
   /** Bounds on what one client holds open (see `capacity`). */
   readonly connections: ConnectionLimits;
 }
 
 export interface ConnectionLimits {
   readonly maxSubscriptionsPerConnection: number;
+  /** A client that does not read is cut (see src/server/slow-reader-watchdog.ts). */
+  readonly maxWriteBufferBytes: number;
+  readonly slowReaderTimeoutMs: number;
   readonly maxConnectionsPerClient: number;
-  /** Where open WebSocket connections are counted per client (every instance, with Redis). */
+  /** Where open WebSocket connections are counted per client. */
   readonly slots: SlotLimiter;
 }
 
@@ -100,6 +109,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   let stopping = false;
   const gate = createOperationGate(deps.trustedDocuments ?? null);
   const sessionOf = createRequestSessionOf();
+  const origins = createOriginPolicy(options.corsOrigins ?? []);
 
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
     schema: deps.schema,
@@ -118,6 +128,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     renderGraphiQL: async (graphiqlOptions) =>
       (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(graphiqlOptions),
     landingPage: false,
+    // CORS is decided for every route at once, before yoga (see origin-policy.ts).
+    cors: false,
+    maxRequestBodySize: deps.maxRequestBytes,
     extraParamNames: ['documentId'],
     plugins: [
       useOperationLimits(deps.operationLimits),
@@ -145,9 +158,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     res.end(JSON.stringify(body));
   };
 
-  const authenticate = (token: string | undefined): Authentication => {
+  const authenticate = (token: string | undefined, request: IncomingMessage): Authentication => {
     try {
-      return deps.keys.authenticate(token);
+      return deps.keys.authenticate(token, request.socket.remoteAddress);
     } catch (error) {
       if (error instanceof AccessError) return error;
       throw error;
@@ -163,8 +176,22 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const serveConsole = options.console === false ? null : createConsoleAssets({ graphqlPath: options.graphqlPath });
 
   const httpServer = createServer((req, res) => {
-    if (serveConsole?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const origin = origins.judge(req);
+    if (origin.kind === 'refused') {
+      const route = deps.routes?.find((r) => r.matches(path));
+      if (route) return route.handle(req, res, origin.error);
+      return sendJson(res, 403, { errors: [{ message: origin.error.message, extensions: { code: origin.error.code } }] });
+    }
+    if (origin.kind === 'listed' && origins.applyCors(req, res)) return;
+    const declaredBytes = Number(req.headers['content-length'] ?? 0);
+    if (declaredBytes > deps.maxRequestBytes) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 413, {
+        errors: [{ message: `the request body is larger than ${deps.maxRequestBytes} bytes`, extensions: { code: 'BODY_TOO_LARGE' } }],
+      });
+    }
+    if (serveConsole?.(req, res)) return;
     if (path === '/health') {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });
       return sendJson(res, 200, deps.health());
@@ -177,7 +204,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         errors: [{ message: 'this instance is stopping; retry, another instance will answer', extensions: { code: 'SHUTTING_DOWN' } }],
       });
     }
-    const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization));
+    const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization), req);
     const route = deps.routes?.find((r) => r.matches(path));
     if (route) return route.handle(req, res, auth!);
     if (auth instanceof AccessError && !isGraphiQLPage(req, path, options)) return refuse(res, auth);
@@ -203,10 +230,17 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     void yoga.handle(req, res, auth instanceof AccessError || auth === null ? {} : { principal: auth });
   });
 
+  const slowReaders = watchSlowReaders(httpServer, {
+    maxWriteBufferBytes: deps.connections.maxWriteBufferBytes,
+    slowReaderTimeoutMs: deps.connections.slowReaderTimeoutMs,
+    onCut: (details) => httpLogger.warn(details, 'cut a client that stopped reading'),
+  });
+
   // Upgrades are routed by hand rather than by attaching the WebSocket server to the HTTP server:
   // attached, it re-emits every HTTP server error (a port in use) as its own, which graphql-ws
-  // reports as an internal error.
-  const wsServer = new WebSocketServer({ noServer: true });
+  // reports as an internal error. A message past maxPayload closes its socket with 1009 before it
+  // is buffered whole.
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: deps.maxRequestBytes });
   httpServer.on('upgrade', (request, socket, head) => {
     if ((request.url ?? '/').split('?')[0] !== options.graphqlPath) {
       socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -214,6 +248,14 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     }
     if (stopping) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const origin = origins.judge(request);
+    if (origin.kind === 'refused') {
+      const body = JSON.stringify({ errors: [{ message: origin.error.message, extensions: { code: origin.error.code } }] });
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       return;
     }
     wsServer.handleUpgrade(request, socket, head, (ws) => wsServer.emit('connection', ws, request));
@@ -237,15 +279,18 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
 
   const wsDisposable = useServer<Record<string, unknown>, { request: IncomingMessage; principal?: Principal }>(
     {
+      // Close reasons of internal errors say "Internal server error", never the error's own text.
+      isProd: true,
       // Refused at connection_init (close 4403), so a socket without a valid key runs nothing.
       onConnect: (ctx) => {
         const params = ctx.connectionParams ?? {};
         const auth = authenticate(
           bearerToken(params.authorization ?? params.Authorization) ?? bearerToken(ctx.extra.request.headers.authorization),
+          ctx.extra.request,
         );
         if (auth instanceof AccessError) return false;
         ctx.extra.principal = auth;
-        return holdConnectionSlot(ctx.extra.socket, connectionOwner(auth, ctx.extra.request));
+        return holdConnectionSlot(ctx.extra.socket, principalName(auth));
       },
       execute: executeEnveloped,
       subscribe: subscribeEnveloped,
@@ -313,17 +358,13 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       const rest = setTimeout(() => httpServer.closeAllConnections(), Math.max(0, Math.min(grace, deadline - performance.now())));
       rest.unref();
       await closed;
+      slowReaders.stop();
       clearTimeout(rest);
       clearTimeout(timer);
       await yoga.dispose();
     },
 
   };
-}
-
-/** Whom a connection counts against: its key, or its address when it has none (callers without a key share no name). */
-function connectionOwner(principal: Principal, request: IncomingMessage): string {
-  return principal.keyId === null ? `anonymous@${request.socket.remoteAddress ?? 'unknown'}` : principalName(principal);
 }
 
 /** GraphiQL's page is only assets: a browser cannot send a key to load it, and it runs nothing by itself. */

@@ -11,6 +11,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export type LogEntry = Record<string, unknown> & { msg?: string };
 
 export interface SwitchyardProcess {
+  readonly pid: number;
   /** The GraphQL endpoint over HTTP. */
   readonly url: string;
   readonly wsUrl: string;
@@ -75,6 +76,7 @@ export async function spawnSwitchyard(
     const wsUrl = url.replace(/^http/, 'ws').replace('//0.0.0.0:', '//127.0.0.1:');
     const client = createSwitchyardClient({ url: wsUrl });
     return {
+      pid: child.pid!,
       url: url.replace('//0.0.0.0:', '//127.0.0.1:'),
       wsUrl,
       client,
