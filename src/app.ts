@@ -29,6 +29,8 @@ import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
 import { createLocalEventLog } from './learning/local-event-log.js';
 import { createLearningStack } from './learning/learning-stack.js';
+import { createRedisEventLog } from './learning/redis-event-log.js';
+import { createSharedRequestStore, sharedRequestKey } from './chat/shared-request-store.js';
 import { createWarmStarter } from './learning/warm-start.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
@@ -99,10 +101,15 @@ export function buildApp(deps: AppDeps): App {
     backends: deps.backends,
     capacity,
   });
-  // The analyzer's Prometheus view reads the router, built below: read lazily, at scrape time.
+  // With Redis, learning (and the request records feedback needs) is shared by every instance.
+  const sharedLearning = redis !== null && config.learning.shared;
+  const localRequests = createRequestStore(config.feedback);
+  const instanceId = randomUUID();
+  // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
   const metrics = createMetricsRegistry({
     bandit: banditView,
+    learning: () => learningLog.status(),
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const { stats, learning, log: learningLog } = createLearningStack({
@@ -110,9 +117,28 @@ export function buildApp(deps: AppDeps): App {
     arms: config.arms,
     reward,
     analyzer,
-    instanceId: randomUUID(),
+    instanceId,
     log: (state) =>
-      createLocalEventLog({
+      sharedLearning
+        ? createRedisEventLog({
+            redis: redis!,
+            state,
+            keyPrefix: config.redis.keyPrefix,
+            requestKey: (id) => sharedRequestKey(config.redis.keyPrefix, id),
+            instanceId,
+            maxBuffered: config.learning.maxBuffered,
+            snapshotIntervalMs: config.learning.snapshotIntervalMs,
+            logger: logger.child({ component: 'learning' }),
+            onReconnected: () => sharedRequests?.reshare() ?? Promise.resolve(),
+            onApplied: (event) => {
+              // Scores given on other instances: this instance's copy of its own requests follows,
+              // so that it still replaces the right score if Redis goes away.
+              if (event.type !== 'judgement' || event.kind !== 'feedback') return;
+              const record = localRequests.get(event.requestId);
+              if (record) record.feedback = { score: event.verdicts[0]!.score, comment: event.comment ?? null, receivedAt: event.at };
+            },
+          })
+        : createLocalEventLog({
         state,
         stateFile: config.router.stateFile
           ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs }
@@ -140,7 +166,20 @@ export function buildApp(deps: AppDeps): App {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
-  const requests = createRequestStore(config.feedback);
+  const sharedRequests = sharedLearning
+    ? createSharedRequestStore({
+        local: localRequests,
+        redis: redis!,
+        keyPrefix: config.redis.keyPrefix,
+        ttlMs: config.feedback.ttlMs,
+        logger: logger.child({ component: 'requests' }),
+        canReshare: () => {
+          const status = learningLog.status();
+          return status.state === 'ok' && status.buffered === 0;
+        },
+      })
+    : null;
+  const requests = sharedRequests ?? localRequests;
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -214,13 +253,16 @@ export function buildApp(deps: AppDeps): App {
     },
     health: () => {
       const cacheStatus = cache.status();
+      const learningStatus = learningLog.status();
       // Running without Redis is what a configuration without one asks for; only a configured
-      // Redis that cannot be reached degrades the instance.
+      // Redis that cannot be reached degrades the instance (the learning section says whether its
+      // events are buffered meanwhile, and how many).
       return {
         status: redis !== null && cacheStatus === 'degraded' ? 'degraded' : 'ok',
         cache: cacheStatus,
         redis: redis === null ? 'not configured' : cacheStatus === 'degraded' ? 'unreachable' : 'ok',
         models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
+        learning: learningStatus,
         capacity: capacity.saturation(),
       };
     },
@@ -255,6 +297,7 @@ export function buildApp(deps: AppDeps): App {
         await shadow.close();
         // After the last request has finished, so that nothing it taught is left out.
         await learningLog.stop();
+        sharedRequests?.close();
         await models.close();
         await limiterStore.close();
         await cache.close();

@@ -1,5 +1,5 @@
 import type { Principal } from '../auth/principal.js';
-import { accessibleRequest } from '../auth/request-access.js';
+import { accessibleRequest, requireTokenIfAnonymous } from '../auth/request-access.js';
 import { requireScope } from '../auth/scopes.js';
 import type { Capacity } from '../limits/capacity.js';
 import type { SpendEstimator } from '../limits/spend-estimate.js';
@@ -32,8 +32,8 @@ export interface ChatGate {
    * Undefined when unknown, expired or not provably the caller's (wrong token); throws FORBIDDEN
    * when another key's, FEEDBACK_TOKEN_REQUIRED for a caller without a key or a token.
    */
-  request(principal: Principal, id: string, feedbackToken: FeedbackToken): RequestRecord | undefined;
-  shadowCall(principal: Principal, requestId: string, feedbackToken: FeedbackToken): ShadowCallView | undefined;
+  request(principal: Principal, id: string, feedbackToken: FeedbackToken): Promise<RequestRecord | undefined>;
+  shadowCall(principal: Principal, requestId: string, feedbackToken: FeedbackToken): Promise<ShadowCallView | undefined>;
   submitComparison(
     principal: Principal,
     requestId: string,
@@ -71,11 +71,15 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
   const { chat, shadow, limiter } = deps;
   const drain = createChatDrain();
 
-  const owned = (principal: Principal, id: string, token: FeedbackToken): RequestRecord | undefined =>
-    accessibleRequest(principal, id, token, chat.getRequest);
+  const owned = async (principal: Principal, id: string, token: FeedbackToken): Promise<RequestRecord | undefined> => {
+    // Told before the request is looked up (here or in the shared store), as accessibleRequest says.
+    requireTokenIfAnonymous(principal, token, id);
+    const record = await chat.getRequest(id);
+    return accessibleRequest(principal, id, token, () => record);
+  };
   /** The same refusal as for an unknown id, so that a guessed id tells nothing. */
-  const requireOwned = (principal: Principal, id: string, token: FeedbackToken): void => {
-    if (!owned(principal, id, token)) throw new FeedbackError('REQUEST_NOT_FOUND', `request "${id}" is unknown or has expired`);
+  const requireOwned = async (principal: Principal, id: string, token: FeedbackToken): Promise<void> => {
+    if (!(await owned(principal, id, token))) throw new FeedbackError('REQUEST_NOT_FOUND', `request "${id}" is unknown or has expired`);
   };
 
   /** What a chat that ended without a ChatDone used: its prompt and what was sent, estimated. */
@@ -101,7 +105,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     let settled = false;
     const charge = (usage: () => ChatUsage) => {
       // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
-      const record = requestId === null ? undefined : chat.getRequest(requestId);
+      const record = requestId === null ? undefined : chat.localRequest(requestId);
       if (modelId !== null && record && !record.shared) admission.charge(usage());
       modelId = null;
     };
@@ -187,17 +191,17 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     stop: (cutAt, giveUpAt) => drain.stop(cutAt, giveUpAt),
 
     async submitFeedback(principal, { feedbackToken, ...input }) {
-      requireOwned(principal, input.requestId, feedbackToken);
+      await requireOwned(principal, input.requestId, feedbackToken);
       return chat.submitFeedback(input);
     },
 
     request: owned,
 
     // Without its request (forgotten first) a shadow answer has no known owner, so it is not shown.
-    shadowCall: (principal, requestId, token) => (owned(principal, requestId, token) ? shadow.call(requestId) : undefined),
+    shadowCall: async (principal, requestId, token) => ((await owned(principal, requestId, token)) ? shadow.call(requestId) : undefined),
 
     async submitComparison(principal, requestId, preferred, token) {
-      requireOwned(principal, requestId, token);
+      await requireOwned(principal, requestId, token);
       return shadow.submitComparison(requestId, preferred);
     },
   };

@@ -255,6 +255,27 @@ const operationLimitsSchema = z
   })
   .strict();
 
+const learningSchema = z
+  .object({
+    /**
+     * With redis.url set: learn from every instance's traffic through one event log in Redis (a
+     * stream), so all replicas hold the same statistics and operator changes. False: each instance
+     * learns alone (router.stateFile per instance).
+     */
+    shared: z.boolean().default(true),
+    /** Events kept while Redis cannot be reached, appended when it returns; past it the oldest are dropped (counted). */
+    maxBuffered: z.number().int().positive().default(100_000),
+    /** How often one instance writes a snapshot of the shared state to Redis (the stream is trimmed behind it). */
+    snapshotIntervalMs: z.number().int().min(100).default(10_000),
+    /**
+     * Embedded (no shared log) with router.stateFile: learning events are appended to a journal
+     * next to it (<stateFile>.journal) and fsynced at most this long after they happen; what kill -9
+     * can lose is bounded by it. 0 fsyncs every event before its effect is reported.
+     */
+    journalFsyncMs: nonNegative.default(50),
+  })
+  .strict();
+
 const limitsSchema = z
   .object({
     operations: operationLimitsSchema.default(operationLimitsSchema.parse({})),
@@ -581,6 +602,7 @@ export const configSchema = z
     reward: rewardSchema.default(rewardSchema.parse({})),
     bandit: banditSchema.default(banditSchema.parse({})),
     router: routerSchema.default(routerSchema.parse({})),
+    learning: learningSchema.default(learningSchema.parse({})),
     limits: limitsSchema.default(limitsSchema.parse({})),
     feedback: feedbackSchema.default(feedbackSchema.parse({})),
     cache: cacheSchema.default(cacheSchema.parse({})),
@@ -683,6 +705,7 @@ export type BanditConfig = z.infer<typeof banditSchema>;
 export type ClassifierConfig = BanditConfig['classifier'];
 export type CacheConfig = z.infer<typeof cacheSchema>;
 export type RedisConfig = z.infer<typeof redisSchema>;
+export type LearningConfig = z.infer<typeof learningSchema>;
 export type TimeoutsConfig = z.infer<typeof timeoutsSchema>;
 export type CircuitConfig = z.infer<typeof circuitSchema>;
 export type StreamingConfig = z.infer<typeof streamingSchema>;

@@ -22,6 +22,8 @@ export interface SwitchyardProcess {
   waitForLog(matches: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry>;
   /** SIGTERM, then resolves with the exit code once the process is gone. */
   stop(): Promise<number | null>;
+  /** SIGKILL (a crash: nothing is saved, nothing flushed); resolves once the process is gone. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -104,6 +106,12 @@ export async function spawnSwitchyard(
         const code = await exited;
         cleanUp();
         return code;
+      },
+      async kill() {
+        child.kill('SIGKILL');
+        await exited;
+        await client.dispose().catch(() => undefined);
+        cleanUp();
       },
     };
   } catch (error) {
