@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { issueFeedbackToken } from '../auth/request-access.js';
 import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
+import type { ClientInfluence } from '../learning/client-influence.js';
 import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
 import type { CacheManager, CachedAnswer } from '../cache/cache-manager.js';
@@ -18,6 +19,7 @@ import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
 import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
+import { objectiveProblem } from '../router/objectives.js';
 
 /**
  * The chat service: validate → cache → route → stream → learn. One upstream answer is produced
@@ -33,6 +35,7 @@ export type ChatInputErrorCode =
   | 'MAX_TOKENS_OUT_OF_RANGE'
   | 'TEMPERATURE_OUT_OF_RANGE'
   | 'INVALID_TAG'
+  | 'INVALID_OBJECTIVE'
   | 'UNKNOWN_ARM'
   | 'ARM_DISABLED'
   | 'NO_ARM_AVAILABLE';
@@ -89,6 +92,8 @@ export interface ChatServiceDeps {
   readonly singleFlight: SingleFlight<AnswerEvent>;
   /** Where what requests measured and what users said goes. */
   readonly learning: Pick<Learning, 'observe'>;
+  /** The weight of a client's feedback: bounded share per context, pinned requests excluded. */
+  readonly influence: ClientInfluence;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter;
   readonly logger: Logger;
@@ -128,7 +133,7 @@ export function normalizeFeedbackScore(input: FeedbackInput): number {
 }
 
 export function createChatService(deps: ChatServiceDeps): ChatService {
-  const { router, models, requests, cache, singleFlight, learning, config } = deps;
+  const { router, models, requests, cache, singleFlight, learning, influence, config } = deps;
   const now = deps.now ?? (() => performance.now());
   const newId = deps.newId ?? randomUUID;
   const logger = deps.logger.child({ component: 'chat' });
@@ -179,9 +184,14 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     }
   }
 
+  function validateObjective(request: ChatRequest): void {
+    const problem = request.objective ? objectiveProblem(request.objective) : null;
+    if (problem) throw new ChatInputError('INVALID_OBJECTIVE', problem);
+  }
+
   function routeOrThrow(request: ChatRequest): RouteDecision {
     try {
-      return router.route({ messages: request.messages, tags: request.tags, pinnedArmId: request.armId });
+      return router.route({ messages: request.messages, tags: request.tags, pinnedArmId: request.armId, objective: request.objective });
     } catch (error) {
       if (error instanceof RouterError) throw new ChatInputError(error.code, error.message);
       throw error;
@@ -361,6 +371,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   return {
     chat(request) {
       validate(request);
+      validateObjective(request);
       // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
       // GraphQL error; other requests are routed only on a cache miss.
       const pinned = request.armId === undefined ? null : routeOrThrow(request);
@@ -369,6 +380,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         id: newId(),
         createdAt: Date.now(),
         owner: request.owner ?? null,
+        client: request.client ?? null,
         tokenDigest: digest,
         status: 'streaming',
         decision: null,
@@ -459,9 +471,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       }
       const previous = record.feedback?.score ?? null;
       const decision = record.decision;
+      // A replacement teaches at the weight of the judgement it replaces (and takes no more share).
+      const weight =
+        record.feedback?.weight ?? (record.shared ? 0 : influence.weigh(record.client ?? 'unknown', decision.context, decision.pinned));
       // Set before anything is awaited: a second score arriving meanwhile replaces this one.
-      record.feedback = { score, comment: input.comment ?? null, receivedAt: Date.now() };
-      const learned = !record.shared;
+      record.feedback = { score, weight, comment: input.comment ?? null, receivedAt: Date.now() };
+      const learned = !record.shared && weight > 0;
       await learning.observe({
         type: 'judgement',
         kind: 'feedback',
@@ -476,6 +491,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             previous,
             costUsd: record.metrics?.costUsd ?? 0,
             latencyMs: record.metrics?.latencyMs ?? 0,
+            weight,
           },
         ],
         comment: input.comment ?? null,

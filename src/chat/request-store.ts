@@ -12,6 +12,8 @@ export type RequestStatus = 'streaming' | 'completed' | 'failed' | 'cancelled';
 
 export interface FeedbackRecord {
   readonly score: number;
+  /** The judge's weight it taught at (src/learning/client-influence.ts); a replacement reuses it. */
+  readonly weight: number;
   readonly comment: string | null;
   readonly receivedAt: number;
 }
@@ -20,6 +22,8 @@ export interface FeedbackRecord {
 export interface RequestRecord extends RequestOwnership {
   readonly id: string;
   readonly createdAt: number;
+  /** Who made it, for the weight of its feedback: the principal's client (key id or remote address). */
+  readonly client: string | null;
   status: RequestStatus;
   decision: RouteDecision | null;
   /** Served from the cache or from another request's upstream call: teaches the bandit nothing. */
@@ -49,6 +53,8 @@ export interface RequestStore {
   /** The session's most recent requests still remembered, newest first, at most `limit`. */
   recent(session: string, limit: number): RequestRecord[];
   size(): number;
+  /** Every record still remembered (compacting a journal of them). */
+  all(): Iterable<RequestRecord>;
 }
 
 /** Requests listed per session: recentRequests is a look back, not an archive. */
@@ -59,7 +65,12 @@ export class RequestStoreUnavailableError extends Error {
   override readonly name = 'RequestStoreUnavailableError';
 }
 
-export function createRequestStore(options: { maxRequests: number; ttlMs: number }): RequestStore {
+export function createRequestStore(options: {
+  maxRequests: number;
+  ttlMs: number;
+  /** Where finished records are kept across restarts (the embedded journal); resolves once durable. */
+  persist?: (record: RequestRecord) => Promise<void>;
+}): RequestStore {
   const records = new LRUCache<string, RequestRecord>({
     max: options.maxRequests,
     ttl: options.ttlMs,
@@ -79,7 +90,10 @@ export function createRequestStore(options: { maxRequests: number; ttlMs: number
     },
     get: (id) => records.get(id),
     find: async (id) => records.get(id),
-    save: async () => undefined,
+    save: async (record) => {
+      await options.persist?.(record);
+    },
+    all: () => records.values(),
     recent(session, limit) {
       const ids = idsBySession.get(session) ?? [];
       const found: RequestRecord[] = [];
