@@ -14,6 +14,7 @@ import { createChatService } from './chat/chat-service.js';
 import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
+import { createSpendEstimator } from './limits/spend-estimate.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
 import { createRequestStore } from './chat/request-store.js';
@@ -28,6 +29,9 @@ import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
 import { createLocalEventLog } from './learning/local-event-log.js';
 import { createLearningStack } from './learning/learning-stack.js';
+import { createRedisEventLog } from './learning/redis-event-log.js';
+import { createSharedRequestStore, sharedRequestKey } from './chat/shared-request-store.js';
+import { createWarmStarter } from './learning/warm-start.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
@@ -97,10 +101,15 @@ export function buildApp(deps: AppDeps): App {
     backends: deps.backends,
     capacity,
   });
-  // The analyzer's Prometheus view reads the router, built below: read lazily, at scrape time.
+  // With Redis, learning (and the request records feedback needs) is shared by every instance.
+  const sharedLearning = redis !== null && config.learning.shared;
+  const localRequests = createRequestStore(config.feedback);
+  const instanceId = randomUUID();
+  // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
   const metrics = createMetricsRegistry({
     bandit: banditView,
+    learning: () => learningLog.status(),
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const { stats, learning, log: learningLog } = createLearningStack({
@@ -108,9 +117,28 @@ export function buildApp(deps: AppDeps): App {
     arms: config.arms,
     reward,
     analyzer,
-    instanceId: randomUUID(),
+    instanceId,
     log: (state) =>
-      createLocalEventLog({
+      sharedLearning
+        ? createRedisEventLog({
+            redis: redis!,
+            state,
+            keyPrefix: config.redis.keyPrefix,
+            requestKey: (id) => sharedRequestKey(config.redis.keyPrefix, id),
+            instanceId,
+            maxBuffered: config.learning.maxBuffered,
+            snapshotIntervalMs: config.learning.snapshotIntervalMs,
+            logger: logger.child({ component: 'learning' }),
+            onReconnected: () => sharedRequests?.reshare() ?? Promise.resolve(),
+            onApplied: (event) => {
+              // Scores given on other instances: this instance's copy of its own requests follows,
+              // so that it still replaces the right score if Redis goes away.
+              if (event.type !== 'judgement' || event.kind !== 'feedback') return;
+              const record = localRequests.get(event.requestId);
+              if (record) record.feedback = { score: event.verdicts[0]!.score, comment: event.comment ?? null, receivedAt: event.at };
+            },
+          })
+        : createLocalEventLog({
         state,
         stateFile: config.router.stateFile
           ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs }
@@ -119,6 +147,7 @@ export function buildApp(deps: AppDeps): App {
       }),
   });
   const policy = createPolicy(config.bandit, rng, stats);
+  const classify = createContextClassifier(config.bandit.classifier);
   const router = createAdaptiveRouter({
     arms: config.arms,
     policy,
@@ -126,7 +155,7 @@ export function buildApp(deps: AppDeps): App {
     learning,
     rng,
     reward,
-    classify: createContextClassifier(config.bandit.classifier),
+    classify,
     maxContexts: config.bandit.maxContexts,
     isModelAvailable: models.isAvailable,
   });
@@ -137,7 +166,20 @@ export function buildApp(deps: AppDeps): App {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
-  const requests = createRequestStore(config.feedback);
+  const sharedRequests = sharedLearning
+    ? createSharedRequestStore({
+        local: localRequests,
+        redis: redis!,
+        keyPrefix: config.redis.keyPrefix,
+        ttlMs: config.feedback.ttlMs,
+        logger: logger.child({ component: 'requests' }),
+        canReshare: () => {
+          const status = learningLog.status();
+          return status.state === 'ok' && status.buffered === 0;
+        },
+      })
+    : null;
+  const requests = sharedRequests ?? localRequests;
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -170,10 +212,22 @@ export function buildApp(deps: AppDeps): App {
     }),
     capacity,
     pricing: (modelId) => models.view(modelId).pricing,
+    spendEstimate: createSpendEstimator({
+      config,
+      pricing: (modelId) => models.view(modelId).pricing,
+      enabledArmIds: () => router.arms(undefined, 0).filter((arm) => arm.enabled).map((arm) => arm.id),
+    }),
   });
 
   const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow };
+  const warmStart = createWarmStarter({
+    learning,
+    arms: config.arms,
+    models: config.models,
+    warmStart: config.router.warmStart,
+    classify,
+  });
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow, warmStart };
   const server = createGatewayServer({
     schema,
     services,
@@ -188,17 +242,27 @@ export function buildApp(deps: AppDeps): App {
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
-      slots: limiterStore.slots('connections'),
+      maxWriteBufferBytes: config.capacity.maxWriteBufferBytes,
+      slowReaderTimeoutMs: config.capacity.slowReaderTimeoutMs,
+      // Per instance: a socket's lease in Redis outlives a Redis that hung while it was taken
+      // (the acquire timed out, the command ran later), which refused a client's sockets for a lease's life.
+      slots: (() => {
+        const local = limiterStore.localSlots('connections');
+        return { tryAcquire: async (key: string, limit: number) => local.tryAcquire(key, limit) };
+      })(),
     },
     health: () => {
       const cacheStatus = cache.status();
+      const learningStatus = learningLog.status();
       // Running without Redis is what a configuration without one asks for; only a configured
-      // Redis that cannot be reached degrades the instance.
+      // Redis that cannot be reached degrades the instance (the learning section says whether its
+      // events are buffered meanwhile, and how many).
       return {
         status: redis !== null && cacheStatus === 'degraded' ? 'degraded' : 'ok',
         cache: cacheStatus,
         redis: redis === null ? 'not configured' : cacheStatus === 'degraded' ? 'unreachable' : 'ok',
         models: Object.fromEntries(models.list().map((m) => [m.id, m.health.status])),
+        learning: learningStatus,
         capacity: capacity.saturation(),
       };
     },
@@ -233,6 +297,7 @@ export function buildApp(deps: AppDeps): App {
         await shadow.close();
         // After the last request has finished, so that nothing it taught is left out.
         await learningLog.stop();
+        sharedRequests?.close();
         await models.close();
         await limiterStore.close();
         await cache.close();

@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AnalyzerConfig } from '../config/schema.js';
 import { estimateRegret, type BanditView } from './bandit-view.js';
 import type { RequestSample } from './performance-analyzer.js';
+import type { EventLogStatus } from '../learning/event-log.js';
 
 /**
  * Prometheus exposition of the analyzer's figures. Each call makes a Registry of its own (never
@@ -14,6 +15,8 @@ export interface MetricsRegistryDeps {
   /** The bandit's current figures, read on every scrape. */
   readonly bandit?: () => BanditView;
   readonly buckets?: AnalyzerConfig['prometheus'];
+  /** The learning event log's figures, read on every scrape. */
+  readonly learning?: () => EventLogStatus;
   /** Prefix of every metric name. */
   readonly prefix?: string;
 }
@@ -103,6 +106,23 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
         for (const [context, regret] of estimateRegret(view).byContext) this.set({ context }, regret.total);
       },
     });
+  }
+
+  const learning = deps.learning;
+  if (learning) {
+    const gauge = (name: string, help: string, pick: (status: EventLogStatus) => number) =>
+      new Gauge({
+        name: prefix + name,
+        help,
+        registers,
+        collect() {
+          this.set(pick(learning()));
+        },
+      });
+    gauge('learning_buffered_events', 'Learning events observed here and not yet appended to the shared log (Redis unreachable).', (s) => s.buffered);
+    gauge('learning_dropped_events_total', 'Buffered learning events dropped because the buffer was full (learning.maxBuffered).', (s) => s.dropped);
+    gauge('learning_applied_events_total', 'Learning events applied to this instance since it started, from every instance.', (s) => s.applied);
+    gauge('learning_degraded', '1 while the shared learning log cannot be reached (learning continues locally).', (s) => (s.state === 'degraded' ? 1 : 0));
   }
 
   return {

@@ -13,14 +13,17 @@ import { AccessError, type Principal } from './principal.js';
 export interface KeyRing {
   /** True when every caller must present a key. */
   readonly required: boolean;
-  /** The principal a bearer token (or its absence) stands for; throws UNAUTHENTICATED. */
-  authenticate(token: string | undefined): Principal;
+  /**
+   * The principal a bearer token (or its absence) stands for; throws UNAUTHENTICATED. A caller
+   * without a key is told apart by `remoteAddress`.
+   */
+  authenticate(token: string | undefined, remoteAddress?: string): Principal;
 }
 
 /** Keys shorter than this are refused: they could be guessed. */
 export const MIN_KEY_CHARS = 16;
 
-const ALL_SCOPES: readonly ClientScope[] = ['chat', 'feedback', 'read', 'admin'];
+const ALL_SCOPES: readonly ClientScope[] = ['chat', 'feedback', 'read', 'pin', 'admin'];
 
 interface StoredKey {
   readonly digest: Buffer;
@@ -46,7 +49,7 @@ export function createKeyRing(
     } else {
       digest = Buffer.from(key.sha256!, 'hex');
     }
-    return { digest, principal: { keyId: key.id, scopes: new Set(key.scopes), limits: key.limits } };
+    return { digest, principal: { keyId: key.id, client: key.id, scopes: new Set(key.scopes), limits: key.limits } };
   });
   const required = keys.length > 0;
 
@@ -56,25 +59,28 @@ export function createKeyRing(
     // Refusing to start beats running with admin mutations silently open or silently closed.
     if (!token) throw new ConfigError(`server.adminTokenEnv names ${adminEnv}, which is not set`);
     if (token.length < MIN_KEY_CHARS) logger.warn(`the admin token in ${adminEnv} is short: use ${MIN_KEY_CHARS} characters or more`);
-    keys.push({ digest: digestOf(token), principal: { keyId: 'admin', scopes: new Set(ALL_SCOPES), limits: {} } });
+    keys.push({ digest: digestOf(token), principal: { keyId: 'admin', client: 'admin', scopes: new Set(ALL_SCOPES), limits: {} } });
   }
 
   const hasAdminKey = keys.some((key) => key.principal.scopes.has('admin'));
   if (!required && !hasAdminKey) {
     logger.warn('no admin key is configured (auth.keys or server.adminTokenEnv): admin mutations are open to every caller');
   }
-  const anonymous: Principal = {
+  // Pinning is open to callers without a key (the console pins), within their pinned budget.
+  const anonymousScopes = new Set<ClientScope>(hasAdminKey ? ['chat', 'feedback', 'read', 'pin'] : ALL_SCOPES);
+  const anonymous = (remoteAddress: string | undefined): Principal => ({
     keyId: null,
-    scopes: new Set<ClientScope>(hasAdminKey ? ['chat', 'feedback', 'read'] : ALL_SCOPES),
+    client: `anonymous@${remoteAddress ?? 'unknown'}`,
+    scopes: anonymousScopes,
     limits: config.auth.anonymousLimits,
-  };
+  });
 
   return {
     required,
-    authenticate(token) {
+    authenticate(token, remoteAddress) {
       if (token === undefined || token === '') {
         if (required) throw new AccessError('UNAUTHENTICATED', 'a client key is required (Authorization: Bearer <key>)');
-        return anonymous;
+        return anonymous(remoteAddress);
       }
       const digest = digestOf(token);
       // Every key is compared, in constant time, so timing tells nothing about which one came close.
@@ -85,7 +91,7 @@ export function createKeyRing(
       if (match) return match;
       // Without client keys, any bearer (SDKs insist on sending one) is an anonymous caller.
       if (required) throw new AccessError('UNAUTHENTICATED', 'the client key is not valid');
-      return anonymous;
+      return anonymous(remoteAddress);
     },
   };
 }

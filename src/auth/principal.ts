@@ -9,6 +9,12 @@ import type { ClientLimits, ClientScope } from '../config/schema.js';
 export interface Principal {
   /** The key's id; null for a caller without a key. */
   readonly keyId: string | null;
+  /**
+   * Who the caller is for limits, connection counts and the weight of its feedback: the key id, or
+   * `anonymous@<remote address>` without a key (not the connection or session, which a client can
+   * change at will). Behind a proxy, every caller without a key shares the proxy's address.
+   */
+  readonly client: string;
   readonly scopes: ReadonlySet<ClientScope>;
   readonly limits: ClientLimits;
 }
@@ -21,7 +27,7 @@ export class AccessError extends CodedError<AccessErrorCode> {
 
 /** The name a principal goes by in logs, metrics and limit counters. */
 export function principalName(principal: Principal): string {
-  return principal.keyId ?? 'anonymous';
+  return principal.client;
 }
 
 /** The admin scope includes every other. */

@@ -20,12 +20,15 @@ const OPERATION_SCOPES: Readonly<Record<string, readonly ClientScope[]>> = {
   // Lists only the caller's own session (src/server/request-session.ts).
   'Query.recentRequests': ['chat', 'read'],
   'Subscription.chat': ['chat'],
+  // A chat (on any transport) pinned to an arm, beside the chat scope (src/chat/chat-gate.ts).
+  'chat.pinnedArm': ['pin'],
   'Subscription.metrics': ['read'],
   'Mutation.submitFeedback': ['feedback'],
   'Mutation.submitComparison': ['feedback'],
   'Mutation.setArmEnabled': ['admin'],
   'Mutation.invalidateCache': ['admin'],
   'Mutation.setShadowRate': ['admin'],
+  'Mutation.warmStart': ['admin'],
   'openai.chatCompletions': ['chat'],
   'openai.models': ['chat', 'read'],
   'openai.feedback': ['feedback'],

@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/principal.js';
-import { accessibleRequest } from '../auth/request-access.js';
+import { accessibleRequest, requireTokenIfAnonymous } from '../auth/request-access.js';
+import { requireScope } from '../auth/scopes.js';
 import type { Capacity } from '../limits/capacity.js';
+import type { SpendEstimator } from '../limits/spend-estimate.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
@@ -30,8 +32,8 @@ export interface ChatGate {
    * Undefined when unknown, expired or not provably the caller's (wrong token); throws FORBIDDEN
    * when another key's, FEEDBACK_TOKEN_REQUIRED for a caller without a key or a token.
    */
-  request(principal: Principal, id: string, feedbackToken: FeedbackToken): RequestRecord | undefined;
-  shadowCall(principal: Principal, requestId: string, feedbackToken: FeedbackToken): ShadowCallView | undefined;
+  request(principal: Principal, id: string, feedbackToken: FeedbackToken): Promise<RequestRecord | undefined>;
+  shadowCall(principal: Principal, requestId: string, feedbackToken: FeedbackToken): Promise<ShadowCallView | undefined>;
   submitComparison(
     principal: Principal,
     requestId: string,
@@ -47,6 +49,8 @@ export interface ChatGateDeps {
   /** What this instance takes on; refused before the client's own limits are counted. */
   readonly capacity: Pick<Capacity, 'admitChat'>;
   readonly pricing: (modelId: string) => ModelPricing | undefined;
+  /** The most a chat can cost, reserved against the client's hourly budgets. */
+  readonly spendEstimate: SpendEstimator;
 }
 
 /** The client's admission, also freeing the instance's chat slot when released. */
@@ -67,11 +71,15 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
   const { chat, shadow, limiter } = deps;
   const drain = createChatDrain();
 
-  const owned = (principal: Principal, id: string, token: FeedbackToken): RequestRecord | undefined =>
-    accessibleRequest(principal, id, token, chat.getRequest);
+  const owned = async (principal: Principal, id: string, token: FeedbackToken): Promise<RequestRecord | undefined> => {
+    // Told before the request is looked up (here or in the shared store), as accessibleRequest says.
+    requireTokenIfAnonymous(principal, token, id);
+    const record = await chat.getRequest(id);
+    return accessibleRequest(principal, id, token, () => record);
+  };
   /** The same refusal as for an unknown id, so that a guessed id tells nothing. */
-  const requireOwned = (principal: Principal, id: string, token: FeedbackToken): void => {
-    if (!owned(principal, id, token)) throw new FeedbackError('REQUEST_NOT_FOUND', `request "${id}" is unknown or has expired`);
+  const requireOwned = async (principal: Principal, id: string, token: FeedbackToken): Promise<void> => {
+    if (!(await owned(principal, id, token))) throw new FeedbackError('REQUEST_NOT_FOUND', `request "${id}" is unknown or has expired`);
   };
 
   /** What a chat that ended without a ChatDone used: its prompt and what was sent, estimated. */
@@ -97,17 +105,18 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     let settled = false;
     const charge = (usage: () => ChatUsage) => {
       // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
-      const record = requestId === null ? undefined : chat.getRequest(requestId);
+      const record = requestId === null ? undefined : chat.localRequest(requestId);
       if (modelId !== null && record && !record.shared) admission.charge(usage());
       modelId = null;
     };
     const settle = () => {
       if (settled) return;
       settled = true;
-      admission.release();
-      // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated.
+      // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated. Charged
+      // before the release, which gives back the reservation of a chat that was not charged.
       const served = modelId;
       if (served !== null) charge(() => estimatedUsage(request, served, sentChars));
+      admission.release();
     };
     const observe = (event: ChatEvent) => {
       requestId = event.requestId;
@@ -158,10 +167,12 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
   return {
     async chat(principal, input) {
       drain.admit();
+      // Pinning bypasses the router, and its cost penalty: a privilege of its own on every transport.
+      if (input.armId !== undefined) requireScope(principal, 'chat.pinnedArm');
       const slot = deps.capacity.admitChat();
       let admission: Admission;
       try {
-        admission = withSlot(await limiter.admit(principal), slot);
+        admission = withSlot(await limiter.admit(principal, deps.spendEstimate(input)), slot);
       } catch (error) {
         slot.release();
         throw error;
@@ -180,17 +191,17 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     stop: (cutAt, giveUpAt) => drain.stop(cutAt, giveUpAt),
 
     async submitFeedback(principal, { feedbackToken, ...input }) {
-      requireOwned(principal, input.requestId, feedbackToken);
+      await requireOwned(principal, input.requestId, feedbackToken);
       return chat.submitFeedback(input);
     },
 
     request: owned,
 
     // Without its request (forgotten first) a shadow answer has no known owner, so it is not shown.
-    shadowCall: (principal, requestId, token) => (owned(principal, requestId, token) ? shadow.call(requestId) : undefined),
+    shadowCall: async (principal, requestId, token) => ((await owned(principal, requestId, token)) ? shadow.call(requestId) : undefined),
 
     async submitComparison(principal, requestId, preferred, token) {
-      requireOwned(principal, requestId, token);
+      await requireOwned(principal, requestId, token);
       return shadow.submitComparison(requestId, preferred);
     },
   };

@@ -15,7 +15,7 @@ import { abortableStream } from './abortable-stream.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
 import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
-import type { RequestRecord, RequestStore } from './request-store.js';
+import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
 import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
 
@@ -41,7 +41,7 @@ export class ChatInputError extends CodedError<ChatInputErrorCode> {
   override readonly name = 'ChatInputError';
 }
 
-export type FeedbackErrorCode = 'REQUEST_NOT_FOUND' | 'REQUEST_NOT_COMPLETED' | 'INVALID_FEEDBACK';
+export type FeedbackErrorCode = 'REQUEST_NOT_FOUND' | 'REQUEST_NOT_COMPLETED' | 'INVALID_FEEDBACK' | 'REQUEST_UNAVAILABLE';
 
 export class FeedbackError extends CodedError<FeedbackErrorCode> {
   override readonly name = 'FeedbackError';
@@ -72,7 +72,10 @@ export interface ChatService {
   /** Validates at once (throws ChatInputError), then streams; `return()` aborts the model call. */
   chat(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined>;
   submitFeedback(input: FeedbackInput): Promise<FeedbackResult>;
-  getRequest(id: string): RequestRecord | undefined;
+  /** A request served by this instance or, with shared learning, by any; throws FeedbackError REQUEST_UNAVAILABLE when that cannot be asked. */
+  getRequest(id: string): Promise<RequestRecord | undefined>;
+  /** A request served by this instance. */
+  localRequest(id: string): RequestRecord | undefined;
   /** The session's most recent requests, newest first. */
   recentRequests(session: string, limit: number): RequestRecord[];
 }
@@ -132,6 +135,18 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
   const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
   const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now });
+
+  async function findRequest(id: string): Promise<RequestRecord | undefined> {
+    try {
+      return await requests.find(id);
+    } catch (error) {
+      if (!(error instanceof RequestStoreUnavailableError)) throw error;
+      throw new FeedbackError(
+        'REQUEST_UNAVAILABLE',
+        `request "${id}" was not served by this instance, and the shared request store cannot be reached: retry later`,
+      );
+    }
+  }
 
   function validate(request: ChatRequest): void {
     const { limits } = config;
@@ -238,6 +253,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       error: false,
     });
     Object.assign(record, { status: 'completed', finishReason: answer.finishReason, metrics });
+    // Shared before the client sees the end, so that feedback sent anywhere next finds it.
+    await requests.save(record);
     yield {
       type: 'done',
       requestId: record.id,
@@ -316,6 +333,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         finishReason: end.finishReason,
         metrics: record.shared ? { ...end.metrics, reward: null } : end.metrics,
       });
+      // Shared before the client sees the end, so that feedback sent anywhere next finds it.
+      await requests.save(record);
       yield {
         type: 'done',
         requestId: record.id,
@@ -327,6 +346,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       };
     } else {
       Object.assign(record, { status: 'failed', errorCode: end.code });
+      await requests.save(record);
       yield {
         type: 'error',
         requestId: record.id,
@@ -427,7 +447,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
     async submitFeedback(input) {
       const score = normalizeFeedbackScore(input);
-      const record = requests.get(input.requestId);
+      const record = await findRequest(input.requestId);
       if (!record) {
         throw new FeedbackError('REQUEST_NOT_FOUND', `request "${input.requestId}" is unknown or has expired`);
       }
@@ -458,6 +478,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             latencyMs: record.metrics?.latencyMs ?? 0,
           },
         ],
+        comment: input.comment ?? null,
       });
       if (learned && record.metrics) record.metrics = { ...record.metrics, reward: router.rewardOf({ ...record.metrics, error: false }, score) };
       let evicted = false;
@@ -475,7 +496,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       };
     },
 
-    getRequest: (id) => requests.get(id),
+    getRequest: findRequest,
+    localRequest: (id) => requests.get(id),
     recentRequests: (session, limit) => requests.recent(session, limit),
   };
 }

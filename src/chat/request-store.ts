@@ -37,7 +37,15 @@ export interface RequestRecord extends RequestOwnership {
 
 export interface RequestStore {
   add(record: RequestRecord): void;
+  /** A request this instance served (or restored), still remembered. */
   get(id: string): RequestRecord | undefined;
+  /**
+   * A request served here or, with a shared store, by any instance; throws a
+   * RequestStoreUnavailableError when the shared store cannot be asked.
+   */
+  find(id: string): Promise<RequestRecord | undefined>;
+  /** Makes the record's current state visible to other instances and restarts; never throws. */
+  save(record: RequestRecord): Promise<void>;
   /** The session's most recent requests still remembered, newest first, at most `limit`. */
   recent(session: string, limit: number): RequestRecord[];
   size(): number;
@@ -45,6 +53,11 @@ export interface RequestStore {
 
 /** Requests listed per session: recentRequests is a look back, not an archive. */
 export const MAX_RECENT_PER_SESSION = 100;
+
+/** The shared store of request records cannot be reached: whether a request exists is unknown for now. */
+export class RequestStoreUnavailableError extends Error {
+  override readonly name = 'RequestStoreUnavailableError';
+}
 
 export function createRequestStore(options: { maxRequests: number; ttlMs: number }): RequestStore {
   const records = new LRUCache<string, RequestRecord>({
@@ -65,6 +78,8 @@ export function createRequestStore(options: { maxRequests: number; ttlMs: number
       idsBySession.set(record.session, ids);
     },
     get: (id) => records.get(id),
+    find: async (id) => records.get(id),
+    save: async () => undefined,
     recent(session, limit) {
       const ids = idsBySession.get(session) ?? [];
       const found: RequestRecord[] = [];

@@ -116,6 +116,24 @@ const armSchema = z
     temperature: z.number().min(0).max(2).optional(),
     maxTokens: z.number().int().positive().optional(),
     systemPrompt: z.string().optional(),
+    /**
+     * What is known of the arm's quality before any feedback (a leaderboard, an eval): per context
+     * path ("*" = everywhere), a prior mean and how many feedback scores it is worth.
+     */
+    priors: z
+      .array(
+        z
+          .object({
+            context: z.string().min(1).max(256).default('*'),
+            /** Expected quality (share of good answers) in (0, 1). */
+            mean: z.number().gt(0).lt(1),
+            /** Pseudo-observations: how many feedback scores the prior is worth. */
+            strength: z.number().positive().max(100_000),
+          })
+          .strict(),
+      )
+      .max(100)
+      .optional(),
   })
   .strict();
 
@@ -234,6 +252,27 @@ const operationLimitsSchema = z
     maxDepth: z.number().int().positive().default(12),
     /** GraphQL Armor's cost: 1 per scalar, 2 per object, each level x1.5. */
     maxCost: z.number().int().positive().default(20_000),
+  })
+  .strict();
+
+const learningSchema = z
+  .object({
+    /**
+     * With redis.url set: learn from every instance's traffic through one event log in Redis (a
+     * stream), so all replicas hold the same statistics and operator changes. False: each instance
+     * learns alone (router.stateFile per instance).
+     */
+    shared: z.boolean().default(true),
+    /** Events kept while Redis cannot be reached, appended when it returns; past it the oldest are dropped (counted). */
+    maxBuffered: z.number().int().positive().default(100_000),
+    /** How often one instance writes a snapshot of the shared state to Redis (the stream is trimmed behind it). */
+    snapshotIntervalMs: z.number().int().min(100).default(10_000),
+    /**
+     * Embedded (no shared log) with router.stateFile: learning events are appended to a journal
+     * next to it (<stateFile>.journal) and fsynced at most this long after they happen; what kill -9
+     * can lose is bounded by it. 0 fsyncs every event before its effect is reported.
+     */
+    journalFsyncMs: nonNegative.default(50),
   })
   .strict();
 
@@ -363,10 +402,23 @@ export const clientLimitsSchema = z
     concurrentStreams: z.number().int().positive().optional(),
     /** Spend on the routed arms' prices per UTC day. */
     budgetUsdPerDay: z.number().positive().optional(),
+    /** Spend per hour (a window from the first chat); each chat reserves its worst-case cost at admission. */
+    budgetUsdPerHour: z.number().positive().optional(),
+    /** Of that, what chats pinned to an arm may spend per hour (pinning bypasses the router's cost penalty). */
+    pinnedBudgetUsdPerHour: z.number().positive().optional(),
   })
   .strict();
 
-export const clientScopes = ['chat', 'feedback', 'read', 'admin'] as const;
+/** Every caller without a key is limited per remote address; spend is capped unless configured otherwise. */
+const anonymousLimitsSchema = clientLimitsSchema
+  .extend({
+    budgetUsdPerHour: z.number().positive().default(2),
+    pinnedBudgetUsdPerHour: z.number().positive().default(0.5),
+  })
+  .strict();
+
+/** `pin` lets a key pin chats to an arm (callers without a key may, within their pinned budget). */
+export const clientScopes = ['chat', 'feedback', 'read', 'pin', 'admin'] as const;
 
 const clientKeySchema = z
   .object({
@@ -391,8 +443,8 @@ const authSchema = z
     keys: z.array(clientKeySchema).default([]),
     /** Serve callers without a key on a non-loopback interface (refused at start-up otherwise). */
     allowUnauthenticated: z.boolean().default(false),
-    /** Limits shared by all callers without a key (when no keys are configured). */
-    anonymousLimits: clientLimitsSchema.default({}),
+    /** Limits of each caller without a key, by remote address (when no keys are configured). */
+    anonymousLimits: anonymousLimitsSchema.default({ budgetUsdPerHour: 2, pinnedBudgetUsdPerHour: 0.5 }),
     /** How long a concurrent-stream slot outlives an instance that died holding it (Redis only). */
     streamLeaseMs: z.number().int().min(1_000).default(30_000),
   })
@@ -530,11 +582,11 @@ export const capacitySchema = z
     retryAfterMs: z.number().int().positive().default(1_000),
     /** Operations in flight on one graphql-ws connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
     maxSubscriptionsPerConnection: z.number().int().positive().default(100),
-    /** Open WebSocket connections per client (per key; per address without one), every instance together with Redis. */
+    /** Open WebSocket connections per client (per key; per address without one) on this instance. */
     maxConnectionsPerClient: z.number().int().positive().default(50),
-    /** Bytes queued for a client that does not read, past which it counts as stalled. */
+    /** Bytes waiting to be written to one connection; past it, a connection that does not drain is cut at once. */
     maxWriteBufferBytes: z.number().int().positive().default(1_048_576),
-    /** How long a client may stay stalled before its stream is cut and its model call aborted. */
+    /** A connection with bytes waiting that drains none for this long is cut (its streams end, its model calls are aborted). */
     slowReaderTimeoutMs: z.number().int().positive().default(10_000),
   })
   .strict();
@@ -550,6 +602,7 @@ export const configSchema = z
     reward: rewardSchema.default(rewardSchema.parse({})),
     bandit: banditSchema.default(banditSchema.parse({})),
     router: routerSchema.default(routerSchema.parse({})),
+    learning: learningSchema.default(learningSchema.parse({})),
     limits: limitsSchema.default(limitsSchema.parse({})),
     feedback: feedbackSchema.default(feedbackSchema.parse({})),
     cache: cacheSchema.default(cacheSchema.parse({})),
@@ -652,6 +705,7 @@ export type BanditConfig = z.infer<typeof banditSchema>;
 export type ClassifierConfig = BanditConfig['classifier'];
 export type CacheConfig = z.infer<typeof cacheSchema>;
 export type RedisConfig = z.infer<typeof redisSchema>;
+export type LearningConfig = z.infer<typeof learningSchema>;
 export type TimeoutsConfig = z.infer<typeof timeoutsSchema>;
 export type CircuitConfig = z.infer<typeof circuitSchema>;
 export type StreamingConfig = z.infer<typeof streamingSchema>;

@@ -188,7 +188,7 @@ builder.queryFields((t) => ({
       feedbackToken: t.arg.string({ description: "The ChatRoute's feedbackToken." }),
     },
     resolve: (_root, { id, feedbackToken }, { services, principal }) =>
-      translateErrors(() => services.gate.request(principal, String(id), feedbackToken) ?? null),
+      translateErrors(async () => (await services.gate.request(principal, String(id), feedbackToken)) ?? null),
   }),
   recentRequests: t.field({
     type: [Request],

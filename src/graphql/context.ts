@@ -1,3 +1,4 @@
+import type { WarmStarter } from '../learning/warm-start.js';
 import type { BanditView } from '../analyzer/bandit-view.js';
 import type { AnalyzerSnapshot, PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { SharedFeed } from '../analyzer/shared-feed.js';
@@ -23,6 +24,8 @@ export interface GraphQLServices {
   /** Analyzer snapshots computed once per interval for every `metrics` subscriber. */
   readonly metricsFeed: SharedFeed<AnalyzerSnapshot>;
   readonly shadow: ShadowRouter;
+  /** Teaches the router logged outcomes (the warmStart mutation). */
+  readonly warmStart: WarmStarter;
 }
 
 export interface GraphQLContext {

@@ -149,7 +149,7 @@ builder.queryFields((t) => ({
       feedbackToken: t.arg.string({ description: "The ChatRoute's feedbackToken." }),
     },
     resolve: (_root, { requestId, feedbackToken }, { services, principal }) =>
-      translateErrors(() => services.gate.shadowCall(principal, String(requestId), feedbackToken) ?? null),
+      translateErrors(async () => (await services.gate.shadowCall(principal, String(requestId), feedbackToken)) ?? null),
   }),
 }));
 

@@ -62,6 +62,8 @@ export interface JudgementEvent {
   readonly client: string | null;
   readonly shared: boolean;
   readonly verdicts: readonly Verdict[];
+  /** The user's comment with feedback (kept with the request's record; it teaches nothing). */
+  readonly comment?: string | null;
 }
 
 export interface ArmEnabledEvent {

@@ -27,7 +27,7 @@ export interface LearningStackDeps {
 }
 
 export function createLearningStack(deps: LearningStackDeps): LearningStack {
-  const stats = createStats(deps.bandit, deps.reward);
+  const stats = createStats(deps.bandit, deps.reward, deps.arms);
   const rules = createLearningRules(deps.reward);
   const state = createLearningState({ stats, rules, arms: deps.arms, maxContexts: deps.bandit.maxContexts });
   const log = deps.log(state);

@@ -138,3 +138,18 @@ export async function applyWarmStart(
   if (event.rows.length > 0) await learning.observe(event);
   return summary;
 }
+
+export type WarmStarter = (rows: readonly LoggedRow[], weight?: number) => Promise<WarmStartSummary>;
+
+/** What the `warmStart` mutation calls: the configured mapping, weight and batch bound over a running router's learning. */
+export function createWarmStarter(deps: {
+  readonly learning: Pick<Learning, 'observe'>;
+  readonly arms: readonly Pick<ArmConfig, 'id' | 'model'>[];
+  readonly models: readonly ModelConfig[];
+  readonly warmStart: { readonly weight: number; readonly models: Readonly<Record<string, string>>; readonly maxRowsPerCall: number };
+  readonly classify: ContextClassifier;
+}): WarmStarter {
+  const resolve = createArmResolver(deps.arms, deps.models, deps.warmStart.models);
+  return (rows, weight = deps.warmStart.weight) =>
+    applyWarmStart(deps.learning, rows, { weight, resolve, classify: deps.classify, maxRows: deps.warmStart.maxRowsPerCall });
+}

@@ -3,11 +3,14 @@ import { LimitError } from './limit-error.js';
 import type { Lease, LimiterStore, WindowLimiter } from './limiter-store.js';
 
 /**
- * Per-client limits on chats: requests and tokens per minute, concurrent streams, and a spend
- * budget per UTC day. Requests and streams are counted atomically at admission, so they hold
- * exactly; tokens and spend are known only when a chat ends, so a chat is admitted while the
- * client is below them and its actual usage is counted when it ends (a minute or a day can end
- * above the limit by what the chats in flight used: concurrentStreams bounds that).
+ * Per-client limits on chats: requests and tokens per minute, concurrent streams, and spend
+ * budgets per hour (all chats, and pinned chats) and per UTC day. Requests and streams are counted
+ * atomically at admission, so they hold exactly. So do the hourly budgets: each chat reserves its
+ * worst-case cost at admission (refused when that would pass the budget) and gives back what it
+ * did not use when it ends, so no number of concurrent chats can spend past them. Tokens and the
+ * day's spend are counted when a chat ends, so a chat is admitted while the client is below them
+ * (a minute or a day can end above the limit by what the chats in flight used: concurrentStreams
+ * bounds that).
  */
 
 export interface ChatUsage {
@@ -17,18 +20,27 @@ export interface ChatUsage {
 }
 
 export interface Admission {
-  /** Counts what the chat used; call once, when it ends. */
+  /** Counts what the chat used; call once, when it ends, before release. */
   charge(usage: ChatUsage): void;
-  /** Frees the concurrent-stream slot. */
+  /** Frees the concurrent-stream slot, and the reservation of a chat that was not charged. */
   release(): void;
+}
+
+/** What a chat may cost at most, known before it starts. */
+export interface SpendEstimate {
+  /** Its prompt and maxTokens at the dearest price it could be served at. */
+  readonly worstCaseUsd: number;
+  /** Pinned to an arm, so also counted against pinnedBudgetUsdPerHour. */
+  readonly pinned: boolean;
 }
 
 export interface ClientLimiter {
   /** Admits a chat or throws LimitError (RATE_LIMITED, BUDGET_EXHAUSTED). */
-  admit(principal: Principal): Promise<Admission>;
+  admit(principal: Principal, spend: SpendEstimate): Promise<Admission>;
 }
 
 const MINUTE_MS = 60_000;
+const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Spend is counted in whole micro-dollars (the counters are integers). */
 const MICRO_USD = 1_000_000;
@@ -58,9 +70,74 @@ export function createClientLimiter(deps: {
   const untilMidnightMs = () => DAY_MS - (now() % DAY_MS);
 
   return {
-    async admit(principal) {
+    async admit(principal, spend) {
       const { limits } = principal;
       const name = principalName(principal);
+      // Reserved first: a chat refused by a later limit gives its reservation back at once.
+      const reservations = await reserveSpend(name, limits, spend);
+      try {
+        return await admitWithin(principal, name, reservations);
+      } catch (error) {
+        reservations.cancel();
+        throw error;
+      }
+    },
+  };
+
+  /** The hourly budgets this chat counts against, each holding its worst-case cost. */
+  async function reserveSpend(name: string, limits: Principal['limits'], spend: SpendEstimate) {
+    const reserved = toMicroUsd(spend.worstCaseUsd);
+    const budgets: Array<{ limiter: WindowLimiter; usd: number; what: string }> = [];
+    if (limits.budgetUsdPerHour !== undefined) {
+      budgets.push({ limiter: windowFor('spend-hour', toMicroUsd(limits.budgetUsdPerHour), HOUR_MS), usd: limits.budgetUsdPerHour, what: 'chats' });
+    }
+    if (spend.pinned && limits.pinnedBudgetUsdPerHour !== undefined) {
+      budgets.push({
+        limiter: windowFor('pinned-spend-hour', toMicroUsd(limits.pinnedBudgetUsdPerHour), HOUR_MS),
+        usd: limits.pinnedBudgetUsdPerHour,
+        what: 'pinned chats',
+      });
+    }
+    const held: WindowLimiter[] = [];
+    const giveBack = (points: number) => {
+      if (points <= 0) return;
+      Promise.all(held.map((limiter) => limiter.refund(name, points))).catch((error: unknown) => deps.onChargeError?.(error));
+    };
+    if (reserved > 0) {
+      for (const budget of budgets) {
+        const decision = await budget.limiter.consume(name, reserved);
+        // Counted even when refused: taken back at once.
+        held.push(budget.limiter);
+        if (!decision.allowed) {
+          giveBack(reserved);
+          throw new LimitError(
+            'BUDGET_EXHAUSTED',
+            `${name} has spent its budget of $${budget.usd} per hour on ${budget.what} ` +
+              `(this chat could cost up to $${roundUsd(spend.worstCaseUsd)})`,
+            decision.resetMs,
+          );
+        }
+      }
+    }
+    let settled = false;
+    return {
+      /** The chat used `usd`: what it reserved beyond that is given back (anything above it added). */
+      settle(usd: number) {
+        if (settled) return;
+        settled = true;
+        const used = toMicroUsd(usd);
+        if (used > reserved) Promise.all(held.map((limiter) => limiter.add(name, used - reserved))).catch((error: unknown) => deps.onChargeError?.(error));
+        else giveBack(reserved - used);
+      },
+      cancel() {
+        this.settle(0);
+      },
+    };
+  }
+
+  async function admitWithin(principal: Principal, name: string, reservations: { settle(usd: number): void; cancel(): void }): Promise<Admission> {
+    {
+      const { limits } = principal;
       const budget = limits.budgetUsdPerDay === undefined ? null : windowFor('budget', toMicroUsd(limits.budgetUsdPerDay), 2 * DAY_MS);
       const tokens = limits.tokensPerMinute === undefined ? null : windowFor('tokens', limits.tokensPerMinute, MINUTE_MS);
       const requests = limits.requestsPerMinute === undefined ? null : windowFor('requests', limits.requestsPerMinute, MINUTE_MS);
@@ -95,16 +172,23 @@ export function createClientLimiter(deps: {
         charge(usage) {
           if (charged) return;
           charged = true;
+          reservations.settle(usage.costUsd);
           const writes: Promise<void>[] = [];
           if (tokens && usage.tokens > 0) writes.push(tokens.add(name, Math.ceil(usage.tokens)));
           if (budget && usage.costUsd > 0) writes.push(budget.add(dayKey(name), toMicroUsd(usage.costUsd)));
           Promise.all(writes).catch((error: unknown) => deps.onChargeError?.(error));
         },
-        release: () => lease?.release(),
+        release() {
+          // Not charged: nothing is known to have been spent (a cache hit, a failure before any token).
+          reservations.cancel();
+          lease?.release();
+        },
       };
-    },
-  };
+    }
+  }
 }
+
+const roundUsd = (usd: number) => Math.round(usd * 1e6) / 1e6;
 
 function toMicroUsd(usd: number): number {
   // Rounded up, so that many small charges cannot slip under the budget.

@@ -29,6 +29,8 @@ export interface WindowLimiter {
   usage(key: string): Promise<WindowUsage>;
   /** Counts points after the fact (usage measured when a request ends). */
   add(key: string, points: number): Promise<void>;
+  /** Takes back points counted earlier (a reservation larger than what was used). */
+  refund(key: string, points: number): Promise<void>;
 }
 
 export interface Lease {
@@ -105,6 +107,9 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
       usage: async (key) => usageOf(await limiter.get(key)),
       async add(key, points) {
         if (points > 0) await limiter.penalty(key, points);
+      },
+      async refund(key, points) {
+        if (points > 0) await limiter.reward(key, points);
       },
     };
   }

@@ -101,6 +101,11 @@ export interface ContextualStatsOptions {
    * 0 = never forget it.
    */
   readonly recentHalfLife: number;
+  /**
+   * Priors an operator configured (arms[].priors): the arm's prior in that context, replacing the
+   * hierarchical one (or `prior` at the global context). Contexts below it inherit it through the hierarchy.
+   */
+  readonly armPriors?: ReadonlyMap<string, ReadonlyMap<string, Posterior>> | undefined;
   readonly penalty: OperationalPenalty;
 }
 
@@ -183,7 +188,7 @@ export function contextChain(context: string): string[] {
 export type ContextualStats = ReturnType<typeof createContextualStats>;
 
 export function createContextualStats(options: ContextualStatsOptions) {
-  const { prior, hierarchyStrength, halfLife, recentHalfLife, penalty } = options;
+  const { prior, hierarchyStrength, halfLife, recentHalfLife, penalty, armPriors } = options;
   if (!(prior.alpha > 0 && prior.beta > 0)) throw new RangeError('prior alpha and beta must be > 0');
   const nodes = new Map<string, ContextNode>();
   // Decay per tick: 2^(-1/halfLife); 0 disables forgetting.
@@ -332,7 +337,11 @@ export function createContextualStats(options: ContextualStatsOptions) {
     let latency = 0;
     for (let level = chainLength - 1; level >= 0; level--) {
       const n = chainNodes[level];
-      if (level < chainLength - 1) {
+      const configured = armPriors?.get(armId)?.get(chainIds[level]!);
+      if (configured) {
+        alpha = configured.alpha;
+        beta = configured.beta;
+      } else if (level < chainLength - 1) {
         if (hierarchyStrength === 0) {
           alpha = prior.alpha;
           beta = prior.beta;

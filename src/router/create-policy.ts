@@ -1,14 +1,46 @@
-import type { BanditConfig } from '../config/schema.js';
-import { createContextualStats, type ContextualStats, type BanditPolicy, type PolicyStats } from './bandit.js';
+import type { ArmConfig, BanditConfig } from '../config/schema.js';
+import {
+  CONTEXT_SEPARATOR,
+  createContextualStats,
+  GLOBAL_CONTEXT,
+  type BanditPolicy,
+  type ContextualStats,
+  type PolicyStats,
+  type Posterior,
+} from './bandit.js';
 import { createEpsilonGreedyPolicy } from './epsilon-greedy-policy.js';
 import type { Rng } from './random.js';
 import type { RewardCalculator } from './reward-calculator.js';
 import { createThompsonPolicy } from './thompson-policy.js';
 import { createUcb1Policy } from './ucb1-policy.js';
 
-/** Contextual, decaying statistics as `config` describes them, scored by `reward`. */
-export function createStats(config: BanditConfig, reward: Pick<RewardCalculator, 'penalty'>): ContextualStats {
+/** Per arm and context path, the configured prior as a Beta: strength · mean successes, strength · (1 - mean) failures. */
+export function armPriorsOf(arms: readonly Pick<ArmConfig, 'id' | 'priors'>[]): Map<string, Map<string, Posterior>> {
+  const priors = new Map<string, Map<string, Posterior>>();
+  for (const arm of arms) {
+    if (!arm.priors || arm.priors.length === 0) continue;
+    priors.set(
+      arm.id,
+      new Map(
+        arm.priors.map((p) => [
+          // Written as tags are (trimmed, lower-cased), so "Code/Python" names the context ["code", "python"] routes in.
+          p.context === GLOBAL_CONTEXT ? p.context : p.context.split(CONTEXT_SEPARATOR).map((t) => t.trim().toLowerCase()).join(CONTEXT_SEPARATOR),
+          { alpha: p.strength * p.mean, beta: p.strength * (1 - p.mean) },
+        ]),
+      ),
+    );
+  }
+  return priors;
+}
+
+/** Contextual, decaying statistics as `config` describes them, scored by `reward`; `arms` bring their priors. */
+export function createStats(
+  config: BanditConfig,
+  reward: Pick<RewardCalculator, 'penalty'>,
+  arms: readonly Pick<ArmConfig, 'id' | 'priors'>[] = [],
+): ContextualStats {
   return createContextualStats({
+    armPriors: arms.some((arm) => arm.priors && arm.priors.length > 0) ? armPriorsOf(arms) : undefined,
     prior: config.prior,
     hierarchyStrength: config.hierarchyStrength,
     halfLife: config.halfLife,

@@ -25,6 +25,7 @@ import { useScopes } from '../graphql/scope-plugin.js';
 import { createConsoleAssets } from './console-assets.js';
 import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
+import { watchSlowReaders } from './slow-reader-watchdog.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 
 /**
@@ -78,8 +79,11 @@ export interface GatewayServerDeps {
 
 export interface ConnectionLimits {
   readonly maxSubscriptionsPerConnection: number;
+  /** A client that does not read is cut (see src/server/slow-reader-watchdog.ts). */
+  readonly maxWriteBufferBytes: number;
+  readonly slowReaderTimeoutMs: number;
   readonly maxConnectionsPerClient: number;
-  /** Where open WebSocket connections are counted per client (every instance, with Redis). */
+  /** Where open WebSocket connections are counted per client. */
   readonly slots: SlotLimiter;
 }
 
@@ -156,9 +160,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     res.end(JSON.stringify(body));
   };
 
-  const authenticate = (token: string | undefined): Authentication => {
+  const authenticate = (token: string | undefined, request: IncomingMessage): Authentication => {
     try {
-      return deps.keys.authenticate(token);
+      return deps.keys.authenticate(token, request.socket.remoteAddress);
     } catch (error) {
       if (error instanceof AccessError) return error;
       throw error;
@@ -202,7 +206,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         errors: [{ message: 'this instance is stopping; retry, another instance will answer', extensions: { code: 'SHUTTING_DOWN' } }],
       });
     }
-    const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization));
+    const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization), req);
     const route = deps.routes?.find((r) => r.matches(path));
     if (route) return route.handle(req, res, auth!);
     if (auth instanceof AccessError && !isGraphiQLPage(req, path, options)) return refuse(res, auth);
@@ -226,6 +230,12 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       return;
     }
     void yoga.handle(req, res, auth instanceof AccessError || auth === null ? {} : { principal: auth });
+  });
+
+  const slowReaders = watchSlowReaders(httpServer, {
+    maxWriteBufferBytes: deps.connections.maxWriteBufferBytes,
+    slowReaderTimeoutMs: deps.connections.slowReaderTimeoutMs,
+    onCut: (details) => httpLogger.warn(details, 'cut a client that stopped reading'),
   });
 
   // Upgrades are routed by hand rather than by attaching the WebSocket server to the HTTP server:
@@ -278,10 +288,11 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         const params = ctx.connectionParams ?? {};
         const auth = authenticate(
           bearerToken(params.authorization ?? params.Authorization) ?? bearerToken(ctx.extra.request.headers.authorization),
+          ctx.extra.request,
         );
         if (auth instanceof AccessError) return false;
         ctx.extra.principal = auth;
-        return holdConnectionSlot(ctx.extra.socket, connectionOwner(auth, ctx.extra.request));
+        return holdConnectionSlot(ctx.extra.socket, principalName(auth));
       },
       execute: executeEnveloped,
       subscribe: subscribeEnveloped,
@@ -349,17 +360,13 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       const rest = setTimeout(() => httpServer.closeAllConnections(), Math.max(0, Math.min(grace, deadline - performance.now())));
       rest.unref();
       await closed;
+      slowReaders.stop();
       clearTimeout(rest);
       clearTimeout(timer);
       await yoga.dispose();
     },
 
   };
-}
-
-/** Whom a connection counts against: its key, or its address when it has none (callers without a key share no name). */
-function connectionOwner(principal: Principal, request: IncomingMessage): string {
-  return principal.keyId === null ? `anonymous@${request.socket.remoteAddress ?? 'unknown'}` : principalName(principal);
 }
 
 /** GraphiQL's page is only assets: a browser cannot send a key to load it, and it runs nothing by itself. */

@@ -62,7 +62,7 @@ describe('the key ring', () => {
     const legacy = ring({}, { ADMIN: 'admin-token-7f3a9c' }, { adminTokenEnv: 'ADMIN' });
     expect(legacy.required).toBe(false);
     expect(legacy.authenticate('admin-token-7f3a9c')).toMatchObject({ keyId: 'admin' });
-    expect(legacy.authenticate(undefined)).toMatchObject({ keyId: null, scopes: new Set(['chat', 'feedback', 'read']) });
+    expect(legacy.authenticate(undefined)).toMatchObject({ keyId: null, scopes: new Set(['chat', 'feedback', 'read', 'pin']) });
   });
 });
 
@@ -75,7 +75,7 @@ describe('the scope table', () => {
   });
 
   it('lets admin do everything and closes unknown operations to everyone else', () => {
-    const principal = (scopes: string[]) => ({ keyId: 'k', scopes: new Set(scopes) as never, limits: {} });
+    const principal = (scopes: string[]) => ({ keyId: 'k', client: 'k', scopes: new Set(scopes) as never, limits: {} });
     expect(() => requireScope(principal(['admin']), 'Mutation.somethingNew')).not.toThrow();
     expect(() => requireScope(principal(['chat', 'feedback', 'read']), 'Mutation.somethingNew')).toThrow(/admin/);
     expect(() => requireScope(principal(['chat']), 'Query.__typename')).not.toThrow();

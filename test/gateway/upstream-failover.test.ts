@@ -66,8 +66,8 @@ describe('two openai models behind local servers', () => {
       if (terminal.__typename !== 'ChatDone') throw new Error(`expected done, got ${JSON.stringify(terminal)}`);
       // The fake reports prompt_tokens 12 and one completion token per piece.
       expect(terminal.metrics).toMatchObject({ promptTokens: 12, completionTokens: 4, tokensEstimated: false });
-      // Configured prices: 0.5 USD / 1k input, 1.5 USD / 1k output.
-      expect(terminal.metrics.costUsd).toBeCloseTo((12 * 0.5 + 4 * 1.5) / 1000, 12);
+      // Configured prices: 0.0005 USD / 1k input, 0.0015 USD / 1k output.
+      expect(terminal.metrics.costUsd).toBeCloseTo((12 * 0.0005 + 4 * 0.0015) / 1000, 15);
       expect(terminal).toMatchObject({ attempts: 1, finishReason: 'stop' });
       const sent = fakes[arm].requests.at(-1)!;
       expect(sent.body).toMatchObject({
@@ -92,7 +92,7 @@ describe('two openai models behind local servers', () => {
     const promptTokens = await countMessageTokens([{ role: 'user', content: USER_MESSAGE }]);
     const completionTokens = await countTokens(text);
     expect(terminal.metrics).toMatchObject({ promptTokens, completionTokens, tokensEstimated: true });
-    expect(terminal.metrics.costUsd).toBeCloseTo((promptTokens * 0.5 + completionTokens * 1.5) / 1000, 12);
+    expect(terminal.metrics.costUsd).toBeCloseTo((promptTokens * 0.0005 + completionTokens * 0.0015) / 1000, 15);
   });
 });
 

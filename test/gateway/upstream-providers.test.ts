@@ -10,6 +10,7 @@ import {
   openaiModel,
   outcomeOf,
   TEST_TIMEOUTS,
+  UNCAPPED_SPEND,
   twoModelConfig,
   USER_MESSAGE,
 } from '../helpers/upstream.js';
@@ -55,6 +56,7 @@ describe('anthropic through the gateway', () => {
           },
         ],
         arms: [{ id: 'claude-brief', model: 'claude', systemPrompt: 'Be brief.', maxTokens: 64 }],
+        auth: { anonymousLimits: UNCAPPED_SPEND },
         cache: { enabled: false },
         streaming: { pacing: { minMs: 0, maxMs: 0 } },
         shadow: { rate: 0 },

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
@@ -10,8 +11,10 @@ export interface RedisServerHandle {
   stop(): Promise<void>;
   /** SIGKILL and wait for exit: a crash, as far as clients can tell. */
   kill(): Promise<void>;
-  /** Starts a fresh (empty) server on the same port. */
+  /** SIGKILL, then a server on the same port: empty, or from its append-only file when persistent. */
   restart(): Promise<void>;
+  /** Starts the server again after kill() (as restart() would). */
+  start(): Promise<void>;
   /** SIGSTOP: connections stay open but nothing answers (a hung Redis). */
   pause(): void;
   /** SIGCONT after pause. */
@@ -77,12 +80,15 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-async function launch(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+async function launch(port: number, dataDir: string | null): Promise<ChildProcess> {
+  // Persistent: an append-only file fsynced on every write, so a SIGKILL loses nothing acknowledged
+  // (what a deployment keeping shared learning in Redis runs with; see docs/scaling.md).
+  const persistence = dataDir
+    ? ['--dir', dataDir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always']
+    : ['--save', '', '--appendonly', 'no'];
+  const child = spawn('redis-server', ['--port', String(port), ...persistence, '--bind', '127.0.0.1'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -104,10 +110,14 @@ async function launch(port: number): Promise<ChildProcess> {
   }
 }
 
-/** A private, non-persistent redis-server on a free port of 127.0.0.1. */
-export async function startRedisServer(): Promise<RedisServerHandle> {
+/**
+ * A private redis-server on a free port of 127.0.0.1: non-persistent (restart() starts empty), or
+ * with `persistent` an append-only file in a temporary directory that restart() starts from.
+ */
+export async function startRedisServer(options: { persistent?: boolean } = {}): Promise<RedisServerHandle> {
   const port = await freePort();
-  let child: ChildProcess | null = await launch(port);
+  const dataDir = options.persistent ? mkdtempSync(join(tmpdir(), 'switchyard-redis-')) : null;
+  let child: ChildProcess | null = await launch(port, dataDir);
 
   async function terminate(signal: NodeJS.Signals): Promise<void> {
     const running = child;
@@ -122,11 +132,17 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    stop: () => terminate('SIGTERM'),
+    async stop() {
+      await terminate('SIGTERM');
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
     kill: () => terminate('SIGKILL'),
     async restart() {
       await terminate('SIGKILL');
-      child = await launch(port);
+      child = await launch(port, dataDir);
+    },
+    async start() {
+      child ??= await launch(port, dataDir);
     },
     pause: () => void child?.kill('SIGSTOP'),
     resume: () => void child?.kill('SIGCONT'),

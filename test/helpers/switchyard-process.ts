@@ -11,6 +11,7 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export type LogEntry = Record<string, unknown> & { msg?: string };
 
 export interface SwitchyardProcess {
+  readonly pid: number;
   /** The GraphQL endpoint over HTTP. */
   readonly url: string;
   readonly wsUrl: string;
@@ -21,6 +22,8 @@ export interface SwitchyardProcess {
   waitForLog(matches: (entry: LogEntry) => boolean, timeoutMs?: number): Promise<LogEntry>;
   /** SIGTERM, then resolves with the exit code once the process is gone. */
   stop(): Promise<number | null>;
+  /** SIGKILL (a crash: nothing is saved, nothing flushed); resolves once the process is gone. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -75,6 +78,7 @@ export async function spawnSwitchyard(
     const wsUrl = url.replace(/^http/, 'ws').replace('//0.0.0.0:', '//127.0.0.1:');
     const client = createSwitchyardClient({ url: wsUrl });
     return {
+      pid: child.pid!,
       url: url.replace('//0.0.0.0:', '//127.0.0.1:'),
       wsUrl,
       client,
@@ -102,6 +106,12 @@ export async function spawnSwitchyard(
         const code = await exited;
         cleanUp();
         return code;
+      },
+      async kill() {
+        child.kill('SIGKILL');
+        await exited;
+        await client.dispose().catch(() => undefined);
+        cleanUp();
       },
     };
   } catch (error) {

@@ -27,13 +27,17 @@ export function openaiModel(id: string, baseUrl: string, overrides: Record<strin
     provider: 'openai',
     baseUrl,
     model: `${id}-at-provider`,
-    inputPer1k: 0.5,
-    outputPer1k: 1.5,
+    // Real-world prices (USD per 1k tokens), under the default spend caps of callers without a key.
+    inputPer1k: 0.0005,
+    outputPer1k: 0.0015,
     timeouts: TEST_TIMEOUTS,
     circuit: { failureThreshold: 3, openMs: 400 },
     ...overrides,
   };
 }
+
+/** Anonymous spend caps far above what any test spends, for tests with made-up prices. */
+export const UNCAPPED_SPEND = { budgetUsdPerHour: 1_000_000, pinnedBudgetUsdPerHour: 1_000_000 };
 
 /** Two OpenAI-format models, one arm each ("a" on m-a, "b" on m-b); no cache, no pacing, no decay. */
 export function twoModelConfig(urlA: string, urlB: string, overrides: Record<string, unknown> = {}) {

@@ -9,6 +9,8 @@ import { startGateway, type RunningGateway } from '../helpers/gateway.js';
  * (exact under concurrency); tokens and spend when a chat ends (exact for chats one after another).
  */
 
+/** The chats here pin an arm, which a key may do with the pin scope. */
+const PINNING = ['chat', 'feedback', 'read', 'pin'];
 const ENV = {
   RPM_KEY: 'sk-rpm-00112233445566778',
   STREAMS_KEY: 'sk-streams-8899aabbccddeeff',
@@ -48,11 +50,11 @@ function config(redisUrl?: string): Record<string, unknown> {
     ...(redisUrl ? { redis: { url: redisUrl, commandTimeoutMs: 5_000 } } : {}),
     auth: {
       keys: [
-        { id: 'rpm', env: 'RPM_KEY', limits: { requestsPerMinute: RPM } },
-        { id: 'streams', env: 'STREAMS_KEY', limits: { concurrentStreams: STREAMS } },
+        { id: 'rpm', env: 'RPM_KEY', scopes: PINNING, limits: { requestsPerMinute: RPM } },
+        { id: 'streams', env: 'STREAMS_KEY', scopes: PINNING, limits: { concurrentStreams: STREAMS } },
         // Set from the measured tokens of one chat, below.
-        { id: 'tokens', env: 'TOKENS_KEY', limits: { tokensPerMinute: 1_000_000 } },
-        { id: 'budget', env: 'BUDGET_KEY', limits: { budgetUsdPerDay: BUDGET_USD } },
+        { id: 'tokens', env: 'TOKENS_KEY', scopes: PINNING, limits: { tokensPerMinute: 1_000_000 } },
+        { id: 'budget', env: 'BUDGET_KEY', scopes: PINNING, limits: { budgetUsdPerDay: BUDGET_USD } },
       ],
     },
   };
@@ -140,7 +142,7 @@ function sharedLimitTests(bases: () => readonly string[], tokensKey: () => strin
 
 /** The tokens one chat uses, measured through a key without limits on a throwaway gateway. */
 async function tokensPerChat(): Promise<number> {
-  const probe = await startGateway({ config: { ...config(), auth: { keys: [{ id: 'probe', env: 'TOKENS_KEY' }] }, logLevel: 'silent' }, env: ENV });
+  const probe = await startGateway({ config: { ...config(), auth: { keys: [{ id: 'probe', env: 'TOKENS_KEY', scopes: PINNING }] }, logLevel: 'silent' }, env: ENV });
   try {
     const { body } = await complete(probe.url.replace(/\/graphql$/, ''), ENV.TOKENS_KEY);
     return body.usage.total_tokens as number;

@@ -32,7 +32,7 @@ describe('the official openai SDK through /v1', () => {
         bandit: { seed: 11, halfLife: 0, hierarchyStrength: 0 },
         auth: {
           keys: [
-            { id: 'app', env: 'APP_KEY' },
+            { id: 'app', env: 'APP_KEY', scopes: ['chat', 'feedback', 'read', 'pin'] },
             { id: 'reader', env: 'READER_KEY', scopes: ['read'] },
           ],
         },
@@ -252,8 +252,8 @@ describe('the SDK past a limit', () => {
       config: testConfigInput({
         auth: {
           keys: [
-            { id: 'paced', env: 'PACED_KEY', limits: { requestsPerMinute: 2 } },
-            { id: 'thrifty', env: 'THRIFTY_KEY', limits: { budgetUsdPerDay: 0.000001 } },
+            { id: 'paced', env: 'PACED_KEY', scopes: ['chat', 'pin'], limits: { requestsPerMinute: 2 } },
+            { id: 'thrifty', env: 'THRIFTY_KEY', scopes: ['chat', 'pin'], limits: { budgetUsdPerDay: 0.000001 } },
           ],
         },
         cache: { enabled: false },

@@ -90,6 +90,6 @@ describe('/v1 on the wire', () => {
     const call = upstream.requests[before]!;
     await call.connectionClosed;
     expect(call.connectionIsClosed()).toBe(true);
-    expect(gateway.app.services.chat.getRequest(requestId)?.status).toBe('cancelled');
+    expect(gateway.app.services.chat.localRequest(requestId)?.status).toBe('cancelled');
   });
 });
