@@ -53,16 +53,33 @@ export async function overHttp(url: string, request: OperationRequest): Promise<
   return { status: response.status, results: [body] };
 }
 
-/** POST answered as text/event-stream (yoga's SSE); every `next` event is a result. */
-export async function overSse(url: string, request: OperationRequest): Promise<OperationOutcome> {
+/**
+ * POST answered as text/event-stream (yoga's SSE); every `next` event is a result. A stream still
+ * open after `settleMs` (a subscription that never completes) is cut: what came is the answer.
+ */
+export async function overSse(url: string, request: OperationRequest, options: { settleMs?: number } = {}): Promise<OperationOutcome> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
     body: bodyOf(request),
   });
-  const text = await response.text();
   if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    return { status: response.status, results: [JSON.parse(text) as OperationResult] };
+    return { status: response.status, results: [JSON.parse(await response.text()) as OperationResult] };
+  }
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const deadline = setTimeout(() => void reader.cancel().catch(() => {}), options.settleMs ?? 30_000);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    // cut at the deadline
+  } finally {
+    clearTimeout(deadline);
   }
   const results: OperationResult[] = [];
   for (const block of text.split('\n\n')) {
