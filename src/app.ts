@@ -93,7 +93,7 @@ export function buildApp(deps: AppDeps): App {
     leaseMs: config.auth.streamLeaseMs,
     logger,
   });
-  const capacity = createCapacity({ store: limiterStore, config: config.capacity });
+  const capacity = createCapacity({ store: limiterStore, config: config.capacity, modelIds: [...new Set(config.arms.map((arm) => arm.model))] });
   const models = createModelManager({
     models: config.models,
     env: deps.env,

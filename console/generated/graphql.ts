@@ -19,6 +19,8 @@ export type ChatInput = {
   cache?: boolean | null | undefined;
   maxTokens?: number | null | undefined;
   messages: Array<ChatMessageInput>;
+  /** This request's trade-off; absent: the configured one. */
+  objective?: ObjectiveInput | null | undefined;
   /** Names the context the request is routed in (e.g. "code"). */
   tags?: Array<string> | null | undefined;
   temperature?: number | null | undefined;
@@ -57,6 +59,16 @@ export type ModelStatus =
   | 'HEALTHY'
   /** Circuit open: the router skips this model. */
   | 'OPEN';
+
+/** How this request trades quality against cost and latency, instead of the configured reward weights (for this request's routing only; INVALID_OBJECTIVE when out of range). */
+export type ObjectiveInput = {
+  /** Quality units worth one reference cost (reward.cost for this request), 0–1000. */
+  costWeight?: number | null | undefined;
+  /** Quality units worth one reference latency (reward.latency for this request), 0–1000. */
+  latencyWeight?: number | null | undefined;
+  /** Ceiling on the expected cost in USD: arms whose mean cost in the context is above it are not considered (an arm never observed is); when none fits, the cheapest expected arm serves. */
+  maxCostUsd?: number | null | undefined;
+};
 
 export type RecommendationKind =
   /** A cheaper arm whose reward is as good as the best arm's in a context. */

@@ -1,3 +1,4 @@
+import type { RequestObjective } from '../router/objectives.js';
 import type { ChatMessage } from '../models/backend.js';
 
 /** What the chat service takes and emits, independent of any transport. */
@@ -11,6 +12,8 @@ export interface ChatRequest {
   readonly temperature?: number | undefined;
   /** False bypasses the cache for this request. */
   readonly cache?: boolean | undefined;
+  /** This request's trade-off of quality against cost and latency; absent: the configured one. */
+  readonly objective?: RequestObjective | undefined;
   /** The client key id making the request (null: no key); only it (or an admin) may read it or give feedback. */
   readonly owner?: string | null | undefined;
   /** The session the request is listed under for recentRequests (see src/server/request-session.ts). */

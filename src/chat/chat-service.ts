@@ -18,6 +18,7 @@ import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
 import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
+import { objectiveProblem } from '../router/objectives.js';
 
 /**
  * The chat service: validate → cache → route → stream → learn. One upstream answer is produced
@@ -33,6 +34,7 @@ export type ChatInputErrorCode =
   | 'MAX_TOKENS_OUT_OF_RANGE'
   | 'TEMPERATURE_OUT_OF_RANGE'
   | 'INVALID_TAG'
+  | 'INVALID_OBJECTIVE'
   | 'UNKNOWN_ARM'
   | 'ARM_DISABLED'
   | 'NO_ARM_AVAILABLE';
@@ -179,9 +181,14 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     }
   }
 
+  function validateObjective(request: ChatRequest): void {
+    const problem = request.objective ? objectiveProblem(request.objective) : null;
+    if (problem) throw new ChatInputError('INVALID_OBJECTIVE', problem);
+  }
+
   function routeOrThrow(request: ChatRequest): RouteDecision {
     try {
-      return router.route({ messages: request.messages, tags: request.tags, pinnedArmId: request.armId });
+      return router.route({ messages: request.messages, tags: request.tags, pinnedArmId: request.armId, objective: request.objective });
     } catch (error) {
       if (error instanceof RouterError) throw new ChatInputError(error.code, error.message);
       throw error;
@@ -361,6 +368,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   return {
     chat(request) {
       validate(request);
+      validateObjective(request);
       // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
       // GraphQL error; other requests are routed only on a cache miss.
       const pinned = request.armId === undefined ? null : routeOrThrow(request);

@@ -15,6 +15,21 @@ const ChatMessageInput = builder.inputType('ChatMessageInput', {
   }),
 });
 
+const ObjectiveInput = builder.inputType('ObjectiveInput', {
+  description:
+    "How this request trades quality against cost and latency, instead of the configured reward weights (for this request's " +
+    'routing only; INVALID_OBJECTIVE when out of range).',
+  fields: (t) => ({
+    costWeight: t.float({ description: 'Quality units worth one reference cost (reward.cost for this request), 0–1000.' }),
+    latencyWeight: t.float({ description: 'Quality units worth one reference latency (reward.latency for this request), 0–1000.' }),
+    maxCostUsd: t.float({
+      description:
+        'Ceiling on the expected cost in USD: arms whose mean cost in the context is above it are not considered ' +
+        '(an arm never observed is); when none fits, the cheapest expected arm serves.',
+    }),
+  }),
+});
+
 const ChatInput = builder.inputType('ChatInput', {
   fields: (t) => ({
     messages: t.field({ type: [ChatMessageInput], required: true }),
@@ -23,6 +38,7 @@ const ChatInput = builder.inputType('ChatInput', {
     maxTokens: t.int(),
     temperature: t.float(),
     cache: t.boolean({ defaultValue: true, description: 'False bypasses the cache for this request.' }),
+    objective: t.field({ type: ObjectiveInput, description: "This request's trade-off; absent: the configured one." }),
   }),
 });
 
@@ -167,6 +183,13 @@ builder.subscriptionFields((t) => ({
               maxTokens: input.maxTokens ?? undefined,
               temperature: input.temperature ?? undefined,
               cache: input.cache ?? true,
+              objective: input.objective
+                ? {
+                    costWeight: input.objective.costWeight ?? undefined,
+                    latencyWeight: input.objective.latencyWeight ?? undefined,
+                    maxCostUsd: input.objective.maxCostUsd ?? undefined,
+                  }
+                : undefined,
               session,
             }),
           ),

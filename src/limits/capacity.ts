@@ -11,7 +11,10 @@ import type { Lease, LimiterStore } from './limiter-store.js';
  */
 
 export interface Capacity {
-  /** A chat slot, or LimitError OVERLOADED when the instance has `maxChats` in flight. */
+  /**
+   * A chat slot, or LimitError OVERLOADED when the instance has `maxChats` in flight or no model
+   * could take a call now (a chat admitted then would only end with OVERLOADED after its route).
+   */
   admitChat(): Lease;
   /** A model-call slot, or null when the model or the instance is full. */
   tryUpstreamCall(modelId: string): Lease | null;
@@ -34,6 +37,8 @@ const ALL = '*';
 export function createCapacity(deps: {
   readonly store: LimiterStore;
   readonly config: Pick<CapacityConfig, 'maxChats' | 'maxUpstreamCalls' | 'maxUpstreamCallsPerModel' | 'retryAfterMs'>;
+  /** Every model a chat may be routed to. */
+  readonly modelIds: readonly string[];
 }): Capacity {
   const { config } = deps;
   const chats = deps.store.localSlots('capacity:chats');
@@ -47,6 +52,10 @@ export function createCapacity(deps: {
 
   return {
     admitChat() {
+      if (!deps.modelIds.some(hasRoomFor)) {
+        refusedChats += 1;
+        throw new LimitError('OVERLOADED', 'every model has as many calls in flight as this instance takes on', config.retryAfterMs);
+      }
       const lease = chats.tryAcquire(ALL, config.maxChats);
       if (lease) return lease;
       refusedChats += 1;

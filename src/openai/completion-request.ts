@@ -41,6 +41,8 @@ const message = z
   })
   .loose();
 
+const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
+
 /** Switchyard's own fields, in the `switchyard` extension of the body. */
 const extension = z
   .object({
@@ -48,12 +50,21 @@ const extension = z
     tags: z.array(z.string()).optional(),
     /** False bypasses the cache. */
     cache: z.boolean().optional(),
-    /** The per-request objective: a slot kept for its own issue; refused until it is built. */
-    objective: z.unknown().optional(),
+    /**
+     * This request's trade-off, as GraphQL ChatInput.objective: only its shape is checked here; the
+     * chat service decides the ranges (INVALID_OBJECTIVE), as it does for GraphQL.
+     */
+    objective: nullable(
+      z
+        .object({
+          costWeight: nullable(z.number()),
+          latencyWeight: nullable(z.number()),
+          maxCostUsd: nullable(z.number()),
+        })
+        .strict(),
+    ),
   })
   .strict();
-
-const nullable = <T extends z.ZodType>(schema: T) => schema.nullable().optional();
 
 const body = z
   .object({
@@ -123,7 +134,6 @@ export function parseCompletionRequest(raw: unknown, models: ModelNames): Comple
   if (request.web_search_options !== undefined && request.web_search_options !== null) {
     refuse('web_search_options', 'web_search_options');
   }
-  if (request.switchyard?.objective !== undefined) refuse('switchyard.objective', 'switchyard.objective (not yet)');
 
   let armId: string | undefined;
   if (!models.auto.has(request.model)) {
@@ -139,6 +149,7 @@ export function parseCompletionRequest(raw: unknown, models: ModelNames): Comple
   }
 
   const maxTokens = request.max_completion_tokens ?? request.max_tokens ?? undefined;
+  const objective = request.switchyard?.objective;
   return {
     model: request.model,
     stream: request.stream === true,
@@ -150,6 +161,13 @@ export function parseCompletionRequest(raw: unknown, models: ModelNames): Comple
       maxTokens,
       temperature: request.temperature ?? undefined,
       cache: request.switchyard?.cache,
+      objective: objective
+        ? {
+            costWeight: objective.costWeight ?? undefined,
+            latencyWeight: objective.latencyWeight ?? undefined,
+            maxCostUsd: objective.maxCostUsd ?? undefined,
+          }
+        : undefined,
     },
   };
 }

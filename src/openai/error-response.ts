@@ -51,6 +51,7 @@ const PARAM_BY_CODE: Readonly<Record<string, string>> = {
   MAX_TOKENS_OUT_OF_RANGE: 'max_tokens',
   TEMPERATURE_OUT_OF_RANGE: 'temperature',
   INVALID_TAG: 'switchyard.tags',
+  INVALID_OBJECTIVE: 'switchyard.objective',
   UNKNOWN_ARM: 'model',
   ARM_DISABLED: 'model',
   FEEDBACK_TOKEN_REQUIRED: 'feedback_token',

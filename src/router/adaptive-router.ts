@@ -5,6 +5,7 @@ import type { Learning } from '../learning/learning.js';
 import { contextChain, estimateProbabilityBest, GLOBAL_CONTEXT, parentContext, type BanditPolicy, type ContextualStats, type Posterior } from './bandit.js';
 import { summarizePosterior, type PosteriorSummary } from './beta-distribution.js';
 import type { ContextClassifier } from './context-classifier.js';
+import type { RequestObjective } from './objectives.js';
 import { contextPathProblem } from './context-path.js';
 import type { Rng } from './random.js';
 import type { RewardCalculator } from './reward-calculator.js';
@@ -26,6 +27,8 @@ export interface RouteRequest {
   readonly messages: readonly ChatMessage[];
   readonly tags?: readonly string[] | undefined;
   readonly pinnedArmId?: string | undefined;
+  /** This request's own trade-off (validated by the caller); absent: the configured reward weights. */
+  readonly objective?: RequestObjective | undefined;
 }
 
 export interface RouteDecision {
@@ -198,7 +201,27 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       // Every circuit open: trying a model beats refusing outright.
       if (candidates.length === 0) candidates = enabledArmIds();
       if (candidates.length === 0) throw new RouterError('NO_ARM_AVAILABLE', 'no arm is enabled');
-      return decide(policy.select(candidates, context), context, candidates, false);
+      const objective = request.objective;
+      if (!objective) return decide(policy.select(candidates, context), context, candidates, false);
+      const expected = (id: string) => {
+        const s = stats.stats(id, context);
+        return { costUsd: s.meanCostUsd ?? 0, latencyMs: s.meanLatencyMs ?? 0, known: s.meanCostUsd !== null };
+      };
+      if (objective.maxCostUsd !== undefined) {
+        const ceiling = objective.maxCostUsd;
+        const within = candidates.filter((id) => {
+          const e = expected(id);
+          return !e.known || e.costUsd <= ceiling;
+        });
+        candidates =
+          within.length > 0
+            ? within
+            : [candidates.reduce((cheapest, id) => (expected(id).costUsd < expected(cheapest).costUsd ? id : cheapest))];
+      }
+      const weighted = objective.costWeight !== undefined || objective.latencyWeight !== undefined;
+      const reference = stats.reference();
+      const penaltyOf = weighted ? (id: string) => reward.penaltyFor(objective, expected(id), reference) : undefined;
+      return decide(policy.select(candidates, context, penaltyOf), context, candidates, false);
     },
     describe(armId, request) {
       if (!arms.has(armId)) throw new RouterError('UNKNOWN_ARM', `unknown arm "${armId}"`);

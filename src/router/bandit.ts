@@ -68,7 +68,7 @@ export type OperationalPenalty = (expected: OperationalObservation, observedRefe
 export interface BanditPolicy {
   readonly name: string;
   /** Picks one of `candidates` (non-empty) for a request in `context`. */
-  select(candidates: readonly string[], context: string): string;
+  select(candidates: readonly string[], context: string, penaltyOf?: (armId: string) => number): string;
 }
 
 /** What a policy may read of the statistics. */

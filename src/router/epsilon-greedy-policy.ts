@@ -14,7 +14,7 @@ export interface EpsilonGreedyOptions {
 export function createEpsilonGreedyPolicy(rng: Rng, stats: PolicyStats, options: EpsilonGreedyOptions): BanditPolicy {
   return {
     name: 'egreedy',
-    select(candidates, context) {
+    select(candidates, context, penaltyOf) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
       if (rng() < options.epsilon) return candidates[Math.floor(rng() * candidates.length)]!;
       let best = candidates[0]!;
@@ -22,7 +22,7 @@ export function createEpsilonGreedyPolicy(rng: Rng, stats: PolicyStats, options:
       for (let i = 0; i < candidates.length; i++) {
         const id = candidates[i]!;
         const arm = stats.read(id, context);
-        const value = arm.alpha / (arm.alpha + arm.beta) - arm.penalty;
+        const value = arm.alpha / (arm.alpha + arm.beta) - (penaltyOf ? penaltyOf(id) : arm.penalty);
         if (value > bestValue || (value === bestValue && rng() < 0.5)) {
           bestValue = value;
           best = id;

@@ -1,5 +1,6 @@
 import type { RewardConfig } from '../config/schema.js';
 import type { OperationalObservation } from './bandit.js';
+import { objectivePenalty } from './objectives.js';
 
 /**
  * What the router optimises, and how measurements become evidence for the bandit.
@@ -49,6 +50,12 @@ export interface RewardCalculator {
    * references or, where unset, `observedReference` (the highest arm means).
    */
   penalty(expected: OperationalObservation, observedReference: OperationalObservation): number;
+  /** The same penalty with a request's own weights where it gives them (see objectives.ts). */
+  penaltyFor(
+    weights: { readonly costWeight?: number | undefined; readonly latencyWeight?: number | undefined },
+    expected: OperationalObservation,
+    observedReference: OperationalObservation,
+  ): number;
   /**
    * One request's reward in [0, 1], on the router's own scale: `quality - penalty(cost, latency)`,
    * clamped. Before feedback the quality is unknown and taken as 1, so the figure is the
@@ -83,6 +90,15 @@ export function createRewardCalculator(config: RewardConfig): RewardCalculator {
       return parts.reduce((sum, p) => sum + p.reward * p.weight, 0) / weight;
     },
     penalty,
+    penaltyFor: (weights, expected, observedReference) =>
+      objectivePenalty(
+        { cost: weights.costWeight ?? config.cost, latency: weights.latencyWeight ?? config.latency },
+        expected,
+        {
+          costUsd: config.costReferenceUsd ?? observedReference.costUsd,
+          latencyMs: config.latencyReferenceMs ?? observedReference.latencyMs,
+        },
+      ),
     requestReward(observed, quality, observedReference) {
       if (observed.error) return 0;
       return Math.min(1, Math.max(0, (quality ?? 1) - penalty(observed, observedReference)));

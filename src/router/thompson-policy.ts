@@ -27,14 +27,14 @@ export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: Thom
   const k = options.concentration;
   return {
     name: 'thompson',
-    select(candidates, context) {
+    select(candidates, context, penaltyOf) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
       let best = candidates[0]!;
       let bestValue = -Infinity;
       for (let i = 0; i < candidates.length; i++) {
         const id = candidates[i]!;
         const arm = stats.read(id, context, k);
-        const value = sampleBeta(rng, arm.alpha, arm.beta) - arm.penalty;
+        const value = sampleBeta(rng, arm.alpha, arm.beta) - (penaltyOf ? penaltyOf(id) : arm.penalty);
         if (value > bestValue) {
           bestValue = value;
           best = id;

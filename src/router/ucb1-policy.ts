@@ -15,7 +15,7 @@ export interface Ucb1Options {
 export function createUcb1Policy(rng: Rng, stats: PolicyStats, options: Ucb1Options): BanditPolicy {
   return {
     name: 'ucb1',
-    select(candidates, context) {
+    select(candidates, context, penaltyOf) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
       // Two passes over the statistics instead of a list of scored arms: select allocates nothing.
       let total = 0;
@@ -30,7 +30,7 @@ export function createUcb1Policy(rng: Rng, stats: PolicyStats, options: Ucb1Opti
         const id = candidates[i]!;
         const arm = stats.read(id, context);
         const count = arm.alpha + arm.beta;
-        const value = arm.alpha / count + options.exploration * Math.sqrt((2 * logTotal) / count) - arm.penalty;
+        const value = arm.alpha / count + options.exploration * Math.sqrt((2 * logTotal) / count) - (penaltyOf ? penaltyOf(id) : arm.penalty);
         // Random tie-breaking: equal scores (e.g. at the start) must not always favour the first arm.
         if (value > bestValue || (value === bestValue && rng() < 0.5)) {
           bestValue = value;

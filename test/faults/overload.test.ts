@@ -141,7 +141,7 @@ describe('admission control', () => {
     expect(calm.capacity.saturated).toBe(false);
   });
 
-  it('bounds the calls in flight per model: a full model is routed around, and a chat no model can take ends with OVERLOADED', async () => {
+  it('bounds the calls in flight per model: a full model is routed around, and a chat no model can take is refused with OVERLOADED', async () => {
     fake = await startFakeOpenAI({ script: slowAnswer });
     const timeouts = { connectMs: 5_000, firstTokenMs: 20_000, idleMs: 20_000, totalMs: 60_000 };
     gateway = await spawnSwitchyard({
@@ -165,10 +165,12 @@ describe('admission control', () => {
     }
     expect(Object.fromEntries(byModel)).toEqual({ 'one-at-provider': 3, 'two-at-provider': 3 });
 
+    // Every model full: refused at once, before routing, like a full instance.
     const seventh = startChat(client, 'seventh');
     await until(() => seventh.done, 'the seventh chat');
-    expect(seventh.events).toEqual(['ChatRoute', 'ChatError']);
-    expect(seventh.code).toBe('OVERLOADED');
+    expect(seventh.events).toEqual([]);
+    expect(seventh.error?.extensions?.code).toBe('OVERLOADED');
+    expect(seventh.error?.extensions?.retryAfter).toBe(1);
     expect(fake.requests).toHaveLength(6);
 
     await until(() => first.every((o) => o.done), 'the first six');

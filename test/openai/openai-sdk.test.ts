@@ -291,3 +291,67 @@ describe('the SDK past a limit', () => {
     expect((error as APIError).headers?.get('x-should-retry')).toBe('false');
   });
 });
+
+/**
+ * `switchyard.objective` through the SDK. The test arms cost (per 1k output tokens, 40 answer
+ * tokens) 0.0002 (weak), 0.001 (fair), 0.004 (good), 0.01 (best); the configured trade-off ignores
+ * cost and latency, and feedback has made `best` the clear favourite (Beta(11, 1) against Beta(1, 11)),
+ * so without an objective the bandit picks `best`, and a ceiling below its cost must move the request.
+ */
+describe('the SDK with a per-request objective', () => {
+  let gateway: RunningGateway;
+  let openai: OpenAI;
+  const ask = (content: string, switchyard?: Record<string, unknown>) =>
+    openai.chat.completions.create({
+      model: 'switchyard/auto',
+      messages: [{ role: 'user', content }],
+      ...(switchyard ? { switchyard } : {}),
+    } as never) as Promise<OpenAI.ChatCompletion>;
+
+  beforeAll(async () => {
+    gateway = await startGateway({
+      config: testConfigInput({
+        cache: { enabled: false },
+        reward: { cost: 0, latency: 0 },
+        bandit: { seed: 7, halfLife: 0, hierarchyStrength: 0 },
+      }),
+    });
+    openai = new OpenAI({ baseURL: gateway.url.replace(/\/graphql$/, '/v1'), apiKey: 'unused-without-client-keys' });
+    for (const arm of ['weak', 'fair', 'good', 'best']) {
+      for (let i = 0; i < 10; i++) {
+        const completion = await openai.chat.completions.create({ model: arm, messages: [{ role: 'user', content: `warm ${arm} ${i}` }] });
+        const { feedbackToken } = (completion as unknown as { switchyard: { feedbackToken: string } }).switchyard;
+        await openai.post('/feedback', { body: { request_id: completion.id, feedback_token: feedbackToken, thumbs: arm === 'best' ? 'up' : 'down' } });
+      }
+    }
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  it('routes under the cost ceiling for that request only', async () => {
+    const unconstrained = [];
+    const capped = [];
+    for (let i = 0; i < 10; i++) {
+      unconstrained.push((await ask(`as configured ${i}`)).model);
+      // 40 answer tokens plus the prompt at weak's and fair's prices are below $0.00005; good's and best's are not.
+      capped.push((await ask(`cheap please ${i}`, { objective: { maxCostUsd: 0.00005 } })).model);
+    }
+    expect(unconstrained.filter((arm) => arm === 'best').length).toBeGreaterThanOrEqual(9);
+    expect(capped.every((arm) => arm === 'weak' || arm === 'fair')).toBe(true);
+  });
+
+  it('refuses a bad objective with a 400 in the OpenAI error shape', async () => {
+    const refused = (objective: unknown) => ask('x', { objective }).then(() => null, (e: unknown) => e as APIError);
+    for (const objective of [{ costWeight: -1 }, { latencyWeight: 1e9 }, { maxCostUsd: 0 }]) {
+      const error = await refused(objective);
+      expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(error).toMatchObject({ status: 400, code: 'INVALID_OBJECTIVE', param: 'switchyard.objective', type: 'invalid_request_error' });
+      expect(error!.error).toEqual({ message: expect.stringMatching(/must be/), type: 'invalid_request_error', param: 'switchyard.objective', code: 'INVALID_OBJECTIVE' });
+    }
+    const notANumber = await refused({ maxCostUsd: 'cheap' });
+    expect(notANumber).toMatchObject({ status: 400, code: 'INVALID_REQUEST', param: 'switchyard.objective.maxCostUsd' });
+    const unknownField = await refused({ cost: 1 });
+    expect(unknownField).toMatchObject({ status: 400, code: 'INVALID_REQUEST', param: 'switchyard.objective.cost' });
+  });
+});

@@ -50,9 +50,9 @@ describe('/v1 on the wire', () => {
       ['/chat/completions', JSON.stringify({ model: 'a', max_tokens: 0, messages: [{ role: 'user', content: 'x' }] }), 400, 'MAX_TOKENS_OUT_OF_RANGE', 'max_tokens'],
       [
         '/chat/completions',
-        JSON.stringify({ model: 'a', messages: [{ role: 'user', content: 'x' }], switchyard: { objective: { cost: 1 } } }),
+        JSON.stringify({ model: 'a', messages: [{ role: 'user', content: 'x' }], switchyard: { objective: { maxCostUsd: -1 } } }),
         400,
-        'UNSUPPORTED_PARAMETER',
+        'INVALID_OBJECTIVE',
         'switchyard.objective',
       ],
       ['/feedback', JSON.stringify({ request_id: 'no-such-request', feedback_token: 'a'.repeat(32), thumbs: 'up' }), 404, 'REQUEST_NOT_FOUND', null],
