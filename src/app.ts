@@ -17,7 +17,8 @@ import { createLimiterStore } from './limits/limiter-store.js';
 import { createSpendEstimator } from './limits/spend-estimate.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
-import { createRequestStore } from './chat/request-store.js';
+import { createRequestStore, type RequestRecord } from './chat/request-store.js';
+import type { LearningEvent } from './learning/learning-events.js';
 import type { SwitchyardConfig } from './config/schema.js';
 import type { GraphQLServices } from './graphql/context.js';
 import { schema } from './graphql/schema.js';
@@ -27,7 +28,7 @@ import { createModelManager } from './models/model-manager.js';
 import { createAdaptiveRouter } from './router/adaptive-router.js';
 import { createContextClassifier } from './router/context-classifier.js';
 import { createPolicy } from './router/create-policy.js';
-import { createLocalEventLog } from './learning/local-event-log.js';
+import { createLocalEventLog, type LocalEventLog } from './learning/local-event-log.js';
 import { createLearningStack } from './learning/learning-stack.js';
 import { createRedisEventLog } from './learning/redis-event-log.js';
 import { createSharedRequestStore, sharedRequestKey } from './chat/shared-request-store.js';
@@ -103,7 +104,17 @@ export function buildApp(deps: AppDeps): App {
   });
   // With Redis, learning (and the request records feedback needs) is shared by every instance.
   const sharedLearning = redis !== null && config.learning.shared;
-  const localRequests = createRequestStore(config.feedback);
+  let localLog: LocalEventLog | null = null;
+  const localRequests = createRequestStore({
+    ...config.feedback,
+    // Embedded with a state file: finished requests are journaled, so feedback survives a restart.
+    persist: (record) => localLog?.journalRecord({ ...record }) ?? Promise.resolve(),
+  });
+  const keepFeedback = (event: LearningEvent) => {
+    if (event.type !== 'judgement' || event.kind !== 'feedback') return;
+    const record = localRequests.get(event.requestId);
+    if (record) record.feedback = { score: event.verdicts[0]!.score, comment: event.comment ?? null, receivedAt: event.at };
+  };
   const instanceId = randomUUID();
   // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
@@ -130,21 +141,23 @@ export function buildApp(deps: AppDeps): App {
             snapshotIntervalMs: config.learning.snapshotIntervalMs,
             logger: logger.child({ component: 'learning' }),
             onReconnected: () => sharedRequests?.reshare() ?? Promise.resolve(),
-            onApplied: (event) => {
-              // Scores given on other instances: this instance's copy of its own requests follows,
-              // so that it still replaces the right score if Redis goes away.
-              if (event.type !== 'judgement' || event.kind !== 'feedback') return;
-              const record = localRequests.get(event.requestId);
-              if (record) record.feedback = { score: event.verdicts[0]!.score, comment: event.comment ?? null, receivedAt: event.at };
-            },
+            // Scores given on other instances: this instance's copy of its own requests follows,
+            // so that it still replaces the right score if Redis goes away.
+            onApplied: keepFeedback,
           })
-        : createLocalEventLog({
+        : (localLog = createLocalEventLog({
         state,
         stateFile: config.router.stateFile
-          ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs }
+          ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs, journalFsyncMs: config.learning.journalFsyncMs }
           : undefined,
+        onRecord: (record) => {
+          const restored = record as unknown as RequestRecord;
+          if (restored.createdAt + config.feedback.ttlMs > Date.now()) localRequests.add({ ...restored, feedback: restored.feedback ?? null });
+        },
+        onReplayed: keepFeedback,
+        liveRecords: () => [...localRequests.all()].filter((r) => r.status === 'completed' || r.status === 'failed').map((r) => ({ ...r })),
         logger: logger.child({ component: 'learned-state' }),
-      }),
+      })),
   });
   const policy = createPolicy(config.bandit, rng, stats);
   const classify = createContextClassifier(config.bandit.classifier);

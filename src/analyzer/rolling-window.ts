@@ -1,4 +1,5 @@
-import { build, type Histogram } from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type { Histogram } from 'hdr-histogram-js';
 
 /**
  * Time-windowed request statistics: a ring of per-interval buckets, each with counters and HDR
@@ -76,9 +77,12 @@ export function createHistogramFactory(settings: HistogramSettings) {
   // Building a histogram costs ~50 times a reset, and sparse traffic opens a new bucket per
   // sample, so buckets that expire are recycled.
   const pool: Histogram[] = [];
+  // hdr-histogram-js costs ~6 MB resident (its WebAssembly build is inlined as text): loaded with
+  // the first histogram, i.e. the first request, not at start.
+  let build: typeof import('hdr-histogram-js').build | undefined;
   const create = (): Histogram =>
     pool.pop() ??
-    build({
+    (build ??= (createRequire(import.meta.url)('hdr-histogram-js') as typeof import('hdr-histogram-js')).build)({
       bitBucketSize: 32,
       autoResize: false,
       lowestDiscernibleValue: 1,

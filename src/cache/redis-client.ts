@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import type { RedisConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 
@@ -28,7 +29,10 @@ export function reconnectDelayMs(attempt: number, baseMs: number, maxMs: number)
  */
 export function createRedisClient(config: RedisConfig & { url: string }, logger: Logger): Redis {
   const log = logger.child({ component: 'redis', url: redactRedisUrl(config.url) });
-  const client = new Redis(config.url, {
+  // Loaded here, not imported at the top: ioredis costs ~6 MB resident, and the embedded default
+  // (no Redis URL) never builds a client.
+  const { Redis: RedisClient } = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+  const client = new RedisClient(config.url, {
     commandTimeout: config.commandTimeoutMs,
     connectTimeout: config.connectTimeoutMs,
     maxRetriesPerRequest: 1,

@@ -49,6 +49,8 @@ export interface RequestStore {
   /** The session's most recent requests still remembered, newest first, at most `limit`. */
   recent(session: string, limit: number): RequestRecord[];
   size(): number;
+  /** Every record still remembered (compacting a journal of them). */
+  all(): Iterable<RequestRecord>;
 }
 
 /** Requests listed per session: recentRequests is a look back, not an archive. */
@@ -59,7 +61,12 @@ export class RequestStoreUnavailableError extends Error {
   override readonly name = 'RequestStoreUnavailableError';
 }
 
-export function createRequestStore(options: { maxRequests: number; ttlMs: number }): RequestStore {
+export function createRequestStore(options: {
+  maxRequests: number;
+  ttlMs: number;
+  /** Where finished records are kept across restarts (the embedded journal); resolves once durable. */
+  persist?: (record: RequestRecord) => Promise<void>;
+}): RequestStore {
   const records = new LRUCache<string, RequestRecord>({
     max: options.maxRequests,
     ttl: options.ttlMs,
@@ -79,7 +86,10 @@ export function createRequestStore(options: { maxRequests: number; ttlMs: number
     },
     get: (id) => records.get(id),
     find: async (id) => records.get(id),
-    save: async () => undefined,
+    save: async (record) => {
+      await options.persist?.(record);
+    },
+    all: () => records.values(),
     recent(session, limit) {
       const ids = idsBySession.get(session) ?? [];
       const found: RequestRecord[] = [];

@@ -90,6 +90,7 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
     get: local.get,
     recent: local.recent,
     size: local.size,
+    all: local.all,
     async find(id) {
       const here = local.get(id);
       if (here) return here;

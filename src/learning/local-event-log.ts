@@ -1,29 +1,89 @@
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { Logger } from '../logger.js';
 import type { EventLog, EventLogStatus } from './event-log.js';
+import type { LearningEvent } from './learning-events.js';
 import type { LearningState } from './learning-state.js';
+import { parseJournalEntry, type JournalEntry } from './journal-entry.js';
 import { readStateFile, writeFileDurably } from './state-file.js';
 
 /**
  * The embedded event log: one process, events applied the moment they are observed. With a state
- * file, the state is saved periodically and on stop, and restored at construction.
+ * file, every event (and every finished request's record, so that feedback survives a restart) is
+ * also appended to a journal beside it, `<stateFile>.journal`, fsynced in batches at most
+ * `journalFsyncMs` apart; an append resolves once its batch is on disk, so a feedback answer is
+ * never given for a score that `kill -9` could lose. Pulls and outcomes are not waited for: what a
+ * crash can lose of them is the last `journalFsyncMs` (plus one fsync).
+ *
+ * Compaction: each periodic save moves the journal aside (`.journal.1`), starts a new one with the
+ * request records still live, writes the state file (which covers every event journaled before)
+ * and deletes the old journal. Restart: the state file, then both journals' events numbered past
+ * it, in order. A torn last line (a crash mid-write) is skipped with a warning; any other line that
+ * is not a valid entry makes the journal refused whole and moved aside, like a bad state file.
  */
 
 export interface LocalEventLogDeps {
   readonly state: LearningState;
-  readonly stateFile?: { readonly path: string; readonly intervalMs: number } | undefined;
+  readonly stateFile?: { readonly path: string; readonly intervalMs: number; readonly journalFsyncMs?: number } | undefined;
   readonly logger: Logger;
+  /** Request records found in the journal at start-up, oldest first (to put back in the request store). */
+  readonly onRecord?: (record: Record<string, unknown>) => void;
+  /** Applied events replayed at start-up (to bring restored records' scores up to date). */
+  readonly onReplayed?: (event: LearningEvent) => void;
+  /** The records to carry into a fresh journal at compaction. */
+  readonly liveRecords?: () => Iterable<Record<string, unknown>>;
 }
 
 export interface LocalEventLog extends EventLog {
   /** Saves the state file now (resolves when it is durable); a no-op without one. */
   save(): Promise<void>;
+  /** Journals a finished request's record; resolves once durable (at once without a state file). */
+  journalRecord(record: Record<string, unknown>): Promise<void>;
 }
 
 export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
   const { state, stateFile, logger } = deps;
+  const journalPath = stateFile ? `${stateFile.path}.journal` : null;
+  const fsyncMs = stateFile?.journalFsyncMs ?? 50;
   let timer: NodeJS.Timeout | undefined;
   let applied = 0;
   let saving: Promise<void> = Promise.resolve();
+  let handle: FileHandle | null = null;
+  let lines: string[] = [];
+  let waiters: Array<() => void> = [];
+  let flushTimer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> = Promise.resolve();
+
+  const replay = (path: string, from: number): void => {
+    if (!existsSync(path)) return;
+    const text = readFileSync(path, 'utf8');
+    const raw = text.split('\n');
+    const entries: JournalEntry[] = [];
+    for (let i = 0; i < raw.length; i++) {
+      const line = raw[i]!;
+      if (line === '') continue;
+      try {
+        entries.push(parseJournalEntry(JSON.parse(line)));
+      } catch (error) {
+        const last = raw.slice(i + 1).every((rest) => rest === '');
+        if (last) {
+          logger.warn({ path, line: i + 1 }, 'journal: torn last record skipped');
+          continue;
+        }
+        const movedTo = `${path}.unreadable-${Date.now()}`;
+        renameSync(path, movedTo);
+        logger.warn({ path, movedTo, line: i + 1, reason: (error as Error).message }, 'journal unreadable: moved aside, not replayed');
+        return;
+      }
+    }
+    for (const entry of entries) {
+      if ('record' in entry) deps.onRecord?.(entry.record);
+      else if (entry.n > from && entry.n > state.applied()) {
+        state.apply(entry.event);
+        deps.onReplayed?.(entry.event);
+      }
+    }
+  };
 
   if (stateFile) {
     const snapshot = readStateFile(stateFile.path, logger);
@@ -31,16 +91,67 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
       state.restore(snapshot);
       logger.info({ path: stateFile.path, contexts: snapshot.stats.contexts.length }, 'learned state restored');
     }
+    const from = state.applied();
+    replay(`${journalPath}.1`, from);
+    replay(journalPath!, from);
+    if (state.applied() > from) logger.info({ events: state.applied() - from }, 'journal replayed');
   }
+
+  const openJournal = async () => {
+    handle ??= await open(journalPath!, 'a');
+    return handle;
+  };
+
+  const flush = (): Promise<void> => {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = null;
+    const batch = lines;
+    const done = waiters;
+    lines = [];
+    waiters = [];
+    flushing = flushing.then(async () => {
+      if (batch.length > 0) {
+        try {
+          const file = await openJournal();
+          await file.write(batch.join(''));
+          await file.datasync();
+        } catch (error) {
+          logger.error({ err: error, path: journalPath }, 'could not journal learning events');
+        }
+      }
+      for (const resolve of done) resolve();
+    });
+    return flushing;
+  };
+
+  const journal = (entry: JournalEntry): Promise<void> => {
+    if (!journalPath) return Promise.resolve();
+    lines.push(`${JSON.stringify(entry)}\n`);
+    const written = new Promise<void>((resolve) => waiters.push(resolve));
+    if (fsyncMs === 0) void flush();
+    else flushTimer ??= setTimeout(() => void flush(), fsyncMs);
+    return written;
+  };
 
   const save = (): Promise<void> => {
     if (!stateFile) return Promise.resolve();
-    // One write at a time: a slow disk must not let two renames race.
+    // One save at a time: a slow disk must not let two renames race.
     saving = saving.then(async () => {
       try {
-        await writeFileDurably(stateFile.path, JSON.stringify(state.snapshot()));
+        await flush();
+        const snapshot = JSON.stringify(state.snapshot());
+        // Everything journaled so far is in `snapshot`: the journal moves aside and a new one starts.
+        const old = handle;
+        handle = null;
+        await old?.close();
+        const aside = `${journalPath}.1`;
+        if (existsSync(journalPath!)) await rename(journalPath!, aside);
+        for (const record of deps.liveRecords?.() ?? []) lines.push(`${JSON.stringify({ record })}\n`);
+        await flush();
+        await writeFileDurably(stateFile.path, snapshot);
+        await rm(aside, { force: true });
       } catch (error) {
-        // Losing one save is survivable; taking the gateway down over it is not.
+        // Losing one save is survivable (the journal still holds what it covers); taking the gateway down over it is not.
         logger.error({ err: error, path: stateFile.path }, 'could not save the learned state');
       }
     });
@@ -52,8 +163,9 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
     append(event) {
       state.apply(event);
       applied += 1;
-      return Promise.resolve();
+      return journal({ n: state.applied(), event });
     },
+    journalRecord: (record) => journal({ record }),
     async start() {
       if (!stateFile) return;
       timer = setInterval(() => void save(), stateFile.intervalMs);
@@ -63,6 +175,9 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
       if (timer) clearInterval(timer);
       timer = undefined;
       await save();
+      await flushing;
+      await handle?.close();
+      handle = null;
     },
     save,
     status: (): EventLogStatus => ({ kind: 'embedded', state: 'ok', buffered: 0, dropped: 0, applied }),

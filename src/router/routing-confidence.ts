@@ -73,7 +73,7 @@ export interface RoutingConfidence {
   readonly quadratureError: number;
 }
 
-export function createRoutingConfidence(nodes = 32): RoutingConfidence {
+export function createRoutingConfidence(nodes = 16): RoutingConfidence {
   const z = midpointQuantiles(nodes);
   // Rivals that matter for the current call, reused across calls (grown when arms are added).
   let rivalMeans = new Float64Array(16);
