@@ -10,6 +10,7 @@ import {
   type ConsoleFeedbackMutation,
   type ConsoleRecentRequestsQuery,
   type FeedbackInput,
+  type ObjectiveInput,
 } from '../generated/graphql.js';
 import type { AppState } from '../lib/app-state.js';
 import { armColour, clock, contextName, count, DASH, milliseconds, percent, share, usd } from '../lib/format.js';
@@ -46,8 +47,8 @@ interface Run {
 type OptionValue = string | boolean;
 
 /**
- * The chat's optional inputs, each mapped onto ChatInput. A new input (an objective, say) is one
- * more entry here: its control, its default and how it fills the request.
+ * The chat's optional inputs, each mapped onto ChatInput. A new input is one more entry here: its
+ * control, its default and how it fills the request.
  */
 interface ChatOption {
   readonly key: string;
@@ -56,10 +57,27 @@ interface ChatOption {
   readonly initial: OptionValue;
   readonly control:
     | { readonly kind: 'text'; readonly placeholder: string }
+    | { readonly kind: 'number'; readonly placeholder: string }
     | { readonly kind: 'select'; readonly choices: (app: AppState) => ReadonlyArray<{ value: string; label: string }> }
     | { readonly kind: 'checkbox' };
   readonly apply: (input: ChatInput, value: OptionValue) => ChatInput;
 }
+
+/**
+ * One field of ChatInput.objective; blank leaves it to the configured trade-off. The gateway checks
+ * the ranges (INVALID_OBJECTIVE shows as the answer's error), so the console does not repeat them.
+ */
+const objectiveOption = (field: keyof ObjectiveInput, label: string, hint: string, placeholder: string): ChatOption => ({
+  key: `objective.${field}`,
+  label,
+  hint,
+  initial: '',
+  control: { kind: 'number', placeholder },
+  apply: (input, value) => {
+    const text = String(value).trim();
+    return text === '' ? input : { ...input, objective: { ...input.objective, [field]: Number(text) } };
+  },
+});
 
 const CHAT_OPTIONS: readonly ChatOption[] = [
   {
@@ -101,6 +119,9 @@ const CHAT_OPTIONS: readonly ChatOption[] = [
     control: { kind: 'checkbox' },
     apply: (input, value) => ({ ...input, cache: value === true }),
   },
+  objectiveOption('costWeight', 'Cost weight', 'Quality this request gives up to avoid one reference cost (0–1000); blank: the configured reward.cost.', 'reward.cost'),
+  objectiveOption('latencyWeight', 'Latency weight', 'Quality this request gives up to avoid one reference latency (0–1000); blank: the configured reward.latency.', 'reward.latency'),
+  objectiveOption('maxCostUsd', 'Max cost (USD)', 'Route only to arms whose expected cost in this context is at most this; when none is, the cheapest serves.', 'no ceiling'),
 ];
 
 const run = createStore<Run | null>(null);
@@ -262,6 +283,15 @@ function ChatOptionControl(props: { app: AppState; option: ChatOption; value: Op
       <span class="option-label">{option.label}</span>
       {control.kind === 'text' ? (
         <input type="text" placeholder={control.placeholder} value={String(value)} onInput={(event) => onChange(event.currentTarget.value)} />
+      ) : control.kind === 'number' ? (
+        <input
+          type="number"
+          min="0"
+          step="any"
+          placeholder={control.placeholder}
+          value={String(value)}
+          onInput={(event) => onChange(event.currentTarget.value)}
+        />
       ) : (
         <select value={String(value)} onChange={(event) => onChange(event.currentTarget.value)}>
           {control.choices(props.app).map((choice) => (

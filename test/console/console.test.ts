@@ -164,6 +164,42 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', { timeout: 90_0
     await page.close();
   });
 
+  it('sends a cost ceiling with the chat, and the route goes to an arm within it', async () => {
+    // Every arm's cost is known in the context first: an arm never observed stays a candidate.
+    for (const arm of ['flash', 'swift', 'sage', 'titan']) {
+      for (let i = 0; i < 2; i++) {
+        for await (const result of gateway.client.subscribe(ChatDocument, {
+          input: { messages: [{ role: 'USER', content: `Warm ${arm} ${i}` }], tags: ['budget'], arm, cache: false },
+        })) {
+          expect(result.errors).toBeUndefined();
+        }
+      }
+    }
+    const page = await openConsole(browser, consoleUrl(gateway));
+    await page.getByLabel('Use the cache').uncheck();
+    // 48 answer tokens cost about $0.00001 on flash and $0.00007 or more on every other arm.
+    await page.getByLabel('Max cost (USD)').fill('0.00005');
+    const arms = [];
+    for (let i = 0; i < 3; i++) {
+      const prompt = `Keep it cheap, answer ${i}.`;
+      await ask(page, prompt, 'budget');
+      // The previous answer said Done too: wait for this one's.
+      await page.locator('.asked', { hasText: prompt }).waitFor();
+      await page.getByTestId('answer-status').getByText(/^Done/).waitFor();
+      arms.push(await page.getByTestId('route-arm').locator('strong').textContent());
+      await expect.poll(() => page.getByTestId('metric-cost').textContent(), SOON).toMatch(/\d/);
+    }
+    expect(arms).toEqual(['flash', 'flash', 'flash']);
+
+    // Out of range: the gateway's INVALID_OBJECTIVE shows as the answer's error.
+    await page.getByLabel('Max cost (USD)').fill('');
+    await page.getByLabel('Cost weight').fill('5000');
+    await ask(page, 'Weigh cost too much.', 'budget');
+    await expect.poll(() => page.getByTestId('answer-error').textContent(), SOON).toContain('INVALID_OBJECTIVE');
+    expect(problemsOf(page)).toEqual([]);
+    await page.close();
+  });
+
   it('refuses admin actions without the key, with a wrong key, and performs them with it', async () => {
     // Something cached, so that invalidation has something to remove.
     for (let i = 0; i < 2; i++) {
