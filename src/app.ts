@@ -15,6 +15,7 @@ import { createCapacity } from './limits/capacity.js';
 import { createClientLimiter } from './limits/client-limiter.js';
 import { createLimiterStore } from './limits/limiter-store.js';
 import { createSpendEstimator } from './limits/spend-estimate.js';
+import { createClientInfluence } from './learning/client-influence.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
 import { createRequestStore, type RequestRecord } from './chat/request-store.js';
@@ -113,7 +114,9 @@ export function buildApp(deps: AppDeps): App {
   const keepFeedback = (event: LearningEvent) => {
     if (event.type !== 'judgement' || event.kind !== 'feedback') return;
     const record = localRequests.get(event.requestId);
-    if (record) record.feedback = { score: event.verdicts[0]!.score, comment: event.comment ?? null, receivedAt: event.at };
+    if (!record) return;
+    const verdict = event.verdicts[0]!;
+    record.feedback = { score: verdict.score, weight: verdict.weight ?? 1, comment: event.comment ?? null, receivedAt: event.at };
   };
   const instanceId = randomUUID();
   // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
@@ -212,6 +215,12 @@ export function buildApp(deps: AppDeps): App {
     cache,
     singleFlight: createSingleFlight<AnswerEvent>(),
     learning,
+    influence: createClientInfluence({
+      cap: config.feedback.clientShareCap,
+      pseudoWeight: config.feedback.clientSharePseudoWeight,
+      halfLife: config.feedback.clientShareHalfLife,
+      ignorePinned: config.feedback.ignorePinnedFeedback,
+    }),
     shadow,
     logger,
   });

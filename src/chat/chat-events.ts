@@ -16,6 +16,8 @@ export interface ChatRequest {
   readonly objective?: RequestObjective | undefined;
   /** The client key id making the request (null: no key); only it (or an admin) may read it or give feedback. */
   readonly owner?: string | null | undefined;
+  /** The caller's client identity (src/auth/principal.ts): whose influence its feedback counts against. */
+  readonly client?: string | null | undefined;
   /** The session the request is listed under for recentRequests (see src/server/request-session.ts). */
   readonly session?: string | null | undefined;
 }

@@ -177,7 +177,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
         slot.release();
         throw error;
       }
-      const request: ChatRequest = { ...input, owner: principal.keyId };
+      const request: ChatRequest = { ...input, owner: principal.keyId, client: principal.client };
       let stream: AsyncGenerator<ChatEvent, void, undefined>;
       try {
         stream = chat.chat(request);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { issueFeedbackToken } from '../auth/request-access.js';
 import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
+import type { ClientInfluence } from '../learning/client-influence.js';
 import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
 import type { CacheManager, CachedAnswer } from '../cache/cache-manager.js';
@@ -91,6 +92,8 @@ export interface ChatServiceDeps {
   readonly singleFlight: SingleFlight<AnswerEvent>;
   /** Where what requests measured and what users said goes. */
   readonly learning: Pick<Learning, 'observe'>;
+  /** The weight of a client's feedback: bounded share per context, pinned requests excluded. */
+  readonly influence: ClientInfluence;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter;
   readonly logger: Logger;
@@ -130,7 +133,7 @@ export function normalizeFeedbackScore(input: FeedbackInput): number {
 }
 
 export function createChatService(deps: ChatServiceDeps): ChatService {
-  const { router, models, requests, cache, singleFlight, learning, config } = deps;
+  const { router, models, requests, cache, singleFlight, learning, influence, config } = deps;
   const now = deps.now ?? (() => performance.now());
   const newId = deps.newId ?? randomUUID;
   const logger = deps.logger.child({ component: 'chat' });
@@ -377,6 +380,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         id: newId(),
         createdAt: Date.now(),
         owner: request.owner ?? null,
+        client: request.client ?? null,
         tokenDigest: digest,
         status: 'streaming',
         decision: null,
@@ -467,9 +471,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       }
       const previous = record.feedback?.score ?? null;
       const decision = record.decision;
+      // A replacement teaches at the weight of the judgement it replaces (and takes no more share).
+      const weight =
+        record.feedback?.weight ?? (record.shared ? 0 : influence.weigh(record.client ?? 'unknown', decision.context, decision.pinned));
       // Set before anything is awaited: a second score arriving meanwhile replaces this one.
-      record.feedback = { score, comment: input.comment ?? null, receivedAt: Date.now() };
-      const learned = !record.shared;
+      record.feedback = { score, weight, comment: input.comment ?? null, receivedAt: Date.now() };
+      const learned = !record.shared && weight > 0;
       await learning.observe({
         type: 'judgement',
         kind: 'feedback',
@@ -484,6 +491,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
             previous,
             costUsd: record.metrics?.costUsd ?? 0,
             latencyMs: record.metrics?.latencyMs ?? 0,
+            weight,
           },
         ],
         comment: input.comment ?? null,

@@ -12,6 +12,8 @@ export type RequestStatus = 'streaming' | 'completed' | 'failed' | 'cancelled';
 
 export interface FeedbackRecord {
   readonly score: number;
+  /** The judge's weight it taught at (src/learning/client-influence.ts); a replacement reuses it. */
+  readonly weight: number;
   readonly comment: string | null;
   readonly receivedAt: number;
 }
@@ -20,6 +22,8 @@ export interface FeedbackRecord {
 export interface RequestRecord extends RequestOwnership {
   readonly id: string;
   readonly createdAt: number;
+  /** Who made it, for the weight of its feedback: the principal's client (key id or remote address). */
+  readonly client: string | null;
   status: RequestStatus;
   decision: RouteDecision | null;
   /** Served from the cache or from another request's upstream call: teaches the bandit nothing. */

@@ -53,7 +53,7 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
     const key = keyOf(record.id);
     const transaction = redis.multi().hset(key, 'r', JSON.stringify(stored));
     if (withScore && feedback) {
-      const given = { scores: [feedback.score], comment: feedback.comment, receivedAt: feedback.receivedAt };
+      const given = { scores: [feedback.score], weights: [feedback.weight], comment: feedback.comment, receivedAt: feedback.receivedAt };
       transaction.hsetnx(key, 'fb', JSON.stringify(given));
     }
     await transaction.pexpireat(key, record.createdAt + deps.ttlMs).exec();
@@ -64,8 +64,8 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
     const record = JSON.parse(fields.r) as StoredRecord;
     let feedback: FeedbackRecord | null = null;
     if (fields.fb) {
-      const given = JSON.parse(fields.fb) as { scores: number[]; comment?: string | null; receivedAt?: number };
-      feedback = { score: given.scores[0]!, comment: given.comment ?? null, receivedAt: given.receivedAt ?? 0 };
+      const given = JSON.parse(fields.fb) as { scores: number[]; weights?: number[]; comment?: string | null; receivedAt?: number };
+      feedback = { score: given.scores[0]!, weight: given.weights?.[0] ?? 1, comment: given.comment ?? null, receivedAt: given.receivedAt ?? 0 };
     }
     return { ...record, feedback };
   };

@@ -293,6 +293,18 @@ const feedbackSchema = z
     ttlMs: z.number().int().positive().default(24 * 3_600_000),
     /** Completed requests remembered for feedback and `request(id)`; the oldest are forgotten first. */
     maxRequests: z.number().int().positive().default(100_000),
+    /**
+     * Largest share of a context's recent feedback weight one client may hold (1 = no cap); see
+     * src/learning/client-influence.ts. Off by default: with one client (the embedded default) a
+     * cap would stop learning; set it when many clients give feedback.
+     */
+    clientShareCap: z.number().gt(0).max(1).default(1),
+    /** Feedbacks' worth of room in a context before anyone gave feedback there. */
+    clientSharePseudoWeight: z.number().nonnegative().default(20),
+    /** Feedbacks in a context after which a client's earlier share counts half (0 = never forget). */
+    clientShareHalfLife: z.number().nonnegative().default(500),
+    /** True: feedback on pinned requests teaches the bandit nothing (the client chose the arm it judges). */
+    ignorePinnedFeedback: z.boolean().default(false),
   })
   .strict();
 

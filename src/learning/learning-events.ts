@@ -47,6 +47,8 @@ export interface Verdict {
   /** What the judged call cost and how long it took (the analyzer's reward is on the router's utility scale). */
   readonly costUsd: number;
   readonly latencyMs: number;
+  /** The judge's weight in [0, 1] (src/learning/client-influence.ts), also of the score it replaces; absent: 1. */
+  readonly weight?: number;
 }
 
 /**

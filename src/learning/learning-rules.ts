@@ -38,19 +38,22 @@ const NOTHING: Lessons = { stats: [], analyzer: [], operator: [] };
 export type LearningRules = (event: LearningEventBody) => Lessons;
 
 /**
- * The evidence one verdict adds: its score at the configured quality weight, after retracting the
- * score it replaces (a second judgement by the same judge replaces the first, never adds to it).
- * A per-judge weight (influence caps) belongs here.
+ * The evidence one verdict adds: its score at the configured quality weight times the judge's
+ * weight (the client's influence cap, decided when the judgement was made; 0 for a pinned
+ * request), after retracting the score it replaces at the same weight (a second judgement by the
+ * same judge replaces the first, never adds to it).
  */
 export function verdictEvidence(verdict: Verdict, reward: Pick<RewardCalculator, 'quality'>): StatsLesson[] {
   const { armId, context } = verdict;
+  const judge = verdict.weight ?? 1;
+  if (judge <= 0) return [];
   const lessons: StatsLesson[] = [];
   if (verdict.previous !== null) {
     const old = reward.quality(verdict.previous);
-    lessons.push({ kind: 'evidence', armId, context, reward: old.reward, weight: -old.weight });
+    lessons.push({ kind: 'evidence', armId, context, reward: old.reward, weight: -old.weight * judge });
   }
   const part = reward.quality(verdict.score);
-  lessons.push({ kind: 'evidence', armId, context, reward: part.reward, weight: part.weight });
+  lessons.push({ kind: 'evidence', armId, context, reward: part.reward, weight: part.weight * judge });
   return lessons;
 }
 

@@ -237,7 +237,12 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     for (const item of batch) {
       const { event } = item;
       if (event.type === 'judgement') {
-        const value = JSON.stringify({ scores: event.verdicts.map((v) => v.score), comment: event.comment ?? null, receivedAt: event.at });
+        const value = JSON.stringify({
+          scores: event.verdicts.map((v) => v.score),
+          weights: event.verdicts.map((v) => v.weight ?? 1),
+          comment: event.comment ?? null,
+          receivedAt: event.at,
+        });
         args.push(item.seq, item.json, deps.requestKey(event.requestId), JUDGEMENT_FIELD[event.kind], value);
       } else {
         args.push(item.seq, item.json, '', '', '');
@@ -294,8 +299,18 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     }
     if (event.type === 'judgement' && previous !== '-') {
       // The record's scores as the append script found them: what this judgement replaces.
-      const scores = previous === '' ? [] : ((JSON.parse(previous) as { scores: number[] }).scores ?? []);
-      event = { ...event, verdicts: event.verdicts.map((v, i) => ({ ...v, previous: scores[i] ?? null })) };
+      const found = previous === '' ? {} : (JSON.parse(previous) as { scores?: number[]; weights?: number[] });
+      const scores = found.scores ?? [];
+      // A replacement teaches at the judge weight of the score it replaces, wherever that was given.
+      const weights = found.weights ?? [];
+      event = {
+        ...event,
+        verdicts: event.verdicts.map((v, i) => ({
+          ...v,
+          previous: scores[i] ?? null,
+          ...(scores[i] !== undefined && weights[i] !== undefined ? { weight: weights[i] } : {}),
+        })),
+      };
     }
     lastId = id;
     unconfirmed.delete(event.id);

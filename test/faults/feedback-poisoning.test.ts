@@ -1,0 +1,120 @@
+import { print } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ChatDocument, type ChatSubscription } from '../../src/client/generated/graphql.js';
+import { createRng } from '../../src/router/random.js';
+import { startGateway, testConfigInput, type RunningGateway } from '../helpers/gateway.js';
+
+/**
+ * Issue 14: "300 pinned chats with lying feedback from one client: honest users' satisfaction fell
+ * from 0.79 to 0.51: traffic moved to the weakest arm". The same attack, measured three ways on
+ * one seed: no attack, the attack on an undefended gateway (cap off, pinned feedback teaching), and
+ * the attack with the defence on (feedback.clientShareCap 0.2, feedback.ignorePinnedFeedback).
+ *
+ * Honest users: 20 clients (20 loopback addresses, since clients are told apart by address), each
+ * routed, liking an answer with its model's quality (weak 0.3, fair 0.5, good 0.7, best 0.9; one
+ * seeded RNG). The attacker, one more address, pins 150 chats to the weakest arm and says UP, and
+ * 150 to the best and says DOWN. Satisfaction is the share of honest answers liked in the 300
+ * routed chats after the attack. Over 300 Bernoulli answers its standard error is at most
+ * sqrt(0.25 / 300) = 0.029; the asserted gaps are 0.15 (over 5 standard errors of a difference).
+ */
+
+type ChatEvent = ChatSubscription['chat'];
+const CHAT = print(ChatDocument);
+const QUALITY: Record<string, number> = { weak: 0.3, fair: 0.5, good: 0.7, best: 0.9 };
+
+function clientFrom(url: string, address: string): Client {
+  class FromAddress extends WebSocket {
+    constructor(target: string, protocols?: string | string[]) {
+      super(target, protocols, { localAddress: address });
+    }
+  }
+  return createClient({ url, webSocketImpl: FromAddress, retryAttempts: 0, lazy: false });
+}
+
+async function once(client: Client, query: string, variables: Record<string, unknown>) {
+  for await (const result of client.iterate({ query, variables })) {
+    if (result.errors?.length) throw new Error(JSON.stringify(result.errors));
+    return result.data as Record<string, unknown>;
+  }
+  throw new Error('no result');
+}
+
+const FEEDBACK = 'mutation ($input: FeedbackInput!) { submitFeedback(input: $input) { learned } }';
+
+async function chatAndJudge(client: Client, content: string, arm: string | undefined, liked: (arm: string) => boolean) {
+  let route: Extract<ChatEvent, { __typename: 'ChatRoute' }> | null = null;
+  for await (const result of client.iterate({ query: CHAT, variables: { input: { messages: [{ role: 'USER', content }], arm, cache: false } } })) {
+    if (result.errors?.length) throw new Error(JSON.stringify(result.errors));
+    const event = (result.data as ChatSubscription).chat;
+    if (event.__typename === 'ChatRoute') route = event;
+  }
+  const up = liked(route!.arm);
+  await once(client, FEEDBACK, { input: { requestId: route!.requestId, feedbackToken: route!.feedbackToken, thumbs: up ? 'UP' : 'DOWN' } });
+  return { arm: route!.arm, up };
+}
+
+interface Result {
+  readonly satisfaction: number;
+  readonly weakShare: number;
+}
+
+let gateway: RunningGateway | null = null;
+const clients: Client[] = [];
+/** Clients first: a gateway closing under open sockets would make them report the close. */
+async function stop() {
+  await Promise.all(clients.splice(0).map((client) => client.dispose()));
+  await gateway?.close();
+  gateway = null;
+}
+afterEach(stop);
+
+async function run(options: { attack: boolean; defence: boolean }): Promise<Result> {
+  gateway = await startGateway({
+    config: testConfigInput({
+      cache: { enabled: false },
+      shadow: { rate: 0 },
+      feedback: options.defence ? { clientShareCap: 0.2, ignorePinnedFeedback: true } : {},
+    }),
+  });
+  const honest = Array.from({ length: 20 }, (_, i) => clientFrom(gateway!.wsUrl, `127.0.0.${10 + i}`));
+  const attacker = clientFrom(gateway.wsUrl, '127.0.0.2');
+  clients.push(...honest, attacker);
+  const rng = createRng(2024);
+  const honestly = (arm: string) => rng() < QUALITY[arm]!;
+  let n = 0;
+  const honestChat = () => chatAndJudge(honest[n % honest.length]!, `question ${n++}`, undefined, honestly);
+
+  for (let i = 0; i < 150; i++) await honestChat();
+  if (options.attack) {
+    for (let i = 0; i < 300; i++) {
+      const target = i % 2 === 0 ? 'weak' : 'best';
+      await chatAndJudge(attacker, `attack ${i}`, target, () => target === 'weak');
+    }
+  }
+  const measured = [];
+  for (let i = 0; i < 300; i++) measured.push(await honestChat());
+  return {
+    satisfaction: measured.filter((m) => m.up).length / measured.length,
+    weakShare: measured.filter((m) => m.arm === 'weak').length / measured.length,
+  };
+}
+
+describe('feedback poisoning by one client', { timeout: 240_000 }, () => {
+  it('moves traffic to the weakest arm without the defence, and not with it', async () => {
+    const baseline = await run({ attack: false, defence: false });
+    await stop();
+    const undefended = await run({ attack: true, defence: false });
+    await stop();
+    const defended = await run({ attack: true, defence: true });
+    const line = (name: string, r: Result) => `${name}: satisfaction ${r.satisfaction.toFixed(3)}, weakest arm's share ${r.weakShare.toFixed(3)}`;
+    console.log(['feedback poisoning', line('no attack', baseline), line('attack, no defence', undefended), line('attack, defence', defended)].join('\n  '));
+
+    expect(undefended.satisfaction).toBeLessThan(baseline.satisfaction - 0.15);
+    expect(undefended.weakShare).toBeGreaterThan(defended.weakShare + 0.15);
+    expect(defended.satisfaction).toBeGreaterThan(undefended.satisfaction + 0.15);
+    // The defence costs the honest users nothing measurable: within 4 standard errors of a difference (0.16).
+    expect(defended.satisfaction).toBeGreaterThan(baseline.satisfaction - 0.16);
+  });
+});
