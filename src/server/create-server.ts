@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import type { SlotLimiter } from '../limits/limiter-store.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
+import { useCodedRequestErrors } from './coded-request-errors.js';
 import { useOperationLimits } from './operation-limits.js';
 import { createOriginPolicy } from './origin-policy.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
@@ -134,6 +135,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     extraParamNames: ['documentId'],
     plugins: [
       useOperationLimits(deps.operationLimits),
+      useCodedRequestErrors(),
       useOperationGate(gate),
       useScopes(),
       useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),

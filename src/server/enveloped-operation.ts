@@ -1,5 +1,6 @@
 import { GraphQLError, type execute, type ExecutionArgs, type subscribe } from 'graphql';
 import type { YogaServer } from 'graphql-yoga';
+import { codeRequestErrors } from './coded-request-errors.js';
 import type { OperationGate, OperationParams } from './trusted-documents.js';
 
 /**
@@ -32,7 +33,7 @@ export async function prepareEnvelopedOperation(
   try {
     resolved = gate.resolve(params);
   } catch (error) {
-    if (error instanceof GraphQLError) return withoutHttpHints([error]);
+    if (error instanceof GraphQLError) return codeRequestErrors([error], 'BAD_REQUEST');
     throw error;
   }
   const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
@@ -43,17 +44,17 @@ export async function prepareEnvelopedOperation(
   try {
     document = parse(resolved.query);
   } catch (error) {
-    if (error instanceof GraphQLError) return withoutHttpHints([error]);
+    if (error instanceof GraphQLError) return codeRequestErrors([error], 'GRAPHQL_PARSE_FAILED');
     throw error;
   }
   let errors;
   try {
     errors = validate(schema, document);
   } catch (error) {
-    if (error instanceof GraphQLError) return withoutHttpHints([error]);
+    if (error instanceof GraphQLError) return codeRequestErrors([error], 'GRAPHQL_VALIDATION_FAILED');
     throw error;
   }
-  if (errors.length > 0) return withoutHttpHints(errors);
+  if (errors.length > 0) return codeRequestErrors(errors, 'GRAPHQL_VALIDATION_FAILED');
   return {
     schema,
     operationName: resolved.operationName,
@@ -66,19 +67,3 @@ export async function prepareEnvelopedOperation(
 
 export const executeEnveloped = (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).execute(args);
 export const subscribeEnveloped = (args: ExecutionArgs) => (args.rootValue as EnvelopedRoot).subscribe(args);
-
-/** yoga marks request errors with HTTP status hints (`extensions.http`) that only its own HTTP responses use. */
-function withoutHttpHints(errors: readonly GraphQLError[]): GraphQLError[] {
-  return errors.map((error) => {
-    if (!error.extensions?.http) return error;
-    const { http: _http, ...extensions } = error.extensions;
-    return new GraphQLError(error.message, {
-      nodes: error.nodes,
-      source: error.source,
-      positions: error.positions,
-      path: error.path,
-      originalError: error.originalError,
-      extensions,
-    });
-  });
-}

@@ -30,14 +30,18 @@ export interface OperationRequest {
   readonly query: string;
   readonly variables?: Readonly<Record<string, unknown>>;
   readonly operationName?: string;
+  /** The JSON body as sent over HTTP, instead of one made from the fields above. */
+  readonly rawBody?: string;
 }
+
+const bodyOf = ({ rawBody, ...request }: OperationRequest) => rawBody ?? JSON.stringify(request);
 
 /** POST as application/json, answered as application/graphql-response+json. */
 export async function overHttp(url: string, request: OperationRequest): Promise<OperationOutcome> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
-    body: JSON.stringify(request),
+    body: bodyOf(request),
   });
   const text = await response.text();
   let body: OperationResult;
@@ -49,16 +53,33 @@ export async function overHttp(url: string, request: OperationRequest): Promise<
   return { status: response.status, results: [body] };
 }
 
-/** POST answered as text/event-stream (yoga's SSE); every `next` event is a result. */
-export async function overSse(url: string, request: OperationRequest): Promise<OperationOutcome> {
+/**
+ * POST answered as text/event-stream (yoga's SSE); every `next` event is a result. A stream still
+ * open after `settleMs` (a subscription that never completes) is cut: what came is the answer.
+ */
+export async function overSse(url: string, request: OperationRequest, options: { settleMs?: number } = {}): Promise<OperationOutcome> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-    body: JSON.stringify(request),
+    body: bodyOf(request),
   });
-  const text = await response.text();
   if (!(response.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    return { status: response.status, results: [JSON.parse(text) as OperationResult] };
+    return { status: response.status, results: [JSON.parse(await response.text()) as OperationResult] };
+  }
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const deadline = setTimeout(() => void reader.cancel().catch(() => {}), options.settleMs ?? 30_000);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    // cut at the deadline
+  } finally {
+    clearTimeout(deadline);
   }
   const results: OperationResult[] = [];
   for (const block of text.split('\n\n')) {
@@ -83,6 +104,8 @@ export function overWebSocket(
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(wsUrl, 'graphql-transport-ws', { headers: options.headers });
     const results: OperationResult[] = [];
+    // Raw frames end early once every subscribe among them has completed or failed.
+    const pending = new Set<string>();
     let opened = false;
     let settled = false;
     let settleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -92,6 +115,11 @@ export function overWebSocket(
       clearTimeout(settleTimer);
       resolve({ status: opened ? 101 : 0, results, opened, ...(closed ? { closed } : {}) });
       if (socket.readyState === WebSocket.OPEN) socket.close(1000);
+    };
+    const settle = (id: string | undefined) => {
+      if (!('frames' in request)) return finish();
+      if (id !== undefined) pending.delete(id);
+      if (pending.size === 0) finish();
     };
     socket.on('unexpected-response', (_req, res) => {
       settled = true;
@@ -110,7 +138,15 @@ export function overWebSocket(
       const message = JSON.parse(raw.toString()) as { type: string; id?: string; payload?: unknown };
       if (message.type === 'connection_ack') {
         if ('frames' in request) {
-          for (const frame of request.frames) socket.send(frame);
+          for (const frame of request.frames) {
+            try {
+              const parsed = JSON.parse(frame.toString()) as { type?: unknown; id?: unknown };
+              if (parsed.type === 'subscribe' && typeof parsed.id === 'string') pending.add(parsed.id);
+            } catch {
+              // not JSON: the server's answer to it is a close, or nothing
+            }
+            socket.send(frame);
+          }
           // Raw frames may never complete: what came back within settleMs is the answer.
           settleTimer = setTimeout(() => finish(), options.settleMs ?? 500);
         } else {
@@ -120,9 +156,9 @@ export function overWebSocket(
         results.push(message.payload as OperationResult);
       } else if (message.type === 'error') {
         results.push({ errors: message.payload as GraphQLErrorShape[] });
-        if (!('frames' in request)) finish();
+        settle(message.id);
       } else if (message.type === 'complete') {
-        if (!('frames' in request)) finish();
+        settle(message.id);
       } else if (message.type === 'ping') {
         socket.send(JSON.stringify({ type: 'pong' }));
       }

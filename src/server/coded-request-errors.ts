@@ -1,0 +1,57 @@
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+/**
+ * Every error a client sees carries an `extensions.code`. graphql-js reports a request it cannot
+ * run (a variable of the wrong type, a missing required one) as an error without one, and yoga
+ * codes parse and validation errors only on its own HTTP path; this plugin gives the first
+ * BAD_USER_INPUT on every transport, and `codeRequestErrors` does the second for the transports
+ * yoga does not serve itself (enveloped-operation.ts).
+ *
+ * Only errors without an original error are coded: a resolver's own failure either has a code
+ * already or is unexpected, and masked as such.
+ */
+export function codeRequestErrors(errors: readonly GraphQLError[], code: string): GraphQLError[] {
+  return errors.map((error) => {
+    const { http: _http, ...extensions } = error.extensions ?? {};
+    if (extensions.code !== undefined && _http === undefined) return error;
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      originalError: error.originalError,
+      extensions: { ...extensions, code: extensions.code ?? code },
+    });
+  });
+}
+
+function coded(result: ExecutionResult): ExecutionResult | null {
+  if (!result.errors?.some((e) => e.extensions?.code === undefined && e.originalError === undefined)) return null;
+  return {
+    ...result,
+    errors: result.errors.map((e) => (e.extensions?.code === undefined && e.originalError === undefined ? codeRequestErrors([e], 'BAD_USER_INPUT')[0]! : e)),
+  };
+}
+
+const isSingle = (result: unknown): result is ExecutionResult =>
+  typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result);
+
+export function useCodedRequestErrors(): Plugin {
+  return {
+    onExecute: () => ({
+      onExecuteDone: ({ result, setResult }) => {
+        if (!isSingle(result)) return;
+        const fixed = coded(result);
+        if (fixed) setResult(fixed);
+      },
+    }),
+    onSubscribe: () => ({
+      onSubscribeResult: ({ result, setResult }) => {
+        if (!isSingle(result)) return;
+        const fixed = coded(result);
+        if (fixed) setResult(fixed);
+      },
+    }),
+  };
+}

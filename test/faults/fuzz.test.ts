@@ -1,0 +1,182 @@
+import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSwitchyard, type SwitchyardProcess } from '../helpers/switchyard-process.js';
+import { errorsOf, overHttp, overSse, overWebSocket, type OperationOutcome } from '../helpers/raw-operations.js';
+import { documentArb, frameArb, variablesArb, requestOf } from './fuzz-arbitraries.js';
+
+/**
+ * The property-based fuzzer of issue 14: generated GraphQL documents, variables and graphql-ws
+ * frames (fuzz-arbitraries.ts) thrown at a real Switchyard process, while ordinary chats and
+ * feedback run beside them. Properties:
+ *
+ * - the process lives (it answers /livez at the end, and never exits);
+ * - every answer is data or a coded error: no HTTP 500, every GraphQL error has an
+ *   `extensions.code` and none is the masked INTERNAL_SERVER_ERROR; a WebSocket is never closed as
+ *   an internal error (4500, 1011) nor with an error's text as its reason;
+ * - the event loop is never blocked long: a worker thread (so the test's own work cannot inflate
+ *   it) polls /livez every 20 ms, and the slowest answer stays under the bound;
+ * - accepted feedback is never lost: every feedback answered `learned: true` is on its request at
+ *   the end.
+ *
+ * Seeded and sized for `npm test` (~20 s); FUZZ_SCALE multiplies the runs (`npm run fuzz:long`
+ * runs 20x) and FUZZ_SEED picks another seed. A failure prints the seed, the path and the shrunk
+ * input, which replays the case.
+ *
+ * The bound, as in token-counting.test.ts: the largest generated input is ~1.2 MB (a 200,000-letter
+ * string, a 30,000-deep list), refused after a linear pass, each pass well under 10 ms per MB; a loaded
+ * 2-core machine stretches that ~4x, plus the poller's own round trip. 1,000 ms is 2.5x over that
+ * and 3x under the shortest stall the limits removed (3 s for 1,000 aliases).
+ */
+const LOOP_BLOCK_BOUND_MS = 1_000;
+const SEED = Number(process.env.FUZZ_SEED ?? 1_414);
+const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
+
+const CODE = /^[A-Z][A-Z0-9_]*$/;
+/** Close codes the protocol itself uses for a misbehaving client, and a normal close. */
+const CLIENT_FAULT_CLOSES = new Set([1000, 1009, 4400, 4401, 4403, 4409, 4429]);
+const ERROR_TEXT = /Error:|TypeError|RangeError|undefined|Cannot read|at \S+ \(/;
+
+/** Why an outcome breaks the properties, or null. */
+function violation(outcome: OperationOutcome): string | null {
+  if (outcome.status >= 500) return `HTTP ${outcome.status}`;
+  for (const error of errorsOf(outcome)) {
+    const code = error.extensions?.code;
+    if (typeof code !== 'string' || !CODE.test(code)) return `uncoded error: ${error.message}`;
+    if (code === 'INTERNAL_SERVER_ERROR') return `internal error: ${error.message}`;
+  }
+  if (outcome.closed && !CLIENT_FAULT_CLOSES.has(outcome.closed.code)) return `closed ${outcome.closed.code} ${outcome.closed.reason}`;
+  if (outcome.closed && ERROR_TEXT.test(outcome.closed.reason)) return `close reason carries error text: ${outcome.closed.reason}`;
+  return null;
+}
+
+/** Polls /livez from a worker thread and keeps the slowest answer. */
+function startLivenessPoller(url: string) {
+  const worker = new Worker(
+    `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const http = require('node:http');
+    let worst = 0, polls = 0, failures = 0, stopped = false;
+    const poll = () => {
+      if (stopped) return;
+      const started = performance.now();
+      const done = (ok) => {
+        const took = performance.now() - started;
+        polls++; if (!ok) failures++;
+        worst = Math.max(worst, took);
+        setTimeout(poll, 20);
+      };
+      http.get(workerData.url, { agent: false, timeout: 30000 }, (res) => { res.resume(); res.on('end', () => done(res.statusCode === 200)); })
+        .on('error', () => done(false));
+    };
+    poll();
+    parentPort.on('message', () => { stopped = true; parentPort.postMessage({ worst, polls, failures }); });
+    `,
+    { eval: true, workerData: { url } },
+  );
+  return {
+    stop: () =>
+      new Promise<{ worst: number; polls: number; failures: number }>((resolve) => {
+        worker.once('message', (figures) => {
+          void worker.terminate();
+          resolve(figures as { worst: number; polls: number; failures: number });
+        });
+        worker.postMessage('stop');
+      }),
+  };
+}
+
+interface AcceptedFeedback {
+  readonly requestId: string;
+  readonly feedbackToken: string;
+  readonly score: number;
+}
+
+const chatQuery =
+  'subscription ($input: ChatInput!) { chat(input: $input) { __typename ... on ChatRoute { requestId feedbackToken } ... on ChatError { code } } }';
+const feedbackMutation =
+  'mutation ($input: FeedbackInput!) { submitFeedback(input: $input) { learned } }';
+
+/** Ordinary traffic beside the fuzzer: chats over SSE, each given feedback; the accepted ones kept. */
+async function chatsWithFeedback(gateway: SwitchyardProcess, until: () => boolean, accepted: AcceptedFeedback[]) {
+  for (let i = 0; !until(); i++) {
+    const chat = await overSse(gateway.url, { query: chatQuery, variables: { input: { messages: [{ role: 'USER', content: `steady ${i}` }], tags: ['fuzz'] } } });
+    const route = chat.results.map((r) => (r.data as { chat?: { __typename: string; requestId?: string; feedbackToken?: string } } | undefined)?.chat).find((c) => c?.__typename === 'ChatRoute');
+    if (!route?.requestId || !route.feedbackToken) continue;
+    const score = (i % 5) / 4;
+    const feedback = await overHttp(gateway.url, { query: feedbackMutation, variables: { input: { requestId: route.requestId, feedbackToken: route.feedbackToken, score } } });
+    const learned = (feedback.results[0]?.data as { submitFeedback?: { learned: boolean } } | undefined)?.submitFeedback?.learned;
+    if (learned) accepted.push({ requestId: route.requestId, feedbackToken: route.feedbackToken, score });
+  }
+}
+
+let gateway: SwitchyardProcess;
+
+beforeAll(async () => {
+  const model = (id: string, quality: number) => ({ id, provider: 'simulated', ttftMs: 0, tokensPerSecond: 0, quality, answerTokens: 20 });
+  gateway = await spawnSwitchyard({
+    config: {
+      models: [model('m-a', 0.4), model('m-b', 0.8)],
+      arms: [{ id: 'a', model: 'm-a' }, { id: 'b', model: 'm-b' }],
+      streaming: { pacing: { minMs: 0, maxMs: 0 } },
+      shadow: { rate: 0 },
+    },
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+});
+
+describe('fuzzing a running gateway', () => {
+  it(
+    'lives, answers data or coded errors, keeps its event loop free and every accepted feedback',
+    async () => {
+      const poller = startLivenessPoller(gateway.url.replace('/graphql', '/livez'));
+      const accepted: AcceptedFeedback[] = [];
+      let fuzzing = true;
+      const steady = chatsWithFeedback(gateway, () => !fuzzing, accepted);
+      try {
+        await fc.assert(
+          fc.asyncProperty(documentArb, variablesArb, fc.boolean(), async (query, variables, sse) => {
+            const request = requestOf(query, variables);
+            const started = performance.now();
+            const outcome = await (sse ? overSse(gateway.url, request, { settleMs: 1_000 }) : overHttp(gateway.url, request));
+            if (performance.now() - started > 10_000) throw new Error(`took ${(performance.now() - started).toFixed(0)} ms`);
+            const problem = violation(outcome);
+            if (problem) throw new Error(problem.slice(0, 500));
+          }),
+          { seed: SEED, numRuns: Math.ceil(45 * SCALE) },
+        );
+        await fc.assert(
+          fc.asyncProperty(fc.array(frameArb, { minLength: 1, maxLength: 3 }), async (frames) => {
+            const outcome = await overWebSocket(gateway.wsUrl, { frames }, { settleMs: 250 });
+            const problem = violation(outcome);
+            if (problem) throw new Error(problem);
+          }),
+          { seed: SEED, numRuns: Math.ceil(18 * SCALE) },
+        );
+      } finally {
+        fuzzing = false;
+        await steady;
+      }
+      const loop = await poller.stop();
+      console.info(`fuzz: seed ${SEED}, scale ${SCALE}: /livez worst ${loop.worst.toFixed(0)} ms over ${loop.polls} polls; ${accepted.length} feedbacks accepted`);
+
+      const live = await fetch(gateway.url.replace('/graphql', '/livez'));
+      expect(live.status).toBe(200);
+      expect(loop.failures).toBe(0);
+      expect(loop.worst).toBeLessThan(LOOP_BLOCK_BOUND_MS);
+
+      expect(accepted.length).toBeGreaterThan(5);
+      for (const { requestId, feedbackToken, score } of accepted) {
+        const read = await overHttp(gateway.url, {
+          query: 'query ($id: ID!, $t: String) { request(id: $id, feedbackToken: $t) { feedback { score } } }',
+          variables: { id: requestId, t: feedbackToken },
+        });
+        expect((read.results[0]?.data as { request: { feedback: { score: number } } }).request.feedback.score).toBeCloseTo(score, 6);
+      }
+    },
+    Math.max(120_000, 240_000 * SCALE),
+  );
+});
