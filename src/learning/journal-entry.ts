@@ -18,6 +18,7 @@ const verdict = z
     previous: z.number().min(0).max(1).nullable(),
     costUsd: count,
     latencyMs: count,
+    weight: z.number().min(0).max(1).optional(),
   })
   .strict();
 
