@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startFakeOpenAI, type FakeOpenAIServer } from '../fakes/openai-server.js';
 import { skipWithoutRedis, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+import { alive, descendants } from '../helpers/process-tree.js';
 import { openaiModel } from '../helpers/upstream.js';
 
 /**
@@ -64,37 +65,6 @@ async function launch(config: Record<string, unknown>, via: 'npm' | 'node'): Pro
     });
   });
   return { url, child, exited, logs, cleanUp: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-function processStat(pid: number | string): { state: string; ppid: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: state!, ppid: Number(ppid) };
-  } catch {
-    return undefined;
-  }
-}
-const alive = (pid: number) => {
-  const state = processStat(pid)?.state;
-  return state !== undefined && state !== 'Z';
-};
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || !alive(Number(entry))) continue;
-    const ppid = processStat(entry)?.ppid;
-    if (ppid !== undefined) children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-  }
-  const found: number[] = [];
-  const visit = (parent: number) => {
-    for (const child of children.get(parent) ?? []) {
-      found.push(child);
-      visit(child);
-    }
-  };
-  visit(pid);
-  return found;
 }
 
 interface ChatOutcome {
