@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { LearningEvent } from './learning-events.js';
+import type { LearningEvent, Verdict } from './learning-events.js';
 
 /**
  * A journal line, validated as strictly as the configuration: an event numbered by the state's
@@ -21,6 +21,10 @@ const verdict = z
     weight: z.number().min(0).max(1).optional(),
   })
   .strict();
+// A field added to Verdict but not here made every journal invalid once (so kill -9 restored
+// nothing): this fails to compile while a Verdict key is missing from the schema.
+const verdictKeysJournaled: Record<Exclude<keyof Verdict, keyof z.infer<typeof verdict>>, never> = {};
+void verdictKeysJournaled;
 
 const eventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('pull'), requestId: text, armId: text, context: text, ...envelope }).strict(),
