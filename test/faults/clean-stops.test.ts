@@ -203,9 +203,6 @@ describe('clean stops', () => {
     const processes = [gateway.child.pid!, ...descendants(gateway.child.pid!)];
     const stopped = performance.now();
     gateway.child.kill('SIGTERM');
-    // Asked for right after the signal: a chat short enough to finish in the timeout, over a socket already open.
-    const quick = wsChat(url, 'a short answer', 'quick');
-    clients.push(quick.client);
 
     // /health keeps answering, with 503, while the stop runs (once the signal has reached the gateway).
     let exitedYet = false;
@@ -218,6 +215,10 @@ describe('clean stops', () => {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(healthDuringStop).toBe(503);
+    // Asked for once the gateway reports the stop (npm forwards the signal asynchronously, so a chat
+    // sent before then may reach a gateway not yet stopping, and finishing it would be right).
+    const quick = wsChat(url, 'a short answer', 'quick');
+    clients.push(quick.client);
 
     const code = await gateway.exited;
     const tookMs = performance.now() - stopped;

@@ -75,6 +75,9 @@ async function run(options: { attack: boolean; defence: boolean }): Promise<Resu
     config: testConfigInput({
       cache: { enabled: false },
       shadow: { rate: 0 },
+      // Measured latency enters the reward; on a loaded machine its jitter would make the three runs
+      // route differently for reasons unrelated to feedback. Without it every run is fixed by its seeds.
+      reward: { latency: 0 },
       feedback: options.defence ? { clientShareCap: 0.2, ignorePinnedFeedback: true } : {},
     }),
   });
