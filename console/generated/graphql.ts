@@ -17,6 +17,8 @@ export type ChatInput = {
   arm?: string | null | undefined;
   /** False bypasses the cache for this request. */
   cache?: boolean | null | undefined;
+  /** Keep the explanation of the routing decision for request(id) even when ChatRoute.explanation is not selected (selecting it is enough for both). */
+  explain?: boolean | null | undefined;
   maxTokens?: number | null | undefined;
   messages: Array<ChatMessageInput>;
   /** This request's trade-off; absent: the configured one. */

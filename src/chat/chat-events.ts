@@ -1,4 +1,5 @@
 import type { RequestObjective } from '../router/objectives.js';
+import type { RouteExplanation } from '../router/route-explanation.js';
 import type { ChatMessage } from '../models/backend.js';
 
 /** What the chat service takes and emits, independent of any transport. */
@@ -14,6 +15,11 @@ export interface ChatRequest {
   readonly cache?: boolean | undefined;
   /** This request's trade-off of quality against cost and latency; absent: the configured one. */
   readonly objective?: RequestObjective | undefined;
+  /**
+   * Explain the routing decision (ChatRouteEvent.explanation, kept for request(id)); off, no
+   * explanation work is done.
+   */
+  readonly explain?: boolean | undefined;
   /** The client key id making the request (null: no key); only it (or an admin) may read it or give feedback. */
   readonly owner?: string | null | undefined;
   /** The caller's client identity (src/auth/principal.ts): whose influence its feedback counts against. */
@@ -41,6 +47,8 @@ export interface ChatRouteEvent {
   readonly modelId: string;
   readonly context: string;
   readonly confidence: number;
+  /** Why this arm; null unless the request asked (ChatRequest.explain). */
+  readonly explanation: RouteExplanation | null;
   readonly cached: boolean;
   readonly attempts: number;
   /** Proves, without a client key, that the request is the caller's (see src/auth/request-access.ts). */

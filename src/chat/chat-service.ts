@@ -194,7 +194,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
   function routeOrThrow(request: ChatRequest): RouteDecision {
     try {
-      return router.route({ messages: request.messages, tags: request.tags, pinnedArmId: request.armId, objective: request.objective });
+      return router.route({
+        messages: request.messages,
+        tags: request.tags,
+        pinnedArmId: request.armId,
+        objective: request.objective,
+        explain: request.explain,
+      });
     } catch (error) {
       if (error instanceof RouterError) throw new ChatInputError(error.code, error.message);
       throw error;
@@ -214,6 +220,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     modelId: decision.modelId,
     context: decision.context,
     confidence: decision.confidence,
+    explanation: decision.explanation ?? null,
     ...served,
   });
 
@@ -229,6 +236,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       messages: request.messages,
       tags: request.tags,
       pinnedArmId: request.armId,
+      explain: request.explain,
     });
     record.decision = decision;
     yield routeEvent(record, feedbackToken, decision, { cached: true, attempts: 0 });

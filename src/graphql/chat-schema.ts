@@ -1,8 +1,10 @@
 import type { ChatChunkEvent, ChatDoneEvent, ChatErrorEvent, ChatEvent, ChatMetrics, ChatRouteEvent } from '../chat/chat-events.js';
 import { MAX_RECENT_PER_SESSION, type RequestRecord } from '../chat/request-store.js';
+import type { CandidateExplanation, RouteExplanation } from '../router/route-explanation.js';
 import { builder } from './builder.js';
-import { roundMs, roundMsOrNull, roundShareOrNull, roundUsd } from './display-rounding.js';
+import { roundMs, roundMsOrNull, roundShare, roundShareOrNull, roundUsd } from './display-rounding.js';
 import { translateErrors, translateStream, userError } from './errors.js';
+import { selectsField } from './field-selection.js';
 
 const ChatRole = builder.enumType('ChatRole', {
   values: { SYSTEM: { value: 'system' }, USER: { value: 'user' }, ASSISTANT: { value: 'assistant' } } as const,
@@ -39,6 +41,65 @@ const ChatInput = builder.inputType('ChatInput', {
     temperature: t.float(),
     cache: t.boolean({ defaultValue: true, description: 'False bypasses the cache for this request.' }),
     objective: t.field({ type: ObjectiveInput, description: "This request's trade-off; absent: the configured one." }),
+    explain: t.boolean({
+      description:
+        'Keep the explanation of the routing decision for request(id) even when ChatRoute.explanation is not selected ' +
+        '(selecting it is enough for both).',
+    }),
+  }),
+});
+
+const RouteSelection = builder.enumType('RouteSelection', {
+  description: 'How the serving arm was picked.',
+  values: {
+    POLICY: { value: 'policy', description: "The bandit policy's decision over the candidates." },
+    PINNED: { value: 'pinned', description: 'ChatInput.arm pinned it.' },
+    CACHED: { value: 'cached', description: "A cached answer's arm (no routing decision was made)." },
+    FAILOVER: { value: 'failover', description: 'The remaining arm with the highest posterior mean after an arm failed.' },
+  } as const,
+});
+
+const RouteCandidate = builder.objectRef<CandidateExplanation>('RouteCandidate').implement({
+  fields: (t) => ({
+    arm: t.exposeID('armId'),
+    sampledUtility: t.float({
+      nullable: true,
+      description:
+        'The utility the policy scored the arm with in this decision (Thompson sampling: the quality drawn from its posterior ' +
+        'minus its cost and latency penalty); null when no draw was made (PINNED, CACHED, FAILOVER).',
+      resolve: (c) => roundShareOrNull(c.sampledUtility),
+    }),
+    meanUtility: t.float({
+      description: 'The mean of the quality distribution the arm was scored from, minus its penalty.',
+      resolve: (c) => roundShare(c.meanUtility),
+    }),
+    expectedCostUsd: t.float({
+      nullable: true,
+      description: "The arm's decayed mean cost per call in the context; null before any call was observed (it counts as free).",
+      resolve: (c) => (c.expectedCostUsd === null ? null : roundUsd(c.expectedCostUsd)),
+    }),
+    chosen: t.exposeBoolean('chosen'),
+  }),
+});
+
+const RouteExplanationRef = builder.objectRef<RouteExplanation>('RouteExplanation').implement({
+  description: 'Why the request went to its arm: computed only when selected (or ChatInput.explain), so it costs nothing otherwise.',
+  fields: (t) => ({
+    selection: t.field({ type: RouteSelection, resolve: (e) => e.selection }),
+    policy: t.exposeString('policy', { description: 'bandit.policy: thompson, ucb1 or egreedy.' }),
+    candidates: t.field({
+      type: [RouteCandidate],
+      description: 'The arms considered (enabled, model available, within the objective\'s cost ceiling), highest sampled utility first.',
+      resolve: (e) => e.candidates,
+    }),
+    selectionProbability: t.float({
+      nullable: true,
+      description:
+        "The chosen arm's probability of being picked given the candidates' distributions (Thompson sampling: that its draw " +
+        'is the highest; ucb1 and egreedy: the posterior probability that it is best), by the routing-confidence normal ' +
+        'approximation. Null when the policy did not pick it (PINNED, CACHED, FAILOVER).',
+      resolve: (e) => roundShareOrNull(e.selectionProbability),
+    }),
   }),
 });
 
@@ -75,6 +136,12 @@ const ChatRoute = builder.objectRef<ChatRouteEvent>('ChatRoute').implement({
     context: t.exposeString('context'),
     confidence: t.exposeFloat('confidence', {
       description: 'Posterior probability that the chosen arm is the best in this context.',
+    }),
+    explanation: t.field({
+      type: RouteExplanationRef,
+      nullable: true,
+      description: 'Why this arm: the candidates, their sampled and mean utilities and expected costs. Built only when selected.',
+      resolve: (event) => event.explanation,
     }),
     cached: t.exposeBoolean('cached'),
     attempts: t.exposeInt('attempts', {
@@ -158,6 +225,12 @@ const Request = builder.objectRef<RequestRecord>('Request').implement({
     model: t.id({ nullable: true, resolve: (r) => r.decision?.modelId ?? null }),
     context: t.string({ nullable: true, resolve: (r) => r.decision?.context ?? null }),
     confidence: t.float({ nullable: true, resolve: (r) => r.decision?.confidence ?? null }),
+    explanation: t.field({
+      type: RouteExplanationRef,
+      nullable: true,
+      description: 'The routing decision explained, when the chat selected ChatRoute.explanation or set ChatInput.explain; else null.',
+      resolve: (r) => r.decision?.explanation ?? null,
+    }),
     cached: t.exposeBoolean('cached'),
     attempts: t.exposeInt('attempts'),
     finishReason: t.exposeString('finishReason', { nullable: true }),
@@ -173,7 +246,7 @@ builder.subscriptionFields((t) => ({
       description:
         'Routes and streams one chat: exactly one ChatRoute, then ChatChunks, then one ChatDone or ChatError.',
       args: { input: t.arg({ type: ChatInput, required: true }) },
-      subscribe: (_root, { input }, { services, principal, session }) =>
+      subscribe: (_root, { input }, { services, principal, session }, info) =>
         translateErrors(async () =>
           translateStream(
             await services.gate.chat(principal, {
@@ -190,6 +263,7 @@ builder.subscriptionFields((t) => ({
                     maxCostUsd: input.objective.maxCostUsd ?? undefined,
                   }
                 : undefined,
+              explain: input.explain === true || selectsField(info, 'ChatRoute', 'explanation'),
               session,
             }),
           ),

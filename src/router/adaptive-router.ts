@@ -9,6 +9,7 @@ import type { RequestObjective } from './objectives.js';
 import { contextPathProblem } from './context-path.js';
 import type { Rng } from './random.js';
 import type { RewardCalculator } from './reward-calculator.js';
+import { createDecisionTrace, explainDecision, type RecordedScore, type RouteExplanation, type RouteSelection } from './route-explanation.js';
 import { createRoutingConfidence } from './routing-confidence.js';
 
 /**
@@ -29,6 +30,8 @@ export interface RouteRequest {
   readonly pinnedArmId?: string | undefined;
   /** This request's own trade-off (validated by the caller); absent: the configured reward weights. */
   readonly objective?: RequestObjective | undefined;
+  /** Build the decision's explanation (RouteDecision.explanation); off, the decision costs nothing extra. */
+  readonly explain?: boolean | undefined;
 }
 
 export interface RouteDecision {
@@ -38,6 +41,8 @@ export interface RouteDecision {
   /** Posterior probability that the chosen arm is the best one in this context. */
   readonly confidence: number;
   readonly pinned: boolean;
+  /** Why this arm: only when the request asked (RouteRequest.explain). */
+  readonly explanation?: RouteExplanation | undefined;
 }
 
 export interface ArmView {
@@ -168,10 +173,39 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
     return routingConfidence.probabilityBest(chosen, pool.length, means, sds);
   };
 
-  const decide = (armId: string, context: string, candidates: readonly string[], pinned: boolean) => {
+  const decide = (armId: string, context: string, candidates: readonly string[], pinned: boolean): RouteDecision => {
     const confidence = confidenceOf(armId, context, candidates);
     return { armId, modelId: arms.get(armId)!.model, context, confidence, pinned };
   };
+
+  // Explanations: built only for requests that ask, so none of this runs on the common path.
+  const explanationConfidence = createRoutingConfidence();
+  /** The candidates the policy did not score (a pinned, cached or failover arm's rivals; an epsilon-greedy random pick) as read. */
+  const unscored = (ids: readonly string[], context: string, scored: RecordedScore[], penaltyOf?: (armId: string) => number) => {
+    for (const id of ids) {
+      if (scored.some((s) => s.armId === id)) continue;
+      const reading = stats.read(id, context);
+      scored.push({ armId: id, alpha: reading.alpha, beta: reading.beta, quality: null, penalty: penaltyOf ? penaltyOf(id) : reading.penalty });
+    }
+    return scored;
+  };
+  const explained = (
+    decision: RouteDecision,
+    selection: RouteSelection,
+    candidates: readonly string[],
+    scores: RecordedScore[],
+    penaltyOf?: (armId: string) => number,
+  ): RouteDecision => ({
+    ...decision,
+    explanation: explainDecision({
+      selection,
+      policy: policy.name,
+      chosen: decision.armId,
+      scores: unscored(candidates.includes(decision.armId) ? candidates : [...candidates, decision.armId], decision.context, scores, penaltyOf),
+      expectedCostOf: (id) => stats.stats(id, decision.context).meanCostUsd,
+      confidence: explanationConfidence,
+    }),
+  });
 
   const view = (armId: string, context: string): ArmView => {
     const arm = arms.get(armId)!;
@@ -195,14 +229,19 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
         const arm = arms.get(request.pinnedArmId);
         if (!arm) throw new RouterError('UNKNOWN_ARM', `unknown arm "${request.pinnedArmId}"`);
         if (!isEnabled(arm.id)) throw new RouterError('ARM_DISABLED', `arm "${request.pinnedArmId}" is disabled`);
-        return decide(arm.id, context, enabledArmIds(), true);
+        const decision = decide(arm.id, context, enabledArmIds(), true);
+        return request.explain ? explained(decision, 'pinned', enabledArmIds(), []) : decision;
       }
       let candidates = candidatesFor(null);
       // Every circuit open: trying a model beats refusing outright.
       if (candidates.length === 0) candidates = enabledArmIds();
       if (candidates.length === 0) throw new RouterError('NO_ARM_AVAILABLE', 'no arm is enabled');
       const objective = request.objective;
-      if (!objective) return decide(policy.select(candidates, context), context, candidates, false);
+      const trace = request.explain ? createDecisionTrace() : undefined;
+      if (!objective) {
+        const decision = decide(policy.select(candidates, context, undefined, trace), context, candidates, false);
+        return trace ? explained(decision, 'policy', candidates, trace.scores) : decision;
+      }
       const expected = (id: string) => {
         const s = stats.stats(id, context);
         return { costUsd: s.meanCostUsd ?? 0, latencyMs: s.meanLatencyMs ?? 0, known: s.meanCostUsd !== null };
@@ -221,12 +260,14 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
       const weighted = objective.costWeight !== undefined || objective.latencyWeight !== undefined;
       const reference = stats.reference();
       const penaltyOf = weighted ? (id: string) => reward.penaltyFor(objective, expected(id), reference) : undefined;
-      return decide(policy.select(candidates, context, penaltyOf), context, candidates, false);
+      const decision = decide(policy.select(candidates, context, penaltyOf, trace), context, candidates, false);
+      return trace ? explained(decision, 'policy', candidates, trace.scores, penaltyOf) : decision;
     },
     describe(armId, request) {
       if (!arms.has(armId)) throw new RouterError('UNKNOWN_ARM', `unknown arm "${armId}"`);
       const context = classify(request.messages, request.tags);
-      return decide(armId, context, enabledArmIds(), request.pinnedArmId !== undefined);
+      const decision = decide(armId, context, enabledArmIds(), request.pinnedArmId !== undefined);
+      return request.explain ? explained(decision, 'cached', enabledArmIds(), []) : decision;
     },
     failover(failed, excluded) {
       if (failed.pinned) return null;
@@ -242,7 +283,8 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
           best = id;
         }
       }
-      return decide(best, failed.context, candidates, false);
+      const decision = decide(best, failed.context, candidates, false);
+      return failed.explanation ? explained(decision, 'failover', candidates, []) : decision;
     },
     rewardOf(observed, quality) {
       return reward.requestReward(observed, quality, stats.reference());

@@ -1,3 +1,4 @@
+import type { DecisionTrace } from './route-explanation.js';
 import { sampleBeta, type Rng } from './random.js';
 
 /**
@@ -67,8 +68,11 @@ export type OperationalPenalty = (expected: OperationalObservation, observedRefe
  */
 export interface BanditPolicy {
   readonly name: string;
-  /** Picks one of `candidates` (non-empty) for a request in `context`. */
-  select(candidates: readonly string[], context: string, penaltyOf?: (armId: string) => number): string;
+  /**
+   * Picks one of `candidates` (non-empty) for a request in `context`. With a `trace` (only requests
+   * that asked for an explanation), reports each candidate's score to it as it is made.
+   */
+  select(candidates: readonly string[], context: string, penaltyOf?: (armId: string) => number, trace?: DecisionTrace): string;
 }
 
 /** What a policy may read of the statistics. */

@@ -1,4 +1,5 @@
 import type { BanditPolicy, PolicyStats } from './bandit.js';
+import type { DecisionTrace } from './route-explanation.js';
 import type { Rng } from './random.js';
 
 export interface EpsilonGreedyOptions {
@@ -14,7 +15,7 @@ export interface EpsilonGreedyOptions {
 export function createEpsilonGreedyPolicy(rng: Rng, stats: PolicyStats, options: EpsilonGreedyOptions): BanditPolicy {
   return {
     name: 'egreedy',
-    select(candidates, context, penaltyOf) {
+    select(candidates, context, penaltyOf, trace?: DecisionTrace) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
       if (rng() < options.epsilon) return candidates[Math.floor(rng() * candidates.length)]!;
       let best = candidates[0]!;
@@ -22,7 +23,10 @@ export function createEpsilonGreedyPolicy(rng: Rng, stats: PolicyStats, options:
       for (let i = 0; i < candidates.length; i++) {
         const id = candidates[i]!;
         const arm = stats.read(id, context);
-        const value = arm.alpha / (arm.alpha + arm.beta) - (penaltyOf ? penaltyOf(id) : arm.penalty);
+        const mean = arm.alpha / (arm.alpha + arm.beta);
+        const penalty = penaltyOf ? penaltyOf(id) : arm.penalty;
+        const value = mean - penalty;
+        if (trace) trace.scored(id, arm.alpha, arm.beta, mean, penalty);
         if (value > bestValue || (value === bestValue && rng() < 0.5)) {
           bestValue = value;
           best = id;

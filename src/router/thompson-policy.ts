@@ -1,4 +1,5 @@
 import type { BanditPolicy, PolicyStats } from './bandit.js';
+import type { DecisionTrace } from './route-explanation.js';
 import { sampleBeta, type Rng } from './random.js';
 
 export interface ThompsonOptions {
@@ -27,14 +28,17 @@ export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: Thom
   const k = options.concentration;
   return {
     name: 'thompson',
-    select(candidates, context, penaltyOf) {
+    select(candidates, context, penaltyOf, trace?: DecisionTrace) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
       let best = candidates[0]!;
       let bestValue = -Infinity;
       for (let i = 0; i < candidates.length; i++) {
         const id = candidates[i]!;
         const arm = stats.read(id, context, k);
-        const value = sampleBeta(rng, arm.alpha, arm.beta) - (penaltyOf ? penaltyOf(id) : arm.penalty);
+        const quality = sampleBeta(rng, arm.alpha, arm.beta);
+        const penalty = penaltyOf ? penaltyOf(id) : arm.penalty;
+        const value = quality - penalty;
+        if (trace) trace.scored(id, arm.alpha, arm.beta, quality, penalty);
         if (value > bestValue) {
           bestValue = value;
           best = id;

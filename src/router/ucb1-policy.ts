@@ -1,4 +1,5 @@
 import type { BanditPolicy, PolicyStats } from './bandit.js';
+import type { DecisionTrace } from './route-explanation.js';
 import type { Rng } from './random.js';
 
 export interface Ucb1Options {
@@ -15,7 +16,7 @@ export interface Ucb1Options {
 export function createUcb1Policy(rng: Rng, stats: PolicyStats, options: Ucb1Options): BanditPolicy {
   return {
     name: 'ucb1',
-    select(candidates, context, penaltyOf) {
+    select(candidates, context, penaltyOf, trace?: DecisionTrace) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
       // Two passes over the statistics instead of a list of scored arms: select allocates nothing.
       let total = 0;
@@ -30,7 +31,10 @@ export function createUcb1Policy(rng: Rng, stats: PolicyStats, options: Ucb1Opti
         const id = candidates[i]!;
         const arm = stats.read(id, context);
         const count = arm.alpha + arm.beta;
-        const value = arm.alpha / count + options.exploration * Math.sqrt((2 * logTotal) / count) - (penaltyOf ? penaltyOf(id) : arm.penalty);
+        const index = arm.alpha / count + options.exploration * Math.sqrt((2 * logTotal) / count);
+        const penalty = penaltyOf ? penaltyOf(id) : arm.penalty;
+        const value = index - penalty;
+        if (trace) trace.scored(id, arm.alpha, arm.beta, index, penalty);
         // Random tie-breaking: equal scores (e.g. at the start) must not always favour the first arm.
         if (value > bestValue || (value === bestValue && rng() < 0.5)) {
           bestValue = value;

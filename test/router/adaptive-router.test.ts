@@ -9,8 +9,10 @@ import { createLogger } from '../../src/logger.js';
 import { createPolicy } from '../../src/router/create-policy.js';
 import { createRng } from '../../src/router/random.js';
 import { createRewardCalculator } from '../../src/router/reward-calculator.js';
+import type { BanditPolicy } from '../../src/router/bandit.js';
+import type { DecisionTrace } from '../../src/router/route-explanation.js';
 
-function router(maxContexts: number) {
+function router(maxContexts: number, wrapPolicy: (policy: BanditPolicy) => BanditPolicy = (policy) => policy) {
   const config = parseConfig(defaultConfig);
   const reward = createRewardCalculator(config.reward);
   const rng = createRng(1);
@@ -24,7 +26,7 @@ function router(maxContexts: number) {
   });
   const router = createAdaptiveRouter({
     arms: config.arms,
-    policy: createPolicy(config.bandit, rng, stats),
+    policy: wrapPolicy(createPolicy(config.bandit, rng, stats)),
     stats,
     learning,
     rng,
@@ -57,5 +59,44 @@ describe('adaptive router contexts', () => {
       void learning.observe({ type: 'pull', requestId: `r${i}`, armId, context });
     }
     expect(r.contexts().length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('explained decisions', () => {
+  /** The policy as built, with every trace it is given and every score it reports recorded. */
+  function watched() {
+    const traces: Array<DecisionTrace | undefined> = [];
+    const draws = new Map<string, number>();
+    const built = router(10, (policy) => ({
+      name: policy.name,
+      select(candidates, context, penaltyOf, trace) {
+        traces.push(trace);
+        const spy: DecisionTrace | undefined = trace && {
+          scored(armId, alpha, beta, quality, penalty) {
+            draws.set(armId, quality - penalty);
+            trace.scored(armId, alpha, beta, quality, penalty);
+          },
+        };
+        return policy.select(candidates, context, penaltyOf, spy);
+      },
+    }));
+    return { ...built, traces, draws };
+  }
+
+  it('gives the policy no trace unless the request asks', () => {
+    const { router: r, traces } = watched();
+    const decision = r.route(ask(['code']));
+    expect(traces).toEqual([undefined]);
+    expect(decision).not.toHaveProperty('explanation');
+  });
+
+  it("reports the utilities the policy drew for that decision, and picks the highest", () => {
+    const { router: r, draws } = watched();
+    const decision = r.route({ ...ask(['code']), explain: true });
+    const explanation = decision.explanation!;
+    expect(explanation.candidates).toHaveLength(draws.size);
+    for (const c of explanation.candidates) expect(c.sampledUtility).toBe(draws.get(c.armId));
+    expect(explanation.candidates[0]!.armId).toBe(decision.armId);
+    expect(explanation.selectionProbability).toBeGreaterThan(0);
   });
 });
