@@ -39,6 +39,7 @@ import { createWarmStarter } from './learning/warm-start.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
+import { createShadowCallStore, createSharedShadowCallStore } from './router/shadow-call-store.js';
 import { createGatewayServer, type GatewayServer } from './server/create-server.js';
 import { loadTrustedDocuments } from './server/trusted-documents.js';
 import { maxRequestBytes } from './server/request-size.js';
@@ -120,6 +121,7 @@ export function buildApp(deps: AppDeps): App {
     const verdict = event.verdicts[0]!;
     record.feedback = { score: verdict.score, weight: verdict.weight ?? 1, comment: event.comment ?? null, receivedAt: event.at };
   };
+  const localShadowCalls = createShadowCallStore({ maxCalls: config.shadow.maxStoredCalls, ttlMs: config.feedback.ttlMs });
   const instanceId = randomUUID();
   // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
@@ -149,10 +151,16 @@ export function buildApp(deps: AppDeps): App {
             maxBuffered: config.learning.maxBuffered,
             snapshotIntervalMs: config.learning.snapshotIntervalMs,
             logger: logger.child({ component: 'learning' }),
-            onReconnected: () => sharedRequests?.reshare() ?? Promise.resolve(),
-            // Scores given on other instances: this instance's copy of its own requests follows,
-            // so that it still replaces the right score if Redis goes away.
-            onApplied: keepFeedback,
+            onReconnected: async () => {
+              await sharedRequests?.reshare();
+              await sharedShadowCalls?.reshare();
+            },
+            // Scores given on other instances: this instance's copy of its own requests (and
+            // shadow calls) follows, so that it still replaces the right score if Redis goes away.
+            onApplied: (event) => {
+              keepFeedback(event);
+              localShadowCalls.applied(event);
+            },
           })
         : (localLog = createLocalEventLog({
         state,
@@ -195,13 +203,25 @@ export function buildApp(deps: AppDeps): App {
         keyPrefix: config.redis.keyPrefix,
         ttlMs: config.feedback.ttlMs,
         logger: logger.child({ component: 'requests' }),
-        canReshare: () => {
-          const status = learningLog.status();
-          return status.state === 'ok' && status.buffered === 0;
-        },
+        canReshare: () => canReshare(),
       })
     : null;
   const requests = sharedRequests ?? localRequests;
+  const canReshare = () => {
+    const status = learningLog.status();
+    return status.state === 'ok' && status.buffered === 0;
+  };
+  const sharedShadowCalls = sharedLearning
+    ? createSharedShadowCallStore({
+        local: localShadowCalls,
+        redis: redis!,
+        keyPrefix: config.redis.keyPrefix,
+        ttlMs: config.feedback.ttlMs,
+        logger: logger.child({ component: 'shadow' }),
+        canReshare,
+        maxUnshared: config.shadow.maxStoredCalls,
+      })
+    : null;
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -210,7 +230,7 @@ export function buildApp(deps: AppDeps): App {
     router,
     models,
     learning,
-    primaries: requests,
+    calls: sharedShadowCalls ?? localShadowCalls,
     logger,
   });
   const chat = createChatService({
@@ -339,6 +359,7 @@ export function buildApp(deps: AppDeps): App {
         // After the last request has finished, so that nothing it taught is left out.
         await learningLog.stop();
         sharedRequests?.close();
+        sharedShadowCalls?.close();
         await models.close();
         await limiterStore.close();
         await cache.close();
