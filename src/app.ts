@@ -222,6 +222,13 @@ export function buildApp(deps: AppDeps): App {
         maxUnshared: config.shadow.maxStoredCalls,
       })
     : null;
+  // One tally for feedback and comparisons: a client's share is of all its judgements.
+  const influence = createClientInfluence({
+    cap: config.feedback.clientShareCap,
+    pseudoWeight: config.feedback.clientSharePseudoWeight,
+    halfLife: config.feedback.clientShareHalfLife,
+    ignorePinned: config.feedback.ignorePinnedFeedback,
+  });
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -231,6 +238,7 @@ export function buildApp(deps: AppDeps): App {
     models,
     learning,
     calls: sharedShadowCalls ?? localShadowCalls,
+    influence,
     logger,
   });
   const chat = createChatService({
@@ -241,12 +249,7 @@ export function buildApp(deps: AppDeps): App {
     cache,
     singleFlight: createSingleFlight<AnswerEvent>(),
     learning,
-    influence: createClientInfluence({
-      cap: config.feedback.clientShareCap,
-      pseudoWeight: config.feedback.clientSharePseudoWeight,
-      halfLife: config.feedback.clientShareHalfLife,
-      ignorePinned: config.feedback.ignorePinnedFeedback,
-    }),
+    influence,
     disagreement: disagreementDetector,
     shadow,
     logger,
