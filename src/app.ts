@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
 import { createSharedFeed } from './analyzer/shared-feed.js';
+import { createFeedbackDisagreement } from './analyzer/feedback-disagreement.js';
+import { createIntervalView } from './analyzer/interval-view.js';
 import { banditViewOf } from './analyzer/router-bandit-view.js';
 import { createCacheManager } from './cache/cache-manager.js';
 import { createRedisClient } from './cache/redis-client.js';
@@ -126,8 +128,12 @@ export function buildApp(deps: AppDeps): App {
   const metrics = createMetricsRegistry({
     bandit: banditView,
     learning: () => learningLog.status(),
+    disagreeingClients: () => disagreement.get().flagged.length,
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
+  const disagreementDetector = createFeedbackDisagreement(config.analyzer.disagreement);
+  // Once per interval for every reader (GraphQL, /metrics), not per request.
+  const disagreement = createIntervalView(() => disagreementDetector.evaluate(), config.analyzer.disagreement.intervalMs);
   const { stats, learning, log: learningLog } = createLearningStack({
     bandit: config.bandit,
     arms: config.arms,
@@ -241,6 +247,7 @@ export function buildApp(deps: AppDeps): App {
       halfLife: config.feedback.clientShareHalfLife,
       ignorePinned: config.feedback.ignorePinnedFeedback,
     }),
+    disagreement: disagreementDetector,
     shadow,
     logger,
   });
@@ -269,7 +276,19 @@ export function buildApp(deps: AppDeps): App {
     warmStart: config.router.warmStart,
     classify,
   });
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow, warmStart };
+  const services: GraphQLServices = {
+    chat,
+    gate,
+    router,
+    models,
+    cache,
+    analyzer,
+    banditView,
+    metricsFeed,
+    disagreement: () => disagreement.get(),
+    shadow,
+    warmStart,
+  };
   const server = createGatewayServer({
     schema,
     services,
