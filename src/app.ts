@@ -264,7 +264,8 @@ export function buildApp(deps: AppDeps): App {
     spendEstimate: createSpendEstimator({
       config,
       pricing: (modelId) => models.view(modelId).pricing,
-      enabledArmIds: () => router.arms(undefined, 0).filter((arm) => arm.enabled).map((arm) => arm.id),
+      // The operator's switches, not router.arms(): that summarises every posterior.
+      enabledArmIds: () => config.arms.filter((arm) => learning.operator.isArmEnabled(arm.id)).map((arm) => arm.id),
     }),
   });
 
