@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
+import { createObjectiveTally } from './analyzer/objective-figures.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
 import { createSharedFeed } from './analyzer/shared-feed.js';
 import { banditViewOf } from './analyzer/router-bandit-view.js';
@@ -126,6 +127,7 @@ export function buildApp(deps: AppDeps): App {
     learning: () => learningLog.status(),
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
+  const objectives = createObjectiveTally({ maxObjectives: config.analyzer.maxObjectives });
   const { stats, learning, log: learningLog } = createLearningStack({
     bandit: config.bandit,
     arms: config.arms,
@@ -222,6 +224,7 @@ export function buildApp(deps: AppDeps): App {
       ignorePinned: config.feedback.ignorePinnedFeedback,
     }),
     shadow,
+    objectives,
     logger,
   });
 
@@ -249,7 +252,7 @@ export function buildApp(deps: AppDeps): App {
     warmStart: config.router.warmStart,
     classify,
   });
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, banditView, metricsFeed, shadow, warmStart };
+  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, objectives, banditView, metricsFeed, shadow, warmStart };
   const server = createGatewayServer({
     schema,
     services,

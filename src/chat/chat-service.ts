@@ -18,6 +18,7 @@ import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
+import type { ObjectiveTally } from '../analyzer/objective-figures.js';
 import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
 import { objectiveProblem } from '../router/objectives.js';
 
@@ -96,6 +97,8 @@ export interface ChatServiceDeps {
   readonly influence: ClientInfluence;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter;
+  /** Spend and quality per request objective (the analyzer's objectives report). */
+  readonly objectives?: ObjectiveTally;
   readonly logger: Logger;
   readonly now?: () => number;
   readonly newId?: () => string;
@@ -392,6 +395,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         tokenDigest: digest,
         status: 'streaming',
         decision: null,
+        objective: request.objective ?? null,
         shared: false,
         cached: false,
         cacheKey: null,
@@ -460,6 +464,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           logger.error({ err: error, requestId: record.id }, 'chat stream failed');
           throw error;
         } finally {
+          deps.objectives?.finished({
+            objective: record.objective,
+            armId: record.decision?.armId ?? null,
+            costUsd: record.metrics?.costUsd ?? 0,
+            error: record.status === 'failed',
+            cached: record.cached,
+          });
           logger.info(finishedRequestLog(record), 'request finished');
         }
       });
@@ -504,6 +515,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         ],
         comment: input.comment ?? null,
       });
+      deps.objectives?.judged(record.objective, score, previous);
       if (learned && record.metrics) record.metrics = { ...record.metrics, reward: router.rewardOf({ ...record.metrics, error: false }, score) };
       let evicted = false;
       if (score < NEGATIVE_FEEDBACK_BELOW && record.cacheKey !== null) {

@@ -6,6 +6,7 @@ import './cache-schema.js';
 import './chat-schema.js';
 import './feedback-schema.js';
 import './models-schema.js';
+import './objectives-schema.js';
 import './shadow-schema.js';
 import './warm-start-schema.js';
 
