@@ -4,6 +4,8 @@ import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
 import { createObjectiveTally } from './analyzer/objective-figures.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
 import { createSharedFeed } from './analyzer/shared-feed.js';
+import { createFeedbackDisagreement } from './analyzer/feedback-disagreement.js';
+import { createIntervalView } from './analyzer/interval-view.js';
 import { banditViewOf } from './analyzer/router-bandit-view.js';
 import { createCacheManager } from './cache/cache-manager.js';
 import { createRedisClient } from './cache/redis-client.js';
@@ -38,6 +40,7 @@ import { createWarmStarter } from './learning/warm-start.js';
 import { createRng } from './router/random.js';
 import { createRewardCalculator } from './router/reward-calculator.js';
 import { createShadowRouter } from './router/shadow-router.js';
+import { createShadowCallStore, createSharedShadowCallStore } from './router/shadow-call-store.js';
 import { createGatewayServer, type GatewayServer } from './server/create-server.js';
 import { loadTrustedDocuments } from './server/trusted-documents.js';
 import { maxRequestBytes } from './server/request-size.js';
@@ -119,15 +122,20 @@ export function buildApp(deps: AppDeps): App {
     const verdict = event.verdicts[0]!;
     record.feedback = { score: verdict.score, weight: verdict.weight ?? 1, comment: event.comment ?? null, receivedAt: event.at };
   };
+  const localShadowCalls = createShadowCallStore({ maxCalls: config.shadow.maxStoredCalls, ttlMs: config.feedback.ttlMs });
   const instanceId = randomUUID();
   // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);
   const metrics = createMetricsRegistry({
     bandit: banditView,
     learning: () => learningLog.status(),
+    disagreeingClients: () => disagreement.get().flagged.length,
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const objectives = createObjectiveTally({ maxObjectives: config.analyzer.maxObjectives });
+  const disagreementDetector = createFeedbackDisagreement(config.analyzer.disagreement);
+  // Once per interval for every reader (GraphQL, /metrics), not per request.
+  const disagreement = createIntervalView(() => disagreementDetector.evaluate(), config.analyzer.disagreement.intervalMs);
   const { stats, learning, log: learningLog } = createLearningStack({
     bandit: config.bandit,
     arms: config.arms,
@@ -145,10 +153,16 @@ export function buildApp(deps: AppDeps): App {
             maxBuffered: config.learning.maxBuffered,
             snapshotIntervalMs: config.learning.snapshotIntervalMs,
             logger: logger.child({ component: 'learning' }),
-            onReconnected: () => sharedRequests?.reshare() ?? Promise.resolve(),
-            // Scores given on other instances: this instance's copy of its own requests follows,
-            // so that it still replaces the right score if Redis goes away.
-            onApplied: keepFeedback,
+            onReconnected: async () => {
+              await sharedRequests?.reshare();
+              await sharedShadowCalls?.reshare();
+            },
+            // Scores given on other instances: this instance's copy of its own requests (and
+            // shadow calls) follows, so that it still replaces the right score if Redis goes away.
+            onApplied: (event) => {
+              keepFeedback(event);
+              localShadowCalls.applied(event);
+            },
           })
         : (localLog = createLocalEventLog({
         state,
@@ -191,13 +205,25 @@ export function buildApp(deps: AppDeps): App {
         keyPrefix: config.redis.keyPrefix,
         ttlMs: config.feedback.ttlMs,
         logger: logger.child({ component: 'requests' }),
-        canReshare: () => {
-          const status = learningLog.status();
-          return status.state === 'ok' && status.buffered === 0;
-        },
+        canReshare: () => canReshare(),
       })
     : null;
   const requests = sharedRequests ?? localRequests;
+  const canReshare = () => {
+    const status = learningLog.status();
+    return status.state === 'ok' && status.buffered === 0;
+  };
+  const sharedShadowCalls = sharedLearning
+    ? createSharedShadowCallStore({
+        local: localShadowCalls,
+        redis: redis!,
+        keyPrefix: config.redis.keyPrefix,
+        ttlMs: config.feedback.ttlMs,
+        logger: logger.child({ component: 'shadow' }),
+        canReshare,
+        maxUnshared: config.shadow.maxStoredCalls,
+      })
+    : null;
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -206,7 +232,7 @@ export function buildApp(deps: AppDeps): App {
     router,
     models,
     learning,
-    primaries: requests,
+    calls: sharedShadowCalls ?? localShadowCalls,
     logger,
   });
   const chat = createChatService({
@@ -223,6 +249,7 @@ export function buildApp(deps: AppDeps): App {
       halfLife: config.feedback.clientShareHalfLife,
       ignorePinned: config.feedback.ignorePinnedFeedback,
     }),
+    disagreement: disagreementDetector,
     shadow,
     objectives,
     logger,
@@ -240,7 +267,8 @@ export function buildApp(deps: AppDeps): App {
     spendEstimate: createSpendEstimator({
       config,
       pricing: (modelId) => models.view(modelId).pricing,
-      enabledArmIds: () => router.arms(undefined, 0).filter((arm) => arm.enabled).map((arm) => arm.id),
+      // The operator's switches, not router.arms(): that summarises every posterior.
+      enabledArmIds: () => config.arms.filter((arm) => learning.operator.isArmEnabled(arm.id)).map((arm) => arm.id),
     }),
   });
 
@@ -252,7 +280,20 @@ export function buildApp(deps: AppDeps): App {
     warmStart: config.router.warmStart,
     classify,
   });
-  const services: GraphQLServices = { chat, gate, router, models, cache, analyzer, objectives, banditView, metricsFeed, shadow, warmStart };
+  const services: GraphQLServices = {
+    chat,
+    gate,
+    router,
+    models,
+    cache,
+    analyzer,
+    objectives,
+    banditView,
+    metricsFeed,
+    disagreement: () => disagreement.get(),
+    shadow,
+    warmStart,
+  };
   const server = createGatewayServer({
     schema,
     services,
@@ -323,6 +364,7 @@ export function buildApp(deps: AppDeps): App {
         // After the last request has finished, so that nothing it taught is left out.
         await learningLog.stop();
         sharedRequests?.close();
+        sharedShadowCalls?.close();
         await models.close();
         await limiterStore.close();
         await cache.close();

@@ -19,6 +19,8 @@ export interface MetricsRegistryDeps {
   readonly learning?: () => EventLogStatus;
   /** Prefix of every metric name. */
   readonly prefix?: string;
+  /** Clients flagged as disagreeing with everyone else's feedback, from the shared per-interval view. */
+  readonly disagreeingClients?: () => number;
 }
 
 export interface MetricsRegistry {
@@ -123,6 +125,18 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
     gauge('learning_dropped_events_total', 'Buffered learning events dropped because the buffer was full (learning.maxBuffered).', (s) => s.dropped);
     gauge('learning_applied_events_total', 'Learning events applied to this instance since it started, from every instance.', (s) => s.applied);
     gauge('learning_degraded', '1 while the shared learning log cannot be reached (learning continues locally).', (s) => (s.state === 'degraded' ? 1 : 0));
+  }
+
+  const disagreeing = deps.disagreeingClients;
+  if (disagreeing) {
+    new Gauge({
+      name: `${prefix}disagreeing_clients`,
+      help: "Clients whose feedback disagrees with everyone else's on the same arm and context (analyzer.disagreement).",
+      registers,
+      collect() {
+        this.set(disagreeing());
+      },
+    });
   }
 
   return {

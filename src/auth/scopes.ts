@@ -13,6 +13,8 @@ const OPERATION_SCOPES: Readonly<Record<string, readonly ClientScope[]>> = {
   'Query.models': ['read'],
   'Query.cache': ['read'],
   'Query.analyzer': ['read'],
+  // Names clients (key ids, addresses of callers without a key): for operators only.
+  'Query.disagreeingClients': ['admin'],
   'Query.shadow': ['read'],
   // Reading one request also needs to own it (src/chat/chat-gate.ts).
   'Query.request': ['read'],

@@ -78,8 +78,10 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     return accessibleRequest(principal, id, token, () => record);
   };
   /** The same refusal as for an unknown id, so that a guessed id tells nothing. */
-  const requireOwned = async (principal: Principal, id: string, token: FeedbackToken): Promise<void> => {
-    if (!(await owned(principal, id, token))) throw new FeedbackError('REQUEST_NOT_FOUND', `request "${id}" is unknown or has expired`);
+  const requireOwned = async (principal: Principal, id: string, token: FeedbackToken): Promise<RequestRecord> => {
+    const record = await owned(principal, id, token);
+    if (!record) throw new FeedbackError('REQUEST_NOT_FOUND', `request "${id}" is unknown or has expired`);
+    return record;
   };
 
   /** What a chat that ended without a ChatDone used: its prompt and what was sent, estimated. */
@@ -172,7 +174,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
       const slot = deps.capacity.admitChat();
       let admission: Admission;
       try {
-        admission = withSlot(await limiter.admit(principal, deps.spendEstimate(input)), slot);
+        admission = withSlot(await limiter.admit(principal, () => deps.spendEstimate(input)), slot);
       } catch (error) {
         slot.release();
         throw error;
@@ -201,8 +203,8 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     shadowCall: async (principal, requestId, token) => ((await owned(principal, requestId, token)) ? shadow.call(requestId) : undefined),
 
     async submitComparison(principal, requestId, preferred, token) {
-      await requireOwned(principal, requestId, token);
-      return shadow.submitComparison(requestId, preferred);
+      // The record found here (locally or in the shared store) is the one compared: one lookup, one access rule.
+      return shadow.submitComparison(await requireOwned(principal, requestId, token), preferred);
     },
   };
 }

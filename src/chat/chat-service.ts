@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { issueFeedbackToken } from '../auth/request-access.js';
 import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
+import type { FeedbackDisagreement } from '../analyzer/feedback-disagreement.js';
 import type { ClientInfluence } from '../learning/client-influence.js';
 import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
@@ -95,6 +96,8 @@ export interface ChatServiceDeps {
   readonly learning: Pick<Learning, 'observe'>;
   /** The weight of a client's feedback: bounded share per context, pinned requests excluded. */
   readonly influence: ClientInfluence;
+  /** Watches for clients whose feedback disagrees with everyone else's (the analyzer's view). */
+  readonly disagreement?: Pick<FeedbackDisagreement, 'observe'>;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter;
   /** Spend and quality per request objective (the analyzer's objectives report). */
@@ -516,6 +519,10 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         comment: input.comment ?? null,
       });
       deps.objectives?.judged(record.objective, score, previous);
+      // Pinned feedback included: pinning is how one client aims its scores at one arm.
+      if (!record.shared) {
+        deps.disagreement?.observe({ client: record.client ?? 'unknown', armId: decision.armId, context: decision.context, score, previous });
+      }
       if (learned && record.metrics) record.metrics = { ...record.metrics, reward: router.rewardOf({ ...record.metrics, error: false }, score) };
       let evicted = false;
       if (score < NEGATIVE_FEEDBACK_BELOW && record.cacheKey !== null) {

@@ -541,6 +541,26 @@ export const analyzerSchema = z
         rewardMargin: 0.02,
         maxCostRatio: 0.8,
       }),
+    /** Flags clients whose feedback disagrees with everyone else's (src/analyzer/feedback-disagreement.ts). */
+    disagreement: z
+      .object({
+        /** Chance, at most, that an honest client is flagged in one evaluation. */
+        falsePositiveRate: z.number().gt(0).lt(1).default(0.001),
+        /** A client's feedbacks on an arm in a context before that pair is tested. */
+        minFeedback: z.number().int().positive().default(10),
+        /** Other clients' feedbacks on the pair before it is tested. */
+        minOthers: z.number().int().positive().default(20),
+        /** Distinct other clients on the pair before it is tested. */
+        minOtherClients: z.number().int().positive().default(3),
+        /** Feedback is remembered between one and two of these. */
+        windowMs: z.number().int().positive().default(3_600_000),
+        /** The flags are computed at most this often, shared by every reader (GraphQL, /metrics). */
+        intervalMs: z.number().int().positive().default(10_000),
+        /** Most (arm and context, client) tallies held. */
+        maxEntries: z.number().int().positive().default(100_000),
+      })
+      .strict()
+      .default({ falsePositiveRate: 0.001, minFeedback: 10, minOthers: 20, minOtherClients: 3, windowMs: 3_600_000, intervalMs: 10_000, maxEntries: 100_000 }),
     prometheus: z
       .object({
         latencyBucketsSeconds: z

@@ -3,6 +3,7 @@ import type { BanditView } from '../analyzer/bandit-view.js';
 import type { AnalyzerSnapshot, PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { SharedFeed } from '../analyzer/shared-feed.js';
 import type { ObjectiveTally } from '../analyzer/objective-figures.js';
+import type { DisagreementView } from '../analyzer/feedback-disagreement.js';
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { Principal } from '../auth/principal.js';
 import type { ChatGate } from '../chat/chat-gate.js';
@@ -26,6 +27,8 @@ export interface GraphQLServices {
   readonly banditView: () => BanditView;
   /** Analyzer snapshots computed once per interval for every `metrics` subscriber. */
   readonly metricsFeed: SharedFeed<AnalyzerSnapshot>;
+  /** Clients whose feedback disagrees with everyone else's: the view shared for an interval. */
+  readonly disagreement: () => DisagreementView;
   readonly shadow: ShadowRouter;
   /** Teaches the router logged outcomes (the warmStart mutation). */
   readonly warmStart: WarmStarter;

@@ -4,6 +4,7 @@ import './analyzer-schema.js';
 import './arms-schema.js';
 import './cache-schema.js';
 import './chat-schema.js';
+import './disagreement-schema.js';
 import './feedback-schema.js';
 import './models-schema.js';
 import './objectives-schema.js';

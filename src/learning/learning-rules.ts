@@ -23,6 +23,20 @@ export type AnalyzerLesson =
   /** The request's reward on the router's scale; the reward itself needs the current references. */
   | { readonly kind: 'reward'; readonly verdict: Verdict };
 
+/** Which answer a comparison preferred, as its verdicts' scores say (primary first, shadow second). */
+export type Preference = 'PRIMARY' | 'SHADOW' | 'TIE';
+
+/**
+ * A comparison's tally for the shadow arm (the `shadow` figures: comparisons by verdict), with the
+ * verdict it replaces (null for the first): a second comparison moves the tally, never adds one.
+ */
+export interface ShadowLesson {
+  readonly kind: 'comparison';
+  readonly armId: string;
+  readonly preferred: Preference;
+  readonly replaces: Preference | null;
+}
+
 export type OperatorLesson =
   | { readonly kind: 'arm-enabled'; readonly armId: string; readonly enabled: boolean }
   | { readonly kind: 'shadow-rate'; readonly rate: number };
@@ -31,9 +45,18 @@ export interface Lessons {
   readonly stats: readonly StatsLesson[];
   readonly analyzer: readonly AnalyzerLesson[];
   readonly operator: readonly OperatorLesson[];
+  /** Shared like the statistics: every replica's comparison tallies come out identical. */
+  readonly shadow: readonly ShadowLesson[];
 }
 
-const NOTHING: Lessons = { stats: [], analyzer: [], operator: [] };
+const NOTHING: Lessons = { stats: [], analyzer: [], operator: [], shadow: [] };
+
+/** The preference a comparison's pair of scores stands for (see comparisonScores in src/router/shadow-router.ts). */
+export function preferenceOf(primaryScore: number, shadowScore: number): Preference {
+  if (primaryScore > shadowScore) return 'PRIMARY';
+  if (shadowScore > primaryScore) return 'SHADOW';
+  return 'TIE';
+}
 
 export type LearningRules = (event: LearningEventBody) => Lessons;
 
@@ -74,24 +97,36 @@ function outcomeLessons(event: OutcomeEvent, reward: Pick<RewardCalculator, 'ope
   // A cache hit measures the cache, not the model; a refused call never reached the model (the
   // failures that opened its circuit were learnt already, and learning them again would punish
   // one outage twice).
-  if (event.kind === 'cached' || event.kind === 'refused') return { stats: [], analyzer, operator: [] };
+  if (event.kind === 'cached' || event.kind === 'refused') return { ...NOTHING, analyzer };
   const { armId, context } = event;
   // Cost and latency are measured on every call; shadow calls add no pull: pulls count what users
   // were served, and they drive the forgetting clock.
   const stats: StatsLesson[] = [{ kind: 'operational', armId, context, costUsd: event.costUsd, latencyMs: event.latencyMs }];
   const part = reward.operational({ ...event, cached: false });
   if (part) stats.push({ kind: 'evidence', armId, context, reward: part.reward, weight: part.weight });
-  return { stats, analyzer, operator: [] };
+  return { ...NOTHING, stats, analyzer };
 }
 
 function judgementLessons(event: JudgementEvent, reward: Pick<RewardCalculator, 'quality'>): Lessons {
   // An answer served from the cache or another request's call says nothing about the arm's choice here.
   if (event.shared) return NOTHING;
+  const [primary, shadow] = event.verdicts;
   return {
     stats: event.verdicts.flatMap((verdict) => verdictEvidence(verdict, reward)),
     // The analyzer's mean reward is over requests whose quality is known: each judgement counts once, as first given.
     analyzer: event.verdicts.filter((v) => v.previous === null).map((verdict) => ({ kind: 'reward', verdict })),
     operator: [],
+    shadow:
+      event.kind === 'comparison' && primary && shadow
+        ? [
+            {
+              kind: 'comparison',
+              armId: shadow.armId,
+              preferred: preferenceOf(primary.score, shadow.score),
+              replaces: primary.previous === null || shadow.previous === null ? null : preferenceOf(primary.previous, shadow.previous),
+            },
+          ]
+        : [],
   };
 }
 
@@ -111,14 +146,14 @@ function loggedLessons(event: LoggedEvent, reward: Pick<RewardCalculator, 'quali
       }
     }
   }
-  return { stats, analyzer: [], operator: [] };
+  return { ...NOTHING, stats };
 }
 
 export function createLearningRules(reward: Pick<RewardCalculator, 'operational' | 'quality'>): LearningRules {
   return (event) => {
     switch (event.type) {
       case 'pull':
-        return { stats: [{ kind: 'pull', armId: event.armId, context: event.context }], analyzer: [], operator: [] };
+        return { ...NOTHING, stats: [{ kind: 'pull', armId: event.armId, context: event.context }] };
       case 'outcome':
         return outcomeLessons(event, reward);
       case 'judgement':

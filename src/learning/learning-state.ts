@@ -1,7 +1,7 @@
 import type { ArmConfig } from '../config/schema.js';
 import { contextChain, GLOBAL_CONTEXT, parentContext, type ContextualStats, type LearnedState } from '../router/bandit.js';
 import type { LearningEventBody } from './learning-events.js';
-import type { LearningRules, Lessons } from './learning-rules.js';
+import type { LearningRules, Lessons, Preference } from './learning-rules.js';
 
 /**
  * What the router has learnt, as the result of applying events in log order: the bandit's
@@ -20,8 +20,21 @@ export interface LearningSnapshot {
     /** The shadow rate an operator set; null follows the configuration. */
     readonly shadowRate: number | null;
   };
+  /**
+   * Comparisons by shadow arm (the `shadow` query's verdict figures); absent in state saved before
+   * comparisons were shared.
+   */
+  readonly comparisons?: Readonly<Record<string, ComparisonTally>>;
   /** Events applied since the state began (diagnostics). */
   readonly applied: number;
+}
+
+/** The comparisons in which an arm was the shadow, by verdict (each request counted once, as last judged). */
+export interface ComparisonTally {
+  readonly comparisons: number;
+  readonly shadowPreferred: number;
+  readonly primaryPreferred: number;
+  readonly ties: number;
 }
 
 export interface OperatorView {
@@ -33,6 +46,8 @@ export interface OperatorView {
 export interface LearningState extends OperatorView {
   /** Applies one event's lessons for the statistics and the operator state; returns the lessons (the analyzer's included). */
   apply(event: LearningEventBody): Lessons;
+  /** Comparison tallies by shadow arm id. */
+  comparisons(): ReadonlyMap<string, ComparisonTally>;
   /** Contexts with statistics of their own (admitted by events), {@link GLOBAL_CONTEXT} excluded. */
   knownContexts(): ReadonlySet<string>;
   applied(): number;
@@ -57,8 +72,22 @@ export function createLearningState(deps: LearningStateDeps): LearningState {
   const overrides = new Map<string, boolean>();
   let shadowRate: number | null = null;
   let applied = 0;
+  const tallies = new Map<string, ComparisonTally>();
   const known = new Set<string>(stats.contexts());
   const emptyStats = stats.snapshot();
+
+  const field: Record<Preference, 'shadowPreferred' | 'primaryPreferred' | 'ties'> = {
+    SHADOW: 'shadowPreferred',
+    PRIMARY: 'primaryPreferred',
+    TIE: 'ties',
+  };
+  const tally = (armId: string, preferred: Preference, replaces: Preference | null) => {
+    const next = { ...(tallies.get(armId) ?? { comparisons: 0, shadowPreferred: 0, primaryPreferred: 0, ties: 0 }) };
+    if (replaces === null) next.comparisons += 1;
+    else next[field[replaces]] -= 1;
+    next[field[preferred]] += 1;
+    tallies.set(armId, next);
+  };
 
   const isArmEnabled = (armId: string) => overrides.get(armId) ?? configured.get(armId) ?? false;
 
@@ -99,11 +128,13 @@ export function createLearningState(deps: LearningStateDeps): LearningState {
           if (lesson.enabled || remaining.length > 0) overrides.set(lesson.armId, lesson.enabled);
         }
       }
+      for (const lesson of lessons.shadow) if (armIds.has(lesson.armId)) tally(lesson.armId, lesson.preferred, lesson.replaces);
       applied += 1;
       return lessons;
     },
     isArmEnabled,
     shadowRate: () => shadowRate,
+    comparisons: () => tallies,
     knownContexts: () => known,
     applied: () => applied,
     snapshot() {
@@ -111,6 +142,7 @@ export function createLearningState(deps: LearningStateDeps): LearningState {
         version: 2,
         stats: stats.snapshot(),
         operator: { arms: Object.fromEntries(overrides), shadowRate },
+        ...(tallies.size > 0 ? { comparisons: Object.fromEntries(tallies) } : {}),
         applied,
       };
     },
@@ -123,6 +155,8 @@ export function createLearningState(deps: LearningStateDeps): LearningState {
       // A configuration change may have left the saved changes with no arm enabled: the configuration then wins.
       if (![...armIds].some(isArmEnabled)) overrides.clear();
       shadowRate = snapshot.operator.shadowRate;
+      tallies.clear();
+      for (const [armId, t] of Object.entries(snapshot.comparisons ?? {})) if (armIds.has(armId)) tallies.set(armId, { ...t });
       applied = snapshot.applied;
     },
     reset() {
@@ -130,6 +164,7 @@ export function createLearningState(deps: LearningStateDeps): LearningState {
       known.clear();
       overrides.clear();
       shadowRate = null;
+      tallies.clear();
       applied = 0;
     },
   };

@@ -52,6 +52,20 @@ const snapshotSchema = z
     operator: z
       .object({ arms: z.record(z.string(), z.boolean()), shadowRate: z.number().min(0).max(1).nullable() })
       .strict(),
+    comparisons: z
+      .record(
+        z.string(),
+        z
+          .object({
+            comparisons: z.number().int().nonnegative(),
+            shadowPreferred: z.number().int().nonnegative(),
+            primaryPreferred: z.number().int().nonnegative(),
+            ties: z.number().int().nonnegative(),
+          })
+          .strict()
+          .refine((t) => t.shadowPreferred + t.primaryPreferred + t.ties === t.comparisons, 'verdicts must add up to comparisons'),
+      )
+      .optional(),
     applied: z.number().int().nonnegative(),
   })
   .strict();

@@ -1,5 +1,5 @@
 import { CodedError } from '../coded-error.js';
-import { LRUCache } from 'lru-cache';
+import { RequestStoreUnavailableError } from '../chat/request-store.js';
 import type { ArmConfig, ShadowConfig } from '../config/schema.js';
 import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
@@ -8,6 +8,7 @@ import { completionRequestFor } from '../models/arm-request.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter, ArmView, RouteDecision } from './adaptive-router.js';
 import { createRng, type Rng } from './random.js';
+import { createShadowCallStore, type ShadowCallRecord, type ShadowCallStatus, type ShadowCallStore } from './shadow-call-store.js';
 
 /**
  * Shadow routing: a share of routed requests is also sent, in the background, to a second arm.
@@ -23,7 +24,8 @@ export type ShadowErrorCode =
   | 'REQUEST_NOT_COMPLETED'
   | 'SHADOW_NOT_COMPLETED'
   | 'SAME_ARM'
-  | 'INVALID_SHADOW_RATE';
+  | 'INVALID_SHADOW_RATE'
+  | 'REQUEST_UNAVAILABLE';
 
 export class ShadowError extends CodedError<ShadowErrorCode> {
   override readonly name = 'ShadowError';
@@ -31,7 +33,7 @@ export class ShadowError extends CodedError<ShadowErrorCode> {
 
 export type ComparisonPreference = 'PRIMARY' | 'SHADOW' | 'TIE';
 export type ShadowSkipReason = 'budget' | 'concurrency' | 'noArm';
-export type ShadowCallStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+export type { ShadowCallStatus };
 
 /** The primary request as the shadow router is told about it when its upstream call begins. */
 export interface ShadowCandidate {
@@ -45,8 +47,9 @@ export interface ShadowCandidate {
   };
 }
 
-/** What the shadow router needs to know of a primary request when a comparison arrives. */
+/** What the shadow router needs to know of a primary request when a comparison arrives (its record, found by the caller). */
 export interface PrimaryRequestView {
+  readonly id: string;
   readonly status: string;
   readonly decision: RouteDecision | null;
   /** What the primary call cost and how long it took, once completed. */
@@ -83,7 +86,7 @@ export interface ShadowArmStats {
   /** Means over completed shadow calls; null before any. */
   readonly meanLatencyMs: number | null;
   readonly meanTtftMs: number | null;
-  /** Comparisons in which this arm was the shadow, by verdict. */
+  /** Comparisons in which this arm was the shadow, by verdict (shared by every instance: learnt from the log). */
   readonly comparisons: number;
   readonly shadowPreferred: number;
   readonly primaryPreferred: number;
@@ -131,11 +134,13 @@ export interface ShadowRouter {
    */
   consider(candidate: ShadowCandidate): void;
   /**
-   * Teaches the bandit a pairwise preference between the primary's arm and the shadow's. A second
-   * comparison for the same request replaces the first.
+   * Teaches the bandit a pairwise preference between the primary's arm and the shadow's, for a
+   * request the caller found (and may rate: src/auth/request-access.ts decides, before this). A
+   * second comparison for the same request replaces the first, on any instance.
    */
-  submitComparison(requestId: string, preferred: ComparisonPreference): Promise<ComparisonResult>;
-  call(requestId: string): ShadowCallView | undefined;
+  submitComparison(primary: PrimaryRequestView, preferred: ComparisonPreference): Promise<ComparisonResult>;
+  /** The shadow call run here or, shared, by any instance; throws ShadowError REQUEST_UNAVAILABLE when that cannot be asked. */
+  call(requestId: string): Promise<ShadowCallView | undefined>;
   stats(): ShadowStats;
   /**
    * Admin: changes the share of eligible requests shadowed (an operator change, applied on every
@@ -155,10 +160,13 @@ export interface ShadowRouterDeps {
   readonly retentionMs: number;
   readonly router: AdaptiveRouter;
   readonly models: Pick<ModelManager, 'stream' | 'view' | 'isAvailable'>;
-  /** Where shadow calls' outcomes and comparisons go; the operator's shadow rate is read from it. */
-  readonly learning: Pick<Learning, 'observe' | 'operator'>;
-  /** The primary request by id (the chat service's request store). */
-  readonly primaries: { get(requestId: string): PrimaryRequestView | undefined };
+  /**
+   * Where shadow calls' outcomes and comparisons go; the operator's shadow rate and the
+   * comparison tallies are read from it.
+   */
+  readonly learning: Pick<Learning, 'observe' | 'operator' | 'state'>;
+  /** Where calls are kept for comparisons; defaults to an in-process store (shadow.maxStoredCalls, retentionMs). */
+  readonly calls?: ShadowCallStore;
   readonly logger: Logger;
   /** Monotonic ms for latencies; defaults to performance.now. */
   readonly now?: () => number;
@@ -173,22 +181,7 @@ const BUDGET_WINDOW_MS = 60_000;
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-interface StoredCall {
-  readonly requestId: string;
-  readonly armId: string;
-  readonly modelId: string;
-  readonly primaryArmId: string;
-  readonly context: string;
-  status: ShadowCallStatus;
-  text: string;
-  errorCode: string | null;
-  latencyMs: number | null;
-  ttftMs: number | null;
-  completionTokens: number;
-  costUsd: number;
-  readonly startedAt: number;
-  comparison: { preferred: ComparisonPreference; primaryScore: number; shadowScore: number } | null;
-}
+type StoredCall = ShadowCallRecord;
 
 interface MutableArmStats {
   calls: number;
@@ -198,10 +191,6 @@ interface MutableArmStats {
   latencySumMs: number;
   ttftSumMs: number;
   ttftCount: number;
-  comparisons: number;
-  shadowPreferred: number;
-  primaryPreferred: number;
-  ties: number;
 }
 
 /** Scores (primary, shadow) a preference becomes: the preferred answer 1, the other 0, a tie ½ each. */
@@ -234,17 +223,12 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
   let completed = 0;
   let failed = 0;
   let spendUsd = 0;
-  let comparisons = 0;
   const skipped: Record<ShadowSkipReason, number> = { budget: 0, concurrency: 0, noArm: 0 };
   const armStats = new Map<string, MutableArmStats>();
   /** (end time, cost) of shadow calls that ended within the budget window, oldest first. */
   const recentSpend: Array<{ at: number; costUsd: number }> = [];
   const inFlight = new Map<StoredCall, { controller: AbortController; settled: Promise<void> }>();
-  const stored = new LRUCache<string, StoredCall>({
-    max: config.maxStoredCalls,
-    ttl: deps.retentionMs,
-    updateAgeOnGet: false,
-  });
+  const stored = deps.calls ?? createShadowCallStore({ maxCalls: config.maxStoredCalls, ttlMs: deps.retentionMs });
 
   const statsOf = (armId: string): MutableArmStats => {
     let stats = armStats.get(armId);
@@ -257,10 +241,6 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         latencySumMs: 0,
         ttftSumMs: 0,
         ttftCount: 0,
-        comparisons: 0,
-        shadowPreferred: 0,
-        primaryPreferred: 0,
-        ties: 0,
       };
       armStats.set(armId, stats);
     }
@@ -392,7 +372,8 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         .catch((error: unknown) => logger.error({ err: error, arm: call.armId }, 'shadow bookkeeping failed'))
         .finally(() => {
           inFlight.delete(call);
-          settle();
+          // Shared once ended, whichever way (a cancelled call too: other instances then say so).
+          void stored.save(call).finally(settle);
         });
     });
   }
@@ -414,44 +395,59 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     comparison: call.comparison?.preferred ?? null,
   });
 
-  const stats = (): ShadowStats => ({
-    rate: rate(),
-    arm: config.arm,
-    maxConcurrent: config.maxConcurrent,
-    budgetUsdPerMinute: config.budgetUsdPerMinute,
-    eligible,
-    selected,
-    calls,
-    inFlight: inFlight.size,
-    completed,
-    failed,
-    spendUsd,
-    spendLastMinuteUsd: spendLastMinute(),
-    skipped: { ...skipped },
-    paused: pausedBy(),
-    comparisons,
-    arms: [...armStats.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([armId, s]) => ({
-        armId,
-        modelId: armsById.get(armId)!.model,
-        calls: s.calls,
-        completed: s.completed,
-        failed: s.failed,
-        spendUsd: s.spendUsd,
-        meanLatencyMs: s.completed > 0 ? s.latencySumMs / s.completed : null,
-        meanTtftMs: s.ttftCount > 0 ? s.ttftSumMs / s.ttftCount : null,
-        comparisons: s.comparisons,
-        shadowPreferred: s.shadowPreferred,
-        primaryPreferred: s.primaryPreferred,
-        ties: s.ties,
-      })),
-  });
+  const NO_CALLS: MutableArmStats = { calls: 0, completed: 0, failed: 0, spendUsd: 0, latencySumMs: 0, ttftSumMs: 0, ttftCount: 0 };
+  const NO_COMPARISONS = { comparisons: 0, shadowPreferred: 0, primaryPreferred: 0, ties: 0 };
 
-  const tally = (stats: MutableArmStats, preferred: ComparisonPreference, delta: number) => {
-    if (preferred === 'SHADOW') stats.shadowPreferred += delta;
-    else if (preferred === 'PRIMARY') stats.primaryPreferred += delta;
-    else stats.ties += delta;
+  /**
+   * The calls' figures are this instance's (the calls it ran, its budget); the comparisons' are
+   * learnt from the event log, so every instance shows the same whichever took them.
+   */
+  const stats = (): ShadowStats => {
+    const tallies = learning.state.comparisons();
+    const armIds = [...new Set([...armStats.keys(), ...tallies.keys()])].filter((id) => armsById.has(id)).sort((a, b) => a.localeCompare(b));
+    return {
+      rate: rate(),
+      arm: config.arm,
+      maxConcurrent: config.maxConcurrent,
+      budgetUsdPerMinute: config.budgetUsdPerMinute,
+      eligible,
+      selected,
+      calls,
+      inFlight: inFlight.size,
+      completed,
+      failed,
+      spendUsd,
+      spendLastMinuteUsd: spendLastMinute(),
+      skipped: { ...skipped },
+      paused: pausedBy(),
+      comparisons: [...tallies.values()].reduce((sum, t) => sum + t.comparisons, 0),
+      arms: armIds.map((armId) => {
+        const s = armStats.get(armId) ?? NO_CALLS;
+        return {
+          armId,
+          modelId: armsById.get(armId)!.model,
+          calls: s.calls,
+          completed: s.completed,
+          failed: s.failed,
+          spendUsd: s.spendUsd,
+          meanLatencyMs: s.completed > 0 ? s.latencySumMs / s.completed : null,
+          meanTtftMs: s.ttftCount > 0 ? s.ttftSumMs / s.ttftCount : null,
+          ...(tallies.get(armId) ?? NO_COMPARISONS),
+        };
+      }),
+    };
+  };
+
+  const find = async (requestId: string): Promise<StoredCall | undefined> => {
+    try {
+      return await stored.find(requestId);
+    } catch (error) {
+      if (!(error instanceof RequestStoreUnavailableError)) throw error;
+      throw new ShadowError(
+        'REQUEST_UNAVAILABLE',
+        `the shadow call of request "${requestId}" was not run by this instance, and the shared request store cannot be reached: retry later`,
+      );
+    }
   };
 
   return {
@@ -492,19 +488,20 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
           startedAt: clock(),
           comparison: null,
         };
-        stored.set(call.requestId, call);
+        stored.add(call);
         calls += 1;
         statsOf(armId).calls += 1;
+        // Shared as running at once, so that another instance asked meanwhile says so (not "no shadow").
+        void stored.save(call);
         start(call, candidate);
       } catch (error) {
         logger.error({ err: error, requestId: candidate.requestId }, 'shadow selection failed');
       }
     },
 
-    async submitComparison(requestId, preferred) {
-      const call = stored.get(requestId);
-      const primary = deps.primaries.get(requestId);
-      if (!primary) throw new ShadowError('REQUEST_NOT_FOUND', `request "${requestId}" is unknown or has expired`);
+    async submitComparison(primary, preferred) {
+      const requestId = primary.id;
+      const call = await find(requestId);
       if (!call) throw new ShadowError('NO_SHADOW', `request "${requestId}" has no shadow answer`);
       if (primary.status !== 'completed' || primary.decision === null) {
         throw new ShadowError('REQUEST_NOT_COMPLETED', `request "${requestId}" is ${primary.status}`);
@@ -518,16 +515,10 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         throw new ShadowError('SAME_ARM', `request "${requestId}" was answered by the shadow's arm "${call.armId}"`);
       }
       const scores = comparisonScores(preferred);
+      // With a shared log the scores replaced are decided again where the append is atomic (the
+      // request record's `cmp`, swapped by the append script): this one stands when Redis is away.
       const previous = call.comparison;
-      const stats = statsOf(call.armId);
-      if (previous) {
-        tally(stats, previous.preferred, -1);
-      } else {
-        comparisons += 1;
-        stats.comparisons += 1;
-      }
-      tally(stats, preferred, 1);
-      // Set before anything is awaited: a second comparison arriving meanwhile replaces this one.
+      // Set before anything is awaited: a second comparison arriving meanwhile here replaces this one.
       call.comparison = { preferred, primaryScore: scores.primary, shadowScore: scores.shadow };
       await learning.observe({
         type: 'judgement',
@@ -563,8 +554,8 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
       };
     },
 
-    call(requestId) {
-      const call = stored.get(requestId);
+    async call(requestId) {
+      const call = await find(requestId);
       return call ? view(call) : undefined;
     },
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ChatDocument, type ChatSubscription } from '../../src/client/generated/graphql.js';
 import { createRng } from '../../src/router/random.js';
-import { startGateway, testConfigInput, type RunningGateway } from '../helpers/gateway.js';
+import { postGraphQL, startGateway, testConfigInput, type RunningGateway } from '../helpers/gateway.js';
 
 /**
  * Issue 14: "300 pinned chats with lying feedback from one client: honest users' satisfaction fell
@@ -119,5 +119,62 @@ describe('feedback poisoning by one client', { timeout: 240_000 }, () => {
     expect(defended.satisfaction).toBeGreaterThan(undefended.satisfaction + 0.15);
     // The defence costs the honest users nothing measurable: within 4 standard errors of a difference (0.16).
     expect(defended.satisfaction).toBeGreaterThan(baseline.satisfaction - 0.16);
+  });
+});
+
+/**
+ * The analyzer's flag (src/analyzer/feedback-disagreement.ts), end to end: 5 honest clients
+ * (liking an answer with its model's quality, as above) each rate every arm 10 times, then the
+ * attacker's 60 pinned chats (30 UP to the weakest arm, 30 DOWN to the best). The attacker has 30 feedbacks on the best arm, which the others rate ~90% positive:
+ * Fisher's p-value is about 0.1^30, so it is flagged; an honest client is flagged with probability
+ * at most 0.001 (the unit test measures that rate), so none of the 5 is.
+ */
+describe('the analyzer flags the client whose feedback disagrees', { timeout: 120_000 }, () => {
+  it('names the attacker in disagreeingClients and counts it in /metrics', async () => {
+    gateway = await startGateway({
+      config: testConfigInput({
+        cache: { enabled: false },
+        shadow: { rate: 0 },
+        reward: { latency: 0 },
+        analyzer: { disagreement: { intervalMs: 300 } },
+      }),
+    });
+    const honest = Array.from({ length: 5 }, (_, i) => clientFrom(gateway!.wsUrl, `127.0.0.${10 + i}`));
+    const attacker = clientFrom(gateway.wsUrl, '127.0.0.2');
+    clients.push(...honest, attacker);
+    const rng = createRng(2024);
+    // Each honest client rates every arm 10 times (pinned, as an evaluation would: honest feedback
+    // on every arm, where routing alone would mostly try one), so each is tested on four arms.
+    const arms = Object.keys(QUALITY);
+    for (let round = 0; round < 10 * arms.length; round++) {
+      await Promise.all(honest.map((client, c) => chatAndJudge(client, `question ${round}.${c}`, arms[(round + c) % arms.length], (arm) => rng() < QUALITY[arm]!)));
+    }
+
+    const QUERY = '{ disagreeingClients { clientsTested falsePositiveRate flagged { client pValue cellsTested worst { arm clientPositive clientFeedbacks othersPositive othersFeedbacks } } } }';
+    type View = { clientsTested: number; flagged: Array<{ client: string; pValue: number; worst: { arm: string; clientFeedbacks: number } }> };
+    const read = async () => ((await postGraphQL(gateway!.url, QUERY)).data as { disagreeingClients: View }).disagreeingClients;
+    const before = await read();
+    expect(before.flagged).toEqual([]);
+
+    for (let i = 0; i < 60; i++) {
+      const target = i % 2 === 0 ? 'weak' : 'best';
+      await chatAndJudge(attacker, `attack ${i}`, target, () => target === 'weak');
+    }
+    // The view is shared for intervalMs: at most that stale, then the attacker is in it.
+    let view = await read();
+    const deadline = Date.now() + 5_000;
+    while (view.flagged.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      view = await read();
+    }
+    console.log(`disagreement e2e: ${view.clientsTested} clients tested, flagged ${JSON.stringify(view.flagged)}`);
+    expect(view.flagged.map((f) => f.client)).toEqual(['anonymous@127.0.0.2']);
+    expect(view.flagged[0]!.pValue).toBeLessThan(1e-6);
+    expect(view.flagged[0]!.worst.clientFeedbacks).toBe(30);
+    // The honest clients were tested too, on four arms each, and passed.
+    expect(view.clientsTested).toBe(6);
+
+    const metrics = await (await fetch(gateway.url.replace('/graphql', '/metrics'))).text();
+    expect(metrics).toMatch(/^switchyard_disagreeing_clients 1$/m);
   });
 });

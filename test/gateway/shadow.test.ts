@@ -100,7 +100,7 @@ describe('shadow rate', () => {
     let shadowed = 0;
     for (const outcome of outcomes) {
       // Through the service: 300 round trips would only test the transport again.
-      const call = g.app.services.shadow.call(outcome.requestId);
+      const call = await g.app.services.shadow.call(outcome.requestId);
       if (!call) continue;
       shadowed += 1;
       expect(call.primaryArmId).toBe(outcome.arm);

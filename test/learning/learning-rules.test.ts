@@ -4,6 +4,7 @@ import { parseConfig } from '../../src/config/load-config.js';
 import type { OutcomeEvent } from '../../src/learning/learning-events.js';
 import { createLearningRules } from '../../src/learning/learning-rules.js';
 import { createLearningState } from '../../src/learning/learning-state.js';
+import { parseLearningSnapshot } from '../../src/learning/state-file.js';
 import { createStats } from '../../src/router/create-policy.js';
 import { createRewardCalculator } from '../../src/router/reward-calculator.js';
 
@@ -33,6 +34,7 @@ describe('learning rules', () => {
       stats: [{ kind: 'pull', armId: 'a', context: 'code' }],
       analyzer: [],
       operator: [],
+      shadow: [],
     });
   });
 
@@ -84,7 +86,7 @@ describe('learning rules', () => {
       shared: true,
       verdicts: [{ armId: 'a', context: 'code', score: 1, previous: null, costUsd: 0, latencyMs: 0 }],
     });
-    expect(lessons).toEqual({ stats: [], analyzer: [], operator: [] });
+    expect(lessons).toEqual({ stats: [], analyzer: [], operator: [], shadow: [] });
   });
 
   it('a comparison teaches both arms at once', () => {
@@ -103,6 +105,22 @@ describe('learning rules', () => {
       { kind: 'evidence', armId: 'a', context: 'code', reward: 0, weight: 2 },
       { kind: 'evidence', armId: 'b', context: 'code', reward: 1, weight: 2 },
     ]);
+    expect(lessons.shadow).toEqual([{ kind: 'comparison', armId: 'b', preferred: 'SHADOW', replaces: null }]);
+  });
+
+  it('a second comparison moves the shadow arm\'s tally from the verdict it replaces', () => {
+    const lessons = rules({
+      type: 'judgement',
+      kind: 'comparison',
+      requestId: 'r1',
+      client: null,
+      shared: false,
+      verdicts: [
+        { armId: 'a', context: 'code', score: 0.5, previous: 0, costUsd: 0, latencyMs: 0 },
+        { armId: 'b', context: 'code', score: 0.5, previous: 1, costUsd: 0, latencyMs: 0 },
+      ],
+    });
+    expect(lessons.shadow).toEqual([{ kind: 'comparison', armId: 'b', preferred: 'TIE', replaces: 'SHADOW' }]);
   });
 
   it('operator changes are operator lessons only', () => {
@@ -144,5 +162,32 @@ describe('learning state', () => {
     const restored = stateOf();
     restored.restore(state.snapshot());
     expect([restored.isArmEnabled('a'), restored.shadowRate()]).toEqual([false, 0.25]);
+  });
+
+  it('comparison tallies count each request once, as last judged, and survive a snapshot', () => {
+    const state = stateOf();
+    const comparison = (requestId: string, scores: [number, number], previous: [number, number] | null) =>
+      state.apply({
+        type: 'judgement',
+        kind: 'comparison',
+        requestId,
+        client: null,
+        shared: false,
+        verdicts: [
+          { armId: 'a', context: 'code', score: scores[0], previous: previous?.[0] ?? null, costUsd: 0, latencyMs: 0 },
+          { armId: 'b', context: 'code', score: scores[1], previous: previous?.[1] ?? null, costUsd: 0, latencyMs: 0 },
+        ],
+      });
+    comparison('r1', [1, 0], null);
+    comparison('r2', [0, 1], null);
+    comparison('r1', [0.5, 0.5], [1, 0]);
+    comparison('r1', [0, 1], [0.5, 0.5]);
+    const expected = { comparisons: 2, shadowPreferred: 2, primaryPreferred: 0, ties: 0 };
+    expect(state.comparisons().get('b')).toEqual(expected);
+    const restored = stateOf();
+    restored.restore(parseLearningSnapshot(JSON.parse(JSON.stringify(state.snapshot()))));
+    expect(restored.comparisons().get('b')).toEqual(expected);
+    restored.reset();
+    expect(restored.comparisons().size).toBe(0);
   });
 });

@@ -1,0 +1,179 @@
+import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import { RequestStoreUnavailableError } from '../chat/request-store.js';
+import { sharedRequestKey } from '../chat/shared-request-store.js';
+import type { LearningEvent } from '../learning/learning-events.js';
+import { preferenceOf, type Preference } from '../learning/learning-rules.js';
+import { JUDGEMENT_FIELD } from '../learning/redis-event-log.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * Where shadow calls are kept for `shadowCall` and for comparisons, for the feedback window.
+ *
+ * Embedded, an in-process LRU. With shared learning, each call is also written to its request's
+ * record in Redis (field `s` of `<keyPrefix>request:<id>`, the hash that expires with the feedback
+ * window), when it starts and when it ends, so any instance can show it and take its comparison.
+ * The last comparison is the record's field `cmp`: the learning log's append script swaps it,
+ * atomically with the append (src/learning/redis-event-log.ts), as it does feedback's `fb`. Calls
+ * run here stay in the local store too: Redis down, their comparisons still work here.
+ */
+
+export type ShadowCallStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** The comparison a call last got, as the scores its verdicts carried (primary's, shadow's). */
+export interface StoredComparison {
+  readonly preferred: Preference;
+  readonly primaryScore: number;
+  readonly shadowScore: number;
+}
+
+export interface ShadowCallRecord {
+  readonly requestId: string;
+  readonly armId: string;
+  readonly modelId: string;
+  readonly primaryArmId: string;
+  readonly context: string;
+  status: ShadowCallStatus;
+  text: string;
+  errorCode: string | null;
+  latencyMs: number | null;
+  ttftMs: number | null;
+  completionTokens: number;
+  costUsd: number;
+  readonly startedAt: number;
+  comparison: StoredComparison | null;
+}
+
+export interface ShadowCallStore {
+  /** Keeps a call this instance runs (the object its run goes on updating). */
+  add(call: ShadowCallRecord): void;
+  /** A call this instance ran, still remembered. */
+  get(requestId: string): ShadowCallRecord | undefined;
+  /**
+   * A call run here or, shared, by any instance; throws a RequestStoreUnavailableError when the
+   * shared store cannot be asked.
+   */
+  find(requestId: string): Promise<ShadowCallRecord | undefined>;
+  /** Makes the call's current state visible to other instances; never throws. */
+  save(call: ShadowCallRecord): Promise<void>;
+  /**
+   * Called once per learning event applied, whoever observed it: comparisons given on other
+   * instances keep the local copy's last comparison current, so that it still replaces the right
+   * one if Redis goes away.
+   */
+  applied(event: LearningEvent): void;
+}
+
+export interface SharedShadowCallStore extends ShadowCallStore {
+  /** Shares the calls whose sharing failed (Redis was away), with the comparison they hold: see SharedRequestStore.reshare. */
+  reshare(): Promise<void>;
+  close(): void;
+}
+
+export function comparisonOf(primaryScore: number, shadowScore: number): StoredComparison {
+  return { preferred: preferenceOf(primaryScore, shadowScore), primaryScore, shadowScore };
+}
+
+export function createShadowCallStore(options: { readonly maxCalls: number; readonly ttlMs: number }): ShadowCallStore {
+  const calls = new LRUCache<string, ShadowCallRecord>({
+    max: options.maxCalls,
+    ttl: options.ttlMs,
+    // A comparison must not keep an old call alive past its window.
+    updateAgeOnGet: false,
+  });
+  return {
+    add: (call) => void calls.set(call.requestId, call),
+    get: (id) => calls.get(id),
+    find: async (id) => calls.get(id),
+    save: async () => undefined,
+    applied(event) {
+      if (event.type !== 'judgement' || event.kind !== 'comparison') return;
+      const call = calls.get(event.requestId);
+      const [primary, shadow] = event.verdicts;
+      if (call && primary && shadow) call.comparison = comparisonOf(primary.score, shadow.score);
+    },
+  };
+}
+
+export interface SharedShadowCallStoreDeps {
+  readonly local: ShadowCallStore;
+  readonly redis: Redis;
+  readonly keyPrefix: string;
+  /** The feedback window: a call's record expires with its request's. */
+  readonly ttlMs: number;
+  readonly logger: Logger;
+  /** Whether calls that could not be shared may be shared now (see SharedRequestStoreDeps.canReshare). */
+  readonly canReshare: () => boolean;
+  /** Calls whose sharing failed are remembered for a reshare, at most this many (the newest). */
+  readonly maxUnshared: number;
+}
+
+const CALL_FIELD = 's';
+const COMPARISON_FIELD = JUDGEMENT_FIELD.comparison;
+const RESHARE_EVERY_MS = 250;
+
+type SharedCall = Omit<ShadowCallRecord, 'comparison'>;
+
+export function createSharedShadowCallStore(deps: SharedShadowCallStoreDeps): SharedShadowCallStore {
+  const { local, redis, logger } = deps;
+  const keyOf = (id: string) => sharedRequestKey(deps.keyPrefix, id);
+  const unshared = new Set<string>();
+
+  const write = async (call: ShadowCallRecord, withComparison: boolean) => {
+    const { comparison, ...shared } = call;
+    const key = keyOf(call.requestId);
+    const transaction = redis.multi().hset(key, CALL_FIELD, JSON.stringify(shared satisfies SharedCall));
+    if (withComparison && comparison) {
+      // The format of the log's judgement fields (a comparison's judge weight is always 1).
+      const given = { scores: [comparison.primaryScore, comparison.shadowScore], weights: [1, 1], comment: null, receivedAt: Date.now() };
+      transaction.hsetnx(key, COMPARISON_FIELD, JSON.stringify(given));
+    }
+    // NX: the request's own write sets its expiry (created + window); a call written first sets a
+    // near one (the call starts just after its request), never extends the request's.
+    await transaction.pexpireat(key, call.startedAt + deps.ttlMs, 'NX').exec();
+  };
+
+  async function reshare(): Promise<void> {
+    for (const id of [...unshared]) {
+      const call = local.get(id);
+      if (call) await write(call, true);
+      unshared.delete(id);
+    }
+  }
+  const timer = setInterval(() => {
+    if (unshared.size === 0 || !deps.canReshare()) return;
+    reshare().catch((error: unknown) => logger.debug({ err: (error as Error).message }, 'could not share shadow calls'));
+  }, RESHARE_EVERY_MS);
+  timer.unref();
+
+  return {
+    add: local.add,
+    get: local.get,
+    applied: local.applied,
+    async find(id) {
+      const here = local.get(id);
+      if (here) return here;
+      let fields: Array<string | null>;
+      try {
+        fields = await redis.hmget(keyOf(id), CALL_FIELD, COMPARISON_FIELD);
+      } catch (error) {
+        throw new RequestStoreUnavailableError(`the shared request store cannot be reached: ${(error as Error).message}`);
+      }
+      const [call, given] = fields;
+      if (!call) return undefined;
+      const scores = given ? (JSON.parse(given) as { scores: number[] }).scores : null;
+      return { ...(JSON.parse(call) as SharedCall), comparison: scores ? comparisonOf(scores[0]!, scores[1]!) : null };
+    },
+    async save(call) {
+      try {
+        await write(call, false);
+      } catch (error) {
+        logger.debug({ err: (error as Error).message, requestId: call.requestId }, 'could not share a shadow call');
+        unshared.add(call.requestId);
+        if (unshared.size > deps.maxUnshared) unshared.delete(unshared.values().next().value!);
+      }
+    },
+    reshare,
+    close: () => clearInterval(timer),
+  };
+}
