@@ -38,6 +38,18 @@ const variables = (i: number) => ({
   input: { messages: [{ role: 'USER' as const, content: `benchmark question ${i}` }], cache: false },
 });
 
+/**
+ * A run's rate and its process CPU per chat. The CPU figure moves far less with the other
+ * processes of a shared machine than the rate does (they take wall time, not this process's CPU),
+ * so its ratio says what Switchyard's own work costs when the rate's ratio is noisy.
+ */
+async function timedRun(run: () => ReturnType<typeof runAtConcurrency>) {
+  const cpu = process.cpuUsage();
+  const result = await run();
+  const used = process.cpuUsage(cpu);
+  return { ...summarize(result), cpuUsPerChat: (used.user + used.system) / result.durationsMs.length };
+}
+
 async function chatOnce(client: SwitchyardClient, i: number): Promise<ChatSubscription['chat'][]> {
   const events: ChatSubscription['chat'][] = [];
   for await (const result of client.subscribe(ChatDocument, variables(i))) {
@@ -70,20 +82,31 @@ async function compare(arms: number): Promise<void> {
       const ratios: number[] = [];
       const yardP50s: number[] = [];
       const bareP50s: number[] = [];
+      const bareCpu: number[] = [];
+      const yardCpu: number[] = [];
+      const cpuRatios: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const bareRun = summarize(await runAtConcurrency(CHATS, concurrency, (i) => chatOnce(bareClient, i)));
-        const yardRun = summarize(await runAtConcurrency(CHATS, concurrency, (i) => chatOnce(switchyard, i)));
+        const bareRun = await timedRun(() => runAtConcurrency(CHATS, concurrency, (i) => chatOnce(bareClient, i)));
+        const yardRun = await timedRun(() => runAtConcurrency(CHATS, concurrency, (i) => chatOnce(switchyard, i)));
         bareRates.push(bareRun.perSecond);
         yardRates.push(yardRun.perSecond);
         bareP50s.push(bareRun.p50);
         yardP50s.push(yardRun.p50);
         ratios.push(yardRun.perSecond / bareRun.perSecond);
+        bareCpu.push(bareRun.cpuUsPerChat);
+        yardCpu.push(yardRun.cpuUsPerChat);
+        cpuRatios.push(bareRun.cpuUsPerChat / yardRun.cpuUsPerChat);
       }
       console.log(
         `  concurrency ${String(concurrency).padStart(2)}: bare yoga ${median(bareRates).toFixed(0)} chats/s ` +
           `(p50 ${median(bareP50s).toFixed(2)} ms) | Switchyard ${median(yardRates).toFixed(0)} chats/s ` +
           `(p50 ${median(yardP50s).toFixed(2)} ms) | ratio Switchyard/bare ${median(ratios).toFixed(2)} ` +
           `(rounds ${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+      );
+      console.log(
+        `                  CPU per chat (process, client included): bare ${median(bareCpu).toFixed(0)} µs | ` +
+          `Switchyard ${median(yardCpu).toFixed(0)} µs | chats per CPU-second Switchyard/bare ${median(cpuRatios).toFixed(2)} ` +
+          `(rounds ${cpuRatios.map((r) => r.toFixed(2)).join(', ')})`,
       );
     }
   } finally {

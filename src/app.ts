@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
+import { createObjectiveTally } from './analyzer/objective-figures.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
 import { createSharedFeed } from './analyzer/shared-feed.js';
 import { createFeedbackDisagreement } from './analyzer/feedback-disagreement.js';
@@ -131,6 +132,7 @@ export function buildApp(deps: AppDeps): App {
     disagreeingClients: () => disagreement.get().flagged.length,
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
+  const objectives = createObjectiveTally({ maxObjectives: config.analyzer.maxObjectives });
   const disagreementDetector = createFeedbackDisagreement(config.analyzer.disagreement);
   // Once per interval for every reader (GraphQL, /metrics), not per request.
   const disagreement = createIntervalView(() => disagreementDetector.evaluate(), config.analyzer.disagreement.intervalMs);
@@ -252,6 +254,7 @@ export function buildApp(deps: AppDeps): App {
     influence,
     disagreement: disagreementDetector,
     shadow,
+    objectives,
     logger,
   });
 
@@ -267,7 +270,8 @@ export function buildApp(deps: AppDeps): App {
     spendEstimate: createSpendEstimator({
       config,
       pricing: (modelId) => models.view(modelId).pricing,
-      enabledArmIds: () => router.arms(undefined, 0).filter((arm) => arm.enabled).map((arm) => arm.id),
+      // The operator's switches, not router.arms(): that summarises every posterior.
+      enabledArmIds: () => config.arms.filter((arm) => learning.operator.isArmEnabled(arm.id)).map((arm) => arm.id),
     }),
   });
 
@@ -286,6 +290,7 @@ export function buildApp(deps: AppDeps): App {
     models,
     cache,
     analyzer,
+    objectives,
     banditView,
     metricsFeed,
     disagreement: () => disagreement.get(),

@@ -174,7 +174,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
       const slot = deps.capacity.admitChat();
       let admission: Admission;
       try {
-        admission = withSlot(await limiter.admit(principal, deps.spendEstimate(input)), slot);
+        admission = withSlot(await limiter.admit(principal, () => deps.spendEstimate(input)), slot);
       } catch (error) {
         slot.release();
         throw error;

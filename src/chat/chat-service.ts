@@ -19,6 +19,7 @@ import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
+import type { ObjectiveTally } from '../analyzer/objective-figures.js';
 import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
 import { objectiveProblem } from '../router/objectives.js';
 
@@ -99,6 +100,8 @@ export interface ChatServiceDeps {
   readonly disagreement?: Pick<FeedbackDisagreement, 'observe'>;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter;
+  /** Spend and quality per request objective (the analyzer's objectives report). */
+  readonly objectives?: ObjectiveTally;
   readonly logger: Logger;
   readonly now?: () => number;
   readonly newId?: () => string;
@@ -395,6 +398,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         tokenDigest: digest,
         status: 'streaming',
         decision: null,
+        objective: request.objective ?? null,
         shared: false,
         cached: false,
         cacheKey: null,
@@ -463,6 +467,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           logger.error({ err: error, requestId: record.id }, 'chat stream failed');
           throw error;
         } finally {
+          deps.objectives?.finished({
+            objective: record.objective,
+            armId: record.decision?.armId ?? null,
+            costUsd: record.metrics?.costUsd ?? 0,
+            error: record.status === 'failed',
+            cached: record.cached,
+          });
           logger.info(finishedRequestLog(record), 'request finished');
         }
       });
@@ -510,6 +521,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         ],
         comment: input.comment ?? null,
       });
+      deps.objectives?.judged(record.objective, score, previous);
       // Pinned feedback included: pinning is how one client aims its scores at one arm.
       if (!record.shared) {
         deps.disagreement?.observe({ client: record.client ?? 'unknown', armId: decision.armId, context: decision.context, score, previous });

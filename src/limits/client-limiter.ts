@@ -35,8 +35,11 @@ export interface SpendEstimate {
 }
 
 export interface ClientLimiter {
-  /** Admits a chat or throws LimitError (RATE_LIMITED, BUDGET_EXHAUSTED). */
-  admit(principal: Principal, spend: SpendEstimate): Promise<Admission>;
+  /**
+   * Admits a chat or throws LimitError (RATE_LIMITED, BUDGET_EXHAUSTED). `spend` is asked only
+   * when the principal has an hourly budget (most chats have none, and it reads every arm's price).
+   */
+  admit(principal: Principal, spend: () => SpendEstimate): Promise<Admission>;
 }
 
 const MINUTE_MS = 60_000;
@@ -46,6 +49,8 @@ const DAY_MS = 86_400_000;
 const MICRO_USD = 1_000_000;
 /** Nobody can tell when a stream ends; a client refused for concurrency may try again soon. */
 const STREAM_RETRY_MS = 1_000;
+/** What a principal without hourly budgets reserves: nothing (no budget counts it). */
+const NO_SPEND: SpendEstimate = { worstCaseUsd: 0, pinned: false };
 
 export function createClientLimiter(deps: {
   readonly store: LimiterStore;
@@ -85,7 +90,8 @@ export function createClientLimiter(deps: {
   };
 
   /** The hourly budgets this chat counts against, each holding its worst-case cost. */
-  async function reserveSpend(name: string, limits: Principal['limits'], spend: SpendEstimate) {
+  async function reserveSpend(name: string, limits: Principal['limits'], estimate: () => SpendEstimate) {
+    const spend = limits.budgetUsdPerHour === undefined && limits.pinnedBudgetUsdPerHour === undefined ? NO_SPEND : estimate();
     const reserved = toMicroUsd(spend.worstCaseUsd);
     const budgets: Array<{ limiter: WindowLimiter; usd: number; what: string }> = [];
     if (limits.budgetUsdPerHour !== undefined) {
