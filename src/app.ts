@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createPerformanceAnalyzer } from './analyzer/performance-analyzer.js';
+import { createObjectiveTally } from './analyzer/objective-figures.js';
 import { createMetricsRegistry } from './analyzer/prometheus.js';
 import { createSharedFeed } from './analyzer/shared-feed.js';
 import { createFeedbackDisagreement } from './analyzer/feedback-disagreement.js';
@@ -131,6 +132,7 @@ export function buildApp(deps: AppDeps): App {
     disagreeingClients: () => disagreement.get().flagged.length,
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
+  const objectives = createObjectiveTally({ maxObjectives: config.analyzer.maxObjectives });
   const disagreementDetector = createFeedbackDisagreement(config.analyzer.disagreement);
   // Once per interval for every reader (GraphQL, /metrics), not per request.
   const disagreement = createIntervalView(() => disagreementDetector.evaluate(), config.analyzer.disagreement.intervalMs);
@@ -222,6 +224,13 @@ export function buildApp(deps: AppDeps): App {
         maxUnshared: config.shadow.maxStoredCalls,
       })
     : null;
+  // One tally for feedback and comparisons: a client's share is of all its judgements.
+  const influence = createClientInfluence({
+    cap: config.feedback.clientShareCap,
+    pseudoWeight: config.feedback.clientSharePseudoWeight,
+    halfLife: config.feedback.clientShareHalfLife,
+    ignorePinned: config.feedback.ignorePinnedFeedback,
+  });
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -231,6 +240,7 @@ export function buildApp(deps: AppDeps): App {
     models,
     learning,
     calls: sharedShadowCalls ?? localShadowCalls,
+    influence,
     logger,
   });
   const chat = createChatService({
@@ -241,14 +251,10 @@ export function buildApp(deps: AppDeps): App {
     cache,
     singleFlight: createSingleFlight<AnswerEvent>(),
     learning,
-    influence: createClientInfluence({
-      cap: config.feedback.clientShareCap,
-      pseudoWeight: config.feedback.clientSharePseudoWeight,
-      halfLife: config.feedback.clientShareHalfLife,
-      ignorePinned: config.feedback.ignorePinnedFeedback,
-    }),
+    influence,
     disagreement: disagreementDetector,
     shadow,
+    objectives,
     logger,
   });
 
@@ -284,6 +290,7 @@ export function buildApp(deps: AppDeps): App {
     models,
     cache,
     analyzer,
+    objectives,
     banditView,
     metricsFeed,
     disagreement: () => disagreement.get(),

@@ -3,7 +3,7 @@ import { issueFeedbackToken } from '../auth/request-access.js';
 import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { FeedbackDisagreement } from '../analyzer/feedback-disagreement.js';
-import type { ClientInfluence } from '../learning/client-influence.js';
+import { verdictWeight, type ClientInfluence } from '../learning/client-influence.js';
 import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
 import type { CacheManager, CachedAnswer } from '../cache/cache-manager.js';
@@ -19,6 +19,7 @@ import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
+import type { ObjectiveTally } from '../analyzer/objective-figures.js';
 import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
 import { objectiveProblem } from '../router/objectives.js';
 
@@ -99,6 +100,8 @@ export interface ChatServiceDeps {
   readonly disagreement?: Pick<FeedbackDisagreement, 'observe'>;
   /** Sends a share of fresh routed requests to a second arm in the background. */
   readonly shadow?: ShadowRouter;
+  /** Spend and quality per request objective (the analyzer's objectives report). */
+  readonly objectives?: ObjectiveTally;
   readonly logger: Logger;
   readonly now?: () => number;
   readonly newId?: () => string;
@@ -395,6 +398,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         tokenDigest: digest,
         status: 'streaming',
         decision: null,
+        objective: request.objective ?? null,
         shared: false,
         cached: false,
         cacheKey: null,
@@ -463,6 +467,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           logger.error({ err: error, requestId: record.id }, 'chat stream failed');
           throw error;
         } finally {
+          deps.objectives?.finished({
+            objective: record.objective,
+            armId: record.decision?.armId ?? null,
+            costUsd: record.metrics?.costUsd ?? 0,
+            error: record.status === 'failed',
+            cached: record.cached,
+          });
           logger.info(finishedRequestLog(record), 'request finished');
         }
       });
@@ -483,8 +494,11 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const previous = record.feedback?.score ?? null;
       const decision = record.decision;
       // A replacement teaches at the weight of the judgement it replaces (and takes no more share).
-      const weight =
-        record.feedback?.weight ?? (record.shared ? 0 : influence.weigh(record.client ?? 'unknown', decision.context, decision.pinned));
+      const weight = verdictWeight(
+        influence,
+        { client: record.client ?? null, shared: record.shared, context: decision.context, pinned: decision.pinned },
+        record.feedback?.weight,
+      );
       // Set before anything is awaited: a second score arriving meanwhile replaces this one.
       record.feedback = { score, weight, comment: input.comment ?? null, receivedAt: Date.now() };
       const learned = !record.shared && weight > 0;
@@ -507,6 +521,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         ],
         comment: input.comment ?? null,
       });
+      deps.objectives?.judged(record.objective, score, previous);
       // Pinned feedback included: pinning is how one client aims its scores at one arm.
       if (!record.shared) {
         deps.disagreement?.observe({ client: record.client ?? 'unknown', armId: decision.armId, context: decision.context, score, previous });

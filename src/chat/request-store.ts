@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { RouteDecision } from '../router/adaptive-router.js';
 import type { RequestOwnership } from '../auth/request-access.js';
+import type { RequestObjective } from '../router/objectives.js';
 import type { ChatMetrics } from './chat-events.js';
 
 /**
@@ -26,6 +27,8 @@ export interface RequestRecord extends RequestOwnership {
   readonly client: string | null;
   status: RequestStatus;
   decision: RouteDecision | null;
+  /** The request's own trade-off (ChatInput.objective); null (or absent, in records kept before it existed): the configured one. */
+  readonly objective?: RequestObjective | null;
   /** Served from the cache or from another request's upstream call: teaches the bandit nothing. */
   shared: boolean;
   cached: boolean;

@@ -500,6 +500,8 @@ export const analyzerSchema = z
     hourBucketMs: z.number().int().positive().default(60_000),
     /** Distinct contexts tracked; samples of further contexts are folded into the context "(other)". */
     maxContexts: z.number().int().positive().default(50),
+    /** Distinct request objectives reported apart (ChatInput.objective); further ones are counted as "(other)". */
+    maxObjectives: z.number().int().positive().default(20),
     histogram: z
       .object({
         /** Smallest latency step the HDR histograms distinguish. */

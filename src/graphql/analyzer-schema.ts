@@ -121,7 +121,7 @@ const RecommendationRef = builder.objectRef<Recommendation>('Recommendation').im
   }),
 });
 
-const AnalyzerRef = builder.objectRef<AnalyzerSnapshot>('Analyzer').implement({
+export const AnalyzerRef = builder.objectRef<AnalyzerSnapshot>('Analyzer').implement({
   description: 'Performance figures per arm, model and context over rolling windows, with recommendations.',
   fields: (t) => ({
     generatedAt: t.string({ resolve: (s) => new Date(s.generatedAt).toISOString() }),

@@ -2,6 +2,7 @@ import type { WarmStarter } from '../learning/warm-start.js';
 import type { BanditView } from '../analyzer/bandit-view.js';
 import type { AnalyzerSnapshot, PerformanceAnalyzer } from '../analyzer/performance-analyzer.js';
 import type { SharedFeed } from '../analyzer/shared-feed.js';
+import type { ObjectiveTally } from '../analyzer/objective-figures.js';
 import type { DisagreementView } from '../analyzer/feedback-disagreement.js';
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { Principal } from '../auth/principal.js';
@@ -20,6 +21,8 @@ export interface GraphQLServices {
   readonly models: ModelManager;
   readonly cache: CacheManager;
   readonly analyzer: PerformanceAnalyzer;
+  /** Spend and quality per request objective (Analyzer.objectives). */
+  readonly objectives: ObjectiveTally;
   /** The bandit's figures for the analyzer (bounded to the busiest contexts). */
   readonly banditView: () => BanditView;
   /** Analyzer snapshots computed once per interval for every `metrics` subscriber. */

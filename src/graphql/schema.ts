@@ -7,6 +7,7 @@ import './chat-schema.js';
 import './disagreement-schema.js';
 import './feedback-schema.js';
 import './models-schema.js';
+import './objectives-schema.js';
 import './shadow-schema.js';
 import './warm-start-schema.js';
 

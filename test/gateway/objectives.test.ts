@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnalyzerObjectivesDocument, ChatDocument, SubmitFeedbackDocument, type ChatInput } from '../../src/client/generated/graphql.js';
 import { startGateway, subscribeSse, testConfigInput, type RunningGateway } from '../helpers/gateway.js';
 
 const CHAT = `subscription ($input: ChatInput!) {
@@ -53,5 +54,61 @@ describe('per-request objectives on ChatInput', () => {
       const event = results[0]?.data?.chat as { code?: string } | undefined;
       expect([...codes, event?.code]).toContain('INVALID_OBJECTIVE');
     }
+  });
+});
+
+describe('spend and quality per objective in the analyzer', () => {
+  let gateway: RunningGateway;
+  beforeAll(async () => {
+    gateway = await startGateway({ config: testConfigInput({ cache: { enabled: false } }) });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  /** A whole chat over graphql-ws, then the given feedback score; the serving arm. */
+  async function served(content: string, objective: ChatInput['objective'], score: number): Promise<string> {
+    let route: { requestId: string; feedbackToken: string; arm: string } | undefined;
+    for await (const result of gateway.client.subscribe(ChatDocument, { input: { messages: [{ role: 'USER', content }], cache: false, objective } })) {
+      const event = result.data!.chat;
+      if (event.__typename === 'ChatRoute') route = event;
+    }
+    await gateway.client.request(SubmitFeedbackDocument, { input: { requestId: route!.requestId, feedbackToken: route!.feedbackToken, score } });
+    return route!.arm;
+  }
+
+  it('groups requests by objective, those without one under the default, with their spend, quality and arms', async () => {
+    const arms = { default: [] as string[], ceiling: [] as string[] };
+    for (let i = 0; i < 4; i++) arms.default.push(await served(`plain ${i}`, undefined, 1));
+    // An empty objective is no objective: the default group.
+    arms.default.push(await served('empty objective', {}, 0));
+    for (let i = 0; i < 3; i++) arms.ceiling.push(await served(`cheap ${i}`, { maxCostUsd: 1e-12 }, i === 0 ? 0 : 0.5));
+    const { analyzer } = await gateway.client.request(AnalyzerObjectivesDocument, {});
+    const [first, second, ...rest] = analyzer.objectives;
+    expect(rest).toEqual([]);
+    expect(first).toMatchObject({ objective: 'default', costWeight: null, maxCostUsd: null, requests: 5, errors: 0, judged: 5, meanQuality: 0.8 });
+    expect(second).toMatchObject({ objective: 'maxCostUsd=1e-12', maxCostUsd: 1e-12, requests: 3, judged: 3 });
+    expect(second!.meanQuality).toBeCloseTo(1 / 3, 4);
+    for (const [group, figures] of [[arms.default, first!], [arms.ceiling, second!]] as const) {
+      expect(figures.arms.reduce((sum, a) => sum + a.requests, 0)).toBe(group.length);
+      for (const a of figures.arms) expect(a.requests).toBe(group.filter((arm) => arm === a.arm).length);
+      expect(figures.spendUsd).toBeGreaterThan(0);
+      expect(figures.meanCostUsd).toBeCloseTo(figures.spendUsd / figures.requests, 12);
+    }
+  });
+
+  it('a second score for the same request replaces the first in the mean', async () => {
+    let route: { requestId: string; feedbackToken: string } | undefined;
+    for await (const result of gateway.client.subscribe(ChatDocument, {
+      input: { messages: [{ role: 'USER', content: 'rescored' }], cache: false, objective: { costWeight: 2 } },
+    })) {
+      const event = result.data!.chat;
+      if (event.__typename === 'ChatRoute') route = event;
+    }
+    for (const score of [0, 1]) {
+      await gateway.client.request(SubmitFeedbackDocument, { input: { requestId: route!.requestId, feedbackToken: route!.feedbackToken, score } });
+    }
+    const { analyzer } = await gateway.client.request(AnalyzerObjectivesDocument, {});
+    expect(analyzer.objectives.find((o) => o.objective === 'costWeight=2')).toMatchObject({ costWeight: 2, requests: 1, judged: 1, meanQuality: 1 });
   });
 });
