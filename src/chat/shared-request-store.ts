@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { isConnectionSession } from '../server/request-session.js';
 import {
   MAX_RECENT_PER_SESSION,
   RequestStoreUnavailableError,
@@ -69,7 +70,7 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
       transaction.hsetnx(key, 'fb', JSON.stringify(given));
     }
     transaction.pexpireat(key, record.createdAt + deps.ttlMs);
-    if (record.session !== null) {
+    if (record.session !== null && !isConnectionSession(record.session)) {
       // Listed for the session on every instance: the newest MAX_RECENT_PER_SESSION, for the window.
       const listed = sessionOf(record.session);
       transaction
@@ -123,6 +124,7 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
     add: local.add,
     get: local.get,
     async recent(session, limit) {
+      if (isConnectionSession(session)) return local.recent(session, limit);
       // Local first: it has this instance's requests still streaming, and the latest scores given here.
       const here = await local.recent(session, limit);
       let shared: RequestRecord[] = [];

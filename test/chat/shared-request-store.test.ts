@@ -78,6 +78,12 @@ describe.skipIf(skipWithoutRedis())('shared request store: recentRequests across
     expect((await a.recent('session:s', 10)).map((r) => r.id)).toEqual(['r4', 'r2', 'r1']);
     expect((await a.recent('session:s', 2)).map((r) => r.id)).toEqual(['r4', 'r2']);
     expect((await b.recent('session:other', 10)).map((r) => r.id)).toEqual(['r3']);
+    // A WebSocket connection's session lives on one instance: not listed in Redis.
+    const onConnection = record('r6', 'connection:c1', now);
+    a.add(onConnection);
+    await a.save(onConnection);
+    expect((await a.recent('connection:c1', 10)).map((r) => r.id)).toEqual(['r6']);
+    expect(await clients[0]!.exists('test:session:connection:c1')).toBe(0);
     // The shared listing expires with the window.
     const ttl = await clients[0]!.pttl('test:session:session:s');
     expect(ttl).toBeGreaterThan(TTL_MS - 5_000);
