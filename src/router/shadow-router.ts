@@ -19,8 +19,8 @@ import { createShadowCallStore, type ShadowCallRecord, type ShadowCallStatus, ty
  * See docs/shadow.md.
  */
 
+/** An unknown, expired or not-provably-yours request is refused before this, by the chat gate (REQUEST_NOT_FOUND). */
 export type ShadowErrorCode =
-  | 'REQUEST_NOT_FOUND'
   | 'NO_SHADOW'
   | 'REQUEST_NOT_COMPLETED'
   | 'SHADOW_NOT_COMPLETED'
