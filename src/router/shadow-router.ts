@@ -373,6 +373,8 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     const settled = new Promise<void>((resolve) => (settle = resolve));
     inFlight.set(call, { controller, settled });
     schedule(() => {
+      // Shared as running first (off the primary's path), so that another instance asked meanwhile says so, not "no shadow".
+      void stored.save(call);
       run(call, candidate, controller.signal)
         .catch((error: unknown) => logger.error({ err: error, arm: call.armId }, 'shadow bookkeeping failed'))
         .finally(() => {
@@ -496,8 +498,6 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         stored.add(call);
         calls += 1;
         statsOf(armId).calls += 1;
-        // Shared as running at once, so that another instance asked meanwhile says so (not "no shadow").
-        void stored.save(call);
         start(call, candidate);
       } catch (error) {
         logger.error({ err: error, requestId: candidate.requestId }, 'shadow selection failed');
