@@ -224,6 +224,13 @@ export function buildApp(deps: AppDeps): App {
         maxUnshared: config.shadow.maxStoredCalls,
       })
     : null;
+  // One tally for feedback and comparisons: a client's share is of all its judgements.
+  const influence = createClientInfluence({
+    cap: config.feedback.clientShareCap,
+    pseudoWeight: config.feedback.clientSharePseudoWeight,
+    halfLife: config.feedback.clientShareHalfLife,
+    ignorePinned: config.feedback.ignorePinnedFeedback,
+  });
   const shadow = createShadowRouter({
     config: config.shadow,
     arms: config.arms,
@@ -233,6 +240,7 @@ export function buildApp(deps: AppDeps): App {
     models,
     learning,
     calls: sharedShadowCalls ?? localShadowCalls,
+    influence,
     logger,
   });
   const chat = createChatService({
@@ -243,12 +251,7 @@ export function buildApp(deps: AppDeps): App {
     cache,
     singleFlight: createSingleFlight<AnswerEvent>(),
     learning,
-    influence: createClientInfluence({
-      cap: config.feedback.clientShareCap,
-      pseudoWeight: config.feedback.clientSharePseudoWeight,
-      halfLife: config.feedback.clientShareHalfLife,
-      ignorePinned: config.feedback.ignorePinnedFeedback,
-    }),
+    influence,
     disagreement: disagreementDetector,
     shadow,
     objectives,

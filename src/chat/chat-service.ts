@@ -3,7 +3,7 @@ import { issueFeedbackToken } from '../auth/request-access.js';
 import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { FeedbackDisagreement } from '../analyzer/feedback-disagreement.js';
-import type { ClientInfluence } from '../learning/client-influence.js';
+import { verdictWeight, type ClientInfluence } from '../learning/client-influence.js';
 import type { Learning } from '../learning/learning.js';
 import type { Logger } from '../logger.js';
 import type { CacheManager, CachedAnswer } from '../cache/cache-manager.js';
@@ -82,7 +82,7 @@ export interface ChatService {
   /** A request served by this instance. */
   localRequest(id: string): RequestRecord | undefined;
   /** The session's most recent requests, newest first. */
-  recentRequests(session: string, limit: number): RequestRecord[];
+  recentRequests(session: string, limit: number): Promise<RequestRecord[]>;
 }
 
 export interface ChatServiceDeps {
@@ -494,8 +494,11 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       const previous = record.feedback?.score ?? null;
       const decision = record.decision;
       // A replacement teaches at the weight of the judgement it replaces (and takes no more share).
-      const weight =
-        record.feedback?.weight ?? (record.shared ? 0 : influence.weigh(record.client ?? 'unknown', decision.context, decision.pinned));
+      const weight = verdictWeight(
+        influence,
+        { client: record.client ?? null, shared: record.shared, context: decision.context, pinned: decision.pinned },
+        record.feedback?.weight,
+      );
       // Set before anything is awaited: a second score arriving meanwhile replaces this one.
       record.feedback = { score, weight, comment: input.comment ?? null, receivedAt: Date.now() };
       const learned = !record.shared && weight > 0;

@@ -45,7 +45,9 @@ const ShadowSkips = builder.objectRef<ShadowStats['skipped']>('ShadowSkips').imp
 });
 
 const ShadowArm = builder.objectRef<ShadowArmStats>('ShadowArm').implement({
-  description: "One arm's shadow calls and the comparisons in which it was the shadow.",
+  description:
+    "One arm's shadow calls (those this instance ran) and the comparisons in which it was the shadow " +
+    '(with shared learning, taken by any instance: the same on every replica).',
   fields: (t) => ({
     arm: t.exposeID('armId'),
     model: t.exposeID('modelId'),
@@ -63,7 +65,10 @@ const ShadowArm = builder.objectRef<ShadowArmStats>('ShadowArm').implement({
 });
 
 const Shadow = builder.objectRef<ShadowStats>('Shadow').implement({
-  description: 'Shadow routing: a share of routed requests also answered, in the background, by a second arm.',
+  description:
+    'Shadow routing: a share of routed requests also answered, in the background, by a second arm. ' +
+    'The selection, call and spend figures are this instance\'s (each instance shadows its own traffic, ' +
+    'within its own budget); the comparison figures are learnt from the event log, the same on every replica.',
   fields: (t) => ({
     rate: t.exposeFloat('rate', { description: 'Share of eligible requests selected for shadowing.' }),
     arm: t.exposeString('arm', { description: '"uncertain" (the other arm with the most uncertain posterior) or an arm id.' }),

@@ -85,3 +85,25 @@ export function createClientInfluence(options: ClientInfluenceOptions): ClientIn
     },
   };
 }
+
+/** A judged request as its judgement's weight depends on it. */
+export interface JudgedRequest {
+  /** Who judges (key id, or anonymous@address); null when unknown. */
+  readonly client: string | null;
+  /** The answer came from the cache or another request's call: it says nothing of the arm's choice. */
+  readonly shared: boolean;
+  readonly context: string;
+  readonly pinned: boolean;
+}
+
+/**
+ * The weight of one verdict of a client's judgement, for feedback (one verdict) and comparisons
+ * (one per arm compared) alike: a verdict that replaces one by the same judge keeps that one's
+ * weight (a second opinion takes no more share); a shared answer weighs 0; otherwise the client's
+ * capped weight now (counted at once against its share).
+ */
+export function verdictWeight(influence: ClientInfluence, judged: JudgedRequest, replacedWeight: number | null | undefined): number {
+  if (replacedWeight !== null && replacedWeight !== undefined) return replacedWeight;
+  if (judged.shared) return 0;
+  return influence.weigh(judged.client ?? 'unknown', judged.context, judged.pinned);
+}

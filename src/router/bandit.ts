@@ -170,7 +170,6 @@ const logit = (p: number) => {
   const q = Math.min(1 - RATE_FLOOR, Math.max(RATE_FLOOR, p));
   return Math.log(q / (1 - q));
 };
-const logistic = (x: number) => 1 / (1 + Math.exp(-x));
 
 export function parentContext(context: string): string {
   if (context === GLOBAL_CONTEXT) return GLOBAL_CONTEXT;
@@ -293,15 +292,18 @@ export function createContextualStats(options: ContextualStatsOptions) {
   // Results of readChain, valid until the next read. Fields of one object rather than variables of
   // the closure: V8 boxes every double written to a closure variable, but updates an object's
   // double fields in place, which keeps the reads allocation-free.
-  const out = { alpha: 0, beta: 0, cost: 0, latency: 0 };
+  const out = { alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, cost: 0, latency: 0 };
 
   // The chain of the context last read, root last: the same for every arm of one decision, so it
-  // is resolved once per context and version rather than once per arm and level.
+  // is resolved once per context and version rather than once per arm and level; with it, each
+  // level's shift of the logit prior mean (logit rate here - logit rate of the parent), as the
+  // factor exp(shift) it multiplies the odds by.
   let chainContext: string | null = null;
   let chainVersion = -1;
   let chainLength = 0;
   const chainIds: string[] = [];
   const chainNodes: Array<ContextNode | undefined> = [];
+  let chainOddsFactors = new Float64Array(8);
   const resolveChain = (context: string): void => {
     if (context === chainContext && chainVersion === version) return;
     let current = context;
@@ -313,6 +315,12 @@ export function createContextualStats(options: ContextualStatsOptions) {
       chainLength++;
       if (current === GLOBAL_CONTEXT) break;
       current = n ? n.parent : parentContext(current);
+    }
+    if (chainOddsFactors.length < chainLength) chainOddsFactors = new Float64Array(2 * chainLength);
+    if (hierarchyStrength !== 0) {
+      for (let level = 0; level < chainLength - 1; level++) {
+        chainOddsFactors[level] = Math.exp(logitRate(chainIds[level]!) - logitRate(chainIds[level + 1]!));
+      }
     }
     chainContext = context;
     chainVersion = version;
@@ -333,15 +341,31 @@ export function createContextualStats(options: ContextualStatsOptions) {
    * several half-lives, where counted once it is re-explored like under exact Thompson sampling.
    */
   const readChain = (armId: string, context: string, evidenceScale: number): boolean => {
+    const known = readLevels(armId, context);
+    if (evidenceScale !== 1) {
+      out.alpha += (evidenceScale - 1) * out.recentAlpha;
+      out.beta += (evidenceScale - 1) * out.recentBeta;
+    }
+    return known;
+  };
+
+  /**
+   * readChain without sharpening: out.alpha/out.beta unsharpened, and out.recentAlpha/out.recentBeta
+   * the context's own recent evidence that sharpening by k adds k - 1 times.
+   */
+  const readLevels = (armId: string, context: string): boolean => {
     resolveChain(context);
     let alpha = prior.alpha;
     let beta = prior.beta;
+    let recentAlpha = 0;
+    let recentBeta = 0;
     let known = false;
     let cost = 0;
     let latency = 0;
+    const priors = armPriors?.get(armId);
     for (let level = chainLength - 1; level >= 0; level--) {
       const n = chainNodes[level];
-      const configured = armPriors?.get(armId)?.get(chainIds[level]!);
+      const configured = priors?.get(chainIds[level]!);
       if (configured) {
         alpha = configured.alpha;
         beta = configured.beta;
@@ -350,7 +374,10 @@ export function createContextualStats(options: ContextualStatsOptions) {
           alpha = prior.alpha;
           beta = prior.beta;
         } else {
-          const mean = logistic(logit(alpha / (alpha + beta)) + logitRate(chainIds[level]!) - logitRate(chainIds[level + 1]!));
+          // logistic(logit(parent mean) + shift), as odds: parent odds times exp(shift); no log or exp per arm.
+          const parentMean = Math.min(1 - RATE_FLOOR, Math.max(RATE_FLOOR, alpha / (alpha + beta)));
+          const scaled = parentMean * chainOddsFactors[level]!;
+          const mean = scaled / (scaled + 1 - parentMean);
           alpha = Math.max(1e-3, hierarchyStrength * mean);
           beta = Math.max(1e-3, hierarchyStrength * (1 - mean));
         }
@@ -358,13 +385,11 @@ export function createContextualStats(options: ContextualStatsOptions) {
       const found = n?.arms.get(armId);
       if (!found) continue;
       const e = bringUpToDate(n!, found);
-      const extra = level === 0 ? evidenceScale - 1 : 0;
-      if (extra === 0) {
-        alpha = alpha + e.alpha;
-        beta = beta + e.beta;
-      } else {
-        alpha = alpha + e.alpha + extra * Math.min(e.alpha, e.recentAlpha);
-        beta = beta + e.beta + extra * Math.min(e.beta, e.recentBeta);
+      alpha = alpha + e.alpha;
+      beta = beta + e.beta;
+      if (level === 0) {
+        recentAlpha = Math.min(e.alpha, e.recentAlpha);
+        recentBeta = Math.min(e.beta, e.recentBeta);
       }
       const weight = e.operationalWeight;
       if (known) {
@@ -378,9 +403,52 @@ export function createContextualStats(options: ContextualStatsOptions) {
     }
     out.alpha = alpha;
     out.beta = beta;
+    out.recentAlpha = recentAlpha;
+    out.recentBeta = recentBeta;
     out.cost = cost;
     out.latency = latency;
     return known;
+  };
+
+  /**
+   * Readings of the arms in the context last read, kept until the statistics change (the version)
+   * or another context is read: one routing decision reads each candidate for the policy's draw
+   * and again for the confidence, and decisions in the same context between two events read the
+   * same values. One object per arm, reused: allocation-free once every arm was read.
+   */
+  interface CachedReading {
+    generation: number;
+    alpha: number;
+    beta: number;
+    recentAlpha: number;
+    recentBeta: number;
+    penalty: number;
+  }
+  const readings = new Map<string, CachedReading>();
+  let readingsContext: string | null = null;
+  let readingsVersion = -1;
+  let generation = 0;
+  const cachedReading = (armId: string, context: string): CachedReading => {
+    if (context !== readingsContext || version !== readingsVersion) {
+      generation++;
+      readingsContext = context;
+      readingsVersion = version;
+    }
+    let r = readings.get(armId);
+    if (r === undefined) {
+      r = { generation: -1, alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, penalty: 0 };
+      readings.set(armId, r);
+    }
+    if (r.generation !== generation) {
+      const known = readLevels(armId, context);
+      r.alpha = out.alpha;
+      r.beta = out.beta;
+      r.recentAlpha = out.recentAlpha;
+      r.recentBeta = out.recentBeta;
+      r.penalty = penaltyOfRead(known, reference());
+      r.generation = generation;
+    }
+    return r;
   };
 
   const posterior = (armId: string, context: string, evidenceScale = 1): Posterior => {
@@ -448,10 +516,10 @@ export function createContextualStats(options: ContextualStatsOptions) {
      * penalty in the context, without allocating: the returned object is reused by the next call.
      */
     read(armId: string, context: string, evidenceScale = 1): Readonly<ArmReading> {
-      const known = readChain(armId, context, evidenceScale);
-      reading.alpha = out.alpha;
-      reading.beta = out.beta;
-      reading.penalty = penaltyOfRead(known, reference());
+      const r = cachedReading(armId, context);
+      reading.alpha = r.alpha + (evidenceScale - 1) * r.recentAlpha;
+      reading.beta = r.beta + (evidenceScale - 1) * r.recentBeta;
+      reading.penalty = r.penalty;
       return reading;
     },
     /**
@@ -459,13 +527,11 @@ export function createContextualStats(options: ContextualStatsOptions) {
      * standard deviation written at the candidate's index. What routing confidence reads.
      */
     utilities(candidates: readonly string[], context: string, means: Float64Array, sds: Float64Array): void {
-      const ref = reference();
       for (let i = 0; i < candidates.length; i++) {
-        const id = candidates[i]!;
-        const known = readChain(id, context, 1);
-        const n = out.alpha + out.beta;
-        means[i] = out.alpha / n - penaltyOfRead(known, ref);
-        sds[i] = Math.sqrt((out.alpha * out.beta) / (n * n * (n + 1)));
+        const r = cachedReading(candidates[i]!, context);
+        const n = r.alpha + r.beta;
+        means[i] = r.alpha / n - r.penalty;
+        sds[i] = Math.sqrt((r.alpha * r.beta) / (n * n * (n + 1)));
       }
     },
     recordPull(armId: string, context: string): void {

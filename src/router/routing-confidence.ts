@@ -17,7 +17,10 @@
  *
  * Cost: O(nodes * arms) normal CDFs in the worst case, far fewer in practice: rivals that are
  * certainly below every node are skipped, and nodes are visited from the top so the walk stops
- * once the product has vanished (it only falls as U_i falls).
+ * once the product has vanished (it only falls as U_i falls). Each CDF inside the quadrature is
+ * read from a table (linear interpolation, error < 5e-7: below the quadrature's by far), which
+ * costs a few multiplications where the erfc fit costs an exp and a dozen: at 64 arms the
+ * quadrature was 14% of route() with the fit.
  */
 
 /** The standard normal CDF, via erfc (Numerical Recipes' Chebyshev fit: fractional error < 1.2e-7). */
@@ -39,6 +42,28 @@ export function normalCdf(z: number): number {
                     t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return 0.5 * (x >= 0 ? r : 2 - r);
+}
+
+/** The table spans [-TABLE_Z, TABLE_Z]: past it the CDF is 0 or 1 to within 1e-15. */
+const TABLE_Z = 8;
+/** Points per unit of z: the linear interpolation's error is at most h^2/8 * max|phi'| = 4.6e-7. */
+const TABLE_STEPS = 256;
+const TABLE_LAST = 2 * TABLE_Z * TABLE_STEPS;
+const cdfTable = (() => {
+  const table = new Float64Array(TABLE_LAST + 2);
+  for (let i = 0; i <= TABLE_LAST; i++) table[i] = normalCdf(i / TABLE_STEPS - TABLE_Z);
+  table[TABLE_LAST + 1] = 1;
+  return table;
+})();
+
+/** {@link normalCdf} from the table: error < 5e-7. */
+function tableCdf(z: number): number {
+  const t = (z + TABLE_Z) * TABLE_STEPS;
+  if (!(t > 0)) return 0;
+  if (t >= TABLE_LAST) return 1;
+  const i = t | 0;
+  const low = cdfTable[i]!;
+  return low + (t - i) * (cdfTable[i + 1]! - low);
 }
 
 /** Standard normal quantiles at the midpoints (k + 0.5) / n, by bisection on {@link normalCdf}. */
@@ -69,7 +94,10 @@ export interface RoutingConfidence {
    * and standard deviation `sds[j]`, j < count. Allocates nothing.
    */
   probabilityBest(chosen: number, count: number, means: Float64Array, sds: Float64Array): number;
-  /** Worst-case quadrature error (the normal approximation comes on top, see docs/learning.md). */
+  /**
+   * Worst-case quadrature error (the CDF table's < 5e-7 and the normal approximation come on top,
+   * see docs/learning.md).
+   */
   readonly quadratureError: number;
 }
 
@@ -77,14 +105,14 @@ export function createRoutingConfidence(nodes = 16): RoutingConfidence {
   const z = midpointQuantiles(nodes);
   // Rivals that matter for the current call, reused across calls (grown when arms are added).
   let rivalMeans = new Float64Array(16);
-  let rivalSds = new Float64Array(16);
+  let rivalPrecisions = new Float64Array(16);
   return {
     quadratureError: 1 / (2 * nodes),
     probabilityBest(chosen, count, means, sds) {
       if (count <= 1) return 1;
       if (rivalMeans.length < count) {
         rivalMeans = new Float64Array(count * 2);
-        rivalSds = new Float64Array(count * 2);
+        rivalPrecisions = new Float64Array(count * 2);
       }
       const m = means[chosen]!;
       const s = sds[chosen]!;
@@ -100,14 +128,14 @@ export function createRoutingConfidence(nodes = 16): RoutingConfidence {
         // Certainly below at every node: its CDF is 1 throughout.
         if ((lowest - mj) / sj > CERTAIN_Z) continue;
         rivalMeans[rivals] = mj;
-        rivalSds[rivals] = sj;
+        rivalPrecisions[rivals] = 1 / sj;
         rivals++;
       }
       let sum = 0;
       for (let k = nodes - 1; k >= 0; k--) {
         const x = m + s * z[k]!;
         let product = 1;
-        for (let j = 0; j < rivals && product > VANISHED; j++) product *= normalCdf((x - rivalMeans[j]!) / rivalSds[j]!);
+        for (let j = 0; j < rivals && product > VANISHED; j++) product *= tableCdf((x - rivalMeans[j]!) * rivalPrecisions[j]!);
         if (product <= VANISHED) break;
         sum += product;
       }

@@ -25,6 +25,8 @@ export interface StoredComparison {
   readonly preferred: Preference;
   readonly primaryScore: number;
   readonly shadowScore: number;
+  /** The judge's weight of each verdict (primary's, shadow's; src/learning/client-influence.ts); a replacement reuses them. */
+  readonly weights: readonly [number, number];
 }
 
 export interface ShadowCallRecord {
@@ -70,8 +72,8 @@ export interface SharedShadowCallStore extends ShadowCallStore {
   close(): void;
 }
 
-export function comparisonOf(primaryScore: number, shadowScore: number): StoredComparison {
-  return { preferred: preferenceOf(primaryScore, shadowScore), primaryScore, shadowScore };
+export function comparisonOf(primaryScore: number, shadowScore: number, weights: readonly [number, number] = [1, 1]): StoredComparison {
+  return { preferred: preferenceOf(primaryScore, shadowScore), primaryScore, shadowScore, weights };
 }
 
 export function createShadowCallStore(options: { readonly maxCalls: number; readonly ttlMs: number }): ShadowCallStore {
@@ -90,7 +92,7 @@ export function createShadowCallStore(options: { readonly maxCalls: number; read
       if (event.type !== 'judgement' || event.kind !== 'comparison') return;
       const call = calls.get(event.requestId);
       const [primary, shadow] = event.verdicts;
-      if (call && primary && shadow) call.comparison = comparisonOf(primary.score, shadow.score);
+      if (call && primary && shadow) call.comparison = comparisonOf(primary.score, shadow.score, [primary.weight ?? 1, shadow.weight ?? 1]);
     },
   };
 }
@@ -124,8 +126,8 @@ export function createSharedShadowCallStore(deps: SharedShadowCallStoreDeps): Sh
     const key = keyOf(call.requestId);
     const transaction = redis.multi().hset(key, CALL_FIELD, JSON.stringify(shared satisfies SharedCall));
     if (withComparison && comparison) {
-      // The format of the log's judgement fields (a comparison's judge weight is always 1).
-      const given = { scores: [comparison.primaryScore, comparison.shadowScore], weights: [1, 1], comment: null, receivedAt: Date.now() };
+      // The format of the log's judgement fields.
+      const given = { scores: [comparison.primaryScore, comparison.shadowScore], weights: comparison.weights, comment: null, receivedAt: Date.now() };
       transaction.hsetnx(key, COMPARISON_FIELD, JSON.stringify(given));
     }
     // NX: the request's own write sets its expiry (created + window); a call written first sets a
@@ -161,8 +163,9 @@ export function createSharedShadowCallStore(deps: SharedShadowCallStoreDeps): Sh
       }
       const [call, given] = fields;
       if (!call) return undefined;
-      const scores = given ? (JSON.parse(given) as { scores: number[] }).scores : null;
-      return { ...(JSON.parse(call) as SharedCall), comparison: scores ? comparisonOf(scores[0]!, scores[1]!) : null };
+      const found = given ? (JSON.parse(given) as { scores: number[]; weights?: number[] }) : null;
+      const comparison = found ? comparisonOf(found.scores[0]!, found.scores[1]!, [found.weights?.[0] ?? 1, found.weights?.[1] ?? 1]) : null;
+      return { ...(JSON.parse(call) as SharedCall), comparison };
     },
     async save(call) {
       try {

@@ -1,3 +1,4 @@
+import { verdictWeight, type ClientInfluence } from '../learning/client-influence.js';
 import { CodedError } from '../coded-error.js';
 import { RequestStoreUnavailableError } from '../chat/request-store.js';
 import type { ArmConfig, ShadowConfig } from '../config/schema.js';
@@ -18,8 +19,8 @@ import { createShadowCallStore, type ShadowCallRecord, type ShadowCallStatus, ty
  * See docs/shadow.md.
  */
 
+/** An unknown, expired or not-provably-yours request is refused before this, by the chat gate (REQUEST_NOT_FOUND). */
 export type ShadowErrorCode =
-  | 'REQUEST_NOT_FOUND'
   | 'NO_SHADOW'
   | 'REQUEST_NOT_COMPLETED'
   | 'SHADOW_NOT_COMPLETED'
@@ -54,6 +55,8 @@ export interface PrimaryRequestView {
   readonly decision: RouteDecision | null;
   /** What the primary call cost and how long it took, once completed. */
   readonly metrics: { readonly costUsd: number; readonly latencyMs: number } | null;
+  /** Who made it (key id or anonymous@address), whose comparison is weighed against its share cap. */
+  readonly client?: string | null;
 }
 
 export interface ShadowCallView {
@@ -165,6 +168,8 @@ export interface ShadowRouterDeps {
    * comparison tallies are read from it.
    */
   readonly learning: Pick<Learning, 'observe' | 'operator' | 'state'>;
+  /** The weight of a client's comparison, the same share cap as its feedback; absent: every comparison weighs 1. */
+  readonly influence?: ClientInfluence;
   /** Where calls are kept for comparisons; defaults to an in-process store (shadow.maxStoredCalls, retentionMs). */
   readonly calls?: ShadowCallStore;
   readonly logger: Logger;
@@ -368,6 +373,8 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     const settled = new Promise<void>((resolve) => (settle = resolve));
     inFlight.set(call, { controller, settled });
     schedule(() => {
+      // Shared as running first (off the primary's path), so that another instance asked meanwhile says so, not "no shadow".
+      void stored.save(call);
       run(call, candidate, controller.signal)
         .catch((error: unknown) => logger.error({ err: error, arm: call.armId }, 'shadow bookkeeping failed'))
         .finally(() => {
@@ -491,8 +498,6 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         stored.add(call);
         calls += 1;
         statsOf(armId).calls += 1;
-        // Shared as running at once, so that another instance asked meanwhile says so (not "no shadow").
-        void stored.save(call);
         start(call, candidate);
       } catch (error) {
         logger.error({ err: error, requestId: candidate.requestId }, 'shadow selection failed');
@@ -518,8 +523,13 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
       // With a shared log the scores replaced are decided again where the append is atomic (the
       // request record's `cmp`, swapped by the append script): this one stands when Redis is away.
       const previous = call.comparison;
+      // Each verdict is one judgement on its arm, under the client's share cap like feedback; a
+      // replacement keeps the weights of the comparison it replaces.
+      const judged = { client: primary.client ?? null, shared: false, context: primaryDecision.context, pinned: primaryDecision.pinned };
+      const weigh = (replaced: number | undefined) => (deps.influence ? verdictWeight(deps.influence, judged, replaced) : 1);
+      const weights = [weigh(previous?.weights[0]), weigh(previous?.weights[1])] as const;
       // Set before anything is awaited: a second comparison arriving meanwhile here replaces this one.
-      call.comparison = { preferred, primaryScore: scores.primary, shadowScore: scores.shadow };
+      call.comparison = { preferred, primaryScore: scores.primary, shadowScore: scores.shadow, weights };
       await learning.observe({
         type: 'judgement',
         kind: 'comparison',
@@ -534,6 +544,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
             previous: previous?.primaryScore ?? null,
             costUsd: primary.metrics?.costUsd ?? 0,
             latencyMs: primary.metrics?.latencyMs ?? 0,
+            weight: weights[0],
           },
           {
             armId: call.armId,
@@ -542,6 +553,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
             previous: previous?.shadowScore ?? null,
             costUsd: call.costUsd,
             latencyMs: call.latencyMs ?? 0,
+            weight: weights[1],
           },
         ],
       });

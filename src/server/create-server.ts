@@ -25,6 +25,7 @@ import { useScopes } from '../graphql/scope-plugin.js';
 import { createConsoleAssets } from './console-assets.js';
 import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
+import { refuseOversizedBody } from './request-size.js';
 import { watchSlowReaders } from './slow-reader-watchdog.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 
@@ -187,12 +188,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     }
     if (origin.kind === 'listed' && origins.applyCors(req, res)) return;
     const declaredBytes = Number(req.headers['content-length'] ?? 0);
-    if (declaredBytes > deps.maxRequestBytes) {
-      res.setHeader('connection', 'close');
-      return sendJson(res, 413, {
-        errors: [{ message: `the request body is larger than ${deps.maxRequestBytes} bytes`, extensions: { code: 'BODY_TOO_LARGE' } }],
-      });
-    }
+    if (declaredBytes > deps.maxRequestBytes) return refuseOversizedBody(req, res, deps.maxRequestBytes);
     if (serveConsole?.(req, res)) return;
     if (path === '/health') {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });

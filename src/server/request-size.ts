@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SwitchyardConfig } from '../config/schema.js';
 
 /**
@@ -8,4 +9,42 @@ import type { SwitchyardConfig } from '../config/schema.js';
  */
 export function maxRequestBytes(config: Pick<SwitchyardConfig, 'server' | 'limits'>): number {
   return config.server.maxRequestBytes ?? config.limits.maxPromptChars * 6 + 1024 * 1024;
+}
+
+/**
+ * How much of a refused body is read and thrown away, at most, before its socket is cut: a client
+ * still sending when the 413 goes out sees the answer only if the server keeps reading (cut at
+ * once, its next write fails with EPIPE and the answer is lost; the fuzzer found it, issue 14).
+ */
+export const REFUSED_BODY_DRAIN_FACTOR = 4;
+export const REFUSED_BODY_DRAIN_MS = 5_000;
+
+/**
+ * Answers a request whose declared body is past `maxBytes` with 413 `BODY_TOO_LARGE`, then reads
+ * and discards the body (never buffering it) up to `REFUSED_BODY_DRAIN_FACTOR × maxBytes` bytes or
+ * `REFUSED_BODY_DRAIN_MS`: past either the connection is cut; a body read whole leaves it open.
+ */
+export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
+  const body = JSON.stringify({
+    errors: [{ message: `the request body is larger than ${maxBytes} bytes`, extensions: { code: 'BODY_TOO_LARGE' } }],
+  });
+  const socket = req.socket;
+  const cut = () => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(cut, REFUSED_BODY_DRAIN_MS);
+  timer.unref();
+  let drained = 0;
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > REFUSED_BODY_DRAIN_FACTOR * maxBytes) cut();
+  });
+  // Everything read: the connection serves on (keep-alive), as after any other answer.
+  req.on('end', () => clearTimeout(timer));
+  req.on('error', cut);
+  // No `Connection: close` header: with it, node destroys the socket as soon as the answer is
+  // written, before the body is read.
+  res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(body);
 }

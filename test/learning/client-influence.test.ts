@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cappedWeight, createClientInfluence } from '../../src/learning/client-influence.js';
+import { cappedWeight, createClientInfluence, verdictWeight } from '../../src/learning/client-influence.js';
 
 describe('client influence', () => {
   it('gives the weight that keeps a client at the cap, never more than 1 or less than 0', () => {
@@ -28,5 +28,21 @@ describe('client influence', () => {
     // Another context is its own.
     expect(influence.weigh('anonymous@10.0.0.66', 'prose', false)).toBe(1);
     expect(influence.weigh('anonymous@10.0.0.66', 'prose', true)).toBe(0);
+  });
+
+  it('weighs every verdict by one rule: a replacement keeps its weight, a shared answer weighs 0, the rest is capped', () => {
+    const influence = createClientInfluence({ cap: 0.2, pseudoWeight: 20, halfLife: 0, ignorePinned: true });
+    const judged = { client: 'anonymous@10.0.0.66', shared: false, context: 'code', pinned: false };
+    expect(verdictWeight(influence, { ...judged, shared: true }, undefined)).toBe(0);
+    expect(verdictWeight(influence, { ...judged, pinned: true }, null)).toBe(0);
+    expect(verdictWeight(influence, judged, 0.37)).toBe(0.37);
+    // Feedback (one verdict each) and comparisons (one verdict per arm compared) draw on one
+    // share: 10 feedbacks and 20 comparisons (40 verdicts) from one client hold at most the cap.
+    let total = 0;
+    for (let i = 0; i < 10; i++) total += verdictWeight(influence, judged, undefined);
+    for (let i = 0; i < 20; i++) {
+      total += verdictWeight(influence, judged, undefined) + verdictWeight(influence, judged, undefined);
+    }
+    expect(total / (total + 20)).toBeCloseTo(0.2, 9);
   });
 });

@@ -108,6 +108,24 @@ describe('learning rules', () => {
     expect(lessons.shadow).toEqual([{ kind: 'comparison', armId: 'b', preferred: 'SHADOW', replaces: null }]);
   });
 
+  it("a comparison's verdicts teach at the judge's weight (the share cap), a replacement retracting at it", () => {
+    const lessons = rules({
+      type: 'judgement',
+      kind: 'comparison',
+      requestId: 'r1',
+      client: null,
+      shared: false,
+      verdicts: [
+        { armId: 'a', context: 'code', score: 0, previous: 1, costUsd: 0, latencyMs: 0, weight: 0.25 },
+        { armId: 'b', context: 'code', score: 1, previous: 0, costUsd: 0, latencyMs: 0, weight: 0 },
+      ],
+    });
+    expect(lessons.stats).toEqual([
+      { kind: 'evidence', armId: 'a', context: 'code', reward: 1, weight: -0.5 },
+      { kind: 'evidence', armId: 'a', context: 'code', reward: 0, weight: 0.5 },
+    ]);
+  });
+
   it('a second comparison moves the shadow arm\'s tally from the verdict it replaces', () => {
     const lessons = rules({
       type: 'judgement',
