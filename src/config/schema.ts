@@ -565,6 +565,11 @@ export const analyzerSchema = z
         rewardMargin: 0.02,
         maxCostRatio: 0.8,
       }),
+    /**
+     * The `analyzer` query and every arm's probabilityBest (Monte Carlo) are computed at most this
+     * often and shared by every caller in between (0: per request).
+     */
+    sharedViewMs: z.number().int().nonnegative().default(1_000),
     /** Flags clients whose feedback disagrees with everyone else's (src/analyzer/feedback-disagreement.ts). */
     disagreement: z
       .object({
