@@ -6,6 +6,7 @@ import { createMetricsRegistry } from './analyzer/prometheus.js';
 import { createSharedFeed } from './analyzer/shared-feed.js';
 import { createFeedbackDisagreement } from './analyzer/feedback-disagreement.js';
 import { createIntervalView } from './analyzer/interval-view.js';
+import { createProbabilityBestView } from './analyzer/probability-best-view.js';
 import { banditViewOf } from './analyzer/router-bandit-view.js';
 import { createCacheManager } from './cache/cache-manager.js';
 import { createRedisClient } from './cache/redis-client.js';
@@ -276,6 +277,12 @@ export function buildApp(deps: AppDeps): App {
   });
 
   const metricsFeed = createSharedFeed(() => analyzer.snapshot(banditView()));
+  // The expensive views, computed once per analyzer.sharedViewMs for every query in between.
+  const analyzerSnapshot = createIntervalView(() => analyzer.snapshot(banditView()), config.analyzer.sharedViewMs);
+  const probabilityBest = createProbabilityBestView(
+    (context) => new Map(router.arms(context).map((arm) => [arm.id, arm.probabilityBest])),
+    { intervalMs: config.analyzer.sharedViewMs, maxContexts: config.bandit.maxContexts },
+  );
   const warmStart = createWarmStarter({
     learning,
     arms: config.arms,
@@ -293,6 +300,8 @@ export function buildApp(deps: AppDeps): App {
     objectives,
     banditView,
     metricsFeed,
+    analyzerSnapshot: () => analyzerSnapshot.get(),
+    probabilityBest: (context) => probabilityBest.of(context),
     disagreement: () => disagreement.get(),
     shadow,
     warmStart,

@@ -82,7 +82,7 @@ export interface ChatService {
   /** A request served by this instance. */
   localRequest(id: string): RequestRecord | undefined;
   /** The session's most recent requests, newest first. */
-  recentRequests(session: string, limit: number): RequestRecord[];
+  recentRequests(session: string, limit: number): Promise<RequestRecord[]>;
 }
 
 export interface ChatServiceDeps {

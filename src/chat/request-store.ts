@@ -53,8 +53,12 @@ export interface RequestStore {
   find(id: string): Promise<RequestRecord | undefined>;
   /** Makes the record's current state visible to other instances and restarts; never throws. */
   save(record: RequestRecord): Promise<void>;
-  /** The session's most recent requests still remembered, newest first, at most `limit`. */
-  recent(session: string, limit: number): RequestRecord[];
+  /**
+   * The session's most recent requests still remembered (with a shared store, served by any
+   * instance), newest first, at most `limit`; never throws (the shared part is left out while it
+   * cannot be asked).
+   */
+  recent(session: string, limit: number): Promise<RequestRecord[]>;
   size(): number;
   /** Every record still remembered (compacting a journal of them). */
   all(): Iterable<RequestRecord>;
@@ -97,7 +101,7 @@ export function createRequestStore(options: {
       await options.persist?.(record);
     },
     all: () => records.values(),
-    recent(session, limit) {
+    async recent(session, limit) {
       const ids = idsBySession.get(session) ?? [];
       const found: RequestRecord[] = [];
       for (let i = ids.length - 1; i >= 0 && found.length < limit; i--) {

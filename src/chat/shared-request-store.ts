@@ -1,9 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { RequestStoreUnavailableError, type FeedbackRecord, type RequestRecord, type RequestStore } from './request-store.js';
+import { isConnectionSession } from '../server/request-session.js';
+import {
+  MAX_RECENT_PER_SESSION,
+  RequestStoreUnavailableError,
+  type FeedbackRecord,
+  type RequestRecord,
+  type RequestStore,
+} from './request-store.js';
 
 /**
- * Request records shared through Redis, so that feedback and `request(id)` work on any instance:
+ * Request records shared through Redis, so that feedback, `request(id)` and `recentRequests` work on any instance:
  * each record is written when its request ends (before the client sees the end), as a hash that
  * expires with the feedback window. The last score given is kept in the same hash, where the
  * learning log's append script swaps it atomically (see src/learning/redis-event-log.ts). Records
@@ -30,6 +37,11 @@ export function sharedRequestKey(keyPrefix: string, requestId: string): string {
   return `${keyPrefix}request:${requestId}`;
 }
 
+/** A session's request ids, scored by creation time (recentRequests on any instance). */
+export function sharedSessionKey(keyPrefix: string, session: string): string {
+  return `${keyPrefix}session:${session}`;
+}
+
 type StoredRecord = Omit<RequestRecord, 'feedback'>;
 
 export interface SharedRequestStore extends RequestStore {
@@ -45,6 +57,7 @@ export interface SharedRequestStore extends RequestStore {
 export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRequestStore {
   const { local, redis, logger } = deps;
   const keyOf = (id: string) => sharedRequestKey(deps.keyPrefix, id);
+  const sessionOf = (session: string) => sharedSessionKey(deps.keyPrefix, session);
   /** Ids of records served here whose sharing failed, oldest first (bounded like the local store). */
   const unshared = new Set<string>();
 
@@ -56,7 +69,29 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
       const given = { scores: [feedback.score], weights: [feedback.weight], comment: feedback.comment, receivedAt: feedback.receivedAt };
       transaction.hsetnx(key, 'fb', JSON.stringify(given));
     }
-    await transaction.pexpireat(key, record.createdAt + deps.ttlMs).exec();
+    transaction.pexpireat(key, record.createdAt + deps.ttlMs);
+    if (record.session !== null && !isConnectionSession(record.session)) {
+      // Listed for the session on every instance: the newest MAX_RECENT_PER_SESSION, for the window.
+      const listed = sessionOf(record.session);
+      transaction
+        .zadd(listed, record.createdAt, record.id)
+        .zremrangebyrank(listed, 0, -MAX_RECENT_PER_SESSION - 1)
+        .pexpireat(listed, record.createdAt + deps.ttlMs);
+    }
+    await transaction.exec();
+  };
+
+  /** The session's records in Redis, newest first; its records expired meanwhile are left out. */
+  const sharedRecent = async (session: string, limit: number): Promise<RequestRecord[]> => {
+    const ids = await redis.zrevrange(sessionOf(session), 0, limit - 1);
+    if (ids.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hgetall(keyOf(id));
+    const results = (await pipeline.exec()) ?? [];
+    return results.flatMap(([error, fields]) => {
+      const record = error ? undefined : parse(fields as Record<string, string>);
+      return record ? [record] : [];
+    });
   };
 
   const parse = (fields: Record<string, string>): RequestRecord | undefined => {
@@ -88,7 +123,20 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
     ...local,
     add: local.add,
     get: local.get,
-    recent: local.recent,
+    async recent(session, limit) {
+      if (isConnectionSession(session)) return local.recent(session, limit);
+      // Local first: it has this instance's requests still streaming, and the latest scores given here.
+      const here = await local.recent(session, limit);
+      let shared: RequestRecord[] = [];
+      try {
+        shared = await sharedRecent(session, limit);
+      } catch (error) {
+        logger.debug({ err: (error as Error).message }, 'could not list shared requests: listing this instance\'s');
+      }
+      const byId = new Map(shared.map((r) => [r.id, r]));
+      for (const record of here) byId.set(record.id, record);
+      return [...byId.values()].sort((x, y) => y.createdAt - x.createdAt || y.id.localeCompare(x.id)).slice(0, limit);
+    },
     size: local.size,
     all: local.all,
     async find(id) {

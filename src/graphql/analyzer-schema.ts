@@ -11,7 +11,6 @@ import type {
 import type { Recommendation } from '../analyzer/recommendations.js';
 import { builder } from './builder.js';
 import { roundEstimate, roundMs, roundShare, roundShareOrNull, roundTenthOrNull, roundUsd } from './display-rounding.js';
-import type { GraphQLServices } from './context.js';
 import { userError } from './errors.js';
 
 /** Shortest interval of the metrics subscription: a snapshot estimates every arm's probability of being best. */
@@ -134,14 +133,11 @@ export const AnalyzerRef = builder.objectRef<AnalyzerSnapshot>('Analyzer').imple
   }),
 });
 
-const snapshotOf = (services: GraphQLServices): AnalyzerSnapshot =>
-  services.analyzer.snapshot(services.banditView());
-
 builder.queryFields((t) => ({
   analyzer: t.field({
     type: AnalyzerRef,
-    description: 'A fresh performance snapshot.',
-    resolve: (_root, _args, { services }) => snapshotOf(services),
+    description: 'A performance snapshot, at most analyzer.sharedViewMs old: computed once for every caller in that time.',
+    resolve: (_root, _args, { services }) => services.analyzerSnapshot(),
   }),
 }));
 

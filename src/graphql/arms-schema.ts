@@ -3,7 +3,9 @@ import { GLOBAL_CONTEXT } from '../router/bandit.js';
 import type { PosteriorSummary } from '../router/beta-distribution.js';
 import { builder } from './builder.js';
 import { roundEstimate, roundShare, roundShareOrNull } from './display-rounding.js';
+import type { GraphQLServices } from './context.js';
 import { translateErrors } from './errors.js';
+import { selectsField } from './field-selection.js';
 
 const Posterior = builder.objectRef<PosteriorSummary>('Posterior').implement({
   description: 'Beta posterior of an arm\'s quality (cost and latency are kept apart from it).',
@@ -66,20 +68,34 @@ export const ArmInContextRef = builder.objectRef<ArmInContext>('ArmInContext').i
 
 export const inContext = (arm: ArmView, context: string): ArmInContext => ({ arm, context });
 
+/**
+ * The arms in a context with exact counts and posteriors and, when asked for, the probability of
+ * being best from the view shared for analyzer.sharedViewMs (never one Monte Carlo run per query).
+ */
+const sharedArms = (services: GraphQLServices, context: string, withProbabilityBest: boolean): ArmView[] => {
+  const arms = services.router.arms(context, 0);
+  if (!withProbabilityBest) return arms;
+  const best = services.probabilityBest(context);
+  return arms.map((arm) => ({ ...arm, probabilityBest: best.get(arm.id) ?? 0 }));
+};
+
 builder.queryFields((t) => ({
   arms: t.field({
     type: [ArmRef],
     description: 'Every arm with its statistics, overall or in one context.',
     args: { context: t.arg.string({ description: 'A context name as reported by ChatRoute.context.' }) },
-    resolve: (_root, { context }, { services }) => translateErrors(() => services.router.arms(context ?? undefined)),
+    resolve: (_root, { context }, { services }, info) =>
+      translateErrors(() => sharedArms(services, context ?? GLOBAL_CONTEXT, selectsField(info, 'Arm', 'probabilityBest'))),
   }),
   armsInContext: t.field({
     type: [ArmInContextRef],
     description: 'Every arm with its statistics in one context (all requests when absent), keyed per arm and context.',
     args: { context: t.arg.string({ description: 'A context name as reported by ChatRoute.context.' }) },
-    resolve: (_root, { context }, { services }) => {
+    resolve: (_root, { context }, { services }, info) => {
       const name = context ?? GLOBAL_CONTEXT;
-      return translateErrors(() => services.router.arms(name).map((arm) => inContext(arm, name)));
+      return translateErrors(() =>
+        sharedArms(services, name, selectsField(info, 'ArmInContext', 'probabilityBest')).map((arm) => inContext(arm, name)),
+      );
     },
   }),
   contexts: t.stringList({

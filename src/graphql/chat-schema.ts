@@ -292,7 +292,8 @@ builder.queryFields((t) => ({
     description:
       `The caller's own recent requests, newest first (at most ${MAX_RECENT_PER_SESSION}): those made in the same ` +
       'session (connectionParams.session over WebSocket, the x-switchyard-session header over HTTP), else on the ' +
-      'same WebSocket connection. Empty for a caller with neither.',
+      'same WebSocket connection. Empty for a caller with neither. With shared learning, a session\'s ended requests ' +
+      'are listed by every instance (docs/scaling.md).',
     args: { limit: t.arg.int({ defaultValue: 20 }) },
     resolve: (_root, { limit }, { services, session }) => {
       const count = limit ?? 20;

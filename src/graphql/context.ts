@@ -27,6 +27,10 @@ export interface GraphQLServices {
   readonly banditView: () => BanditView;
   /** Analyzer snapshots computed once per interval for every `metrics` subscriber. */
   readonly metricsFeed: SharedFeed<AnalyzerSnapshot>;
+  /** The analyzer snapshot shared for analyzer.sharedViewMs by every `analyzer` query. */
+  readonly analyzerSnapshot: () => AnalyzerSnapshot;
+  /** Arm id → probability of being best in a context, shared for analyzer.sharedViewMs. */
+  readonly probabilityBest: (context: string) => ReadonlyMap<string, number>;
   /** Clients whose feedback disagrees with everyone else's: the view shared for an interval. */
   readonly disagreement: () => DisagreementView;
   readonly shadow: ShadowRouter;

@@ -19,8 +19,8 @@ import { createShadowCallStore, type ShadowCallRecord, type ShadowCallStatus, ty
  * See docs/shadow.md.
  */
 
+/** An unknown, expired or not-provably-yours request is refused before this, by the chat gate (REQUEST_NOT_FOUND). */
 export type ShadowErrorCode =
-  | 'REQUEST_NOT_FOUND'
   | 'NO_SHADOW'
   | 'REQUEST_NOT_COMPLETED'
   | 'SHADOW_NOT_COMPLETED'
@@ -373,6 +373,8 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     const settled = new Promise<void>((resolve) => (settle = resolve));
     inFlight.set(call, { controller, settled });
     schedule(() => {
+      // Shared as running first (off the primary's path), so that another instance asked meanwhile says so, not "no shadow".
+      void stored.save(call);
       run(call, candidate, controller.signal)
         .catch((error: unknown) => logger.error({ err: error, arm: call.armId }, 'shadow bookkeeping failed'))
         .finally(() => {
@@ -496,8 +498,6 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         stored.add(call);
         calls += 1;
         statsOf(armId).calls += 1;
-        // Shared as running at once, so that another instance asked meanwhile says so (not "no shadow").
-        void stored.save(call);
         start(call, candidate);
       } catch (error) {
         logger.error({ err: error, requestId: candidate.requestId }, 'shadow selection failed');

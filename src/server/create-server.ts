@@ -26,6 +26,7 @@ import { createConsoleAssets } from './console-assets.js';
 import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
 import { refuseOversizedBody } from './request-size.js';
+import { codedErrorResponse } from '../openai/error-response.js';
 import { watchSlowReaders } from './slow-reader-watchdog.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 
@@ -204,6 +205,35 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     }
     const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization), req);
     const route = deps.routes?.find((r) => r.matches(path));
+    if (auth === null || auth instanceof AccessError) return serve(req, res, path, auth, route);
+    // A client's HTTP requests in flight (an SSE stream for its whole life) hold connection slots,
+    // the same per-client slots as its WebSockets: no transport lets one client hold more.
+    void deps.connections.slots.tryAcquire(principalName(auth), deps.connections.maxConnectionsPerClient).then(
+      (lease) => {
+        if (!lease) return refuseConnection(res, route !== undefined);
+        res.once('close', () => lease.release());
+        serve(req, res, path, auth, route);
+      },
+      (error: unknown) => {
+        httpLogger.error({ err: error }, 'connection slot failed');
+        serve(req, res, path, auth, route);
+      },
+    );
+  });
+
+  const refuseConnection = (res: ServerResponse, openai: boolean) => {
+    const message = `TOO_MANY_CONNECTIONS: at most ${deps.connections.maxConnectionsPerClient} requests in flight and sockets open per client`;
+    if (openai) {
+      const refusal = codedErrorResponse('TOO_MANY_CONNECTIONS', message, { retryAfterSeconds: 1 });
+      res.writeHead(refusal.status, { ...refusal.headers, 'content-type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify(refusal.body));
+      return;
+    }
+    res.setHeader('retry-after', '1');
+    sendJson(res, 429, { errors: [{ message, extensions: { code: 'TOO_MANY_CONNECTIONS', retryAfter: 1 } }] });
+  };
+
+  const serve = (req: IncomingMessage, res: ServerResponse, path: string, auth: Authentication | null, route: HttpRoute | undefined) => {
     if (route) return route.handle(req, res, auth!);
     if (auth instanceof AccessError && !isGraphiQLPage(req, path, options)) return refuse(res, auth);
     if (path === '/metrics' && deps.metrics) {
@@ -226,7 +256,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       return;
     }
     void yoga.handle(req, res, auth instanceof AccessError || auth === null ? {} : { principal: auth });
-  });
+  };
 
   const slowReaders = watchSlowReaders(httpServer, {
     maxWriteBufferBytes: deps.connections.maxWriteBufferBytes,

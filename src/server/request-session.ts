@@ -28,6 +28,11 @@ export interface SessionCredentials {
   readonly socket?: object;
 }
 
+/** A session that is one WebSocket connection: it lives on one instance, so it is never listed in a shared store. */
+export function isConnectionSession(session: string): boolean {
+  return session.startsWith('connection:');
+}
+
 export type RequestSessionOf = (credentials: SessionCredentials, principal: Principal) => string | null;
 
 export function createRequestSessionOf(): RequestSessionOf {

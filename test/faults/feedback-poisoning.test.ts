@@ -178,3 +178,59 @@ describe('the analyzer flags the client whose feedback disagrees', { timeout: 12
     expect(metrics).toMatch(/^switchyard_disagreeing_clients 1$/m);
   });
 });
+
+/**
+ * The share cap alone, end to end, against a liar it cannot stop by the pinned rule: the attacker
+ * is routed like everyone (no pin) and lies about whatever it got (UP to the weakest arm, DOWN to
+ * any other), one chat for every honest one, so without a cap it gives half the feedback. The
+ * arithmetic: at a share s of lies, the weakest arm's mean is (1 − s)·0.3 + s and the best's
+ * (1 − s)·0.9; at s = 0.5 the weakest wins (0.65 against 0.45), at the cap's s ≤ 0.2 the best stays
+ * best (0.72 against 0.44). Measured: the honest satisfaction and the weakest arm's share of honest
+ * traffic over the 200 honest chats run beside the liar's, after 100 honest ones; 20 honest clients
+ * as above, one seed. Standard error of a satisfaction over 200 answers ≤ 0.035; the asserted gap,
+ * 0.15, is 3 standard errors of a difference.
+ */
+describe('the share cap against a routed liar', { timeout: 180_000 }, () => {
+  async function runRouted(cap: number, attack = true): Promise<Result> {
+    gateway = await startGateway({
+      config: testConfigInput({
+        cache: { enabled: false },
+        shadow: { rate: 0 },
+        reward: { latency: 0 },
+        // The cap alone: pinned feedback would teach as usual, but the liar pins nothing.
+        feedback: { clientShareCap: cap, ignorePinnedFeedback: false },
+      }),
+    });
+    const honest = Array.from({ length: 20 }, (_, i) => clientFrom(gateway!.wsUrl, `127.0.0.${10 + i}`));
+    const attacker = clientFrom(gateway.wsUrl, '127.0.0.2');
+    clients.push(...honest, attacker);
+    const rng = createRng(2024);
+    const honestly = (arm: string) => rng() < QUALITY[arm]!;
+    let n = 0;
+    const honestChat = () => chatAndJudge(honest[n % honest.length]!, `question ${n++}`, undefined, honestly);
+    for (let i = 0; i < 100; i++) await honestChat();
+    const measured = [];
+    for (let i = 0; i < 200; i++) {
+      if (attack) await chatAndJudge(attacker, `attack ${i}`, undefined, (arm) => arm === 'weak');
+      measured.push(await honestChat());
+    }
+    return {
+      satisfaction: measured.filter((m) => m.up).length / measured.length,
+      weakShare: measured.filter((m) => m.arm === 'weak').length / measured.length,
+    };
+  }
+
+  it('moves traffic to the weakest arm without the cap, and not with clientShareCap 0.2', async () => {
+    const baseline = await runRouted(0.2, false);
+    await stop();
+    const undefended = await runRouted(1);
+    await stop();
+    const capped = await runRouted(0.2);
+    const line = (name: string, r: Result) => `${name}: satisfaction ${r.satisfaction.toFixed(3)}, weakest arm's share ${r.weakShare.toFixed(3)}`;
+    console.log(['routed liar', line('no attack (cap 0.2)', baseline), line('attack, no cap', undefended), line('attack, cap 0.2', capped)].join('\n  '));
+    expect(capped.satisfaction).toBeGreaterThan(undefended.satisfaction + 0.15);
+    expect(undefended.weakShare).toBeGreaterThan(capped.weakShare + 0.15);
+    // What the cap lets through is bounded, not nothing (a fifth of the feedback stays lies): within 0.16 of no attack.
+    expect(capped.satisfaction).toBeGreaterThan(baseline.satisfaction - 0.16);
+  });
+});

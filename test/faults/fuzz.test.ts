@@ -143,7 +143,13 @@ describe('fuzzing a running gateway', () => {
       const poller = startLivenessPoller(gateway.url.replace('/graphql', '/livez'));
       const accepted: AcceptedFeedback[] = [];
       let fuzzing = true;
-      const steady = chatsWithFeedback(gateway, () => !fuzzing, accepted);
+      let steadyFailure: unknown = null;
+      // Its failure is reported after the fuzzer's, never instead of it (a rejection awaited in
+      // `finally` would replace the property's own error).
+      const steady = chatsWithFeedback(gateway, () => !fuzzing, accepted).then(
+        () => null,
+        (error: unknown) => error,
+      );
       try {
         await fc.assert(
           fc.asyncProperty(documentArb, variablesArb, fc.boolean(), async (query, variables, sse) => {
@@ -166,8 +172,9 @@ describe('fuzzing a running gateway', () => {
         );
       } finally {
         fuzzing = false;
-        await steady;
+        steadyFailure = await steady;
       }
+      if (steadyFailure) throw new Error(`the ordinary chats beside the fuzzer failed: ${String(steadyFailure)} (${String((steadyFailure as Error).cause)})`);
       const loop = await poller.stop();
       console.info(`fuzz: seed ${SEED}, scale ${SCALE}: /livez worst ${loop.worst.toFixed(0)} ms over ${loop.polls} polls; ${accepted.length} feedbacks accepted`);
 

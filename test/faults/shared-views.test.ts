@@ -1,8 +1,10 @@
+import { request as httpRequest } from 'node:http';
 import { createClient, type Client } from 'graphql-ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { spawnSwitchyard, type SwitchyardProcess } from '../helpers/switchyard-process.js';
-import { testConfigInput } from '../helpers/gateway.js';
+import { startGateway, testConfigInput, type RunningGateway } from '../helpers/gateway.js';
+import { overHttp, overSse } from '../helpers/raw-operations.js';
 
 /**
  * Issue 14: 10 `metrics(intervalMs: 250)` subscriptions on one socket held a core at 100% and
@@ -47,21 +49,37 @@ function wsClient(url: string, onClosed?: (code: number, reason: string) => void
   });
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
+/** The status of a GraphQL POST sent from another loopback address (another client without a key). */
+function statusFrom(url: string, localAddress: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
+}
+
 let gateway: SwitchyardProcess | undefined;
 const clients: Client[] = [];
+
+let inProcess: RunningGateway | undefined;
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.dispose()));
   await gateway?.stop();
   gateway = undefined;
+  await inProcess?.close();
+  inProcess = undefined;
 });
 
 describe('shared expensive views and subscription limits', () => {
@@ -125,5 +143,108 @@ describe('shared expensive views and subscription limits', () => {
       served = later.snapshots.length >= 1;
     }
     expect(served).toBe(true);
+  });
+});
+
+/**
+ * The `analyzer` query and every arm's probabilityBest, shared for analyzer.sharedViewMs: the
+ * gateway runs in this process (real HTTP server on loopback) so that the computations can be
+ * counted where they happen.
+ */
+describe('shared query views', () => {
+  it('computes the analyzer snapshot and P(best) once per interval for 60 concurrent queries', async () => {
+    inProcess = await startGateway({ config: testConfigInput({ analyzer: { sharedViewMs: 60_000 } }) });
+    const { analyzer, router } = inProcess.app.services;
+    let snapshots = 0;
+    const snapshot = analyzer.snapshot.bind(analyzer);
+    analyzer.snapshot = (view) => {
+      snapshots += 1;
+      return snapshot(view);
+    };
+    // Monte Carlo estimates: arms() with draws (the routing path and the counts-only reads pass 0).
+    const estimates: string[] = [];
+    const arms = router.arms.bind(router);
+    router.arms = (context, draws) => {
+      if (draws !== 0) estimates.push(context ?? '*');
+      return arms(context, draws);
+    };
+    const queries = [
+      ...Array.from({ length: 20 }, () => '{ analyzer { generatedAt arms { arm bandit { probabilityBest } } } }'),
+      ...Array.from({ length: 20 }, () => '{ arms { id pulls probabilityBest } }'),
+      ...Array.from({ length: 20 }, () => '{ a: armsInContext(context: "code") { id probabilityBest } b: armsInContext { id } }'),
+    ];
+    const send = (batch: string[]) => Promise.all(batch.map((query, i) => (i % 2 === 0 ? overHttp(inProcess!.url, { query }) : overSse(inProcess!.url, { query }))));
+    // The snapshot makes its own estimates (its bandit view): counted apart, first.
+    const outcomes = await send(queries.slice(0, 20));
+    estimates.length = 0;
+    outcomes.push(...(await send(queries.slice(20))));
+    for (const outcome of outcomes) expect(outcome.results[0]?.errors).toBeUndefined();
+    const generated = new Set(outcomes.slice(0, 20).map((o) => (o.results[0]!.data as { analyzer: { generatedAt: string } }).analyzer.generatedAt));
+    expect(generated.size).toBe(1);
+    expect(snapshots).toBe(1);
+    // One estimate per context asked for ("*" and "code"), whatever the number of queries.
+    expect(estimates.sort()).toEqual(['*', 'code']);
+    const best = outcomes.slice(20, 40).map((o) => JSON.stringify((o.results[0]!.data as { arms: unknown[] }).arms));
+    expect(new Set(best).size).toBe(1);
+    // Counts stay exact (not shared): a feedback-free chat shows in pulls at once.
+    const pullsOf = async () =>
+      ((await overHttp(inProcess!.url, { query: '{ arms { pulls } }' })).results[0]!.data as { arms: Array<{ pulls: number }> }).arms.reduce((sum, a) => sum + a.pulls, 0);
+    const before = await pullsOf();
+    await overSse(inProcess.url, { query: 'subscription { chat(input: { messages: [{ role: USER, content: "one more" }], cache: false }) { __typename } }' });
+    await until(async () => (await pullsOf()) === before + 1, 'the pull counted');
+  });
+});
+
+/**
+ * Connections per client for every transport: a client's HTTP requests in flight (an SSE stream
+ * for its whole life) hold the same per-client slots as its WebSockets
+ * (capacity.maxConnectionsPerClient), so SSE streams cannot be opened past the limit either.
+ */
+describe('connections per client over HTTP and SSE', () => {
+  it('refuses a fourth stream or request of a client holding three with 429 TOO_MANY_CONNECTIONS, other clients served', async () => {
+    gateway = await spawnSwitchyard({ config: { ...testConfigInput(), logLevel: 'info', capacity: { maxConnectionsPerClient: 3 } } });
+    const streams = Array.from({ length: 3 }, () => new AbortController());
+    const opened = streams.map((controller) =>
+      fetch(gateway!.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ query: 'subscription { metrics(intervalMs: 1000) { generatedAt } }' }),
+        signal: controller.signal,
+      }),
+    );
+    const responses = await Promise.all(opened);
+    for (const response of responses) expect(response.status).toBe(200);
+
+    const query = { query: '{ arms { id } }' };
+    const http = await overHttp(gateway.url, query);
+    expect(http.status).toBe(429);
+    expect(http.results[0]?.errors?.[0]?.extensions?.code).toBe('TOO_MANY_CONNECTIONS');
+    const sse = await overSse(gateway.url, { query: 'subscription { metrics(intervalMs: 1000) { generatedAt } }' }, { settleMs: 500 });
+    expect(sse.status).toBe(429);
+    const openai = await fetch(gateway.url.replace('/graphql', '/v1/models'));
+    expect(openai.status).toBe(429);
+    expect(((await openai.json()) as { error: { code: string } }).error.code).toBe('TOO_MANY_CONNECTIONS');
+    // The same slots as WebSockets: a socket of this client is closed with 4429 too.
+    const closes: number[] = [];
+    const socket = wsClient(gateway.wsUrl, (code) => closes.push(code));
+    clients.push(socket);
+    subscribe(socket, { snapshots: [], error: null });
+    await until(() => closes.length > 0, 'the socket refused');
+    expect(closes[0]).toBe(4429);
+    // /livez and /health are not counted (balancers must always reach them).
+    expect((await fetch(gateway.url.replace('/graphql', '/livez'))).status).toBe(200);
+    expect((await fetch(gateway.url.replace('/graphql', '/health'))).status).toBe(200);
+
+    // Another client (address) is served; a closed stream frees its place.
+    expect(await statusFrom(gateway.url, '127.0.0.2', query)).toBe(200);
+    streams[0]!.abort();
+    await responses[0]!.body?.cancel().catch(() => undefined);
+    let status = 0;
+    for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
+      status = (await overHttp(gateway.url, query)).status;
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(status).toBe(200);
+    for (const controller of streams) controller.abort();
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ArmsDocument,
@@ -271,6 +274,25 @@ describe('comparisons', () => {
     expect((await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall?.comparison).toBe(
       'TIE',
     );
+  });
+
+  it('keeps the verdict figures with the learnt state: a restart from the state file still shows them', async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'switchyard-shadow-')), 'router-state.json');
+    const config = twoArmConfig({});
+    (config as { router?: unknown }).router = { stateFile };
+    const g = await start(config);
+    const outcome = await chat(g, 'compare us, then restart');
+    await expect
+      .poll(async () => (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall?.status)
+      .toBe('COMPLETED');
+    await g.client.request(SubmitComparisonDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken, preferred: 'SHADOW' });
+    await g.close();
+    gateway = null;
+    const restarted = await start(config);
+    const stats = await shadowStats(restarted);
+    expect(stats.comparisons).toBe(1);
+    expect(stats.calls).toBe(0);
+    expect(stats.arms.find((a) => a.arm === 'candidate')).toMatchObject({ calls: 0, comparisons: 1, shadowPreferred: 1 });
   });
 
   it('refuses comparisons with a code when there is nothing to compare', async () => {

@@ -31,6 +31,8 @@ export function testConfigInput(overrides: Record<string, unknown> = {}): Record
     bandit: { seed: 7 },
     streaming: { pacing: { minMs: 0, maxMs: 0 } },
     ...overrides,
+    // Tests read figures right after they teach: no shared view (analyzer.sharedViewMs) unless asked.
+    analyzer: { sharedViewMs: 0, ...(overrides.analyzer as Record<string, unknown> | undefined) },
   };
 }
 
