@@ -645,7 +645,7 @@ export const capacitySchema = z
     retryAfterMs: z.number().int().positive().default(1_000),
     /** Operations in flight on one graphql-ws connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
     maxSubscriptionsPerConnection: z.number().int().positive().default(100),
-    /** Open WebSocket connections per client (per key; per address without one) on this instance. */
+    /** Connections in use per client (per key; per address without one) on this instance: WebSockets open plus HTTP requests in flight. */
     maxConnectionsPerClient: z.number().int().positive().default(50),
     /** Bytes waiting to be written to one connection; past it, a connection that does not drain is cut at once. */
     maxWriteBufferBytes: z.number().int().positive().default(1_048_576),
