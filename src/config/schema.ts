@@ -191,6 +191,30 @@ const banditSchema = z
      * times); unset = halfLife / 8. Keeps a long-unpulled arm's stale record from blocking re-exploration.
      */
     sharpenHalfLife: nonNegative.optional(),
+    /**
+     * The forgetting mixture (src/router/forgetting-mixture.ts): short memories beside halfLife,
+     * weighted per context by predictive likelihood relative to the context's difficulty. Thompson only.
+     */
+    mixture: z
+      .object({
+        halfLives: z.array(z.number().positive()).max(4).default([100, 400]),
+        scoreHalfLife: z.number().positive().default(8_000),
+        logPriorOdds: nonNegative.default(5),
+        priorStrength: z.number().positive().default(4),
+        relative: z.boolean().default(true),
+        recentHalfLife: z.number().positive().default(50),
+        concentration: z.number().min(1).max(16).default(2),
+      })
+      .strict()
+      .default({
+        halfLives: [100, 400],
+        scoreHalfLife: 8_000,
+        logPriorOdds: 5,
+        priorStrength: 4,
+        relative: true,
+        recentHalfLife: 50,
+        concentration: 2,
+      }),
     /** Contexts with statistics of their own; past it, new contexts share their nearest known ancestor's. */
     maxContexts: z.number().int().positive().default(1_000),
     /** Probability that epsilon-greedy explores uniformly at random. */
@@ -621,7 +645,7 @@ export const capacitySchema = z
     retryAfterMs: z.number().int().positive().default(1_000),
     /** Operations in flight on one graphql-ws connection; more are refused with TOO_MANY_SUBSCRIPTIONS. */
     maxSubscriptionsPerConnection: z.number().int().positive().default(100),
-    /** Open WebSocket connections per client (per key; per address without one) on this instance. */
+    /** Connections in use per client (per key; per address without one) on this instance: WebSockets open plus HTTP requests in flight. */
     maxConnectionsPerClient: z.number().int().positive().default(50),
     /** Bytes waiting to be written to one connection; past it, a connection that does not drain is cut at once. */
     maxWriteBufferBytes: z.number().int().positive().default(1_048_576),

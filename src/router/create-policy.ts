@@ -9,6 +9,7 @@ import {
   type Posterior,
 } from './bandit.js';
 import { createEpsilonGreedyPolicy } from './epsilon-greedy-policy.js';
+import { createForgettingMixture, createMixturePolicy, type ForgettingMixture } from './forgetting-mixture.js';
 import type { Rng } from './random.js';
 import type { RewardCalculator } from './reward-calculator.js';
 import { createThompsonPolicy } from './thompson-policy.js';
@@ -38,8 +39,8 @@ export function createStats(
   config: BanditConfig,
   reward: Pick<RewardCalculator, 'penalty'>,
   arms: readonly Pick<ArmConfig, 'id' | 'priors'>[] = [],
-): ContextualStats {
-  return createContextualStats({
+): ContextualStats & { readonly mixture?: ForgettingMixture } {
+  const long = createContextualStats({
     armPriors: arms.some((arm) => arm.priors && arm.priors.length > 0) ? armPriorsOf(arms) : undefined,
     prior: config.prior,
     hierarchyStrength: config.hierarchyStrength,
@@ -47,13 +48,34 @@ export function createStats(
     recentHalfLife: config.sharpenHalfLife ?? config.halfLife / 8,
     penalty: reward.penalty,
   });
+  const options = config.mixture;
+  if (!options || options.halfLives.length === 0 || config.policy !== 'thompson') return long;
+  const mixture = createForgettingMixture(long, { ...options, longHalfLife: config.halfLife });
+  return {
+    ...long,
+    mixture,
+    update(armId, context, reward, weight) {
+      // Scored on the long memory's mean before the reward is added to it.
+      mixture.observe(armId, context, reward, weight);
+      long.update(armId, context, reward, weight);
+    },
+    restore(state, armIds) {
+      long.restore(state, armIds);
+      mixture.reset();
+    },
+  };
 }
 
 /** The policy named by `config.policy`, reading `stats`. */
-export function createPolicy(config: BanditConfig, rng: Rng, stats: PolicyStats): BanditPolicy {
+export function createPolicy(config: BanditConfig, rng: Rng, stats: PolicyStats & { readonly mixture?: ForgettingMixture }): BanditPolicy {
   switch (config.policy) {
-    case 'thompson':
-      return createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration });
+    case 'thompson': {
+      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration });
+      const { mixture } = stats;
+      if (!mixture) return thompson;
+      const shorts = Array.from({ length: mixture.size - 1 }, (_, j) => createThompsonPolicy(rng, mixture.view(j + 1), { concentration: config.mixture.concentration }));
+      return createMixturePolicy(rng, mixture, [thompson, ...shorts]);
+    }
     case 'ucb1':
       return createUcb1Policy(rng, stats, { exploration: config.ucbExploration });
     case 'egreedy':
