@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ChatDocument } from '../src/client/generated/graphql.js';
 import { createSwitchyardClient } from '../src/client/switchyard-client.js';
@@ -14,6 +15,11 @@ import { median } from './bench-kit.js';
 const SUBSCRIPTIONS = 1_000;
 const ROUNDS = 3;
 const TARGET = fileURLToPath(new URL('./targets/waiting-server.ts', import.meta.url));
+const COMPILED_TARGET = fileURLToPath(new URL('./targets/waiting-compiled.mjs', import.meta.url));
+/** The compiled build is measured too when there is one (`npm run build`): what a deployment runs. */
+const COMPILED = existsSync(fileURLToPath(new URL('../dist/app.js', import.meta.url)));
+
+type Kind = 'bare' | 'switchyard' | 'compiled';
 
 interface Measurement {
   readonly started: number;
@@ -28,8 +34,11 @@ function ask(child: ChildProcess): Promise<Measurement> {
   return answer.then(([m]) => m);
 }
 
-async function measureOnce(kind: 'bare' | 'switchyard') {
-  const child = fork(TARGET, [kind], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: 'inherit' });
+async function measureOnce(kind: Kind) {
+  const child =
+    kind === 'compiled'
+      ? fork(COMPILED_TARGET, [], { execArgv: ['--expose-gc'], stdio: 'inherit' })
+      : fork(TARGET, [kind], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: 'inherit' });
   try {
     const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
     const client = createSwitchyardClient({ url: wsUrl, lazy: false });
@@ -64,20 +73,22 @@ async function measureOnce(kind: 'bare' | 'switchyard') {
 }
 
 export async function run(): Promise<void> {
-  const results: Record<'bare' | 'switchyard', Array<Awaited<ReturnType<typeof measureOnce>>>> = { bare: [], switchyard: [] };
+  const kinds: Kind[] = COMPILED ? ['bare', 'switchyard', 'compiled'] : ['bare', 'switchyard'];
+  const results: Record<Kind, Array<Awaited<ReturnType<typeof measureOnce>>>> = { bare: [], switchyard: [], compiled: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    results.bare.push(await measureOnce('bare'));
-    results.switchyard.push(await measureOnce('switchyard'));
+    for (const kind of kinds) results[kind].push(await measureOnce(kind));
   }
   const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
   console.log(`${SUBSCRIPTIONS} subscriptions waiting for their first token on one WebSocket (median of ${ROUNDS})`);
-  for (const kind of ['bare', 'switchyard'] as const) {
+  for (const kind of kinds) {
     const r = results[kind];
     console.log(
       `  ${kind.padEnd(10)} heap ${kb(median(r.map((x) => x.heapPerSubscription)))} + external ` +
         `${kb(median(r.map((x) => x.externalPerSubscription)))} per subscription (RSS ${kb(median(r.map((x) => x.rssPerSubscription)))})`,
     );
   }
-  const ratio = median(results.switchyard.map((s, i) => s.heapPerSubscription / results.bare[i]!.heapPerSubscription));
-  console.log(`  heap per subscription, Switchyard/bare: ${ratio.toFixed(2)}`);
+  for (const kind of kinds.slice(1)) {
+    const ratio = median(results[kind].map((s, i) => s.heapPerSubscription / results.bare[i]!.heapPerSubscription));
+    console.log(`  heap per subscription, ${kind === 'compiled' ? 'Switchyard compiled' : 'Switchyard under tsx'}/bare: ${ratio.toFixed(2)}`);
+  }
 }

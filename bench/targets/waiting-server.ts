@@ -40,6 +40,9 @@ async function start(): Promise<string> {
     arms: [{ id: 'waiting', model: 'waiting' }],
     cache: { enabled: false },
     shadow: { rate: 0 },
+    // Every subscription on one WebSocket, all waiting at once: above the per-connection and
+    // per-instance bounds of the default configuration (100 operations per connection).
+    capacity: { maxSubscriptionsPerConnection: 5_000, maxChats: 5_000, maxUpstreamCalls: 5_000, maxUpstreamCallsPerModel: 5_000 },
   });
   const simulated = createSimulatedBackend(config.models[0] as Extract<(typeof config.models)[0], { provider: 'simulated' }>);
   // Counts the calls without wrapping the stream, so the measured memory is the real path's.

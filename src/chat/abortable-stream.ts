@@ -6,25 +6,38 @@
 export function abortableStream<T>(
   start: (signal: AbortSignal) => AsyncGenerator<T, void, undefined>,
 ): AsyncGenerator<T, void, undefined> {
-  const controller = new AbortController();
-  const inner = start(controller.signal);
-  const stop = async (): Promise<IteratorResult<T, void>> => {
-    controller.abort(new Error('stream closed by the consumer'));
+  return new AbortableStream(start);
+}
+
+const ignore = (): undefined => undefined;
+
+/** One object per stream rather than a closure per method (memory per waiting subscription). */
+class AbortableStream<T> implements AsyncGenerator<T, void, undefined> {
+  private readonly controller = new AbortController();
+  private readonly inner: AsyncGenerator<T, void, undefined>;
+
+  constructor(start: (signal: AbortSignal) => AsyncGenerator<T, void, undefined>) {
+    this.inner = start(this.controller.signal);
+  }
+
+  next(): Promise<IteratorResult<T, void>> {
+    return this.inner.next();
+  }
+
+  async return(): Promise<IteratorResult<T, void>> {
+    this.controller.abort(new Error('stream closed by the consumer'));
     // The inner generator sees the abort as a rejection of whatever it awaits, and its finally
     // blocks run; what it throws on the way out is of no interest to a consumer that left.
-    await inner.return(undefined).catch(() => undefined);
+    await this.inner.return(undefined).catch(ignore);
     return { done: true, value: undefined };
-  };
-  const outer: AsyncGenerator<T, void, undefined> = {
-    next: () => inner.next(),
-    return: stop,
-    throw: async (error: unknown) => {
-      controller.abort(error);
-      return inner.throw(error);
-    },
-    [Symbol.asyncIterator]() {
-      return outer;
-    },
-  };
-  return outer;
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<T, void>> {
+    this.controller.abort(error);
+    return this.inner.throw(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }

@@ -31,124 +31,138 @@ export class ShuttingDownError extends CodedError<'SHUTTING_DOWN'> {
   }
 }
 
-interface Tracked {
-  cut(): void;
-  readonly ended: Promise<void>;
+/**
+ * One chat in flight: the stream, cut at the stop's deadline. A class, so that a chat costs one
+ * object rather than a dozen closures and three promises (memory per waiting subscription).
+ */
+class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
+  private requestId: string | null = null;
+  private attempts = 0;
+  private chunks = 0;
+  private finished = false;
+  private isCut = false;
+  /** The cut's event was handed out. */
+  private delivered = false;
+  /** The stream's last event is out: it ends on the next read, nothing is left to cut. */
+  private lastSeen = false;
+  /** Settles the read in flight with 'cut'; null while no read waits. */
+  private wake: ((result: 'cut') => void) | null = null;
+  private endedPromise: Promise<void> | null = null;
+  private markEnded: (() => void) | null = null;
+
+  constructor(
+    private readonly stream: AsyncGenerator<ChatEvent, void, undefined>,
+    private readonly active: Set<TrackedChat>,
+  ) {
+    active.add(this);
+  }
+
+  /** Resolves once the chat was read to its end (made only when a stop waits for it). */
+  get ended(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    return (this.endedPromise ??= new Promise<void>((resolve) => {
+      this.markEnded = resolve;
+    }));
+  }
+
+  cut(): void {
+    this.isCut = true;
+    const wake = this.wake;
+    this.wake = null;
+    wake?.('cut');
+  }
+
+  private end(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.active.delete(this);
+    this.markEnded?.();
+  }
+
+  /** What the client gets at the cut: the model call is aborted, the error says why. */
+  private cutShort(): IteratorResult<ChatEvent, void> {
+    this.delivered = true;
+    void this.stream.return(undefined).catch(() => undefined);
+    if (this.requestId === null) {
+      this.end();
+      throw new ShuttingDownError('this instance stopped before the chat was routed; retry, another instance will answer');
+    }
+    return {
+      done: false,
+      value: {
+        type: 'error',
+        requestId: this.requestId,
+        code: 'SHUTTING_DOWN',
+        message: 'this instance is stopping: the answer was cut short; retry, another instance will answer',
+        partial: this.chunks > 0,
+        attempts: this.attempts,
+      },
+    };
+  }
+
+  async next(): Promise<IteratorResult<ChatEvent, void>> {
+    if (this.finished) return { done: true, value: undefined };
+    if (this.isCut && !this.lastSeen) {
+      if (this.delivered) {
+        this.end();
+        return { done: true, value: undefined };
+      }
+      return this.cutShort();
+    }
+    const pending = this.stream.next();
+    let result: IteratorResult<ChatEvent, void> | 'cut';
+    try {
+      // Cut while waiting: this read is abandoned (what it ends with is of no interest; the
+      // rejection is handled here).
+      result = this.lastSeen
+        ? await pending
+        : await new Promise<IteratorResult<ChatEvent, void> | 'cut'>((resolve, reject) => {
+            this.wake = resolve;
+            pending.then(resolve, reject);
+          });
+    } catch (error) {
+      this.wake = null;
+      this.end();
+      throw error;
+    }
+    this.wake = null;
+    if (result === 'cut') return this.cutShort();
+    if (result.done) {
+      this.end();
+      return result;
+    }
+    const event = result.value;
+    this.requestId = event.requestId;
+    if (event.type === 'route') this.attempts = event.attempts;
+    else if (event.type === 'chunk') this.chunks += 1;
+    else this.lastSeen = true;
+    return result;
+  }
+
+  async return(): Promise<IteratorResult<ChatEvent, void>> {
+    this.end();
+    return this.stream.return(undefined);
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ChatEvent, void>> {
+    this.end();
+    return this.stream.throw(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
 
 export function createChatDrain(): ChatDrain {
-  const active = new Set<Tracked>();
+  const active = new Set<TrackedChat>();
   let stopping = false;
-
-  function track(stream: AsyncGenerator<ChatEvent, void, undefined>): AsyncGenerator<ChatEvent, void, undefined> {
-    let requestId: string | null = null;
-    let attempts = 0;
-    let chunks = 0;
-    let finished = false;
-    let cut = false;
-    let onCut: () => void = () => undefined;
-    const cutSignal = new Promise<'cut'>((resolve) => {
-      onCut = () => resolve('cut');
-    });
-    let markEnded: () => void = () => undefined;
-    const ended = new Promise<void>((resolve) => {
-      markEnded = resolve;
-    });
-    const entry: Tracked = {
-      cut() {
-        cut = true;
-        onCut();
-      },
-      ended,
-    };
-    const end = () => {
-      if (finished) return;
-      finished = true;
-      active.delete(entry);
-      markEnded();
-    };
-    active.add(entry);
-
-    /** What the client gets at the cut: the model call is aborted, the error says why. */
-    const cutShort = (): IteratorResult<ChatEvent, void> => {
-      void stream.return(undefined).catch(() => undefined);
-      if (requestId === null) {
-        end();
-        throw new ShuttingDownError('this instance stopped before the chat was routed; retry, another instance will answer');
-      }
-      return {
-        done: false,
-        value: {
-          type: 'error',
-          requestId,
-          code: 'SHUTTING_DOWN',
-          message: 'this instance is stopping: the answer was cut short; retry, another instance will answer',
-          partial: chunks > 0,
-          attempts,
-        },
-      };
-    };
-
-    let delivered = false;
-    let lastSeen = false;
-    const never = new Promise<never>(() => undefined);
-    const outer: AsyncGenerator<ChatEvent, void, undefined> = {
-      async next() {
-        if (finished) return { done: true, value: undefined };
-        if (cut && !lastSeen) {
-          if (delivered) {
-            end();
-            return { done: true, value: undefined };
-          }
-          delivered = true;
-          return cutShort();
-        }
-        const pending = stream.next();
-        // Cut while waiting: this read is abandoned, and what it ends with is of no interest.
-        pending.catch(() => undefined);
-        let result: IteratorResult<ChatEvent, void> | 'cut';
-        try {
-          result = await Promise.race([pending, lastSeen ? never : cutSignal]);
-        } catch (error) {
-          end();
-          throw error;
-        }
-        if (result === 'cut') {
-          delivered = true;
-          return cutShort();
-        }
-        if (result.done) {
-          end();
-          return result;
-        }
-        const event = result.value;
-        requestId = event.requestId;
-        if (event.type === 'route') attempts = event.attempts;
-        else if (event.type === 'chunk') chunks += 1;
-        // Its last event is out: the stream ends on the next read, nothing is left to cut.
-        else lastSeen = true;
-        return result;
-      },
-      async return() {
-        end();
-        return stream.return(undefined);
-      },
-      async throw(error: unknown) {
-        end();
-        return stream.throw(error);
-      },
-      [Symbol.asyncIterator]() {
-        return outer;
-      },
-    };
-    return outer;
-  }
 
   return {
     admit() {
       if (stopping) throw new ShuttingDownError();
     },
-    track,
+    track: (stream) => new TrackedChat(stream, active),
     async stop(cutAt, giveUpAt) {
       stopping = true;
       const wait = (until: number) =>

@@ -64,6 +64,90 @@ function withSlot(admission: Admission, slot: { release(): void }): Admission {
   };
 }
 
+/**
+ * A chat stream charged to its admission: what it used when it ends with a ChatDone, what it sent
+ * (estimated) when it ends otherwise, and the admission released either way. A class, so that a
+ * chat costs one object here rather than a closure per method and per step.
+ */
+class MeteredChat implements AsyncGenerator<ChatEvent, void, undefined> {
+  private requestId: string | null = null;
+  private modelId: string | null = null;
+  private sentChars = 0;
+  private settled = false;
+
+  constructor(
+    private readonly stream: AsyncGenerator<ChatEvent, void, undefined>,
+    private readonly request: ChatRequest,
+    private readonly admission: Admission,
+    private readonly chat: Pick<ChatService, 'localRequest'>,
+    private readonly estimatedUsage: (request: ChatRequest, modelId: string, sentChars: number) => ChatUsage,
+  ) {}
+
+  private charge(usage: ChatUsage | null): void {
+    // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
+    const record = this.requestId === null ? undefined : this.chat.localRequest(this.requestId);
+    if (this.modelId !== null && record && !record.shared) {
+      this.admission.charge(usage ?? this.estimatedUsage(this.request, this.modelId, this.sentChars));
+    }
+    this.modelId = null;
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated. Charged
+    // before the release, which gives back the reservation of a chat that was not charged.
+    if (this.modelId !== null) this.charge(null);
+    this.admission.release();
+  }
+
+  private observe(event: ChatEvent): void {
+    this.requestId = event.requestId;
+    if (event.type === 'route') this.modelId = event.modelId;
+    else if (event.type === 'chunk') this.sentChars += event.text.length;
+    else if (event.type === 'done') {
+      // Counted before the client sees the end, so its next request already finds it counted.
+      const { promptTokens, completionTokens, costUsd } = event.metrics;
+      this.charge({ tokens: promptTokens + completionTokens, costUsd });
+    } else if (!event.partial) {
+      // Failed before any token: nothing is known to have been spent.
+      this.modelId = null;
+    }
+  }
+
+  async next(): Promise<IteratorResult<ChatEvent, void>> {
+    try {
+      const result = await this.stream.next();
+      if (result.done) this.settle();
+      else this.observe(result.value);
+      return result;
+    } catch (error) {
+      this.settle();
+      throw error;
+    }
+  }
+
+  async return(): Promise<IteratorResult<ChatEvent, void>> {
+    try {
+      return await this.stream.return(undefined);
+    } finally {
+      this.settle();
+    }
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ChatEvent, void>> {
+    try {
+      return await this.stream.throw(error);
+    } finally {
+      this.settle();
+    }
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
 /** Tokens of text that was cut short, when no provider counted them: about four characters each. */
 const CHARS_PER_TOKEN = 4;
 
@@ -96,75 +180,8 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     };
   };
 
-  function metered(
-    stream: AsyncGenerator<ChatEvent, void, undefined>,
-    request: ChatRequest,
-    admission: Admission,
-  ): AsyncGenerator<ChatEvent, void, undefined> {
-    let requestId: string | null = null;
-    let modelId: string | null = null;
-    let sentChars = 0;
-    let settled = false;
-    const charge = (usage: () => ChatUsage) => {
-      // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
-      const record = requestId === null ? undefined : chat.localRequest(requestId);
-      if (modelId !== null && record && !record.shared) admission.charge(usage());
-      modelId = null;
-    };
-    const settle = () => {
-      if (settled) return;
-      settled = true;
-      // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated. Charged
-      // before the release, which gives back the reservation of a chat that was not charged.
-      const served = modelId;
-      if (served !== null) charge(() => estimatedUsage(request, served, sentChars));
-      admission.release();
-    };
-    const observe = (event: ChatEvent) => {
-      requestId = event.requestId;
-      if (event.type === 'route') modelId = event.modelId;
-      else if (event.type === 'chunk') sentChars += event.text.length;
-      else if (event.type === 'done') {
-        // Counted before the client sees the end, so its next request already finds it counted.
-        const { promptTokens, completionTokens, costUsd } = event.metrics;
-        charge(() => ({ tokens: promptTokens + completionTokens, costUsd }));
-      } else if (!event.partial) {
-        // Failed before any token: nothing is known to have been spent.
-        modelId = null;
-      }
-    };
-    const outer: AsyncGenerator<ChatEvent, void, undefined> = {
-      async next() {
-        try {
-          const result = await stream.next();
-          if (result.done) settle();
-          else observe(result.value);
-          return result;
-        } catch (error) {
-          settle();
-          throw error;
-        }
-      },
-      async return() {
-        try {
-          return await stream.return(undefined);
-        } finally {
-          settle();
-        }
-      },
-      async throw(error: unknown) {
-        try {
-          return await stream.throw(error);
-        } finally {
-          settle();
-        }
-      },
-      [Symbol.asyncIterator]() {
-        return outer;
-      },
-    };
-    return outer;
-  }
+  const metered = (stream: AsyncGenerator<ChatEvent, void, undefined>, request: ChatRequest, admission: Admission) =>
+    new MeteredChat(stream, request, admission, chat, estimatedUsage);
 
   return {
     async chat(principal, input) {

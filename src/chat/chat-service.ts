@@ -294,12 +294,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     record: RequestRecord,
     feedbackToken: string,
     answer: AsyncIterable<AnswerEvent>,
-    onStarted: () => void = () => undefined,
+    onStarted?: () => void,
   ): AsyncGenerator<ChatEvent> {
     const iterator = answer[Symbol.asyncIterator]();
     let terminal: Extract<AnswerEvent, { type: 'end' | 'failure' }> | null = null;
     const first = await iterator.next();
-    onStarted();
+    onStarted?.();
     if (first.done) throw new Error('the answer ended without a route');
     if (first.value.type === 'route') {
       const { decision, attempts } = first.value;

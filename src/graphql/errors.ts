@@ -35,16 +35,30 @@ function translate(error: unknown): unknown {
 
 /** A stream whose coded failures mid-stream (not only at subscribe) reach the client with their code. */
 export function translateStream<T>(stream: AsyncGenerator<T, void, undefined>): AsyncGenerator<T, void, undefined> {
-  const outer: AsyncGenerator<T, void, undefined> = {
-    next: () =>
-      stream.next().catch((error: unknown) => {
-        throw translate(error);
-      }),
-    return: () => stream.return(undefined),
-    throw: (error: unknown) => stream.throw(error),
-    [Symbol.asyncIterator]() {
-      return outer;
-    },
-  };
-  return outer;
+  return new TranslatedStream(stream);
+}
+
+const rethrowTranslated = (error: unknown): never => {
+  throw translate(error);
+};
+
+/** One object per stream, no closure per stream or per read (memory per waiting subscription). */
+class TranslatedStream<T> implements AsyncGenerator<T, void, undefined> {
+  constructor(private readonly stream: AsyncGenerator<T, void, undefined>) {}
+
+  next(): Promise<IteratorResult<T, void>> {
+    return this.stream.next().catch(rethrowTranslated);
+  }
+
+  return(): Promise<IteratorResult<T, void>> {
+    return this.stream.return(undefined);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<T, void>> {
+    return this.stream.throw(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
 }
