@@ -163,6 +163,7 @@ export function buildApp(deps: AppDeps): App {
             onApplied: (event) => {
               keepFeedback(event);
               localShadowCalls.applied(event);
+              shadow.applied(event);
             },
           })
         : (localLog = createLocalEventLog({
@@ -241,6 +242,7 @@ export function buildApp(deps: AppDeps): App {
     models,
     learning,
     calls: sharedShadowCalls ?? localShadowCalls,
+    spendFromLog: sharedLearning,
     influence,
     logger,
   });

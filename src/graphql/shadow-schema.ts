@@ -67,8 +67,9 @@ const ShadowArm = builder.objectRef<ShadowArmStats>('ShadowArm').implement({
 const Shadow = builder.objectRef<ShadowStats>('Shadow').implement({
   description:
     'Shadow routing: a share of routed requests also answered, in the background, by a second arm. ' +
-    'The selection, call and spend figures are this instance\'s (each instance shadows its own traffic, ' +
-    'within its own budget); the comparison figures are learnt from the event log, the same on every replica.',
+    'The selection, call and total spend figures are this instance\'s (each instance shadows its own traffic); ' +
+    'with shared learning the comparison figures and spendLastMinuteUsd (the budget) come from the event log, ' +
+    'the same on every replica.',
   fields: (t) => ({
     rate: t.exposeFloat('rate', { description: 'Share of eligible requests selected for shadowing.' }),
     arm: t.exposeString('arm', { description: '"uncertain" (the other arm with the most uncertain posterior) or an arm id.' }),
@@ -82,7 +83,7 @@ const Shadow = builder.objectRef<ShadowStats>('Shadow').implement({
     failed: t.exposeInt('failed'),
     spendUsd: t.float({ resolve: (s) => roundUsd(s.spendUsd) }),
     spendLastMinuteUsd: t.float({
-      description: 'Spend of shadow calls that ended in the last 60 s, checked against the budget.',
+      description: 'Spend of shadow calls that ended in the last 60 s (with shared learning: on every instance), checked against the budget.',
       resolve: (s) => roundUsd(s.spendLastMinuteUsd),
     }),
     skipped: t.field({ type: ShadowSkips, resolve: (s) => s.skipped }),

@@ -3,6 +3,7 @@ import { CodedError } from '../coded-error.js';
 import { RequestStoreUnavailableError } from '../chat/request-store.js';
 import type { ArmConfig, ShadowConfig } from '../config/schema.js';
 import type { Learning } from '../learning/learning.js';
+import type { LearningEvent } from '../learning/learning-events.js';
 import type { Logger } from '../logger.js';
 import { costUsd, UpstreamError, type ChatMessage } from '../models/backend.js';
 import { completionRequestFor } from '../models/arm-request.js';
@@ -150,6 +151,11 @@ export interface ShadowRouter {
    * instance sharing the event log); throws ShadowError outside [0, 1].
    */
   setRate(rate: number): Promise<ShadowStats>;
+  /**
+   * Called once per event a shared log applies, whoever observed it (with `spendFromLog`): every
+   * instance's shadow spend counts against the budget, each call once.
+   */
+  applied(event: LearningEvent): void;
   /** Aborts the shadow calls in flight and waits for them to settle (shutdown). */
   close(): Promise<void>;
 }
@@ -170,6 +176,11 @@ export interface ShadowRouterDeps {
   readonly learning: Pick<Learning, 'observe' | 'operator' | 'state'>;
   /** The weight of a client's comparison, the same share cap as its feedback; absent: every comparison weighs 1. */
   readonly influence?: ClientInfluence;
+  /**
+   * With a shared log: the per-minute budget counts every instance's shadow spend, as the log
+   * applies it (see ShadowRouter.applied); without, this instance's calls as they end.
+   */
+  readonly spendFromLog?: boolean;
   /** Where calls are kept for comparisons; defaults to an in-process store (shadow.maxStoredCalls, retentionMs). */
   readonly calls?: ShadowCallStore;
   readonly logger: Logger;
@@ -231,7 +242,9 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
   const skipped: Record<ShadowSkipReason, number> = { budget: 0, concurrency: 0, noArm: 0 };
   const armStats = new Map<string, MutableArmStats>();
   /** (end time, cost) of shadow calls that ended within the budget window, oldest first. */
-  const recentSpend: Array<{ at: number; costUsd: number }> = [];
+  const recentSpend: Array<{ at: number; costUsd: number; eventId?: string }> = [];
+  /** Ids of the shared log's events in recentSpend: an event applied again (a replay after an outage) counts once. */
+  const counted = new Set<string>();
   const inFlight = new Map<StoredCall, { controller: AbortController; settled: Promise<void> }>();
   const stored = deps.calls ?? createShadowCallStore({ maxCalls: config.maxStoredCalls, ttlMs: deps.retentionMs });
 
@@ -254,7 +267,10 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
 
   const spendLastMinute = (): number => {
     const cutoff = clock() - BUDGET_WINDOW_MS;
-    while (recentSpend.length > 0 && recentSpend[0]!.at <= cutoff) recentSpend.shift();
+    while (recentSpend.length > 0 && recentSpend[0]!.at <= cutoff) {
+      const gone = recentSpend.shift()!;
+      if (gone.eventId !== undefined) counted.delete(gone.eventId);
+    }
     return recentSpend.reduce((sum, entry) => sum + entry.costUsd, 0);
   };
 
@@ -338,7 +354,8 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     const stats = statsOf(call.armId);
     spendUsd += call.costUsd;
     stats.spendUsd += call.costUsd;
-    recentSpend.push({ at: clock(), costUsd: call.costUsd });
+    // With a shared log, this call's spend is counted when its event is applied, like every instance's.
+    if (!deps.spendFromLog) recentSpend.push({ at: clock(), costUsd: call.costUsd });
     if (error) {
       failed += 1;
       stats.failed += 1;
@@ -577,6 +594,16 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
       if (!(next >= 0 && next <= 1)) throw new ShadowError('INVALID_SHADOW_RATE', 'rate must be between 0 and 1');
       await learning.observe({ type: 'shadow-rate', rate: next });
       return stats();
+    },
+
+    applied(event) {
+      if (!deps.spendFromLog || event.type !== 'outcome' || event.kind !== 'shadow' || counted.has(event.id)) return;
+      if (event.at <= clock() - BUDGET_WINDOW_MS) return;
+      // Oldest first, though instances' clocks and the stream order disagree by a few ms.
+      let i = recentSpend.length;
+      while (i > 0 && recentSpend[i - 1]!.at > event.at) i -= 1;
+      recentSpend.splice(i, 0, { at: event.at, costUsd: event.costUsd, eventId: event.id });
+      counted.add(event.id);
     },
 
     async close() {
