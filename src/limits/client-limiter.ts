@@ -51,6 +51,8 @@ const MICRO_USD = 1_000_000;
 const STREAM_RETRY_MS = 1_000;
 /** What a principal without hourly budgets reserves: nothing (no budget counts it). */
 const NO_SPEND: SpendEstimate = { worstCaseUsd: 0, pinned: false };
+/** The reservation of a chat that holds no budget: one object for all of them. */
+const NO_RESERVATION = { settle(_usd: number): void {}, cancel(): void {} };
 
 export function createClientLimiter(deps: {
   readonly store: LimiterStore;
@@ -125,6 +127,8 @@ export function createClientLimiter(deps: {
         }
       }
     }
+    // Nothing held (no hourly budget, or a chat that can cost nothing): nothing to settle either.
+    if (held.length === 0) return NO_RESERVATION;
     let settled = false;
     return {
       /** The chat used `usd`: what it reserved beyond that is given back (anything above it added). */
