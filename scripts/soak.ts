@@ -26,6 +26,13 @@ const GATEWAYS = option('gateways', 2);
 const WORKERS = option('workers', 12);
 const DASHBOARDS = option('dashboards', 3);
 const WRITE = !args.includes('--no-write');
+/**
+ * Every store that grows with traffic is bounded by a cap or a window that a 10-minute run does not
+ * fill at the defaults (100,000 request records, 10,000 cache entries, an hour of analyzer buckets).
+ * `--small-caps` shrinks them so they fill within the first minutes: what memory does after that is
+ * what it does at steady state.
+ */
+const SMALL_CAPS = args.includes('--small-caps');
 const durationMs = MINUTES * 60_000;
 const docPath = fileURLToPath(new URL('../docs/reliability.md', import.meta.url));
 
@@ -223,8 +230,13 @@ async function main(): Promise<void> {
     redis: { url: redis.url },
     // No forgetting: every learned score stays in the arms' α, so it can be counted at the end.
     bandit: { halfLife: 0, seed: 11 },
-    shadow: { rate: 0.1 },
+    shadow: { rate: 0.1, ...(SMALL_CAPS && { maxStoredCalls: 100 }) },
     server: { shutdownTimeoutMs: 5_000 },
+    ...(SMALL_CAPS && {
+      feedback: { maxRequests: 500 },
+      cache: { l1: { maxEntries: 200 } },
+      analyzer: { hourBucketMs: 3_600_000, disagreement: { maxEntries: 500 } },
+    }),
   };
   const gateways: SwitchyardProcess[] = [];
   for (let i = 0; i < GATEWAYS; i++) gateways.push(await spawnSwitchyard({ config }));
