@@ -60,7 +60,7 @@ const BATCH = 256;
 const READ_BLOCK_MS = 1_000;
 /** An instance whose position is older than this no longer holds the stream back from trimming. */
 const POSITION_STALE_MS = 60_000;
-/** Longest an append waits to be applied here before it is reported (a reader that stalls must not stall callers). */
+/** Longest an append waits to be read back and applied here before it is reported, once it is in the shared log. */
 const APPLY_WAIT_MS = 5_000;
 
 const APPEND_SCRIPT = `
@@ -117,6 +117,8 @@ interface Pending {
   readonly json: string;
   /** Applied here already, while Redis was unreachable. */
   appliedLocally: boolean;
+  /** In the shared log (the append script returned). */
+  appended: boolean;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -264,7 +266,10 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
             const batch = pending.slice(0, BATCH);
             await appendBatch(batch);
             pending.splice(0, batch.length);
-            for (const item of batch) if (!item.appliedLocally) unconfirmed.set(item.event.id, item.event);
+            for (const item of batch) {
+              item.appended = true;
+              if (!item.appliedLocally) unconfirmed.set(item.event.id, item.event);
+            }
           } else {
             await deps.onReconnected?.();
             await rebase();
@@ -393,11 +398,12 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     kind: 'redis',
     async append(event) {
       seq += 1;
-      const item: Pending = { seq, event, json: JSON.stringify(event), appliedLocally: false };
+      const item: Pending = { seq, event, json: JSON.stringify(event), appliedLocally: false, appended: false };
       if (pending.length >= deps.maxBuffered) {
         // Bounded: the oldest buffered event gives way (it was applied here already: only the shared log loses it).
-        pending.shift();
+        const gone = pending.shift()!;
         dropped += 1;
+        settle(gone.event.id);
       }
       pending.push(item);
       // Before start (nothing routes yet) the event waits for the log; while Redis is away it is learnt here at once.
@@ -410,7 +416,14 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
       }
       const applied = new Promise<void>((resolve) => {
         waiters.set(event.id, resolve);
-        setTimeout(() => settle(event.id), APPLY_WAIT_MS).unref();
+        // A stalled reader must not stall the caller, but the caller hears back only once the event
+        // is in the shared log (or learnt here, Redis being away): what it acknowledges, such as
+        // accepted feedback, then survives a kill -9 of this instance.
+        const reportOnceDurable = () => {
+          if (item.appended || stopped) settle(event.id);
+          else setTimeout(reportOnceDurable, APPLY_WAIT_MS).unref();
+        };
+        setTimeout(reportOnceDurable, APPLY_WAIT_MS).unref();
       });
       void flush();
       await applied;
