@@ -45,12 +45,13 @@ describe.skipIf(skipWithoutRedis())('learning over three replicas', () => {
   });
 
   it('puts the best arm on ≥ 95% of the last 500 pulls, as one instance does', async () => {
-    // Three clients at once, one per replica, each chat rated on the next replica.
+    // Six clients at once, two per replica, each chat rated on the next replica.
     const feedbackRng = createRng(99);
     const pulls: string[] = [];
     await Promise.all(
-      [0, 1, 2].map(async (by) => {
-        for (let i = by; i < REQUESTS; i += 3) {
+      [0, 1, 2, 3, 4, 5].map(async (lane) => {
+        const by = lane % 3;
+        for (let i = lane; i < REQUESTS; i += 6) {
           const request = await chatOn(replicas[by]!, by, `question ${i}`);
           expect(request).not.toBeNull();
           pulls.push(request!.arm);
