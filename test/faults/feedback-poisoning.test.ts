@@ -70,15 +70,19 @@ async function stop() {
 }
 afterEach(stop);
 
-async function run(options: { attack: boolean; defence: boolean }): Promise<Result> {
+/**
+ * A gateway with the given feedback settings, 20 honest clients and one attacker address; `honestChat`
+ * routes the next honest question and judges it with its model's quality (one seeded RNG).
+ */
+async function startPopulation(feedback: Record<string, unknown>) {
   gateway = await startGateway({
     config: testConfigInput({
       cache: { enabled: false },
       shadow: { rate: 0 },
-      // Measured latency enters the reward; on a loaded machine its jitter would make the three runs
+      // Measured latency enters the reward; on a loaded machine its jitter would make the runs
       // route differently for reasons unrelated to feedback. Without it every run is fixed by its seeds.
       reward: { latency: 0 },
-      feedback: options.defence ? { clientShareCap: 0.2, ignorePinnedFeedback: true } : {},
+      feedback,
     }),
   });
   const honest = Array.from({ length: 20 }, (_, i) => clientFrom(gateway!.wsUrl, `127.0.0.${10 + i}`));
@@ -88,7 +92,11 @@ async function run(options: { attack: boolean; defence: boolean }): Promise<Resu
   const honestly = (arm: string) => rng() < QUALITY[arm]!;
   let n = 0;
   const honestChat = () => chatAndJudge(honest[n % honest.length]!, `question ${n++}`, undefined, honestly);
+  return { attacker, honestChat };
+}
 
+async function run(options: { attack: boolean; defence: boolean }): Promise<Result> {
+  const { attacker, honestChat } = await startPopulation(options.defence ? { clientShareCap: 0.2, ignorePinnedFeedback: true } : {});
   for (let i = 0; i < 150; i++) await honestChat();
   if (options.attack) {
     for (let i = 0; i < 300; i++) {
@@ -192,22 +200,8 @@ describe('the analyzer flags the client whose feedback disagrees', { timeout: 12
  */
 describe('the share cap against a routed liar', { timeout: 180_000 }, () => {
   async function runRouted(cap: number, attack = true): Promise<Result> {
-    gateway = await startGateway({
-      config: testConfigInput({
-        cache: { enabled: false },
-        shadow: { rate: 0 },
-        reward: { latency: 0 },
-        // The cap alone: pinned feedback would teach as usual, but the liar pins nothing.
-        feedback: { clientShareCap: cap, ignorePinnedFeedback: false },
-      }),
-    });
-    const honest = Array.from({ length: 20 }, (_, i) => clientFrom(gateway!.wsUrl, `127.0.0.${10 + i}`));
-    const attacker = clientFrom(gateway.wsUrl, '127.0.0.2');
-    clients.push(...honest, attacker);
-    const rng = createRng(2024);
-    const honestly = (arm: string) => rng() < QUALITY[arm]!;
-    let n = 0;
-    const honestChat = () => chatAndJudge(honest[n % honest.length]!, `question ${n++}`, undefined, honestly);
+    // The cap alone: pinned feedback would teach as usual, but the liar pins nothing.
+    const { attacker, honestChat } = await startPopulation({ clientShareCap: cap, ignorePinnedFeedback: false });
     for (let i = 0; i < 100; i++) await honestChat();
     const measured = [];
     for (let i = 0; i < 200; i++) {
