@@ -229,7 +229,7 @@ export function buildApp(deps: AppDeps): App {
   // One tally for feedback and comparisons: a client's share is of all its judgements.
   const influence = createClientInfluence({
     cap: config.feedback.clientShareCap,
-    pseudoWeight: config.feedback.clientSharePseudoWeight,
+    quorum: config.feedback.clientShareQuorum,
     halfLife: config.feedback.clientShareHalfLife,
     ignorePinned: config.feedback.ignorePinnedFeedback,
   });
