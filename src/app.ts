@@ -319,6 +319,7 @@ export function buildApp(deps: AppDeps): App {
     drainChats: (cutAt, giveUpAt) => gate.stop(cutAt, giveUpAt),
     operationLimits: config.limits.operations,
     maxRequestBytes: maxRequestBytes(config),
+    chatRefusal: () => capacity.chatRefusal(),
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,
