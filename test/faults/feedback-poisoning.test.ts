@@ -9,8 +9,9 @@ import { postGraphQL, startGateway, testConfigInput, type RunningGateway } from 
 /**
  * Issue 14: "300 pinned chats with lying feedback from one client: honest users' satisfaction fell
  * from 0.79 to 0.51: traffic moved to the weakest arm". The same attack, measured three ways on
- * one seed: no attack, the attack on an undefended gateway (cap off, pinned feedback teaching), and
- * the attack with the defence on (feedback.clientShareCap 0.2, feedback.ignorePinnedFeedback).
+ * one seed: no attack, the attack on the default configuration (the defence is on by default:
+ * feedback.clientShareCap 0.2, feedback.ignorePinnedFeedback), and the attack on a gateway that
+ * opted out of it (cap 1, pinned feedback teaching).
  *
  * Honest users: 20 clients (20 loopback addresses, since clients are told apart by address), each
  * routed, liking an answer with its model's quality (weak 0.3, fair 0.5, good 0.7, best 0.9; one
@@ -95,8 +96,11 @@ async function startPopulation(feedback: Record<string, unknown>) {
   return { attacker, honestChat };
 }
 
+/** The defences opted out of; the default configuration has them on. */
+const UNDEFENDED = { clientShareCap: 1, ignorePinnedFeedback: false };
+
 async function run(options: { attack: boolean; defence: boolean }): Promise<Result> {
-  const { attacker, honestChat } = await startPopulation(options.defence ? { clientShareCap: 0.2, ignorePinnedFeedback: true } : {});
+  const { attacker, honestChat } = await startPopulation(options.defence ? {} : UNDEFENDED);
   for (let i = 0; i < 150; i++) await honestChat();
   if (options.attack) {
     for (let i = 0; i < 300; i++) {
@@ -113,14 +117,14 @@ async function run(options: { attack: boolean; defence: boolean }): Promise<Resu
 }
 
 describe('feedback poisoning by one client', { timeout: 240_000 }, () => {
-  it('moves traffic to the weakest arm without the defence, and not with it', async () => {
-    const baseline = await run({ attack: false, defence: false });
+  it('moves traffic to the weakest arm without the defence, and not with the default configuration', async () => {
+    const baseline = await run({ attack: false, defence: true });
     await stop();
     const undefended = await run({ attack: true, defence: false });
     await stop();
     const defended = await run({ attack: true, defence: true });
     const line = (name: string, r: Result) => `${name}: satisfaction ${r.satisfaction.toFixed(3)}, weakest arm's share ${r.weakShare.toFixed(3)}`;
-    console.log(['feedback poisoning', line('no attack', baseline), line('attack, no defence', undefended), line('attack, defence', defended)].join('\n  '));
+    console.log(['feedback poisoning', line('no attack', baseline), line('attack, opted out', undefended), line('attack, defaults', defended)].join('\n  '));
 
     expect(undefended.satisfaction).toBeLessThan(baseline.satisfaction - 0.15);
     expect(undefended.weakShare).toBeGreaterThan(defended.weakShare + 0.15);
@@ -199,9 +203,9 @@ describe('the analyzer flags the client whose feedback disagrees', { timeout: 12
  * 0.15, is 3 standard errors of a difference.
  */
 describe('the share cap against a routed liar', { timeout: 180_000 }, () => {
-  async function runRouted(cap: number, attack = true): Promise<Result> {
-    // The cap alone: pinned feedback would teach as usual, but the liar pins nothing.
-    const { attacker, honestChat } = await startPopulation({ clientShareCap: cap, ignorePinnedFeedback: false });
+  async function runRouted(feedback: Record<string, unknown>, attack = true): Promise<Result> {
+    // The cap alone: the liar pins nothing, so the pinned rule has nothing to refuse.
+    const { attacker, honestChat } = await startPopulation(feedback);
     for (let i = 0; i < 100; i++) await honestChat();
     const measured = [];
     for (let i = 0; i < 200; i++) {
@@ -214,12 +218,12 @@ describe('the share cap against a routed liar', { timeout: 180_000 }, () => {
     };
   }
 
-  it('moves traffic to the weakest arm without the cap, and not with clientShareCap 0.2', async () => {
-    const baseline = await runRouted(0.2, false);
+  it('moves traffic to the weakest arm without the cap, and not with the default clientShareCap 0.2', async () => {
+    const baseline = await runRouted({}, false);
     await stop();
-    const undefended = await runRouted(1);
+    const undefended = await runRouted(UNDEFENDED);
     await stop();
-    const capped = await runRouted(0.2);
+    const capped = await runRouted({});
     const line = (name: string, r: Result) => `${name}: satisfaction ${r.satisfaction.toFixed(3)}, weakest arm's share ${r.weakShare.toFixed(3)}`;
     console.log(['routed liar', line('no attack (cap 0.2)', baseline), line('attack, no cap', undefended), line('attack, cap 0.2', capped)].join('\n  '));
     expect(capped.satisfaction).toBeGreaterThan(undefended.satisfaction + 0.15);
