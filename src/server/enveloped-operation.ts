@@ -2,6 +2,7 @@ import { GraphQLError, type execute, type ExecutionArgs, type subscribe } from '
 import type { YogaServer } from 'graphql-yoga';
 import { codeRequestErrors } from './coded-request-errors.js';
 import type { OperationGate, OperationParams } from './trusted-documents.js';
+import { withFields } from '../with-fields.js';
 
 /**
  * Runs an operation that arrived on a transport yoga does not serve itself (graphql-ws, graphql-sse
@@ -36,10 +37,7 @@ export async function prepareEnvelopedOperation(
     if (error instanceof GraphQLError) return codeRequestErrors([error], 'BAD_REQUEST');
     throw error;
   }
-  const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-    ...initialContext,
-    params: resolved,
-  });
+  const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped(withFields(initialContext, { params: resolved }));
   let document;
   try {
     document = parse(resolved.query);
