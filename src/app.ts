@@ -232,6 +232,8 @@ export function buildApp(deps: AppDeps): App {
     quorum: config.feedback.clientShareQuorum,
     halfLife: config.feedback.clientShareHalfLife,
     ignorePinned: config.feedback.ignorePinnedFeedback,
+    // The flags as every reader sees them (at most analyzer.disagreement.intervalMs old).
+    ...(config.feedback.ignoreFlaggedClients ? { flagged: (client: string) => disagreement.get().flagged.some((f) => f.client === client) } : {}),
   });
   const shadow = createShadowRouter({
     config: config.shadow,

@@ -329,6 +329,8 @@ const feedbackSchema = z
     clientShareHalfLife: z.number().nonnegative().default(500),
     /** True: feedback on pinned requests teaches the bandit nothing unless its client is alone (the client chose the arm it judges). */
     ignorePinnedFeedback: z.boolean().default(true),
+    /** True: a client the analyzer flags (analyzer.disagreement) teaches nothing while it is flagged. */
+    ignoreFlaggedClients: z.boolean().default(true),
   })
   .strict();
 
@@ -583,8 +585,8 @@ export const analyzerSchema = z
         minOtherClients: z.number().int().positive().default(3),
         /** Feedback is remembered between one and two of these. */
         windowMs: z.number().int().positive().default(3_600_000),
-        /** The flags are computed at most this often, shared by every reader (GraphQL, /metrics). */
-        intervalMs: z.number().int().positive().default(10_000),
+        /** The flags are computed at most this often, shared by every reader (GraphQL, /metrics, the feedback weight); 0: on every read. */
+        intervalMs: z.number().int().nonnegative().default(10_000),
         /** Most (arm and context, client) tallies held. */
         maxEntries: z.number().int().positive().default(100_000),
       })

@@ -21,6 +21,10 @@ import { contextChain } from '../router/bandit.js';
  *   belongs to). (a) binds where many clients judge; (b) keeps a few clients learning where a share
  *   cap could not hold for all of them (three equal clients each hold a third). A judgement counts
  *   at the weight that keeps the client within that, down to 0.
+ * - A client the analyzer flags (src/analyzer/feedback-disagreement.ts: its feedback disagrees with
+ *   every other client's on the same arms and contexts) teaches nothing while it is flagged, when
+ *   `ignoreFlagged`: the cap bounds a liar to its share, the flag stops it once its lies are
+ *   significant. Flagging needs other clients, so a client alone is never flagged.
  * Others are counted by the judgements they gave, not by what those taught, so a client's room
  * does not depend on how the others were themselves weighed.
  */
@@ -39,6 +43,8 @@ export interface ClientInfluenceOptions {
   readonly ignorePinned: boolean;
   /** Most (context, client) pairs remembered; the least recently judged are forgotten first. */
   readonly maxEntries?: number;
+  /** Whether the analyzer flags the client now (absent: nobody is). */
+  readonly flagged?: (client: string) => boolean;
 }
 
 /** What one client may still add in a context, given its own and the others' recent judgements. */
@@ -48,12 +54,15 @@ export interface Standing {
   /** The others' judgements (Σj) and the sum of their squares (Σj²). */
   readonly others: number;
   readonly othersSquared: number;
+  /** The analyzer flags the client as disagreeing with everyone else. */
+  readonly flagged?: boolean;
 }
 
 /** The weight in [0, 1] of a client's next judgement in one context (the rule above). */
 export function judgementWeight(standing: Standing, pinned: boolean, options: Pick<ClientInfluenceOptions, 'cap' | 'quorum' | 'ignorePinned'>): number {
   const { own, others, othersSquared } = standing;
   if (others < options.quorum) return 1;
+  if (standing.flagged) return 0;
   if (pinned && options.ignorePinned) return 0;
   if (options.cap >= 1) return 1;
   const share = (options.cap / (1 - options.cap)) * others;
@@ -137,11 +146,12 @@ export function createClientInfluence(options: ClientInfluenceOptions): ClientIn
   return {
     weigh(client, context, pinned) {
       const standings = contextChain(context).map((c) => standingIn(client, c));
+      const flagged = options.flagged?.(client) ?? false;
       let weight = 1;
       for (const own of standings) {
         const others = Math.max(0, own.tally.judgements - own.judgements);
         const othersSquared = Math.max(0, own.tally.squares - own.judgements * own.judgements);
-        weight = Math.min(weight, judgementWeight({ own: own.weight, others, othersSquared }, pinned, options));
+        weight = Math.min(weight, judgementWeight({ own: own.weight, others, othersSquared, flagged }, pinned, options));
       }
       for (const own of standings) {
         own.tally.squares += 2 * own.judgements + 1;

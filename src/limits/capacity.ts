@@ -40,6 +40,19 @@ export interface CapacityReport {
 
 const ALL = '*';
 
+/** An upstream call's two slots (all models, its model), freed together; one object per call. */
+class LeasePair implements Lease {
+  constructor(
+    private readonly total: Lease,
+    private readonly model: Lease,
+  ) {}
+
+  release(): void {
+    this.total.release();
+    this.model.release();
+  }
+}
+
 export function createCapacity(deps: {
   readonly store: LimiterStore;
   readonly config: Pick<CapacityConfig, 'maxChats' | 'maxUpstreamCalls' | 'maxUpstreamCallsPerModel' | 'retryAfterMs'>;
@@ -79,14 +92,7 @@ export function createCapacity(deps: {
         refusedCalls += 1;
         return null;
       }
-      const total = calls.tryAcquire(ALL, config.maxUpstreamCalls)!;
-      const model = perModel.tryAcquire(modelId, config.maxUpstreamCallsPerModel)!;
-      return {
-        release() {
-          total.release();
-          model.release();
-        },
-      };
+      return new LeasePair(calls.tryAcquire(ALL, config.maxUpstreamCalls)!, perModel.tryAcquire(modelId, config.maxUpstreamCallsPerModel)!);
     },
     hasRoomFor,
     saturation() {

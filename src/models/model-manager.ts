@@ -18,6 +18,7 @@ import { createSimulatedBackend } from './simulated-backend.js';
 import { withStreamTimeouts } from './stream-timeouts.js';
 import type { Capacity } from '../limits/capacity.js';
 import type { Lease } from '../limits/limiter-store.js';
+import { withFields } from '../with-fields.js';
 
 /**
  * Holds every configured backend with its health, and is the only way the rest of Switchyard
@@ -145,7 +146,7 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
         }
         model = managed;
         started = now();
-        return batchesOf(managed.backend.stream({ ...request, signal, upstreamComplete }));
+        return batchesOf(managed.backend.stream(withFields(request, { signal, upstreamComplete })));
       },
       // Unknown models fail in `start`, before these are read.
       models.get(modelId)?.config.timeouts ?? UNUSED_TIMEOUTS,

@@ -30,6 +30,7 @@ import { refuseOversizedBody } from './request-size.js';
 import { codedErrorResponse } from '../openai/error-response.js';
 import { watchSlowReaders } from './slow-reader-watchdog.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
+import { withFields } from '../with-fields.js';
 
 /**
  * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and subscriptions over SSE
@@ -344,7 +345,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         return prepareEnvelopedOperation(
           yoga,
           gate,
-          { ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, principal: ctx.extra.principal },
+          withFields(ctx, { req: ctx.extra.request, socket: ctx.extra.socket, principal: ctx.extra.principal }),
           payload,
         );
       },

@@ -53,6 +53,17 @@ describe('client influence', () => {
     expect(eager).toBeCloseTo(2 * 1_000 - 1_000, 6);
   });
 
+  it('gives a client the analyzer flags weight 0 while it is flagged, and never one alone', () => {
+    let flagged = new Set<string>(['anonymous@10.0.0.66']);
+    const influence = createClientInfluence({ ...DEFAULTS, flagged: (client) => flagged.has(client) });
+    expect(influence.weigh('anonymous@10.0.0.66', 'code', false)).toBe(1);
+    for (let i = 0; i < 40; i++) influence.weigh(`anonymous@10.0.1.${i}`, 'code', false);
+    expect(influence.weigh('anonymous@10.0.0.66', 'code', false)).toBe(0);
+    expect(influence.weigh('anonymous@10.0.1.1', 'code', false)).toBe(1);
+    flagged = new Set();
+    expect(influence.weigh('anonymous@10.0.0.66', 'code', false)).toBe(1);
+  });
+
   it('caps in every context the evidence reaches: a fresh child context does not reopen the global share', () => {
     const influence = createClientInfluence(DEFAULTS);
     for (let i = 0; i < 400; i++) influence.weigh(`anonymous@10.0.1.${i % 40}`, 'chat', false);
