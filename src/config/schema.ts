@@ -192,6 +192,11 @@ const banditSchema = z
      */
     sharpenHalfLife: nonNegative.optional(),
     /**
+     * Thompson: quality observations (decayed) an arm must have in a context before the policy may
+     * pass it over there; a candidate below it is tried before any other. 0 = none.
+     */
+    explorationFloor: nonNegative.default(0),
+    /**
      * The forgetting mixture (src/router/forgetting-mixture.ts): short memories beside halfLife,
      * weighted per context by predictive likelihood relative to the context's difficulty. Thompson only.
      */

@@ -159,6 +159,8 @@ export interface ArmReading {
   readonly alpha: number;
   readonly beta: number;
   readonly penalty: number;
+  /** The arm's own quality evidence in the context (decayed alpha + beta beyond the prior): what the exploration floor counts. */
+  readonly evidence: number;
 }
 
 /** One pseudo-observation of the parent's mean cost/latency: a single call in a new context does not fully override it. */
@@ -292,7 +294,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
   // Results of readChain, valid until the next read. Fields of one object rather than variables of
   // the closure: V8 boxes every double written to a closure variable, but updates an object's
   // double fields in place, which keeps the reads allocation-free.
-  const out = { alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, cost: 0, latency: 0 };
+  const out = { alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, cost: 0, latency: 0, own: 0 };
 
   // The chain of the context last read, root last: the same for every arm of one decision, so it
   // is resolved once per context and version rather than once per arm and level; with it, each
@@ -359,6 +361,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
     let beta = prior.beta;
     let recentAlpha = 0;
     let recentBeta = 0;
+    let own = 0;
     let known = false;
     let cost = 0;
     let latency = 0;
@@ -388,6 +391,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
       alpha = alpha + e.alpha;
       beta = beta + e.beta;
       if (level === 0) {
+        own = e.alpha + e.beta;
         recentAlpha = Math.min(e.alpha, e.recentAlpha);
         recentBeta = Math.min(e.beta, e.recentBeta);
       }
@@ -407,6 +411,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
     out.recentBeta = recentBeta;
     out.cost = cost;
     out.latency = latency;
+    out.own = own;
     return known;
   };
 
@@ -423,6 +428,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
     recentAlpha: number;
     recentBeta: number;
     penalty: number;
+    own: number;
   }
   const readings = new Map<string, CachedReading>();
   let readingsContext: string | null = null;
@@ -436,7 +442,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
     }
     let r = readings.get(armId);
     if (r === undefined) {
-      r = { generation: -1, alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, penalty: 0 };
+      r = { generation: -1, alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, penalty: 0, own: 0 };
       readings.set(armId, r);
     }
     if (r.generation !== generation) {
@@ -445,6 +451,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
       r.beta = out.beta;
       r.recentAlpha = out.recentAlpha;
       r.recentBeta = out.recentBeta;
+      r.own = out.own;
       r.penalty = penaltyOfRead(known, reference());
       r.generation = generation;
     }
@@ -500,7 +507,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
     return penalty(expected, ref);
   };
 
-  const reading = { alpha: 0, beta: 0, penalty: 0 };
+  const reading = { alpha: 0, beta: 0, penalty: 0, evidence: 0 };
 
   return {
     posterior,
@@ -520,6 +527,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
       reading.alpha = r.alpha + (evidenceScale - 1) * r.recentAlpha;
       reading.beta = r.beta + (evidenceScale - 1) * r.recentBeta;
       reading.penalty = r.penalty;
+      reading.evidence = r.own;
       return reading;
     },
     /**
