@@ -159,7 +159,11 @@ export interface ArmReading {
   readonly alpha: number;
   readonly beta: number;
   readonly penalty: number;
-  /** The arm's own quality evidence in the context (decayed alpha + beta beyond the prior): what the exploration floor counts. */
+  /**
+   * The arm's quality evidence (decayed alpha + beta beyond the prior) in the context's task family:
+   * its ancestor just below the global context, which holds the evidence of every context under it
+   * (the context itself at depth 1). What the exploration floor counts.
+   */
   readonly evidence: number;
 }
 
@@ -362,6 +366,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
     let recentAlpha = 0;
     let recentBeta = 0;
     let own = 0;
+    // The context's ancestor just below the global one (the task family; the context itself at depth 1).
+    const familyLevel = Math.max(0, chainLength - 2);
     let known = false;
     let cost = 0;
     let latency = 0;
@@ -390,8 +396,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
       const e = bringUpToDate(n!, found);
       alpha = alpha + e.alpha;
       beta = beta + e.beta;
+      if (level === familyLevel) own = e.alpha + e.beta;
       if (level === 0) {
-        own = e.alpha + e.beta;
         recentAlpha = Math.min(e.alpha, e.recentAlpha);
         recentBeta = Math.min(e.beta, e.recentBeta);
       }
