@@ -157,6 +157,11 @@ const rewardSchema = z
      * one unit of quality is worth costReferenceUsd / cost dollars.
      */
     costReferenceUsd: z.number().positive().optional(),
+    /**
+     * Budget pacing: the share of the dearest arm's mean cost per call the router should spend. The cost
+     * weight rises while it spends above, falls while below (reward-calculator.ts); unset = none.
+     */
+    budgetShare: z.number().positive().max(1).optional(),
     /** Latency (ms) that the latency weight is priced against; unset: the slowest arm's observed mean. */
     latencyReferenceMs: z.number().positive().optional(),
   })

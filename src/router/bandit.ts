@@ -55,11 +55,19 @@ export interface OperationalObservation {
   readonly latencyMs: number;
 }
 
+/** What penalties are priced against: the highest arm means, and what the router spends per call. */
+export interface OperationalReference extends OperationalObservation {
+  /** Decayed mean cost per call over all arms (global), 0 before any: what a budget is paced on. */
+  readonly spendUsd?: number | undefined;
+  /** Decayed number of calls that mean is over. */
+  readonly calls?: number | undefined;
+}
+
 /**
  * Turns an arm's expected cost and latency into quality units. `observedReference` holds the
  * highest mean cost and latency among the arms (0 before any observation).
  */
-export type OperationalPenalty = (expected: OperationalObservation, observedReference: OperationalObservation) => number;
+export type OperationalPenalty = (expected: OperationalObservation, observedReference: OperationalReference) => number;
 
 /**
  * A selection policy: how an arm is picked from what the statistics say. Policies only read the
@@ -487,13 +495,30 @@ export function createContextualStats(options: ContextualStatsOptions) {
     return highest;
   };
 
+  /** Decayed calls and their cost over every arm of the global context. */
+  const spend = { cost: 0, calls: 0 };
+  const measureSpend = (): void => {
+    const root = nodes.get(GLOBAL_CONTEXT);
+    spend.cost = 0;
+    spend.calls = 0;
+    if (!root) return;
+    for (const e of root.arms.values()) {
+      bringUpToDate(root, e);
+      spend.cost += e.costSum;
+      spend.calls += e.operationalWeight;
+    }
+  };
+
   let referenceVersion = -1;
-  let currentReference: OperationalObservation = { costUsd: 0, latencyMs: 0 };
-  const reference = (): OperationalObservation => {
+  let currentReference: OperationalReference = { costUsd: 0, latencyMs: 0, spendUsd: 0, calls: 0 };
+  const reference = (): OperationalReference => {
     if (referenceVersion !== version) {
+      measureSpend();
       currentReference = {
         costUsd: observedReference((e) => e.costSum),
         latencyMs: observedReference((e) => e.latencySum),
+        spendUsd: spend.calls > 0 ? spend.cost / spend.calls : 0,
+        calls: spend.calls,
       };
       referenceVersion = version;
     }
@@ -502,11 +527,11 @@ export function createContextualStats(options: ContextualStatsOptions) {
 
   // The penalty function reads it at once and keeps nothing, so one object serves every call.
   const expected = { costUsd: 0, latencyMs: 0 };
-  const penaltyAgainst = (armId: string, context: string, ref: OperationalObservation): number => {
+  const penaltyAgainst = (armId: string, context: string, ref: OperationalReference): number => {
     return penaltyOfRead(readChain(armId, context, 1), ref);
   };
   /** The penalty of the arm readChain just read. */
-  const penaltyOfRead = (known: boolean, ref: OperationalObservation): number => {
+  const penaltyOfRead = (known: boolean, ref: OperationalReference): number => {
     // An arm never observed is assumed free and instant: optimism makes the router try it once.
     expected.costUsd = known ? out.cost : 0;
     expected.latencyMs = known ? out.latency : 0;
