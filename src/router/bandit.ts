@@ -57,9 +57,9 @@ export interface OperationalObservation {
 
 /** What penalties are priced against: the highest arm means, and what the router spends per call. */
 export interface OperationalReference extends OperationalObservation {
-  /** Decayed mean cost per call over all arms (global), 0 before any: what a budget is paced on. */
+  /** Decayed mean cost of a live call over all arms (logged outcomes excluded), 0 before any: what a budget is paced on. */
   readonly spendUsd?: number | undefined;
-  /** Decayed number of calls that mean is over. */
+  /** Decayed number of live calls that mean is over. */
   readonly calls?: number | undefined;
 }
 
@@ -95,6 +95,9 @@ export interface LearnedState {
     readonly successes: number;
     readonly trials: number;
     readonly stamp: number;
+    /** Live calls and their cost (decayed; the global context only, absent in older state): what a budget is paced on. */
+    readonly spentCalls?: number;
+    readonly spentCost?: number;
     /** The recent evidence may be missing (state saved before it existed): it then counts as stale. */
     readonly arms: ReadonlyArray<
       { readonly armId: string } & Omit<Entry, 'recentAlpha' | 'recentBeta'> & Partial<Pick<Entry, 'recentAlpha' | 'recentBeta'>>
@@ -146,18 +149,32 @@ interface ContextNode {
   trials: number;
   /** Clock at which the pooled evidence was last decayed. */
   stamp: number;
+  /** Live calls and their cost, decayed with the pooled evidence (kept at the global context). */
+  spentCalls: number;
+  spentCost: number;
   /** Logit of the base rate, computed at rateVersion of the statistics. */
   logitRate: number;
   rateVersion: number;
 }
 
-const newNode = (context: string, clock: number, successes: number, trials: number, stamp: number, arms = new Map<string, Entry>()): ContextNode => ({
+const newNode = (
+  context: string,
+  clock: number,
+  successes: number,
+  trials: number,
+  stamp: number,
+  arms = new Map<string, Entry>(),
+  spentCalls = 0,
+  spentCost = 0,
+): ContextNode => ({
   parent: parentContext(context),
   clock,
   arms,
   successes,
   trials,
   stamp,
+  spentCalls,
+  spentCost,
   logitRate: 0,
   rateVersion: -1,
 });
@@ -271,6 +288,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
       const f = Math.exp(-ln2OverHalfLife * elapsed);
       n.successes *= f;
       n.trials *= f;
+      n.spentCalls *= f;
+      n.spentCost *= f;
     }
     n.stamp = n.clock;
     return n;
@@ -495,30 +514,18 @@ export function createContextualStats(options: ContextualStatsOptions) {
     return highest;
   };
 
-  /** Decayed calls and their cost over every arm of the global context. */
-  const spend = { cost: 0, calls: 0 };
-  const measureSpend = (): void => {
-    const root = nodes.get(GLOBAL_CONTEXT);
-    spend.cost = 0;
-    spend.calls = 0;
-    if (!root) return;
-    for (const e of root.arms.values()) {
-      bringUpToDate(root, e);
-      spend.cost += e.costSum;
-      spend.calls += e.operationalWeight;
-    }
-  };
 
   let referenceVersion = -1;
   let currentReference: OperationalReference = { costUsd: 0, latencyMs: 0, spendUsd: 0, calls: 0 };
   const reference = (): OperationalReference => {
     if (referenceVersion !== version) {
-      measureSpend();
+      const root = nodes.get(GLOBAL_CONTEXT);
+      const spent = root ? pooled(root) : undefined;
       currentReference = {
         costUsd: observedReference((e) => e.costSum),
         latencyMs: observedReference((e) => e.latencySum),
-        spendUsd: spend.calls > 0 ? spend.cost / spend.calls : 0,
-        calls: spend.calls,
+        spendUsd: spent && spent.spentCalls > 0 ? spent.spentCost / spent.spentCalls : 0,
+        calls: spent ? spent.spentCalls : 0,
       };
       referenceVersion = version;
     }
@@ -599,13 +606,19 @@ export function createContextualStats(options: ContextualStatsOptions) {
         e.recentBeta = Math.max(0, e.recentBeta + weight * (1 - reward));
       }
     },
-    recordOperational(armId: string, context: string, observation: OperationalObservation): void {
+    /** `spent`: a call the router paid for (false for a logged outcome: it seeds the means, not the spend). */
+    recordOperational(armId: string, context: string, observation: OperationalObservation, spent = true): void {
       const costUsd = Math.max(0, observation.costUsd);
       const latencyMs = Math.max(0, observation.latencyMs);
       if (!Number.isFinite(costUsd) || !Number.isFinite(latencyMs)) {
         throw new RangeError('cost and latency must be finite');
       }
       version++;
+      if (spent) {
+        const root = pooled(node(GLOBAL_CONTEXT));
+        root.spentCalls += 1;
+        root.spentCost += costUsd;
+      }
       for (const c of contextChain(context)) {
         const e = entry(armId, c);
         e.operationalWeight += 1;
@@ -642,6 +655,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
           successes: n.successes,
           trials: n.trials,
           stamp: n.stamp,
+          ...(n.spentCalls > 0 ? { spentCalls: n.spentCalls, spentCost: n.spentCost } : {}),
           arms: [...n.arms.entries()].map(([armId, e]) => ({ armId, ...e })),
         })),
       };
@@ -656,7 +670,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
             arms.set(armId, { ...entry, recentAlpha: entry.recentAlpha ?? 0, recentBeta: entry.recentBeta ?? 0 });
           }
         }
-        nodes.set(c.context, newNode(c.context, c.clock, c.successes, c.trials, c.stamp, arms));
+        nodes.set(c.context, newNode(c.context, c.clock, c.successes, c.trials, c.stamp, arms, c.spentCalls ?? 0, c.spentCost ?? 0));
       }
     },
   };
