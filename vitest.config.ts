@@ -17,5 +17,12 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Two cores: more workers only add contention for the real servers the tests start.
     maxWorkers: 2,
+    // One worker process runs many files: a fresh module graph per file cost about a second of
+    // imports for every file that loads the app. So no file may leave anything behind: spies and
+    // stubs are undone after each test here, fake timers by the file that installs them.
+    isolate: false,
+    restoreMocks: true,
+    unstubGlobals: true,
+    unstubEnvs: true,
   },
 });

@@ -229,9 +229,11 @@ export function buildApp(deps: AppDeps): App {
   // One tally for feedback and comparisons: a client's share is of all its judgements.
   const influence = createClientInfluence({
     cap: config.feedback.clientShareCap,
-    pseudoWeight: config.feedback.clientSharePseudoWeight,
+    quorum: config.feedback.clientShareQuorum,
     halfLife: config.feedback.clientShareHalfLife,
     ignorePinned: config.feedback.ignorePinnedFeedback,
+    // The flags as every reader sees them (at most analyzer.disagreement.intervalMs old).
+    ...(config.feedback.ignoreFlaggedClients ? { flagged: (client: string) => disagreement.get().flagged.some((f) => f.client === client) } : {}),
   });
   const shadow = createShadowRouter({
     config: config.shadow,
@@ -319,6 +321,7 @@ export function buildApp(deps: AppDeps): App {
     drainChats: (cutAt, giveUpAt) => gate.stop(cutAt, giveUpAt),
     operationLimits: config.limits.operations,
     maxRequestBytes: maxRequestBytes(config),
+    chatRefusal: () => capacity.chatRefusal(),
     connections: {
       maxSubscriptionsPerConnection: config.capacity.maxSubscriptionsPerConnection,
       maxConnectionsPerClient: config.capacity.maxConnectionsPerClient,

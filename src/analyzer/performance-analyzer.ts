@@ -18,6 +18,7 @@ import {
   type RollingWindow,
   type WindowView,
 } from './rolling-window.js';
+import { withFields } from '../with-fields.js';
 
 /**
  * The performance analyzer: rolling per-arm, per-model and per-context figures over the last
@@ -290,7 +291,7 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
       const shadow = sample.shadow ?? false;
       modelOfArm.set(sample.armId, sample.modelId);
       const at = now();
-      const measured = { ...sample, shadow };
+      const measured = withFields(sample, { shadow });
       for (const series of seriesOf(sample.armId, sample.modelId, context)) {
         series.lastMinute.record(at, measured);
         series.lastHour.record(at, measured);

@@ -10,6 +10,7 @@ import { createChatDrain } from './chat-drain.js';
 import type { ChatEvent, ChatRequest } from './chat-events.js';
 import { FeedbackError, type ChatService, type FeedbackInput, type FeedbackResult } from './chat-service.js';
 import type { RequestRecord } from './request-store.js';
+import { withFields } from '../with-fields.js';
 
 /**
  * What a principal may do with the chat service, for every transport alike: chats are admitted
@@ -53,15 +54,21 @@ export interface ChatGateDeps {
   readonly spendEstimate: SpendEstimator;
 }
 
-/** The client's admission, also freeing the instance's chat slot when released. */
-function withSlot(admission: Admission, slot: { release(): void }): Admission {
-  return {
-    charge: (usage) => admission.charge(usage),
-    release() {
-      slot.release();
-      admission.release();
-    },
-  };
+/** The client's admission, also freeing the instance's chat slot when released (one object per chat). */
+class SlotAdmission implements Admission {
+  constructor(
+    private readonly admission: Admission,
+    private readonly slot: { release(): void },
+  ) {}
+
+  charge(usage: ChatUsage): void {
+    this.admission.charge(usage);
+  }
+
+  release(): void {
+    this.slot.release();
+    this.admission.release();
+  }
 }
 
 /**
@@ -191,12 +198,12 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
       const slot = deps.capacity.admitChat();
       let admission: Admission;
       try {
-        admission = withSlot(await limiter.admit(principal, () => deps.spendEstimate(input)), slot);
+        admission = new SlotAdmission(await limiter.admit(principal, () => deps.spendEstimate(input)), slot);
       } catch (error) {
         slot.release();
         throw error;
       }
-      const request: ChatRequest = { ...input, owner: principal.keyId, client: principal.client };
+      const request: ChatRequest = withFields(input, { owner: principal.keyId, client: principal.client });
       let stream: AsyncGenerator<ChatEvent, void, undefined>;
       try {
         stream = chat.chat(request);

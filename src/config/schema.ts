@@ -328,17 +328,19 @@ const feedbackSchema = z
     /** Completed requests remembered for feedback and `request(id)`; the oldest are forgotten first. */
     maxRequests: z.number().int().positive().default(100_000),
     /**
-     * Largest share of a context's recent feedback weight one client may hold (1 = no cap); see
-     * src/learning/client-influence.ts. Off by default: with one client (the embedded default) a
-     * cap would stop learning; set it when many clients give feedback.
+     * Largest share of a context's recent judgements one client may hold (1 = no cap), binding only
+     * once the other clients judged there (clientShareQuorum): a client alone is never capped. See
+     * src/learning/client-influence.ts, the one place that decides a judgement's weight.
      */
-    clientShareCap: z.number().gt(0).max(1).default(1),
-    /** Feedbacks' worth of room in a context before anyone gave feedback there. */
-    clientSharePseudoWeight: z.number().nonnegative().default(20),
+    clientShareCap: z.number().gt(0).max(1).default(0.2),
+    /** Other clients' judgements' worth in a context below which a client is alone there: not capped, and its pinned feedback teaches. */
+    clientShareQuorum: z.number().nonnegative().default(20),
     /** Feedbacks in a context after which a client's earlier share counts half (0 = never forget). */
     clientShareHalfLife: z.number().nonnegative().default(500),
-    /** True: feedback on pinned requests teaches the bandit nothing (the client chose the arm it judges). */
-    ignorePinnedFeedback: z.boolean().default(false),
+    /** True: feedback on pinned requests teaches the bandit nothing unless its client is alone (the client chose the arm it judges). */
+    ignorePinnedFeedback: z.boolean().default(true),
+    /** True: a client the analyzer flags (analyzer.disagreement) teaches nothing while it is flagged. */
+    ignoreFlaggedClients: z.boolean().default(true),
   })
   .strict();
 
@@ -593,8 +595,8 @@ export const analyzerSchema = z
         minOtherClients: z.number().int().positive().default(3),
         /** Feedback is remembered between one and two of these. */
         windowMs: z.number().int().positive().default(3_600_000),
-        /** The flags are computed at most this often, shared by every reader (GraphQL, /metrics). */
-        intervalMs: z.number().int().positive().default(10_000),
+        /** The flags are computed at most this often, shared by every reader (GraphQL, /metrics, the feedback weight); 0: on every read. */
+        intervalMs: z.number().int().nonnegative().default(10_000),
         /** Most (arm and context, client) tallies held. */
         maxEntries: z.number().int().positive().default(100_000),
       })

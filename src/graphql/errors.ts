@@ -25,7 +25,11 @@ export function translateErrors<T>(fn: () => T): T {
 }
 
 function translate(error: unknown): unknown {
-  if (!(error instanceof CodedError)) return error;
+  return error instanceof CodedError ? codedGraphQLError(error) : error;
+}
+
+/** A domain {@link CodedError} as the GraphQL error every transport sends for it. */
+export function codedGraphQLError(error: CodedError): GraphQLError {
   const { retryAfter } = error.details;
   // Over HTTP (GraphQL, SSE) the refusal also says when to retry in the header clients know;
   // graphql-yoga applies `extensions.http` to the response and strips it from the body.

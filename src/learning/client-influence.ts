@@ -1,86 +1,165 @@
 import { LRUCache } from 'lru-cache';
+import { contextChain } from '../router/bandit.js';
 
 /**
  * How much one client's judgement may teach the bandit, so that no single client can steer a
- * context: each client's decayed share of the judgement weight in a context is kept at most `cap`,
- * counting `pseudoWeight` judgements' worth of room before anyone has judged (so a new context is
- * not closed to its first client). A client past its share has its judgements counted at the
- * weight that keeps it at the cap, down to 0; it regains room only as other clients judge.
+ * context, on by default and safe for a client alone. Clients are told apart by key id, or by
+ * remote address without a key (src/auth/principal.ts), not by anything a client can rotate.
  *
- * Judgements on pinned requests teach nothing: the client chose the arm, so its score is evidence
- * it aimed at that arm, not a sample of what the router's choices give users (the request's cost,
- * latency and errors, measured by the gateway, still teach). Clients are told apart by key id, or
- * by remote address without a key (src/auth/principal.ts), not by anything a client can rotate.
+ * The rule, in every context the evidence reaches (the request's context and each ancestor up to
+ * the global one, as the bandit's update does), the smallest weight winning:
+ * - A client is alone in a context while the other clients' recent judgements there weigh less
+ *   than `quorum`: it judges at full weight, pinned requests included. There is nobody else's
+ *   evidence to protect (its share of others' evidence is undefined), so one client (the embedded
+ *   default, the console, a developer) always teaches.
+ * - Otherwise a judgement on a pinned request teaches nothing when `ignorePinned` (the client chose
+ *   the arm it judges: its score says it aimed at that arm, not what the router's choices give
+ *   users; the request's cost, latency and errors, measured by the gateway, still teach).
+ * - Otherwise the client may hold at most the larger of (a) `cap / (1 − cap)` times the others'
+ *   judgements (a share `cap` of the context) and (b) `TYPICAL_MULTIPLE` times the typical other
+ *   client's judgements (Σj² / Σj over the others: the size of the client a random other judgement
+ *   belongs to). (a) binds where many clients judge; (b) keeps a few clients learning where a share
+ *   cap could not hold for all of them (three equal clients each hold a third). A judgement counts
+ *   at the weight that keeps the client within that, down to 0.
+ * - A client the analyzer flags (src/analyzer/feedback-disagreement.ts: its feedback disagrees with
+ *   every other client's on the same arms and contexts) teaches nothing while it is flagged, when
+ *   `ignoreFlagged`: the cap bounds a liar to its share, the flag stops it once its lies are
+ *   significant. Flagging needs other clients, so a client alone is never flagged.
+ * Others are counted by the judgements they gave, not by what those taught, so a client's room
+ * does not depend on how the others were themselves weighed.
  */
 
+/** How many times the typical other client's judgements one client may hold: above 1, so equal clients keep learning. */
+const TYPICAL_MULTIPLE = 2;
+
 export interface ClientInfluenceOptions {
-  /** Largest share of a context's recent judgement weight one client may hold, in (0, 1]; 1 = no cap. */
+  /** Largest share of a context's recent judgements one client may hold, in (0, 1]; 1 = no cap. */
   readonly cap: number;
-  /** Judgements' worth of room in a context before any client judged. */
-  readonly pseudoWeight: number;
-  /** Judgements in a context after which earlier weight counts half (0 = never forget). */
+  /** Other clients' judgements' worth in a context below which a client is alone there (not capped). */
+  readonly quorum: number;
+  /** Judgements in a context after which earlier ones count half (0 = never forget). */
   readonly halfLife: number;
-  /** Judgements on pinned requests teach nothing (false: they count like any other, under the cap). */
+  /** Judgements on pinned requests teach nothing unless the client is alone. */
   readonly ignorePinned: boolean;
   /** Most (context, client) pairs remembered; the least recently judged are forgotten first. */
   readonly maxEntries?: number;
+  /** Whether the analyzer flags the client now (absent: nobody is). */
+  readonly flagged?: (client: string) => boolean;
 }
 
-/**
- * The weight in [0, 1] at which a judgement of a client holding `clientWeight` of a context's
- * `totalWeight` keeps its share at most `cap`: the largest x ≤ 1 with
- * (clientWeight + x) / (totalWeight + pseudoWeight + x) ≤ cap.
- */
-export function cappedWeight(clientWeight: number, totalWeight: number, options: Pick<ClientInfluenceOptions, 'cap' | 'pseudoWeight'>): number {
-  const { cap, pseudoWeight } = options;
-  if (cap >= 1) return 1;
-  const room = (cap * (totalWeight + pseudoWeight) - clientWeight) / (1 - cap);
-  return Math.min(1, Math.max(0, room));
+/** What one client may still add in a context, given its own and the others' recent judgements. */
+export interface Standing {
+  /** The client's own taught weight. */
+  readonly own: number;
+  /** The others' judgements (Σj) and the sum of their squares (Σj²). */
+  readonly others: number;
+  readonly othersSquared: number;
+  /** The analyzer flags the client as disagreeing with everyone else. */
+  readonly flagged?: boolean;
+}
+
+/** The weight in [0, 1] of a client's next judgement in one context (the rule above). */
+export function judgementWeight(standing: Standing, pinned: boolean, options: Pick<ClientInfluenceOptions, 'cap' | 'quorum' | 'ignorePinned'>): number {
+  const { own, others, othersSquared } = standing;
+  if (others < options.quorum) return 1;
+  if (standing.flagged) return 0;
+  if (pinned && options.ignorePinned) return 0;
+  if (options.cap >= 1) return 1;
+  const share = (options.cap / (1 - options.cap)) * others;
+  const typical = others > 0 ? othersSquared / others : 0;
+  const allowed = Math.max(share, TYPICAL_MULTIPLE * typical);
+  return Math.min(1, Math.max(0, allowed - own));
 }
 
 export interface ClientInfluence {
   /**
-   * The weight of `client`'s new judgement in `context` (0 for a pinned request), counted at once:
-   * call it once per judgement, and give a replacement judgement the weight of the one it replaces.
+   * The weight of `client`'s new judgement in `context` (and its ancestors), counted at once: call
+   * it once per judgement, and give a replacement judgement the weight of the one it replaces.
    */
   weigh(client: string, context: string, pinned: boolean): number;
 }
 
 interface ContextTally {
   clock: number;
-  total: number;
   stamp: number;
+  /** Σ over clients of their decayed judgements, and of their squares (decayed to `stamp`). */
+  judgements: number;
+  squares: number;
 }
 
 interface ClientTally {
+  readonly tally: ContextTally;
+  judgements: number;
   weight: number;
   stamp: number;
 }
 
 export function createClientInfluence(options: ClientInfluenceOptions): ClientInfluence {
   if (!(options.cap > 0 && options.cap <= 1)) throw new RangeError('cap must be in (0, 1]');
+  if (!(options.quorum >= 0)) throw new RangeError('quorum must be ≥ 0');
   const decayPerTick = options.halfLife > 0 ? Math.LN2 / options.halfLife : 0;
   const max = options.maxEntries ?? 100_000;
+  const factor = (ticks: number) => (decayPerTick > 0 && ticks > 0 ? Math.exp(-decayPerTick * ticks) : 1);
   const contexts = new LRUCache<string, ContextTally>({ max });
-  const clients = new LRUCache<string, ClientTally>({ max });
-  const decayed = (value: number, from: number, to: number) => (decayPerTick > 0 ? value * Math.exp(-decayPerTick * (to - from)) : value);
+  const bringTallyUp = (tally: ContextTally) => {
+    const f = factor(tally.clock - tally.stamp);
+    tally.judgements *= f;
+    tally.squares *= f * f;
+    tally.stamp = tally.clock;
+  };
+  const bringClientUp = (own: ClientTally) => {
+    const f = factor(own.tally.clock - own.stamp);
+    own.judgements *= f;
+    own.weight *= f;
+    own.stamp = own.tally.clock;
+  };
+  // A forgotten client leaves its context's sums (while that context is remembered).
+  const clients = new LRUCache<string, ClientTally>({
+    max,
+    dispose: (own, _key, reason) => {
+      if (reason !== 'evict' && reason !== 'delete') return;
+      bringTallyUp(own.tally);
+      bringClientUp(own);
+      own.tally.judgements = Math.max(0, own.tally.judgements - own.judgements);
+      own.tally.squares = Math.max(0, own.tally.squares - own.judgements * own.judgements);
+    },
+  });
+
+  const standingIn = (client: string, context: string) => {
+    let tally = contexts.get(context);
+    if (!tally) {
+      tally = { clock: 0, stamp: 0, judgements: 0, squares: 0 };
+      contexts.set(context, tally);
+    }
+    bringTallyUp(tally);
+    const key = `${context}\u0000${client}`;
+    let own = clients.get(key);
+    // A tally of a context forgotten and seen again starts over with it.
+    if (!own || own.tally !== tally) {
+      own = { tally, judgements: 0, weight: 0, stamp: tally.clock };
+      clients.set(key, own);
+    }
+    bringClientUp(own);
+    return own;
+  };
 
   return {
     weigh(client, context, pinned) {
-      if (pinned && options.ignorePinned) return 0;
-      const tally = contexts.get(context) ?? { clock: 0, total: 0, stamp: 0 };
-      tally.total = decayed(tally.total, tally.stamp, tally.clock);
-      tally.stamp = tally.clock;
-      const key = `${context}\u0000${client}`;
-      const own = clients.get(key) ?? { weight: 0, stamp: tally.clock };
-      own.weight = decayed(own.weight, own.stamp, tally.clock);
-      own.stamp = tally.clock;
-      const weight = cappedWeight(own.weight, tally.total, options);
-      own.weight += weight;
-      tally.total += weight;
-      tally.clock += 1;
-      contexts.set(context, tally);
-      clients.set(key, own);
+      const standings = contextChain(context).map((c) => standingIn(client, c));
+      const flagged = options.flagged?.(client) ?? false;
+      let weight = 1;
+      for (const own of standings) {
+        const others = Math.max(0, own.tally.judgements - own.judgements);
+        const othersSquared = Math.max(0, own.tally.squares - own.judgements * own.judgements);
+        weight = Math.min(weight, judgementWeight({ own: own.weight, others, othersSquared, flagged }, pinned, options));
+      }
+      for (const own of standings) {
+        own.tally.squares += 2 * own.judgements + 1;
+        own.tally.judgements += 1;
+        own.judgements += 1;
+        own.weight += weight;
+        own.tally.clock += 1;
+      }
       return weight;
     },
   };
@@ -100,7 +179,7 @@ export interface JudgedRequest {
  * The weight of one verdict of a client's judgement, for feedback (one verdict) and comparisons
  * (one per arm compared) alike: a verdict that replaces one by the same judge keeps that one's
  * weight (a second opinion takes no more share); a shared answer weighs 0; otherwise the client's
- * capped weight now (counted at once against its share).
+ * weight now (counted at once against its standing).
  */
 export function verdictWeight(influence: ClientInfluence, judged: JudgedRequest, replacedWeight: number | null | undefined): number {
   if (replacedWeight !== null && replacedWeight !== undefined) return replacedWeight;

@@ -6,6 +6,7 @@ import type { EventLog } from './event-log.js';
 import type { LearningEvent, LearningEventBody } from './learning-events.js';
 import type { LearningRules } from './learning-rules.js';
 import type { LearningState, OperatorView } from './learning-state.js';
+import { withFields } from '../with-fields.js';
 
 /**
  * The door every observation goes through: it becomes an event, the analyzer of this instance
@@ -37,7 +38,7 @@ export function createLearning(deps: LearningDeps): Learning {
   const newId = deps.newId ?? randomUUID;
   return {
     observe(body) {
-      const event = { ...body, id: newId(), origin: instanceId, at: Date.now() } as LearningEvent;
+      const event = withFields(body, { id: newId(), origin: instanceId, at: Date.now() }) as LearningEvent;
       for (const lesson of rules(body).analyzer) {
         if (lesson.kind === 'sample') analyzer.record(lesson.sample);
         else {

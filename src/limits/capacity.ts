@@ -16,6 +16,12 @@ export interface Capacity {
    * could take a call now (a chat admitted then would only end with OVERLOADED after its route).
    */
   admitChat(): Lease;
+  /**
+   * The LimitError OVERLOADED admitChat would throw now (counted as a refused chat), or null, without
+   * taking a slot: how a transport refuses a chat before doing any work for it. One error per reason,
+   * made once: a refusal under a burst costs no allocation.
+   */
+  chatRefusal(): LimitError | null;
   /** A model-call slot, or null when the model or the instance is full. */
   tryUpstreamCall(modelId: string): Lease | null;
   /** Whether a call to the model would be admitted now (routing skips a full model). */
@@ -34,6 +40,19 @@ export interface CapacityReport {
 
 const ALL = '*';
 
+/** An upstream call's two slots (all models, its model), freed together; one object per call. */
+class LeasePair implements Lease {
+  constructor(
+    private readonly total: Lease,
+    private readonly model: Lease,
+  ) {}
+
+  release(): void {
+    this.total.release();
+    this.model.release();
+  }
+}
+
 export function createCapacity(deps: {
   readonly store: LimiterStore;
   readonly config: Pick<CapacityConfig, 'maxChats' | 'maxUpstreamCalls' | 'maxUpstreamCallsPerModel' | 'retryAfterMs'>;
@@ -50,30 +69,30 @@ export function createCapacity(deps: {
   const hasRoomFor = (modelId: string) =>
     calls.held(ALL) < config.maxUpstreamCalls && perModel.held(modelId) < config.maxUpstreamCallsPerModel;
 
+  const noModel = new LimitError('OVERLOADED', 'every model has as many calls in flight as this instance takes on', config.retryAfterMs);
+  const full = new LimitError('OVERLOADED', `this instance has ${config.maxChats} chats in flight`, config.retryAfterMs);
+  const chatRefusal = () => {
+    const refusal = !deps.modelIds.some(hasRoomFor) ? noModel : chats.held(ALL) >= config.maxChats ? full : null;
+    if (refusal) refusedChats += 1;
+    return refusal;
+  };
+
   return {
     admitChat() {
-      if (!deps.modelIds.some(hasRoomFor)) {
-        refusedChats += 1;
-        throw new LimitError('OVERLOADED', 'every model has as many calls in flight as this instance takes on', config.retryAfterMs);
-      }
+      const refusal = chatRefusal();
+      if (refusal) throw refusal;
       const lease = chats.tryAcquire(ALL, config.maxChats);
       if (lease) return lease;
       refusedChats += 1;
-      throw new LimitError('OVERLOADED', `this instance has ${config.maxChats} chats in flight`, config.retryAfterMs);
+      throw full;
     },
+    chatRefusal,
     tryUpstreamCall(modelId) {
       if (!hasRoomFor(modelId)) {
         refusedCalls += 1;
         return null;
       }
-      const total = calls.tryAcquire(ALL, config.maxUpstreamCalls)!;
-      const model = perModel.tryAcquire(modelId, config.maxUpstreamCallsPerModel)!;
-      return {
-        release() {
-          total.release();
-          model.release();
-        },
-      };
+      return new LeasePair(calls.tryAcquire(ALL, config.maxUpstreamCalls)!, perModel.tryAcquire(modelId, config.maxUpstreamCallsPerModel)!);
     },
     hasRoomFor,
     saturation() {

@@ -52,7 +52,11 @@ const STREAM_RETRY_MS = 1_000;
 /** What a principal without hourly budgets reserves: nothing (no budget counts it). */
 const NO_SPEND: SpendEstimate = { worstCaseUsd: 0, pinned: false };
 /** The reservation of a chat that holds no budget: one object for all of them. */
-const NO_RESERVATION = { settle(_usd: number): void {}, cancel(): void {} };
+interface Reservation {
+  settle(usd: number): void;
+  cancel(): void;
+}
+const NO_RESERVATION: Reservation = { settle(_usd: number): void {}, cancel(): void {} };
 
 export function createClientLimiter(deps: {
   readonly store: LimiterStore;
@@ -75,6 +79,7 @@ export function createClientLimiter(deps: {
   // A calendar day: the budget resets at 00:00 UTC for everyone, whenever they started spending.
   const dayKey = (name: string) => `${name}:${new Date(now()).toISOString().slice(0, 10)}`;
   const untilMidnightMs = () => DAY_MS - (now() % DAY_MS);
+  const ledger: Ledger = { dayKey, onChargeError: deps.onChargeError };
 
   return {
     async admit(principal, spend) {
@@ -145,7 +150,7 @@ export function createClientLimiter(deps: {
     };
   }
 
-  async function admitWithin(principal: Principal, name: string, reservations: { settle(usd: number): void; cancel(): void }): Promise<Admission> {
+  async function admitWithin(principal: Principal, name: string, reservations: Reservation): Promise<Admission> {
     {
       const { limits } = principal;
       const budget = limits.budgetUsdPerDay === undefined ? null : windowFor('budget', toMicroUsd(limits.budgetUsdPerDay), 2 * DAY_MS);
@@ -177,26 +182,50 @@ export function createClientLimiter(deps: {
         }
       }
 
-      let charged = false;
-      return {
-        charge(usage) {
-          if (charged) return;
-          charged = true;
-          reservations.settle(usage.costUsd);
-          const writes: Promise<void>[] = [];
-          if (tokens && usage.tokens > 0) writes.push(tokens.add(name, Math.ceil(usage.tokens)));
-          if (budget && usage.costUsd > 0) writes.push(budget.add(dayKey(name), toMicroUsd(usage.costUsd)));
-          Promise.all(writes).catch((error: unknown) => deps.onChargeError?.(error));
-        },
-        release() {
-          // Not charged: nothing is known to have been spent (a cache hit, a failure before any token).
-          reservations.cancel();
-          lease?.release();
-        },
-      };
+      // Nothing counted at the end (no token or day limit, no stream slot, no reservation): one object for all such chats.
+      if (!tokens && !budget && !lease && reservations === NO_RESERVATION) return NOTHING_TO_COUNT;
+      return new ChatAdmission(ledger, name, tokens, budget, reservations, lease);
     }
   }
 }
+
+/** Where a chat's usage is counted when it ends: the same for every chat of one limiter. */
+interface Ledger {
+  dayKey(name: string): string;
+  readonly onChargeError?: ((error: unknown) => void) | undefined;
+}
+
+/** An admitted chat's limits, counted once when it ends. A class: a waiting chat holds one. */
+class ChatAdmission implements Admission {
+  private charged = false;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly name: string,
+    private readonly tokens: WindowLimiter | null,
+    private readonly budget: WindowLimiter | null,
+    private readonly reservations: Reservation,
+    private readonly lease: Lease | null,
+  ) {}
+
+  charge(usage: ChatUsage): void {
+    if (this.charged) return;
+    this.charged = true;
+    this.reservations.settle(usage.costUsd);
+    const writes: Promise<void>[] = [];
+    if (this.tokens && usage.tokens > 0) writes.push(this.tokens.add(this.name, Math.ceil(usage.tokens)));
+    if (this.budget && usage.costUsd > 0) writes.push(this.budget.add(this.ledger.dayKey(this.name), toMicroUsd(usage.costUsd)));
+    Promise.all(writes).catch((error: unknown) => this.ledger.onChargeError?.(error));
+  }
+
+  release(): void {
+    // Not charged: nothing is known to have been spent (a cache hit, a failure before any token).
+    this.reservations.cancel();
+    this.lease?.release();
+  }
+}
+
+const NOTHING_TO_COUNT: Admission = { charge(): void {}, release(): void {} };
 
 const roundUsd = (usd: number) => Math.round(usd * 1e6) / 1e6;
 

@@ -69,6 +69,63 @@ export interface LimiterStoreDeps {
   readonly logger: Logger;
 }
 
+/**
+ * A lease that frees its slot once, however often it is released. Classes rather than closures:
+ * a chat waiting for its first token holds three leases.
+ */
+abstract class HeldLease implements Lease {
+  private released = false;
+
+  constructor(private readonly held: Set<Lease>) {
+    held.add(this);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.held.delete(this);
+    this.free();
+  }
+
+  protected abstract free(): void;
+}
+
+/** A slot counted in this instance's memory. */
+class CountedLease extends HeldLease {
+  constructor(
+    held: Set<Lease>,
+    private readonly counts: Map<string, number>,
+    private readonly key: string,
+  ) {
+    super(held);
+  }
+
+  protected free(): void {
+    const left = (this.counts.get(this.key) ?? 1) - 1;
+    if (left <= 0) this.counts.delete(this.key);
+    else this.counts.set(this.key, left);
+  }
+}
+
+/** A slot of a Redis semaphore. */
+class SemaphoreLease extends HeldLease {
+  constructor(
+    held: Set<Lease>,
+    private readonly semaphore: Semaphore,
+    private readonly log: Logger,
+    private readonly key: string,
+  ) {
+    super(held);
+  }
+
+  protected free(): void {
+    this.semaphore.release().catch((error: unknown) => {
+      // The lease then expires by itself after leaseMs.
+      this.log.debug({ err: error instanceof Error ? error.message : String(error), key: this.key }, 'releasing a stream slot failed');
+    });
+  }
+}
+
 export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
   const { redis, logger } = deps;
   const log = logger.child({ component: 'limits' });
@@ -114,21 +171,6 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
     };
   }
 
-  /** A lease that frees its slot once, however often it is released. */
-  function holdLease(free: () => void): Lease {
-    let released = false;
-    const lease: Lease = {
-      release() {
-        if (released) return;
-        released = true;
-        held.delete(lease);
-        free();
-      },
-    };
-    held.add(lease);
-    return lease;
-  }
-
   function memorySlots(): LocalSlotLimiter {
     const counts = new Map<string, number>();
     return {
@@ -137,11 +179,7 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
         const count = counts.get(key) ?? 0;
         if (count >= limit) return null;
         counts.set(key, count + 1);
-        return holdLease(() => {
-          const left = (counts.get(key) ?? 1) - 1;
-          if (left <= 0) counts.delete(key);
-          else counts.set(key, left);
-        });
+        return new CountedLease(held, counts, key);
       },
     };
   }
@@ -167,12 +205,7 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
           return local.tryAcquire(key, limit);
         }
         if (!acquired) return null;
-        return holdLease(() => {
-          semaphore.release().catch((error: unknown) => {
-            // The lease then expires by itself after leaseMs.
-            log.debug({ err: error instanceof Error ? error.message : String(error), key }, 'releasing a stream slot failed');
-          });
-        });
+        return new SemaphoreLease(held, semaphore, log, key);
       },
     };
   }

@@ -124,8 +124,10 @@ export function createForgettingMixture(long: ContextualStats, options: Forgetti
     return logit(rate(size)) - logit(rate(i));
   };
 
+  // The long memory's cached reading (the same unsharpened posterior as long.posterior, without
+  // allocating or walking the context chain again per arm: a short memory's draw reads every candidate).
   const longMean = (armId: string, context: string): number => {
-    const p = long.posterior(armId, context);
+    const p = long.read(armId, context);
     return p.alpha / (p.alpha + p.beta);
   };
 

@@ -12,6 +12,7 @@ import { CodedError } from '../coded-error.js';
 import type { OperationLimitsConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { SlotLimiter } from '../limits/limiter-store.js';
+import { createEarlyChatRefusal, useEarlyChatRefusal } from './early-chat-refusal.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
 import { useCodedRequestErrors } from './coded-request-errors.js';
@@ -29,6 +30,7 @@ import { refuseOversizedBody } from './request-size.js';
 import { codedErrorResponse } from '../openai/error-response.js';
 import { watchSlowReaders } from './slow-reader-watchdog.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
+import { withFields } from '../with-fields.js';
 
 /**
  * HTTP + WebSocket front door: graphql-yoga serves queries, mutations and subscriptions over SSE
@@ -77,6 +79,8 @@ export interface GatewayServerDeps {
   readonly maxRequestBytes: number;
   /** Bounds on what one client holds open (see `capacity`). */
   readonly connections: ConnectionLimits;
+  /** The coded refusal a chat would get now from admission (src/limits/capacity.ts), or null; see early-chat-refusal.ts. */
+  readonly chatRefusal?: () => CodedError | null;
 }
 
 export interface ConnectionLimits {
@@ -113,6 +117,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const gate = createOperationGate(deps.trustedDocuments ?? null);
   const sessionOf = createRequestSessionOf();
   const origins = createOriginPolicy(options.corsOrigins ?? []);
+  const earlyRefusal = createEarlyChatRefusal({ chatRefusal: deps.chatRefusal ?? (() => null) });
 
   const yoga: YogaServerInstance<YogaServerContext, GraphQLContext> = createYoga<YogaServerContext, GraphQLContext>({
     schema: deps.schema,
@@ -136,6 +141,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     maxRequestBodySize: deps.maxRequestBytes,
     extraParamNames: ['documentId'],
     plugins: [
+      useEarlyChatRefusal(earlyRefusal),
       useOperationLimits(deps.operationLimits),
       useCodedRequestErrors(),
       useOperationGate(gate),
@@ -333,10 +339,13 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
             ),
           ];
         }
+        // Refused before parse and validation while the instance is full (a lookup of the document).
+        const refusal = earlyRefusal.refusal(payload.query);
+        if (refusal) return [refusal];
         return prepareEnvelopedOperation(
           yoga,
           gate,
-          { ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, principal: ctx.extra.principal },
+          withFields(ctx, { req: ctx.extra.request, socket: ctx.extra.socket, principal: ctx.extra.principal }),
           payload,
         );
       },

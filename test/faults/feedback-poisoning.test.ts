@@ -9,8 +9,9 @@ import { postGraphQL, startGateway, testConfigInput, type RunningGateway } from 
 /**
  * Issue 14: "300 pinned chats with lying feedback from one client: honest users' satisfaction fell
  * from 0.79 to 0.51: traffic moved to the weakest arm". The same attack, measured three ways on
- * one seed: no attack, the attack on an undefended gateway (cap off, pinned feedback teaching), and
- * the attack with the defence on (feedback.clientShareCap 0.2, feedback.ignorePinnedFeedback).
+ * one seed: no attack, the attack on the default configuration (the defence is on by default:
+ * feedback.clientShareCap 0.2, feedback.ignorePinnedFeedback), and the attack on a gateway that
+ * opted out of it (cap 1, pinned feedback teaching).
  *
  * Honest users: 20 clients (20 loopback addresses, since clients are told apart by address), each
  * routed, liking an answer with its model's quality (weak 0.3, fair 0.5, good 0.7, best 0.9; one
@@ -51,13 +52,16 @@ async function chatAndJudge(client: Client, content: string, arm: string | undef
     if (event.__typename === 'ChatRoute') route = event;
   }
   const up = liked(route!.arm);
-  await once(client, FEEDBACK, { input: { requestId: route!.requestId, feedbackToken: route!.feedbackToken, thumbs: up ? 'UP' : 'DOWN' } });
-  return { arm: route!.arm, up };
+  const answer = await once(client, FEEDBACK, { input: { requestId: route!.requestId, feedbackToken: route!.feedbackToken, thumbs: up ? 'UP' : 'DOWN' } });
+  return { arm: route!.arm, up, learned: (answer.submitFeedback as { learned: boolean }).learned };
 }
 
 interface Result {
   readonly satisfaction: number;
   readonly weakShare: number;
+  /** The attacker's feedbacks that taught at some weight, and the index of the first refused (-1: none). */
+  readonly attackerLearned?: number;
+  readonly attackerStoppedAt?: number;
 }
 
 let gateway: RunningGateway | null = null;
@@ -74,7 +78,7 @@ afterEach(stop);
  * A gateway with the given feedback settings, 20 honest clients and one attacker address; `honestChat`
  * routes the next honest question and judges it with its model's quality (one seeded RNG).
  */
-async function startPopulation(feedback: Record<string, unknown>) {
+async function startPopulation(feedback: Record<string, unknown>, analyzer: Record<string, unknown> = {}) {
   gateway = await startGateway({
     config: testConfigInput({
       cache: { enabled: false },
@@ -83,6 +87,7 @@ async function startPopulation(feedback: Record<string, unknown>) {
       // route differently for reasons unrelated to feedback. Without it every run is fixed by its seeds.
       reward: { latency: 0 },
       feedback,
+      analyzer,
     }),
   });
   const honest = Array.from({ length: 20 }, (_, i) => clientFrom(gateway!.wsUrl, `127.0.0.${10 + i}`));
@@ -95,8 +100,11 @@ async function startPopulation(feedback: Record<string, unknown>) {
   return { attacker, honestChat };
 }
 
+/** The defences opted out of; the default configuration has them on. */
+const UNDEFENDED = { clientShareCap: 1, ignorePinnedFeedback: false, ignoreFlaggedClients: false };
+
 async function run(options: { attack: boolean; defence: boolean }): Promise<Result> {
-  const { attacker, honestChat } = await startPopulation(options.defence ? { clientShareCap: 0.2, ignorePinnedFeedback: true } : {});
+  const { attacker, honestChat } = await startPopulation(options.defence ? {} : UNDEFENDED);
   for (let i = 0; i < 150; i++) await honestChat();
   if (options.attack) {
     for (let i = 0; i < 300; i++) {
@@ -113,14 +121,14 @@ async function run(options: { attack: boolean; defence: boolean }): Promise<Resu
 }
 
 describe('feedback poisoning by one client', { timeout: 240_000 }, () => {
-  it('moves traffic to the weakest arm without the defence, and not with it', async () => {
-    const baseline = await run({ attack: false, defence: false });
+  it('moves traffic to the weakest arm without the defence, and not with the default configuration', async () => {
+    const baseline = await run({ attack: false, defence: true });
     await stop();
     const undefended = await run({ attack: true, defence: false });
     await stop();
     const defended = await run({ attack: true, defence: true });
     const line = (name: string, r: Result) => `${name}: satisfaction ${r.satisfaction.toFixed(3)}, weakest arm's share ${r.weakShare.toFixed(3)}`;
-    console.log(['feedback poisoning', line('no attack', baseline), line('attack, no defence', undefended), line('attack, defence', defended)].join('\n  '));
+    console.log(['feedback poisoning', line('no attack', baseline), line('attack, opted out', undefended), line('attack, defaults', defended)].join('\n  '));
 
     expect(undefended.satisfaction).toBeLessThan(baseline.satisfaction - 0.15);
     expect(undefended.weakShare).toBeGreaterThan(defended.weakShare + 0.15);
@@ -168,10 +176,11 @@ describe('the analyzer flags the client whose feedback disagrees', { timeout: 12
       const target = i % 2 === 0 ? 'weak' : 'best';
       await chatAndJudge(attacker, `attack ${i}`, target, () => target === 'weak');
     }
-    // The view is shared for intervalMs: at most that stale, then the attacker is in it.
+    // The view is shared for intervalMs (feedback reads it too, for its weight): at most that stale,
+    // then the attacker is in it with all its feedback.
     let view = await read();
     const deadline = Date.now() + 5_000;
-    while (view.flagged.length === 0 && Date.now() < deadline) {
+    while (view.flagged[0]?.worst.clientFeedbacks !== 30 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       view = await read();
     }
@@ -188,7 +197,7 @@ describe('the analyzer flags the client whose feedback disagrees', { timeout: 12
 });
 
 /**
- * The share cap alone, end to end, against a liar it cannot stop by the pinned rule: the attacker
+ * The share cap and the disagreement flag, end to end, against a liar the pinned rule cannot stop: the attacker
  * is routed like everyone (no pin) and lies about whatever it got (UP to the weakest arm, DOWN to
  * any other), one chat for every honest one, so without a cap it gives half the feedback. The
  * arithmetic: at a share s of lies, the weakest arm's mean is (1 − s)·0.3 + s and the best's
@@ -196,35 +205,54 @@ describe('the analyzer flags the client whose feedback disagrees', { timeout: 12
  * best (0.72 against 0.44). Measured: the honest satisfaction and the weakest arm's share of honest
  * traffic over the 200 honest chats run beside the liar's, after 100 honest ones; 20 honest clients
  * as above, one seed. Standard error of a satisfaction over 200 answers ≤ 0.035; the asserted gap,
- * 0.15, is 3 standard errors of a difference.
+ * 0.15, is 3 standard errors of a difference. The flag (feedback.ignoreFlaggedClients, on by
+ * default) then stops the liar's feedback from teaching at all once the analyzer names it.
  */
-describe('the share cap against a routed liar', { timeout: 180_000 }, () => {
-  async function runRouted(cap: number, attack = true): Promise<Result> {
-    // The cap alone: pinned feedback would teach as usual, but the liar pins nothing.
-    const { attacker, honestChat } = await startPopulation({ clientShareCap: cap, ignorePinnedFeedback: false });
+describe('the share cap and the disagreement flag against a routed liar', { timeout: 180_000 }, () => {
+  async function runRouted(feedback: Record<string, unknown>, attack = true): Promise<Result> {
+    // The liar pins nothing, so the pinned rule has nothing to refuse. The flags are computed on every
+    // read rather than every 10 s: the run is 400 chats in seconds, not in the hours of a deployment,
+    // and so it stays fixed by its seeds (no wall-clock interval decides when the flag appears).
+    const { attacker, honestChat } = await startPopulation(feedback, { disagreement: { intervalMs: 0 } });
     for (let i = 0; i < 100; i++) await honestChat();
     const measured = [];
+    const lies: Array<{ learned: boolean }> = [];
     for (let i = 0; i < 200; i++) {
-      if (attack) await chatAndJudge(attacker, `attack ${i}`, undefined, (arm) => arm === 'weak');
+      if (attack) lies.push(await chatAndJudge(attacker, `attack ${i}`, undefined, (arm) => arm === 'weak'));
       measured.push(await honestChat());
     }
     return {
       satisfaction: measured.filter((m) => m.up).length / measured.length,
       weakShare: measured.filter((m) => m.arm === 'weak').length / measured.length,
+      attackerLearned: lies.filter((l) => l.learned).length,
+      attackerStoppedAt: lies.findIndex((l, i) => !l.learned && lies.slice(i).every((later) => !later.learned)),
     };
   }
 
-  it('moves traffic to the weakest arm without the cap, and not with clientShareCap 0.2', async () => {
-    const baseline = await runRouted(0.2, false);
+  it('moves traffic to the weakest arm without the cap, and not with the defaults (clientShareCap 0.2, flagged clients ignored)', async () => {
+    const baseline = await runRouted({}, false);
     await stop();
-    const undefended = await runRouted(1);
+    const undefended = await runRouted(UNDEFENDED);
     await stop();
-    const capped = await runRouted(0.2);
-    const line = (name: string, r: Result) => `${name}: satisfaction ${r.satisfaction.toFixed(3)}, weakest arm's share ${r.weakShare.toFixed(3)}`;
-    console.log(['routed liar', line('no attack (cap 0.2)', baseline), line('attack, no cap', undefended), line('attack, cap 0.2', capped)].join('\n  '));
-    expect(capped.satisfaction).toBeGreaterThan(undefended.satisfaction + 0.15);
-    expect(undefended.weakShare).toBeGreaterThan(capped.weakShare + 0.15);
-    // What the cap lets through is bounded, not nothing (a fifth of the feedback stays lies): within 0.16 of no attack.
-    expect(capped.satisfaction).toBeGreaterThan(baseline.satisfaction - 0.16);
+    const capOnly = await runRouted({ ignoreFlaggedClients: false });
+    await stop();
+    const capped = await runRouted({});
+    const line = (name: string, r: Result) =>
+      `${name}: satisfaction ${r.satisfaction.toFixed(3)}, weakest arm's share ${r.weakShare.toFixed(3)}` +
+      (r.attackerLearned ? `; the liar's feedbacks that taught: ${r.attackerLearned} of 200` : '');
+    console.log(
+      ['routed liar', line('no attack (defaults)', baseline), line('attack, opted out', undefended), line('attack, cap 0.2 alone', capOnly), line('attack, defaults', capped)].join('\n  '),
+    );
+    for (const defended of [capOnly, capped]) {
+      expect(defended.satisfaction).toBeGreaterThan(undefended.satisfaction + 0.15);
+      expect(undefended.weakShare).toBeGreaterThan(defended.weakShare + 0.15);
+      expect(defended.satisfaction).toBeGreaterThan(baseline.satisfaction - 0.16);
+    }
+    // The cap alone bounds the liar, it does not silence it: every one of its feedbacks teaches, at
+    // the weight that holds it to a fifth. The flag silences it once its lies are significant: with
+    // minFeedback 10 on a cell, a few more than 10 of its 200 feedbacks, and none after.
+    expect(capOnly.attackerLearned).toBe(200);
+    expect(capped.attackerLearned).toBeLessThan(30);
+    expect(capped.attackerStoppedAt).toBe(capped.attackerLearned);
   });
 });

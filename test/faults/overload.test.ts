@@ -10,8 +10,10 @@ import { openaiModel } from '../helpers/upstream.js';
  * RSS to 1.5 GB, and nothing was refused. Now an instance admits `capacity.maxChats` chats and
  * `capacity.maxUpstreamCallsPerModel` calls per model; the excess is refused at once with
  * OVERLOADED and a retry-after on every transport, `/health` says the instance is saturated, and
- * the chats in flight finish. The shed rate and route time under overload are in
- * docs/reliability.md (bench/overload.bench.ts).
+ * the chats in flight finish. A chat whose document is known (it went the whole way before) is
+ * refused before parse, validation and execution while the instance is full, so a burst is refused
+ * as fast as its messages are read. The shed rate, route time and time to refusal under overload are
+ * in docs/reliability.md (bench/reliability.bench.ts).
  */
 
 const CHAT = `subscription Chat($input: ChatInput!) {
@@ -139,6 +141,61 @@ describe('admission control', () => {
     expect(after.events.at(-1)).toBe('ChatDone');
     const calm = (await (await fetch(new URL('/health', gateway.url))).json()) as { capacity: { saturated: boolean } };
     expect(calm.capacity.saturated).toBe(false);
+  });
+
+  it('refuses a burst of 3,000 chats on 30 sockets before executing any of them, while the chats in flight stream on', async () => {
+    fake = await startFakeOpenAI({ script: slowAnswer });
+    gateway = await spawnSwitchyard({
+      config: {
+        models: [openaiModel('slow', fake.url, { timeouts: { connectMs: 5_000, firstTokenMs: 20_000, idleMs: 20_000, totalMs: 60_000 } })],
+        arms: [{ id: 'slow', model: 'slow' }],
+        shadow: { rate: 0 },
+        capacity: { maxChats: 8, retryAfterMs: 2_000, maxConnectionsPerClient: 40 },
+      },
+    });
+    client = createClient({ url: gateway.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
+    const inFlight = Array.from({ length: 8 }, (_, i) => startChat(client!, `in flight ${i}`));
+    await until(() => fake!.requests.length >= 8, 'eight upstream calls');
+
+    const sockets = Array.from({ length: 30 }, () => createClient({ url: gateway!.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined }));
+    try {
+      await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.on('connected', () => resolve()))));
+      const started = performance.now();
+      const burst = Array.from({ length: 3_000 }, (_, i) => {
+        const outcome = { refusedAt: 0, atSubscribe: false, code: undefined as string | undefined, events: 0 };
+        sockets[i % sockets.length]!.subscribe<{ chat: { __typename: string } }>(
+          { query: CHAT, variables: { input: { messages: [{ role: 'USER', content: `burst ${i}` }], cache: false } } },
+          {
+            // A refusal by the resolver (after parse, validation and execution began) comes as a result with errors.
+            next: (result) => {
+              if (result.errors) {
+                outcome.code = (result.errors[0] as { extensions?: { code?: string } }).extensions?.code;
+                outcome.refusedAt = performance.now() - started;
+              } else outcome.events += 1;
+            },
+            // graphql-ws's error message: the operation was refused at subscribe, it never executed.
+            error: (error) => {
+              outcome.atSubscribe = Array.isArray(error);
+              outcome.code = Array.isArray(error) ? (error[0] as { extensions?: { code?: string } }).extensions?.code : String(error);
+              outcome.refusedAt = performance.now() - started;
+            },
+            complete: () => undefined,
+          },
+        );
+        return outcome;
+      });
+      await until(() => burst.every((o) => o.refusedAt > 0), 'the burst refused');
+      const times = burst.map((o) => o.refusedAt).sort((a, b) => a - b);
+      const at = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!.toFixed(0);
+      console.log(`burst of 3000 refused chats over 30 sockets: time to refusal p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, last ${at(1)} ms`);
+      expect(burst.filter((o) => o.code !== 'OVERLOADED' || o.events > 0)).toEqual([]);
+      expect(burst.filter((o) => !o.atSubscribe)).toHaveLength(0);
+      expect(fake.requests).toHaveLength(8);
+    } finally {
+      await Promise.all(sockets.map((s) => s.dispose()));
+    }
+    await until(() => inFlight.every((o) => o.done), 'the chats in flight');
+    for (const outcome of inFlight) expect(outcome.events.at(-1)).toBe('ChatDone');
   });
 
   it('bounds the calls in flight per model: a full model is routed around, and a chat no model can take is refused with OVERLOADED', async () => {

@@ -162,26 +162,30 @@ describe('analyzer API', () => {
       realClearTimeout(handle);
     });
 
-    const received: string[] = [];
-    for await (const result of gateway.client.subscribe(MetricsDocument, { intervalMs: 250 })) {
-      expect(result.errors).toBeUndefined();
-      expect(result.data!.metrics.arms).toHaveLength(4);
-      received.push(result.data!.metrics.generatedAt);
-      if (received.length === 3) break;
-    }
-    expect(received).toHaveLength(3);
-    expect(new Set(received).size).toBe(3);
+    // Restored whatever happens: other test files may share this worker (isolate: false).
+    try {
+      const received: string[] = [];
+      for await (const result of gateway.client.subscribe(MetricsDocument, { intervalMs: 250 })) {
+        expect(result.errors).toBeUndefined();
+        expect(result.data!.metrics.arms).toHaveLength(4);
+        received.push(result.data!.metrics.generatedAt);
+        if (received.length === 3) break;
+      }
+      expect(received).toHaveLength(3);
+      expect(new Set(received).size).toBe(3);
 
-    // graphql-ws keeps one socket's messages in order: once this answer is back, the server has
-    // handled the unsubscription.
-    await gateway.client.request(ShadowDocument, {});
-    expect(pending.size).toBe(0);
-    const after = snapshots;
-    await sleep(750);
-    expect(snapshots).toBe(after);
-    setTimeoutSpy.mockRestore();
-    clearTimeoutSpy.mockRestore();
-    analyzer.snapshot = snapshot;
+      // graphql-ws keeps one socket's messages in order: once this answer is back, the server has
+      // handled the unsubscription.
+      await gateway.client.request(ShadowDocument, {});
+      expect(pending.size).toBe(0);
+      const after = snapshots;
+      await sleep(750);
+      expect(snapshots).toBe(after);
+    } finally {
+      setTimeoutSpy.mockRestore();
+      clearTimeoutSpy.mockRestore();
+      analyzer.snapshot = snapshot;
+    }
   });
 
   it('refuses an interval below the minimum with a code', async () => {

@@ -112,8 +112,10 @@ describe('withStreamTimeouts on fake timers', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
   });
   afterEach(() => {
-    vi.useRealTimers();
+    // Spies first: one on the faked setTimeout restores the fake, which useRealTimers then replaces
+    // (the other order leaves the fake installed for the next file sharing the worker).
     vi.restoreAllMocks();
+    vi.useRealTimers();
   });
 
   /** An upstream whose next() waits until the test pushes a batch, ends it, or fails it. */
