@@ -336,7 +336,7 @@ describe('chunkLiveTokens: the flush timer is armed at the end of the turn', () 
     expect(rest.settled).toBe(false);
     await clock.advance(1);
     expect(rest.value?.value).toEqual({ text: 'wor', words: 1 });
-    await chunks.return();
+    await chunks.return?.();
     expect(clock.pendingCount()).toBe(0);
   });
 });
