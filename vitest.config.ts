@@ -19,7 +19,8 @@ export default defineConfig({
     maxWorkers: 2,
     // One worker process runs many files: a fresh module graph per file cost about a second of
     // imports for every file that loads the app. So no file may leave anything behind: spies and
-    // stubs are undone after each test here, fake timers by the file that installs them.
+    // stubs are undone after each test here, fake timers by the file that installs them, and no
+    // poll, timer or server may outlive its test (a fake-timer file counts every timer in the process).
     isolate: false,
     restoreMocks: true,
     unstubGlobals: true,

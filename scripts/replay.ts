@@ -7,14 +7,14 @@ import { parseSeeds, runReplaySeeds, type SeedsReport, type Spread } from '../sr
 
 /**
  * npm run replay -- --data FILE [--rows even|odd] [--warm-start FILE [--warm-start-rows even|odd]
- *                   [--warm-start-weight W]] [--no-tags] [--cost-weight X] [--policy thompson|ucb1|egreedy]
+ *                   [--warm-start-weight W]] [--no-tags] [--cost-weight X] [--budget-share B] [--policy thompson|ucb1|egreedy]
  *                   [--seed N | --seeds A..B] [--curve-every N] [--json]
  * Replays logged outcomes through the router with the server's default configuration.
  */
 
 const USAGE =
   'usage: npm run replay -- --data FILE [--rows even|odd] [--warm-start FILE [--warm-start-rows even|odd] [--warm-start-weight W]]\n' +
-  '         [--no-tags] [--cost-weight X] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]';
+  '         [--no-tags] [--cost-weight X] [--budget-share B] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]';
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
         'warm-start-weight': { type: 'string' },
         'no-tags': { type: 'boolean', default: false },
         'cost-weight': { type: 'string' },
+        'budget-share': { type: 'string' },
         policy: { type: 'string' },
         seed: { type: 'string' },
         seeds: { type: 'string' },
@@ -99,6 +100,7 @@ async function main(): Promise<void> {
   if (!values.data) fail('--data is required');
   if (values.seed !== undefined && values.seeds !== undefined) fail('give --seed or --seeds, not both');
   const costWeight = parseNumber(values['cost-weight'], '--cost-weight');
+  const budgetShare = parseNumber(values['budget-share'], '--budget-share');
   const seeds =
     values.seeds !== undefined
       ? (parseSeeds(values.seeds) ?? fail(`--seeds must be a range A..B or a list A,B,C, got "${values.seeds}"`))
@@ -116,7 +118,10 @@ async function main(): Promise<void> {
   const config = parseConfig(
     {
       ...defaultConfig,
-      ...(costWeight !== undefined ? { reward: { cost: costWeight } } : {}),
+      reward: {
+        ...(costWeight !== undefined ? { cost: costWeight } : {}),
+        ...(budgetShare !== undefined ? { budgetShare } : {}),
+      },
       ...(values.policy !== undefined ? { bandit: { policy: values.policy } } : {}),
     },
     'replay options',

@@ -9,13 +9,12 @@ import {
   type Recommendation,
 } from './recommendations.js';
 import {
-  createCumulativeWindow,
   createHistogramFactory,
-  createRollingWindow,
+  createWindowSeries,
   subtractTotals,
-  type HistogramFactory,
   type MeasuredSample,
-  type RollingWindow,
+  type WindowName,
+  type WindowSeries,
   type WindowView,
 } from './rolling-window.js';
 import { withFields } from '../with-fields.js';
@@ -126,30 +125,7 @@ export interface PerformanceAnalyzerDeps {
 /** Samples of contexts beyond config.maxContexts are counted under this one. */
 export const OTHER_CONTEXT = '(other)';
 
-const MINUTE_MS = 60_000;
-const HOUR_MS = 3_600_000;
-
-interface Series {
-  readonly lastMinute: RollingWindow;
-  readonly lastHour: RollingWindow;
-  readonly sinceStart: RollingWindow;
-}
-
-type WindowName = keyof Series;
-
-function createSeries(histograms: HistogramFactory, config: AnalyzerConfig): Series {
-  return {
-    lastMinute: createRollingWindow(histograms, {
-      bucketMs: config.minuteBucketMs,
-      bucketCount: MINUTE_MS / config.minuteBucketMs,
-    }),
-    lastHour: createRollingWindow(histograms, {
-      bucketMs: config.hourBucketMs,
-      bucketCount: HOUR_MS / config.hourBucketMs,
-    }),
-    sinceStart: createCumulativeWindow(histograms),
-  };
-}
+type Series = WindowSeries;
 
 export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): PerformanceAnalyzer {
   const now = deps.now ?? Date.now;
@@ -167,7 +143,7 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
   const seriesIn = <K>(map: Map<K, Series>, key: K): Series => {
     let series = map.get(key);
     if (!series) {
-      series = createSeries(histograms, config);
+      series = createWindowSeries(histograms, config);
       map.set(key, series);
     }
     return series;
@@ -187,13 +163,6 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
     if (contexts.has(context) || contexts.size < config.maxContexts) return context;
     return OTHER_CONTEXT;
   };
-
-  const seriesOf = (armId: string, modelId: string, context: string): Series[] => [
-    seriesIn(arms, armId),
-    seriesIn(models, modelId),
-    seriesIn(contexts, context),
-    armInContext(armId, context),
-  ];
 
   const figures = (view: WindowView): WindowFigures => {
     const { totals } = view;
@@ -222,11 +191,11 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
   };
 
   const windowed = (series: Series | undefined, at: number): WindowedFigures => {
-    const empty = series ?? createSeries(histograms, config);
+    const empty = series ?? createWindowSeries(histograms, config);
     return {
-      lastMinute: figures(empty.lastMinute.view(at)),
-      lastHour: figures(empty.lastHour.view(at)),
-      sinceStart: figures(empty.sinceStart.view(at)),
+      lastMinute: figures(empty.view('lastMinute', at)),
+      lastHour: figures(empty.view('lastHour', at)),
+      sinceStart: figures(empty.view('sinceStart', at)),
     };
   };
 
@@ -247,9 +216,9 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
   const degradedModels = (at: number): Recommendation[] => {
     const found: Recommendation[] = [];
     for (const [modelId, series] of models) {
-      const recent = series.lastMinute.view(at);
+      const recent = series.view('lastMinute', at);
       const baselineOf = (window: WindowName): WindowView => {
-        const longer = series[window].view(at);
+        const longer = series.view(window, at);
         return {
           totals: subtractTotals(longer.totals, recent.totals),
           latency: histograms.difference(longer.latency, recent.latency),
@@ -291,12 +260,12 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
       const shadow = sample.shadow ?? false;
       modelOfArm.set(sample.armId, sample.modelId);
       const at = now();
-      const measured = withFields(sample, { shadow });
-      for (const series of seriesOf(sample.armId, sample.modelId, context)) {
-        series.lastMinute.record(at, measured);
-        series.lastHour.record(at, measured);
-        series.sinceStart.record(at, measured);
-      }
+      // A RequestSample is a MeasuredSample but for `shadow`, which is optional here.
+      const measured: MeasuredSample = sample.shadow === shadow ? (sample as MeasuredSample) : withFields(sample, { shadow });
+      seriesIn(arms, sample.armId).record(at, measured);
+      seriesIn(models, sample.modelId).record(at, measured);
+      seriesIn(contexts, context).record(at, measured);
+      armInContext(sample.armId, context).record(at, measured);
       deps.metrics?.observe({ ...sample, context });
     },
 
@@ -307,11 +276,7 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
       const at = now();
       const targets = [seriesIn(arms, armId), seriesIn(contexts, label), armInContext(armId, label)];
       if (modelId !== undefined) targets.push(seriesIn(models, modelId));
-      for (const series of targets) {
-        series.lastMinute.recordReward(at, reward);
-        series.lastHour.recordReward(at, reward);
-        series.sinceStart.recordReward(at, reward);
-      }
+      for (const series of targets) series.recordReward(at, reward);
       deps.metrics?.observeReward(armId, modelId ?? '', label, reward);
     },
 
@@ -370,7 +335,7 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
 
       const costPerRequestUsd = (armId: string, context: string): number | null => {
         const series = context === GLOBAL_VIEW_CONTEXT ? arms.get(armId) : armsInContext.get(context)?.get(armId);
-        const totals = series?.sinceStart.view(at).totals;
+        const totals = series?.view('sinceStart', at).totals;
         if (!totals) return null;
         const paid = totals.requests - totals.cached;
         return paid > 0 ? totals.spendUsd / paid : null;

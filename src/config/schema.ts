@@ -157,6 +157,11 @@ const rewardSchema = z
      * one unit of quality is worth costReferenceUsd / cost dollars.
      */
     costReferenceUsd: z.number().positive().optional(),
+    /**
+     * Budget pacing: the share of the dearest arm's mean cost per call the router should spend. The cost
+     * weight rises while it spends above, falls while below (reward-calculator.ts); unset = none.
+     */
+    budgetShare: z.number().positive().max(1).optional(),
     /** Latency (ms) that the latency weight is priced against; unset: the slowest arm's observed mean. */
     latencyReferenceMs: z.number().positive().optional(),
   })
@@ -191,6 +196,11 @@ const banditSchema = z
      * times); unset = halfLife / 8. Keeps a long-unpulled arm's stale record from blocking re-exploration.
      */
     sharpenHalfLife: nonNegative.optional(),
+    /**
+     * Thompson: quality observations (decayed) an arm must have in a context before the policy may
+     * pass it over there; a candidate below it is tried before any other. 0 = none.
+     */
+    explorationFloor: nonNegative.default(0),
     /**
      * The forgetting mixture (src/router/forgetting-mixture.ts): short memories beside halfLife,
      * weighted per context by predictive likelihood relative to the context's difficulty. Thompson only.

@@ -14,7 +14,15 @@ export type StatsLesson =
   /** Counts a pull and ticks the forgetting clock of the context. */
   | { readonly kind: 'pull'; readonly armId: string; readonly context: string }
   /** One completed call's cost and latency, for the arm's operational means. */
-  | { readonly kind: 'operational'; readonly armId: string; readonly context: string; readonly costUsd: number; readonly latencyMs: number }
+  | {
+      readonly kind: 'operational';
+      readonly armId: string;
+      readonly context: string;
+      readonly costUsd: number;
+      readonly latencyMs: number;
+      /** A call the router paid for (a logged outcome seeds the means, not the spend budgets are paced on). */
+      readonly spent: boolean;
+    }
   /** Quality evidence: a reward in [0, 1] with a weight; a negative weight retracts earlier evidence. */
   | { readonly kind: 'evidence'; readonly armId: string; readonly context: string; readonly reward: number; readonly weight: number };
 
@@ -101,7 +109,7 @@ function outcomeLessons(event: OutcomeEvent, reward: Pick<RewardCalculator, 'ope
   const { armId, context } = event;
   // Cost and latency are measured on every call; shadow calls add no pull: pulls count what users
   // were served, and they drive the forgetting clock.
-  const stats: StatsLesson[] = [{ kind: 'operational', armId, context, costUsd: event.costUsd, latencyMs: event.latencyMs }];
+  const stats: StatsLesson[] = [{ kind: 'operational', armId, context, costUsd: event.costUsd, latencyMs: event.latencyMs, spent: true }];
   const part = reward.operational({ ...event, cached: false });
   if (part) stats.push({ kind: 'evidence', armId, context, reward: part.reward, weight: part.weight });
   return { ...NOTHING, stats, analyzer };
@@ -142,7 +150,7 @@ function loggedLessons(event: LoggedEvent, reward: Pick<RewardCalculator, 'quali
       const part = reward.quality(o.quality);
       stats.push({ kind: 'evidence', armId: o.armId, context, reward: part.reward, weight: part.weight * event.weight });
       if (o.costUsd !== null || o.latencyMs !== null) {
-        stats.push({ kind: 'operational', armId: o.armId, context, costUsd: o.costUsd ?? 0, latencyMs: o.latencyMs ?? 0 });
+        stats.push({ kind: 'operational', armId: o.armId, context, costUsd: o.costUsd ?? 0, latencyMs: o.latencyMs ?? 0, spent: false });
       }
     }
   }

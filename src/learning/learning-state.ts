@@ -116,7 +116,7 @@ export function createLearningState(deps: LearningStateDeps): LearningState {
         const context = resolve(lesson.context);
         if (lesson.kind === 'pull') stats.recordPull(lesson.armId, context);
         else if (lesson.kind === 'operational') {
-          stats.recordOperational(lesson.armId, context, { costUsd: lesson.costUsd, latencyMs: lesson.latencyMs });
+          stats.recordOperational(lesson.armId, context, { costUsd: lesson.costUsd, latencyMs: lesson.latencyMs }, lesson.spent);
         } else stats.update(lesson.armId, context, lesson.reward, lesson.weight);
       }
       for (const lesson of lessons.operator) {

@@ -40,6 +40,9 @@ const contextSchema = z
     successes: count,
     trials: count,
     stamp: count,
+    // Absent in state saved before budget pacing: no live spend yet.
+    spentCalls: count.optional(),
+    spentCost: count.optional(),
     arms: z.array(entrySchema),
   })
   .strict()

@@ -100,6 +100,8 @@ export function createClientLimiter(deps: {
   async function reserveSpend(name: string, limits: Principal['limits'], estimate: () => SpendEstimate) {
     const spend = limits.budgetUsdPerHour === undefined && limits.pinnedBudgetUsdPerHour === undefined ? NO_SPEND : estimate();
     const reserved = toMicroUsd(spend.worstCaseUsd);
+    // A chat that can cost nothing (no budget, or free models) holds nothing: no budget is looked up.
+    if (!(reserved > 0)) return NO_RESERVATION;
     const budgets: Array<{ limiter: WindowLimiter; usd: number; what: string }> = [];
     if (limits.budgetUsdPerHour !== undefined) {
       budgets.push({ limiter: windowFor('spend-hour', toMicroUsd(limits.budgetUsdPerHour), HOUR_MS), usd: limits.budgetUsdPerHour, what: 'chats' });
@@ -116,23 +118,21 @@ export function createClientLimiter(deps: {
       if (points <= 0) return;
       Promise.all(held.map((limiter) => limiter.refund(name, points))).catch((error: unknown) => deps.onChargeError?.(error));
     };
-    if (reserved > 0) {
-      for (const budget of budgets) {
-        const decision = await budget.limiter.consume(name, reserved);
-        // Counted even when refused: taken back at once.
-        held.push(budget.limiter);
-        if (!decision.allowed) {
-          giveBack(reserved);
-          throw new LimitError(
-            'BUDGET_EXHAUSTED',
-            `${name} has spent its budget of $${budget.usd} per hour on ${budget.what} ` +
-              `(this chat could cost up to $${roundUsd(spend.worstCaseUsd)})`,
-            decision.resetMs,
-          );
-        }
+    for (const budget of budgets) {
+      const decision = await budget.limiter.consume(name, reserved);
+      // Counted even when refused: taken back at once.
+      held.push(budget.limiter);
+      if (!decision.allowed) {
+        giveBack(reserved);
+        throw new LimitError(
+          'BUDGET_EXHAUSTED',
+          `${name} has spent its budget of $${budget.usd} per hour on ${budget.what} ` +
+            `(this chat could cost up to $${roundUsd(spend.worstCaseUsd)})`,
+          decision.resetMs,
+        );
       }
     }
-    // Nothing held (no hourly budget, or a chat that can cost nothing): nothing to settle either.
+    // Nothing held (the principal's budgets do not count this chat): nothing to settle either.
     if (held.length === 0) return NO_RESERVATION;
     let settled = false;
     return {

@@ -35,11 +35,17 @@ export function createSpendEstimator(deps: {
     const chars = request.messages.reduce((sum, m) => sum + m.content.length, 0);
     const promptTokens = Math.ceil(chars / CHARS_PER_TOKEN);
     const pinned = request.armId !== undefined;
-    const candidates = pinned
-      ? [arms.get(request.armId!)].filter((arm): arm is ArmConfig => arm !== undefined)
-      : deps.enabledArmIds().map((id) => arms.get(id)).filter((arm): arm is ArmConfig => arm !== undefined);
     let worstCaseUsd = 0;
-    for (const arm of candidates) worstCaseUsd = Math.max(worstCaseUsd, worstCaseOn(arm, promptTokens, request.maxTokens));
+    if (pinned) {
+      const arm = arms.get(request.armId!);
+      if (arm !== undefined) worstCaseUsd = worstCaseOn(arm, promptTokens, request.maxTokens);
+    } else {
+      // Every chat of a principal with a budget comes here: no arrays per chat.
+      for (const id of deps.enabledArmIds()) {
+        const arm = arms.get(id);
+        if (arm !== undefined) worstCaseUsd = Math.max(worstCaseUsd, worstCaseOn(arm, promptTokens, request.maxTokens));
+      }
+    }
     return { worstCaseUsd, pinned };
   };
 }

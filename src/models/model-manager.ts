@@ -15,7 +15,7 @@ import type { HttpModelBackend } from './http-client.js';
 import { createModelHealth, type ModelHealth, type ModelHealthSnapshot } from './model-health.js';
 import { createOpenAIBackend } from './openai-backend.js';
 import { createSimulatedBackend } from './simulated-backend.js';
-import { withStreamTimeouts } from './stream-timeouts.js';
+import { withStreamTimeouts, type StreamObserver, type StreamOutcome } from './stream-timeouts.js';
 import type { Capacity } from '../limits/capacity.js';
 import type { Lease } from '../limits/limiter-store.js';
 import { withFields } from '../with-fields.js';
@@ -87,6 +87,72 @@ function createBackend(config: ModelConfig, deps: ModelManagerDeps): ModelBacken
 
 const UNUSED_TIMEOUTS = { firstTokenMs: 1, idleMs: 1, totalMs: 1 };
 
+/**
+ * One model call through the manager: takes its capacity slot and the breaker's permission when
+ * the stream starts, and reports its health figures when it settles. A class (the observer's
+ * methods on its prototype): a chat waiting for its first token holds one.
+ */
+class ManagedCall implements StreamObserver {
+  private started = 0;
+  private ttftMs: number | null = null;
+  /** Only the call that took the half-open probe slot may give it back. */
+  private probe = false;
+  private model: ManagedModel | undefined;
+  private slot: Lease | null = null;
+
+  constructor(
+    private readonly modelId: string,
+    private readonly request: CompletionRequest,
+    private readonly get: (modelId: string) => ManagedModel,
+    private readonly now: () => number,
+    private readonly capacity: Pick<Capacity, 'tryUpstreamCall'> | undefined,
+  ) {}
+
+  readonly start = (signal: AbortSignal, upstreamComplete: () => void): AsyncIterable<readonly CompletionEvent[]> => {
+    const { modelId } = this;
+    const managed = this.get(modelId);
+    if (this.capacity) {
+      this.slot = this.capacity.tryUpstreamCall(modelId);
+      if (this.slot === null) {
+        throw new UpstreamError('OVERLOADED', `model "${modelId}" has as many calls in flight as this instance takes on`, {
+          retryable: true,
+        });
+      }
+    }
+    this.probe = managed.health.snapshot().status === 'half-open';
+    if (!managed.health.tryAcquire()) {
+      this.slot?.release();
+      throw new UpstreamError('MODEL_UNAVAILABLE', `model "${modelId}" is unavailable (circuit open)`, {
+        retryable: true,
+      });
+    }
+    this.model = managed;
+    this.started = this.now();
+    return batchesOf(managed.backend.stream(withFields(this.request, { signal, upstreamComplete })));
+  };
+
+  firstToken(): void {
+    this.ttftMs = this.now() - this.started;
+  }
+
+  settled(outcome: StreamOutcome): void {
+    this.slot?.release();
+    const { model } = this;
+    if (model === undefined) return;
+    if (outcome.kind === 'completed') {
+      const latencyMs = this.now() - this.started;
+      model.health.recordSuccess({ latencyMs, ttftMs: this.ttftMs ?? latencyMs });
+    } else if (outcome.kind === 'failed' && !this.request.signal.aborted) {
+      const { error } = outcome;
+      model.health.recordFailure({ retryAfterMs: error instanceof UpstreamError ? error.retryAfterMs : undefined });
+    } else if (this.probe) {
+      // Aborted by the caller, or the consumer stopped early (client left): neither a success
+      // nor a failure of the model, but a half-open probe slot must be freed.
+      model.health.release();
+    }
+  }
+}
+
 export function createModelManager(deps: ModelManagerDeps): ModelManager {
   const now = deps.now ?? Date.now;
   const models = new Map<string, ManagedModel>();
@@ -118,60 +184,10 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
   });
 
   function streamBatches(modelId: string, request: CompletionRequest): AsyncIterable<readonly CompletionEvent[]> {
-    let started = 0;
-    let ttftMs: number | null = null;
-    // Only the call that took the half-open probe slot may give it back.
-    let probe = false;
-    let model: ManagedModel | undefined;
-    let slot: Lease | null = null;
+    const call = new ManagedCall(modelId, request, get, now, deps.capacity);
     // One iterator does the deadlines and the health figures: no layer between the backend and
-    // the caller that only passes batches on.
-    return withStreamTimeouts(
-      (signal, upstreamComplete) => {
-        const managed = get(modelId);
-        if (deps.capacity) {
-          slot = deps.capacity.tryUpstreamCall(modelId);
-          if (slot === null) {
-            throw new UpstreamError('OVERLOADED', `model "${modelId}" has as many calls in flight as this instance takes on`, {
-              retryable: true,
-            });
-          }
-        }
-        probe = managed.health.snapshot().status === 'half-open';
-        if (!managed.health.tryAcquire()) {
-          slot?.release();
-          throw new UpstreamError('MODEL_UNAVAILABLE', `model "${modelId}" is unavailable (circuit open)`, {
-            retryable: true,
-          });
-        }
-        model = managed;
-        started = now();
-        return batchesOf(managed.backend.stream(withFields(request, { signal, upstreamComplete })));
-      },
-      // Unknown models fail in `start`, before these are read.
-      models.get(modelId)?.config.timeouts ?? UNUSED_TIMEOUTS,
-      request.signal,
-      {
-        firstToken: () => {
-          ttftMs = now() - started;
-        },
-        settled: (outcome) => {
-          slot?.release();
-          if (model === undefined) return;
-          if (outcome.kind === 'completed') {
-            const latencyMs = now() - started;
-            model.health.recordSuccess({ latencyMs, ttftMs: ttftMs ?? latencyMs });
-          } else if (outcome.kind === 'failed' && !request.signal.aborted) {
-            const { error } = outcome;
-            model.health.recordFailure({ retryAfterMs: error instanceof UpstreamError ? error.retryAfterMs : undefined });
-          } else if (probe) {
-            // Aborted by the caller, or the consumer stopped early (client left): neither a success
-            // nor a failure of the model, but a half-open probe slot must be freed.
-            model.health.release();
-          }
-        },
-      },
-    );
+    // the caller that only passes batches on. Unknown models fail in `start`, before the timeouts are read.
+    return withStreamTimeouts(call.start, models.get(modelId)?.config.timeouts ?? UNUSED_TIMEOUTS, request.signal, call);
   }
 
   return {

@@ -86,12 +86,16 @@ class TimedIterator implements AsyncIterator<Batch> {
     private readonly parent: AbortSignal,
     private readonly observer: StreamObserver,
   ) {
-    parent.addEventListener('abort', this.onParentAbort, { once: true });
+    // The iterator itself is the listener (handleEvent): no closure per stream for it.
+    parent.addEventListener('abort', this, { once: true });
   }
 
   next(): Promise<IteratorResult<Batch>> {
     // A consumer that does not wait for its previous next() is served after it, in order.
-    if (this.waiting !== null) return this.waiting.then(this.nextAfter, this.nextAfter);
+    if (this.waiting !== null) {
+      const nextAfter = () => this.next();
+      return this.waiting.then(nextAfter, nextAfter);
+    }
     if (this.finished) return Promise.resolve(DONE);
     if (this.parent.aborted) {
       const reason = abortError(this.parent);
@@ -126,8 +130,6 @@ class TimedIterator implements AsyncIterator<Batch> {
     return Promise.resolve(DONE);
   }
 
-  private readonly nextAfter = (): Promise<IteratorResult<Batch>> => this.next();
-
   private readonly onUpstreamComplete = (): void => {
     this.upstreamComplete = true;
     this.deadlineAt = Infinity;
@@ -154,13 +156,14 @@ class TimedIterator implements AsyncIterator<Batch> {
     this.failWaiting(error);
   };
 
-  private readonly onParentAbort = (): void => {
+  /** The parent signal aborted. */
+  handleEvent(): void {
     this.child.abort(this.parent.reason);
     if (this.resolve === null || this.finished) return;
     const reason = abortError(this.parent);
     this.finish({ kind: 'failed', error: reason });
     this.failWaiting(reason);
-  };
+  }
 
   private readonly onTimer = (): void => {
     this.timer = undefined;
@@ -195,7 +198,7 @@ class TimedIterator implements AsyncIterator<Batch> {
     this.finished = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.parent.removeEventListener('abort', this.onParentAbort);
+    this.parent.removeEventListener('abort', this);
     this.observer.settled?.(outcome);
   }
 

@@ -55,11 +55,19 @@ export interface OperationalObservation {
   readonly latencyMs: number;
 }
 
+/** What penalties are priced against: the highest arm means, and what the router spends per call. */
+export interface OperationalReference extends OperationalObservation {
+  /** Decayed mean cost of a live call over all arms (logged outcomes excluded), 0 before any: what a budget is paced on. */
+  readonly spendUsd?: number | undefined;
+  /** Decayed number of live calls that mean is over. */
+  readonly calls?: number | undefined;
+}
+
 /**
  * Turns an arm's expected cost and latency into quality units. `observedReference` holds the
  * highest mean cost and latency among the arms (0 before any observation).
  */
-export type OperationalPenalty = (expected: OperationalObservation, observedReference: OperationalObservation) => number;
+export type OperationalPenalty = (expected: OperationalObservation, observedReference: OperationalReference) => number;
 
 /**
  * A selection policy: how an arm is picked from what the statistics say. Policies only read the
@@ -87,6 +95,9 @@ export interface LearnedState {
     readonly successes: number;
     readonly trials: number;
     readonly stamp: number;
+    /** Live calls and their cost (decayed; the global context only, absent in older state): what a budget is paced on. */
+    readonly spentCalls?: number;
+    readonly spentCost?: number;
     /** The recent evidence may be missing (state saved before it existed): it then counts as stale. */
     readonly arms: ReadonlyArray<
       { readonly armId: string } & Omit<Entry, 'recentAlpha' | 'recentBeta'> & Partial<Pick<Entry, 'recentAlpha' | 'recentBeta'>>
@@ -138,18 +149,32 @@ interface ContextNode {
   trials: number;
   /** Clock at which the pooled evidence was last decayed. */
   stamp: number;
+  /** Live calls and their cost, decayed with the pooled evidence (kept at the global context). */
+  spentCalls: number;
+  spentCost: number;
   /** Logit of the base rate, computed at rateVersion of the statistics. */
   logitRate: number;
   rateVersion: number;
 }
 
-const newNode = (context: string, clock: number, successes: number, trials: number, stamp: number, arms = new Map<string, Entry>()): ContextNode => ({
+const newNode = (
+  context: string,
+  clock: number,
+  successes: number,
+  trials: number,
+  stamp: number,
+  arms = new Map<string, Entry>(),
+  spentCalls = 0,
+  spentCost = 0,
+): ContextNode => ({
   parent: parentContext(context),
   clock,
   arms,
   successes,
   trials,
   stamp,
+  spentCalls,
+  spentCost,
   logitRate: 0,
   rateVersion: -1,
 });
@@ -159,6 +184,12 @@ export interface ArmReading {
   readonly alpha: number;
   readonly beta: number;
   readonly penalty: number;
+  /**
+   * The arm's quality evidence (decayed alpha + beta beyond the prior) in the context's task family:
+   * its ancestor just below the global context, which holds the evidence of every context under it
+   * (the context itself at depth 1). What the exploration floor counts.
+   */
+  readonly evidence: number;
 }
 
 /** One pseudo-observation of the parent's mean cost/latency: a single call in a new context does not fully override it. */
@@ -257,6 +288,8 @@ export function createContextualStats(options: ContextualStatsOptions) {
       const f = Math.exp(-ln2OverHalfLife * elapsed);
       n.successes *= f;
       n.trials *= f;
+      n.spentCalls *= f;
+      n.spentCost *= f;
     }
     n.stamp = n.clock;
     return n;
@@ -292,7 +325,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
   // Results of readChain, valid until the next read. Fields of one object rather than variables of
   // the closure: V8 boxes every double written to a closure variable, but updates an object's
   // double fields in place, which keeps the reads allocation-free.
-  const out = { alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, cost: 0, latency: 0 };
+  const out = { alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, cost: 0, latency: 0, own: 0 };
 
   // The chain of the context last read, root last: the same for every arm of one decision, so it
   // is resolved once per context and version rather than once per arm and level; with it, each
@@ -359,6 +392,9 @@ export function createContextualStats(options: ContextualStatsOptions) {
     let beta = prior.beta;
     let recentAlpha = 0;
     let recentBeta = 0;
+    let own = 0;
+    // The context's ancestor just below the global one (the task family; the context itself at depth 1).
+    const familyLevel = Math.max(0, chainLength - 2);
     let known = false;
     let cost = 0;
     let latency = 0;
@@ -387,6 +423,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
       const e = bringUpToDate(n!, found);
       alpha = alpha + e.alpha;
       beta = beta + e.beta;
+      if (level === familyLevel) own = e.alpha + e.beta;
       if (level === 0) {
         recentAlpha = Math.min(e.alpha, e.recentAlpha);
         recentBeta = Math.min(e.beta, e.recentBeta);
@@ -407,6 +444,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
     out.recentBeta = recentBeta;
     out.cost = cost;
     out.latency = latency;
+    out.own = own;
     return known;
   };
 
@@ -423,6 +461,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
     recentAlpha: number;
     recentBeta: number;
     penalty: number;
+    own: number;
   }
   const readings = new Map<string, CachedReading>();
   let readingsContext: string | null = null;
@@ -436,7 +475,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
     }
     let r = readings.get(armId);
     if (r === undefined) {
-      r = { generation: -1, alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, penalty: 0 };
+      r = { generation: -1, alpha: 0, beta: 0, recentAlpha: 0, recentBeta: 0, penalty: 0, own: 0 };
       readings.set(armId, r);
     }
     if (r.generation !== generation) {
@@ -445,6 +484,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
       r.beta = out.beta;
       r.recentAlpha = out.recentAlpha;
       r.recentBeta = out.recentBeta;
+      r.own = out.own;
       r.penalty = penaltyOfRead(known, reference());
       r.generation = generation;
     }
@@ -474,13 +514,18 @@ export function createContextualStats(options: ContextualStatsOptions) {
     return highest;
   };
 
+
   let referenceVersion = -1;
-  let currentReference: OperationalObservation = { costUsd: 0, latencyMs: 0 };
-  const reference = (): OperationalObservation => {
+  let currentReference: OperationalReference = { costUsd: 0, latencyMs: 0, spendUsd: 0, calls: 0 };
+  const reference = (): OperationalReference => {
     if (referenceVersion !== version) {
+      const root = nodes.get(GLOBAL_CONTEXT);
+      const spent = root ? pooled(root) : undefined;
       currentReference = {
         costUsd: observedReference((e) => e.costSum),
         latencyMs: observedReference((e) => e.latencySum),
+        spendUsd: spent && spent.spentCalls > 0 ? spent.spentCost / spent.spentCalls : 0,
+        calls: spent ? spent.spentCalls : 0,
       };
       referenceVersion = version;
     }
@@ -489,18 +534,18 @@ export function createContextualStats(options: ContextualStatsOptions) {
 
   // The penalty function reads it at once and keeps nothing, so one object serves every call.
   const expected = { costUsd: 0, latencyMs: 0 };
-  const penaltyAgainst = (armId: string, context: string, ref: OperationalObservation): number => {
+  const penaltyAgainst = (armId: string, context: string, ref: OperationalReference): number => {
     return penaltyOfRead(readChain(armId, context, 1), ref);
   };
   /** The penalty of the arm readChain just read. */
-  const penaltyOfRead = (known: boolean, ref: OperationalObservation): number => {
+  const penaltyOfRead = (known: boolean, ref: OperationalReference): number => {
     // An arm never observed is assumed free and instant: optimism makes the router try it once.
     expected.costUsd = known ? out.cost : 0;
     expected.latencyMs = known ? out.latency : 0;
     return penalty(expected, ref);
   };
 
-  const reading = { alpha: 0, beta: 0, penalty: 0 };
+  const reading = { alpha: 0, beta: 0, penalty: 0, evidence: 0 };
 
   return {
     posterior,
@@ -520,6 +565,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
       reading.alpha = r.alpha + (evidenceScale - 1) * r.recentAlpha;
       reading.beta = r.beta + (evidenceScale - 1) * r.recentBeta;
       reading.penalty = r.penalty;
+      reading.evidence = r.own;
       return reading;
     },
     /**
@@ -560,13 +606,19 @@ export function createContextualStats(options: ContextualStatsOptions) {
         e.recentBeta = Math.max(0, e.recentBeta + weight * (1 - reward));
       }
     },
-    recordOperational(armId: string, context: string, observation: OperationalObservation): void {
+    /** `spent`: a call the router paid for (false for a logged outcome: it seeds the means, not the spend). */
+    recordOperational(armId: string, context: string, observation: OperationalObservation, spent = true): void {
       const costUsd = Math.max(0, observation.costUsd);
       const latencyMs = Math.max(0, observation.latencyMs);
       if (!Number.isFinite(costUsd) || !Number.isFinite(latencyMs)) {
         throw new RangeError('cost and latency must be finite');
       }
       version++;
+      if (spent) {
+        const root = pooled(node(GLOBAL_CONTEXT));
+        root.spentCalls += 1;
+        root.spentCost += costUsd;
+      }
       for (const c of contextChain(context)) {
         const e = entry(armId, c);
         e.operationalWeight += 1;
@@ -603,6 +655,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
           successes: n.successes,
           trials: n.trials,
           stamp: n.stamp,
+          ...(n.spentCalls > 0 ? { spentCalls: n.spentCalls, spentCost: n.spentCost } : {}),
           arms: [...n.arms.entries()].map(([armId, e]) => ({ armId, ...e })),
         })),
       };
@@ -617,7 +670,7 @@ export function createContextualStats(options: ContextualStatsOptions) {
             arms.set(armId, { ...entry, recentAlpha: entry.recentAlpha ?? 0, recentBeta: entry.recentBeta ?? 0 });
           }
         }
-        nodes.set(c.context, newNode(c.context, c.clock, c.successes, c.trials, c.stamp, arms));
+        nodes.set(c.context, newNode(c.context, c.clock, c.successes, c.trials, c.stamp, arms, c.spentCalls ?? 0, c.spentCost ?? 0));
       }
     },
   };

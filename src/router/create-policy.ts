@@ -70,10 +70,11 @@ export function createStats(
 export function createPolicy(config: BanditConfig, rng: Rng, stats: PolicyStats & { readonly mixture?: ForgettingMixture }): BanditPolicy {
   switch (config.policy) {
     case 'thompson': {
-      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration });
+      const floor = config.explorationFloor;
+      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration, floor });
       const { mixture } = stats;
       if (!mixture) return thompson;
-      const shorts = Array.from({ length: mixture.size - 1 }, (_, j) => createThompsonPolicy(rng, mixture.view(j + 1), { concentration: config.mixture.concentration }));
+      const shorts = Array.from({ length: mixture.size - 1 }, (_, j) => createThompsonPolicy(rng, mixture.view(j + 1), { concentration: config.mixture.concentration, floor }));
       return createMixturePolicy(rng, mixture, [thompson, ...shorts]);
     }
     case 'ucb1':

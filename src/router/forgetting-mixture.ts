@@ -212,12 +212,13 @@ export function createForgettingMixture(long: ContextualStats, options: Forgetti
       nodes.clear();
     },
     view(index) {
-      const reading = { alpha: 0, beta: 0, penalty: 0 };
+      const reading = { alpha: 0, beta: 0, penalty: 0, evidence: 0 };
       return {
         read(armId: string, context: string, evidenceScale = 1): Readonly<ArmReading> {
-          const penalty = long.read(armId, context).penalty;
+          const { penalty, evidence } = long.read(armId, context);
           shortPosterior(nodes.get(context), index, armId, context, reading, evidenceScale);
           reading.penalty = penalty;
+          reading.evidence = evidence;
           return reading;
         },
       };

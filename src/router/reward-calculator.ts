@@ -1,5 +1,5 @@
 import type { RewardConfig } from '../config/schema.js';
-import type { OperationalObservation } from './bandit.js';
+import type { OperationalObservation, OperationalReference } from './bandit.js';
 import { objectivePenalty } from './objectives.js';
 
 /**
@@ -49,12 +49,12 @@ export interface RewardCalculator {
    * Quality units given up for an arm's expected cost and latency, priced against the configured
    * references or, where unset, `observedReference` (the highest arm means).
    */
-  penalty(expected: OperationalObservation, observedReference: OperationalObservation): number;
+  penalty(expected: OperationalObservation, observedReference: OperationalReference): number;
   /** The same penalty with a request's own weights where it gives them (see objectives.ts). */
   penaltyFor(
     weights: { readonly costWeight?: number | undefined; readonly latencyWeight?: number | undefined },
     expected: OperationalObservation,
-    observedReference: OperationalObservation,
+    observedReference: OperationalReference,
   ): number;
   /**
    * One request's reward in [0, 1], on the router's own scale: `quality - penalty(cost, latency)`,
@@ -68,11 +68,32 @@ export interface RewardCalculator {
   ): number;
 }
 
+/**
+ * Budget pacing (reward.budgetShare): the cost weight is multiplied by exp(E), E = the decayed sum
+ * over calls of (call cost / (budget · dearest arm's mean cost) − 1) / PACE_CALLS, i.e. an integral
+ * controller on overspending: every call above the budget raises the price a little, every call
+ * below lowers it, until the router spends the budget (a proportional one settles above it by
+ * however much the price must rise to hold the dearer arm back). E is computed from the global
+ * statistics (calls and their cost, decayed like the rest), so replicas applying the same events
+ * price alike. Bounded: the weight moves at most e^4 ≈ 55 times either way.
+ */
+const PACE_CALLS = 100;
+const PACE_LIMIT = 4;
+
 export function createRewardCalculator(config: RewardConfig): RewardCalculator {
   const relative = (value: number, reference: number) => (reference > 0 ? Math.max(0, value) / reference : 0);
-  const penalty = (expected: OperationalObservation, observedReference: OperationalObservation) =>
-    config.cost * relative(expected.costUsd, config.costReferenceUsd ?? observedReference.costUsd) +
+  const priced = (costWeight: number, expected: OperationalObservation, observedReference: OperationalObservation) =>
+    costWeight * relative(expected.costUsd, config.costReferenceUsd ?? observedReference.costUsd) +
     config.latency * relative(expected.latencyMs, config.latencyReferenceMs ?? observedReference.latencyMs);
+  const budget = config.budgetShare;
+  /** The configured cost weight, scaled up while the router spends above its budget and down while below. */
+  const pacedCostWeight = (ref: OperationalReference): number => {
+    if (budget === undefined || !(ref.costUsd > 0) || ref.spendUsd === undefined || ref.calls === undefined) return config.cost;
+    const overspent = (ref.calls * (ref.spendUsd / (budget * ref.costUsd) - 1)) / PACE_CALLS;
+    return config.cost * Math.exp(Math.max(-PACE_LIMIT, Math.min(PACE_LIMIT, overspent)));
+  };
+  const penalty = (expected: OperationalObservation, observedReference: OperationalReference) =>
+    priced(pacedCostWeight(observedReference), expected, observedReference);
 
   return {
     operational(metrics) {
@@ -92,7 +113,7 @@ export function createRewardCalculator(config: RewardConfig): RewardCalculator {
     penalty,
     penaltyFor: (weights, expected, observedReference) =>
       objectivePenalty(
-        { cost: weights.costWeight ?? config.cost, latency: weights.latencyWeight ?? config.latency },
+        { cost: weights.costWeight ?? pacedCostWeight(observedReference), latency: weights.latencyWeight ?? config.latency },
         expected,
         {
           costUsd: config.costReferenceUsd ?? observedReference.costUsd,
@@ -101,7 +122,7 @@ export function createRewardCalculator(config: RewardConfig): RewardCalculator {
       ),
     requestReward(observed, quality, observedReference) {
       if (observed.error) return 0;
-      return Math.min(1, Math.max(0, (quality ?? 1) - penalty(observed, observedReference)));
+      return Math.min(1, Math.max(0, (quality ?? 1) - priced(config.cost, observed, observedReference)));
     },
   };
 }

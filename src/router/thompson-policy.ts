@@ -8,6 +8,11 @@ export interface ThompsonOptions {
    * once, the prior not sharpened; see ContextualStats.posterior). k = 1 is textbook Thompson sampling.
    */
   readonly concentration: number;
+  /**
+   * Own evidence in the context (decayed quality observations) below which a candidate is explored
+   * before any other; among several such, the highest draw. 0 = none.
+   */
+  readonly floor?: number | undefined;
 }
 
 /**
@@ -26,22 +31,27 @@ export interface ThompsonOptions {
  */
 export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: ThompsonOptions): BanditPolicy {
   const k = options.concentration;
+  const floor = options.floor ?? 0;
   return {
     name: 'thompson',
     select(candidates, context, penaltyOf, trace?: DecisionTrace) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
       let best = candidates[0]!;
       let bestValue = -Infinity;
+      // Whether `best` is below the floor: such a candidate goes before every other.
+      let bestUnder = false;
       for (let i = 0; i < candidates.length; i++) {
         const id = candidates[i]!;
         const arm = stats.read(id, context, k);
+        const under = arm.evidence < floor;
         const quality = sampleBeta(rng, arm.alpha, arm.beta);
         const penalty = penaltyOf ? penaltyOf(id) : arm.penalty;
         const value = quality - penalty;
         if (trace) trace.scored(id, arm.alpha, arm.beta, quality, penalty);
-        if (value > bestValue) {
+        if (under === bestUnder ? value > bestValue : under) {
           bestValue = value;
           best = id;
+          bestUnder = under;
         }
       }
       return best;

@@ -38,9 +38,9 @@ describe('learning rules', () => {
     });
   });
 
-  it('a completed call teaches cost and latency; an error also a quality-0 observation at the quality weight', () => {
+  it('a completed call teaches cost and latency (spent, what a budget is paced on); an error also a quality-0 observation at the quality weight', () => {
     const ok = rules(outcome({}));
-    expect(ok.stats).toEqual([{ kind: 'operational', armId: 'a', context: 'code', costUsd: 0.01, latencyMs: 120 }]);
+    expect(ok.stats).toEqual([{ kind: 'operational', armId: 'a', context: 'code', costUsd: 0.01, latencyMs: 120, spent: true }]);
     const failed = rules(outcome({ error: true }));
     expect(failed.stats).toContainEqual({ kind: 'evidence', armId: 'a', context: 'code', reward: 0, weight: 2 });
     expect(failed.analyzer).toEqual([{ kind: 'sample', sample: expect.objectContaining({ error: true, cached: false }) }]);

@@ -192,8 +192,9 @@ describe('the official openai SDK through /v1', () => {
   it('answers a failure before the first token with an HTTP error status, streaming or not', async () => {
     upstreamA.setScript({ status: 400, errorMessage: 'upstream refused' });
     for (const stream of [false, true]) {
+      // No retries: the SDK would retry the 502 twice after its backoff (~3 s here) and end the same way.
       const error = await openai.chat.completions
-        .create({ model: 'a', messages: [{ role: 'user', content: `Refused ${stream}` }], stream, switchyard: { cache: false } } as never)
+        .create({ model: 'a', messages: [{ role: 'user', content: `Refused ${stream}` }], stream, switchyard: { cache: false } } as never, { maxRetries: 0 })
         .then(() => null, (e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.InternalServerError);
       expect(error).toMatchObject({ status: 502, code: 'UPSTREAM_HTTP_ERROR' });

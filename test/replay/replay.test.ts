@@ -13,6 +13,7 @@ import { readReplayFile, ReplayFormatError, type ReplayRow } from '../../src/rep
 import { runReplay } from '../../src/replay/replay-runner.js';
 
 const run = promisify(execFile);
+// The CLI as `npm run replay` runs it (tsx), minus npx and tsx's launcher process: ~1 s a run.
 const SHARED = new URL('../../../shared/data/routing/', import.meta.url).pathname;
 
 /**
@@ -131,8 +132,8 @@ describe('replay', () => {
 
   it('prints one JSON object from the CLI', async () => {
     const { stdout } = await run(
-      'npx',
-      ['tsx', 'scripts/replay.ts', '--data', gzFile, '--no-tags', '--policy', 'ucb1', '--cost-weight', '0.2', '--seed', '3', '--json'],
+      process.execPath,
+      ['--import', 'tsx', 'scripts/replay.ts', '--data', gzFile, '--no-tags', '--policy', 'ucb1', '--cost-weight', '0.2', '--seed', '3', '--json'],
       { cwd: new URL('../..', import.meta.url).pathname },
     );
     const report = JSON.parse(stdout) as Record<string, unknown>;
@@ -145,7 +146,7 @@ describe('replay', () => {
   });
 
   it('reports the spread over seeds, shares of the best single model and a learning curve, from one run', async () => {
-    const { stdout } = await run('npx', ['tsx', 'scripts/replay.ts', '--data', smallFile, '--rows', 'odd', '--seeds', '1..3'], {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/replay.ts', '--data', smallFile, '--rows', 'odd', '--seeds', '1..3'], {
       cwd: new URL('../..', import.meta.url).pathname,
     });
     expect(stdout).toMatch(/300 requests, policy thompson, tags, 3 seeds \(1,2,3\), cold start/);
@@ -165,7 +166,7 @@ describe('replay', () => {
   });
 
   it('stops with one line naming the file when --data cannot be read', async () => {
-    const failure = await run('npx', ['tsx', 'scripts/replay.ts', '--data', 'no/such/log.jsonl.gz'], {
+    const failure = await run(process.execPath, ['--import', 'tsx', 'scripts/replay.ts', '--data', 'no/such/log.jsonl.gz'], {
       cwd: new URL('../..', import.meta.url).pathname,
     }).catch((error: { code: number; stdout: string; stderr: string }) => error);
     expect(failure).toMatchObject({ code: 1, stdout: '' });

@@ -307,3 +307,36 @@ describe('chunkLiveTokens: batches, timers and buffering', () => {
     }
   });
 });
+
+describe('chunkLiveTokens: the flush timer is armed at the end of the turn', () => {
+  it('arms no timer when the read a consumer waits on completes within the same turn', async () => {
+    const { clock, source, chunks } = setup();
+    source.push('Hello wor');
+    expect((await chunks.next()).value).toEqual({ text: 'Hello ', words: 1 });
+    const rest = chunks.next();
+    // The end arrives before this turn's microtasks have run, as from a model whose answer is buffered.
+    source.end();
+    expect((await rest).value).toEqual({ text: 'wor', words: 1 });
+    await settle();
+    expect(clock.delays).toEqual([]);
+    expect(clock.pendingCount()).toBe(0);
+    expect((await chunks.next()).done).toBe(true);
+  });
+
+  it('arms the same deadline one turn later when the read is still pending, and flushes on it', async () => {
+    const { clock, source, chunks } = setup();
+    source.push('Hello wor');
+    await chunks.next();
+    const rest = track(chunks.next());
+    expect(clock.delays).toEqual([]);
+    await settle();
+    // The window began when "wor" was carried, at t=0: the timer is due at t=50 as before.
+    expect(clock.delays).toEqual([50]);
+    await clock.advance(49);
+    expect(rest.settled).toBe(false);
+    await clock.advance(1);
+    expect(rest.value?.value).toEqual({ text: 'wor', words: 1 });
+    await chunks.return?.();
+    expect(clock.pendingCount()).toBe(0);
+  });
+});
