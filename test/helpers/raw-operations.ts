@@ -37,8 +37,8 @@ export interface OperationRequest {
 const bodyOf = ({ rawBody, ...request }: OperationRequest) => rawBody ?? JSON.stringify(request);
 
 /** POST as application/json, answered as application/graphql-response+json. */
-export async function overHttp(url: string, request: OperationRequest): Promise<OperationOutcome> {
-  const response = await fetch(url, {
+export async function overHttp(url: string, request: OperationRequest, options: { fetch?: typeof fetch } = {}): Promise<OperationOutcome> {
+  const response = await (options.fetch ?? fetch)(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
     body: bodyOf(request),
@@ -57,8 +57,8 @@ export async function overHttp(url: string, request: OperationRequest): Promise<
  * POST answered as text/event-stream (yoga's SSE); every `next` event is a result. A stream still
  * open after `settleMs` (a subscription that never completes) is cut: what came is the answer.
  */
-export async function overSse(url: string, request: OperationRequest, options: { settleMs?: number } = {}): Promise<OperationOutcome> {
-  const response = await fetch(url, {
+export async function overSse(url: string, request: OperationRequest, options: { settleMs?: number; fetch?: typeof fetch } = {}): Promise<OperationOutcome> {
+  const response = await (options.fetch ?? fetch)(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
     body: bodyOf(request),
