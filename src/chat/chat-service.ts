@@ -14,6 +14,7 @@ import { chunkCompleteText, chunkWordsForConfidence } from '../streaming/word-ch
 import { chunkLiveTokens } from '../streaming/live-chunker.js';
 import { pacingDelayMs } from '../streaming/pacing.js';
 import { abortableStream } from './abortable-stream.js';
+import type { StopSignal } from '../stop-signal.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
 import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
@@ -232,7 +233,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     feedbackToken: string,
     request: ChatRequest,
     answer: CachedAnswer,
-    signal: AbortSignal,
+    signal: StopSignal,
   ): AsyncGenerator<ChatEvent> {
     const started = now();
     const decision = router.describe(answer.armId, {
