@@ -12,6 +12,7 @@ import { CodedError } from '../coded-error.js';
 import type { OperationLimitsConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { SlotLimiter } from '../limits/limiter-store.js';
+import { boundedParserCache } from './parser-cache.js';
 import { createEarlyChatRefusal, useEarlyChatRefusal } from './early-chat-refusal.js';
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
@@ -139,6 +140,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     // CORS is decided for every route at once, before yoga (see origin-policy.ts).
     cors: false,
     maxRequestBodySize: deps.maxRequestBytes,
+    parserAndValidationCache: boundedParserCache(),
     extraParamNames: ['documentId'],
     plugins: [
       useEarlyChatRefusal(earlyRefusal),
