@@ -1,10 +1,12 @@
+import type { StopSignal } from '../stop-signal.js';
+
 export interface SingleFlight<E> {
   /**
    * An iterable of the producer's events for `key`. Each iteration joins the running producer for
    * `key` (or starts one) and replays every event from the first, then follows live ones. Events are
    * shared between consumers: treat them as immutable.
    */
-  run(key: string, produce: (signal: AbortSignal) => AsyncIterable<E>, signal?: AbortSignal): AsyncIterable<E>;
+  run(key: string, produce: (signal: AbortSignal) => AsyncIterable<E>, signal?: StopSignal): AsyncIterable<E>;
   /** Keys with a producer running. */
   inFlight(): number;
 }
@@ -59,7 +61,7 @@ export function createSingleFlight<E>(): SingleFlight<E> {
   function join(
     key: string,
     produce: (signal: AbortSignal) => AsyncIterable<E>,
-    signal: AbortSignal | undefined,
+    signal: StopSignal | undefined,
   ): AsyncIterator<E> {
     let flight = flights.get(key);
     if (flight === undefined) {

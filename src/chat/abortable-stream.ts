@@ -1,10 +1,12 @@
+import { StopController, type StopSignal } from '../stop-signal.js';
+
 /**
  * Wraps an async generator so that `return()` (a client unsubscribing) aborts its signal at once.
  * A generator suspended on an `await` would otherwise not see `return()` until that await settled,
  * which for a stalled upstream could be never.
  */
 export function abortableStream<T>(
-  start: (signal: AbortSignal) => AsyncGenerator<T, void, undefined>,
+  start: (signal: StopSignal) => AsyncGenerator<T, void, undefined>,
 ): AsyncGenerator<T, void, undefined> {
   return new AbortableStream(start);
 }
@@ -13,10 +15,10 @@ const ignore = (): undefined => undefined;
 
 /** One object per stream rather than a closure per method (memory per waiting subscription). */
 class AbortableStream<T> implements AsyncGenerator<T, void, undefined> {
-  private readonly controller = new AbortController();
+  private readonly controller = new StopController();
   private readonly inner: AsyncGenerator<T, void, undefined>;
 
-  constructor(start: (signal: AbortSignal) => AsyncGenerator<T, void, undefined>) {
+  constructor(start: (signal: StopSignal) => AsyncGenerator<T, void, undefined>) {
     this.inner = start(this.controller.signal);
   }
 

@@ -1,3 +1,4 @@
+import type { StopSignal } from '../stop-signal.js';
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { Learning } from '../learning/learning.js';
@@ -40,7 +41,7 @@ export type AnswerProducer = (
   decision: RouteDecision,
   /** Where a complete answer is stored; null when the request bypasses the cache. */
   cacheKey: string | null,
-  signal: AbortSignal,
+  signal: StopSignal,
 ) => AsyncGenerator<AnswerEvent>;
 
 export interface AnswerProducerDeps {

@@ -1,4 +1,5 @@
 import { CodedError } from '../coded-error.js';
+import type { StopController } from '../stop-signal.js';
 import type { ChatEvent } from './chat-events.js';
 
 /**
@@ -12,8 +13,17 @@ import type { ChatEvent } from './chat-events.js';
 export interface ChatDrain {
   /** Throws SHUTTING_DOWN once a stop began. */
   admit(): void;
-  /** The chat stream, cut at the stop's deadline. */
-  track(stream: AsyncGenerator<ChatEvent, void, undefined>): AsyncGenerator<ChatEvent, void, undefined>;
+  /**
+   * The chat stream, cut at the stop's deadline. `stop` is the signal `stream` was started with:
+   * aborted when the reader leaves (`return()`, `throw()`) or the chat is cut, before the stream is
+   * told, so that the model call stops at once. `observer` sees every event before the reader does,
+   * and learns once that the chat is over.
+   */
+  track(
+    stream: AsyncGenerator<ChatEvent, void, undefined>,
+    stop: StopController,
+    observer: ChatObserver,
+  ): AsyncGenerator<ChatEvent, void, undefined>;
   /**
    * Refuses new chats, waits for those in flight until `cutAt` (a `performance.now()` time), ends
    * the rest with SHUTTING_DOWN, and resolves once every one has been read to its end or `giveUpAt` passed.
@@ -21,6 +31,13 @@ export interface ChatDrain {
   stop(cutAt: number, giveUpAt: number): Promise<void>;
   /** Chats in flight. */
   readonly inFlight: number;
+}
+
+/** What else a chat is read for (the gate's metering). */
+export interface ChatObserver {
+  observe(event: ChatEvent): void;
+  /** The chat is over: read to its end, failed, left or cut. Called at least once; must be idempotent. */
+  settled(): void;
 }
 
 export class ShuttingDownError extends CodedError<'SHUTTING_DOWN'> {
@@ -31,9 +48,15 @@ export class ShuttingDownError extends CodedError<'SHUTTING_DOWN'> {
   }
 }
 
+const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
+
+const ignore = (): undefined => undefined;
+
 /**
- * One chat in flight: the stream, cut at the stop's deadline. A class, so that a chat costs one
- * object rather than a dozen closures and three promises (memory per waiting subscription).
+ * One chat in flight: the stream, cut at the stop's deadline, aborted when its reader leaves, and
+ * observed. One object between the transport and the chat service's generator, rather than an
+ * async layer each for the drain, the metering and the abort, each with its await and promise per
+ * event; and a class rather than a dozen closures and three promises (memory per waiting subscription).
  */
 class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
   private requestId: string | null = null;
@@ -52,6 +75,8 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
 
   constructor(
     private readonly stream: AsyncGenerator<ChatEvent, void, undefined>,
+    private readonly stop: StopController,
+    private readonly observer: ChatObserver,
     private readonly active: Set<TrackedChat>,
   ) {
     active.add(this);
@@ -79,10 +104,31 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
     this.markEnded?.();
   }
 
+  /**
+   * Aborts the stream's signal, then ends the stream: the inner generator sees the abort as a
+   * rejection of whatever it awaits, and its finally blocks run; what it throws on the way out is
+   * of no interest to a reader that left.
+   */
+  private async close(): Promise<IteratorResult<ChatEvent, void>> {
+    this.stop.abort(new Error('stream closed by the consumer'));
+    try {
+      await this.stream.return(undefined).catch(ignore);
+    } finally {
+      this.observer.settled();
+    }
+    return DONE;
+  }
+
+  /** A read abandoned at the cut: its event (a ChatDone, say) is still observed. */
+  private readonly onLateResult = (result: IteratorResult<ChatEvent, void>): void => {
+    if (result.done) this.observer.settled();
+    else this.observer.observe(result.value);
+  };
+
   /** What the client gets at the cut: the model call is aborted, the error says why. */
   private cutShort(): IteratorResult<ChatEvent, void> {
     this.delivered = true;
-    void this.stream.return(undefined).catch(() => undefined);
+    void this.close().catch(ignore);
     if (this.requestId === null) {
       this.end();
       throw new ShuttingDownError('this instance stopped before the chat was routed; retry, another instance will answer');
@@ -122,16 +168,22 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
           });
     } catch (error) {
       this.wake = null;
+      this.observer.settled();
       this.end();
       throw error;
     }
     this.wake = null;
-    if (result === 'cut') return this.cutShort();
+    if (result === 'cut') {
+      pending.then(this.onLateResult, ignore);
+      return this.cutShort();
+    }
     if (result.done) {
+      this.observer.settled();
       this.end();
       return result;
     }
     const event = result.value;
+    this.observer.observe(event);
     this.requestId = event.requestId;
     if (event.type === 'route') this.attempts = event.attempts;
     else if (event.type === 'chunk') this.chunks += 1;
@@ -141,12 +193,17 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
 
   async return(): Promise<IteratorResult<ChatEvent, void>> {
     this.end();
-    return this.stream.return(undefined);
+    return this.close();
   }
 
   async throw(error: unknown): Promise<IteratorResult<ChatEvent, void>> {
     this.end();
-    return this.stream.throw(error);
+    this.stop.abort(error);
+    try {
+      return await this.stream.throw(error);
+    } finally {
+      this.observer.settled();
+    }
   }
 
   [Symbol.asyncIterator](): this {
@@ -162,7 +219,7 @@ export function createChatDrain(): ChatDrain {
     admit() {
       if (stopping) throw new ShuttingDownError();
     },
-    track: (stream) => new TrackedChat(stream, active),
+    track: (stream, stop, observer) => new TrackedChat(stream, stop, observer, active),
     async stop(cutAt, giveUpAt) {
       stopping = true;
       const wait = (until: number) =>

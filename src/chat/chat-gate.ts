@@ -6,10 +6,11 @@ import type { SpendEstimator } from '../limits/spend-estimate.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
-import { createChatDrain } from './chat-drain.js';
+import { createChatDrain, type ChatObserver } from './chat-drain.js';
 import type { ChatEvent, ChatRequest } from './chat-events.js';
 import { FeedbackError, type ChatService, type FeedbackInput, type FeedbackResult } from './chat-service.js';
 import type { RequestRecord } from './request-store.js';
+import { StopController } from '../stop-signal.js';
 import { withFields } from '../with-fields.js';
 
 /**
@@ -72,18 +73,17 @@ class SlotAdmission implements Admission {
 }
 
 /**
- * A chat stream charged to its admission: what it used when it ends with a ChatDone, what it sent
- * (estimated) when it ends otherwise, and the admission released either way. A class, so that a
- * chat costs one object here rather than a closure per method and per step.
+ * A chat charged to its admission: what it used when it ends with a ChatDone, what it sent
+ * (estimated) when it ends otherwise, and the admission released either way. It only watches the
+ * stream (the drain's one object per chat reads it), so metering adds no async layer.
  */
-class MeteredChat implements AsyncGenerator<ChatEvent, void, undefined> {
+class ChatMeter implements ChatObserver {
   private requestId: string | null = null;
   private modelId: string | null = null;
   private sentChars = 0;
-  private settled = false;
+  private isSettled = false;
 
   constructor(
-    private readonly stream: AsyncGenerator<ChatEvent, void, undefined>,
     private readonly request: ChatRequest,
     private readonly admission: Admission,
     private readonly chat: Pick<ChatService, 'localRequest'>,
@@ -99,16 +99,18 @@ class MeteredChat implements AsyncGenerator<ChatEvent, void, undefined> {
     this.modelId = null;
   }
 
-  private settle(): void {
-    if (this.settled) return;
-    this.settled = true;
+  settled(): void {
+    if (this.isSettled) return;
+    this.isSettled = true;
     // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated. Charged
     // before the release, which gives back the reservation of a chat that was not charged.
     if (this.modelId !== null) this.charge(null);
     this.admission.release();
   }
 
-  private observe(event: ChatEvent): void {
+  observe(event: ChatEvent): void {
+    // An event that arrives after the end (a read abandoned at a drain's cut) is not counted.
+    if (this.isSettled) return;
     this.requestId = event.requestId;
     if (event.type === 'route') this.modelId = event.modelId;
     else if (event.type === 'chunk') this.sentChars += event.text.length;
@@ -120,38 +122,6 @@ class MeteredChat implements AsyncGenerator<ChatEvent, void, undefined> {
       // Failed before any token: nothing is known to have been spent.
       this.modelId = null;
     }
-  }
-
-  async next(): Promise<IteratorResult<ChatEvent, void>> {
-    try {
-      const result = await this.stream.next();
-      if (result.done) this.settle();
-      else this.observe(result.value);
-      return result;
-    } catch (error) {
-      this.settle();
-      throw error;
-    }
-  }
-
-  async return(): Promise<IteratorResult<ChatEvent, void>> {
-    try {
-      return await this.stream.return(undefined);
-    } finally {
-      this.settle();
-    }
-  }
-
-  async throw(error: unknown): Promise<IteratorResult<ChatEvent, void>> {
-    try {
-      return await this.stream.throw(error);
-    } finally {
-      this.settle();
-    }
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
   }
 }
 
@@ -187,9 +157,6 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     };
   };
 
-  const metered = (stream: AsyncGenerator<ChatEvent, void, undefined>, request: ChatRequest, admission: Admission) =>
-    new MeteredChat(stream, request, admission, chat, estimatedUsage);
-
   return {
     async chat(principal, input) {
       drain.admit();
@@ -204,14 +171,15 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
         throw error;
       }
       const request: ChatRequest = withFields(input, { owner: principal.keyId, client: principal.client });
+      const stop = new StopController();
       let stream: AsyncGenerator<ChatEvent, void, undefined>;
       try {
-        stream = chat.chat(request);
+        stream = chat.stream(request, stop.signal);
       } catch (error) {
         admission.release();
         throw error;
       }
-      return drain.track(metered(stream, request, admission));
+      return drain.track(stream, stop, new ChatMeter(request, admission, chat, estimatedUsage));
     },
 
     stop: (cutAt, giveUpAt) => drain.stop(cutAt, giveUpAt),

@@ -14,6 +14,7 @@ import { chunkCompleteText, chunkWordsForConfidence } from '../streaming/word-ch
 import { chunkLiveTokens } from '../streaming/live-chunker.js';
 import { pacingDelayMs } from '../streaming/pacing.js';
 import { abortableStream } from './abortable-stream.js';
+import type { StopSignal } from '../stop-signal.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
 import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
@@ -76,6 +77,13 @@ export interface FeedbackResult {
 export interface ChatService {
   /** Validates at once (throws ChatInputError), then streams; `return()` aborts the model call. */
   chat(request: ChatRequest): AsyncGenerator<ChatEvent, void, undefined>;
+  /**
+   * `chat` for a caller that aborts `signal` itself when it stops reading, before it calls
+   * `return()` (the chat gate, whose one object per chat does it): aborting is what stops the model
+   * call at once, since a generator suspended on an `await` does not see `return()` until that
+   * await settles.
+   */
+  stream(request: ChatRequest, signal: StopSignal): AsyncGenerator<ChatEvent, void, undefined>;
   submitFeedback(input: FeedbackInput): Promise<FeedbackResult>;
   /** A request served by this instance or, with shared learning, by any; throws FeedbackError REQUEST_UNAVAILABLE when that cannot be asked. */
   getRequest(id: string): Promise<RequestRecord | undefined>;
@@ -232,7 +240,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     feedbackToken: string,
     request: ChatRequest,
     answer: CachedAnswer,
-    signal: AbortSignal,
+    signal: StopSignal,
   ): AsyncGenerator<ChatEvent> {
     const started = now();
     const decision = router.describe(answer.armId, {
@@ -382,102 +390,105 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     }
   }
 
-  return {
-    chat(request) {
-      validate(request);
-      validateObjective(request);
-      // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
-      // GraphQL error; other requests are routed only on a cache miss.
-      const pinned = request.armId === undefined ? null : routeOrThrow(request);
-      const { token, digest } = issueFeedbackToken();
-      const record: RequestRecord = {
-        id: newId(),
-        createdAt: Date.now(),
-        owner: request.owner ?? null,
-        client: request.client ?? null,
-        tokenDigest: digest,
-        status: 'streaming',
-        decision: null,
-        objective: request.objective ?? null,
-        shared: false,
-        cached: false,
-        cacheKey: null,
-        attempts: 0,
-        finishReason: null,
-        errorCode: null,
-        metrics: null,
-        feedback: null,
-        session: request.session ?? null,
-      };
-      requests.add(record);
-      const cacheKey =
-        request.cache === false
-          ? null
-          : cache.keyFor({
-              messages: request.messages,
-              // A pinned arm's own temperature counts; a routed request's arm is not known yet,
-              // so the producer checks the serving arm's before storing.
-              temperature: request.temperature ?? armsById.get(request.armId ?? '')?.temperature,
-              maxTokens: request.maxTokens,
-              arm: request.armId,
-              tags: request.tags,
-            });
-      record.cacheKey = cacheKey;
+  function stream(request: ChatRequest, signal: StopSignal): AsyncGenerator<ChatEvent, void, undefined> {
+    validate(request);
+    validateObjective(request);
+    // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
+    // GraphQL error; other requests are routed only on a cache miss.
+    const pinned = request.armId === undefined ? null : routeOrThrow(request);
+    const { token, digest } = issueFeedbackToken();
+    const record: RequestRecord = {
+      id: newId(),
+      createdAt: Date.now(),
+      owner: request.owner ?? null,
+      client: request.client ?? null,
+      tokenDigest: digest,
+      status: 'streaming',
+      decision: null,
+      objective: request.objective ?? null,
+      shared: false,
+      cached: false,
+      cacheKey: null,
+      attempts: 0,
+      finishReason: null,
+      errorCode: null,
+      metrics: null,
+      feedback: null,
+      session: request.session ?? null,
+    };
+    requests.add(record);
+    const cacheKey =
+      request.cache === false
+        ? null
+        : cache.keyFor({
+            messages: request.messages,
+            // A pinned arm's own temperature counts; a routed request's arm is not known yet,
+            // so the producer checks the serving arm's before storing.
+            temperature: request.temperature ?? armsById.get(request.armId ?? '')?.temperature,
+            maxTokens: request.maxTokens,
+            arm: request.armId,
+            tags: request.tags,
+          });
+    record.cacheKey = cacheKey;
 
-      return abortableStream(async function* (signal) {
-        try {
-          if (cacheKey !== null) {
-            const hit = await cache.get(cacheKey);
-            // An answer from an arm this deployment no longer has (a shared Redis across a config
-            // change) is a miss, and is not kept.
-            if (hit && !armsById.has(hit.answer.armId)) void cache.evict(cacheKey);
-            else if (hit) {
-              record.cached = true;
-              record.shared = true;
-              yield* streamCached(record, token, request, hit.answer, signal);
-              return;
-            }
-          }
-          const decision = pinned ?? routeOrThrow(request);
-          if (cacheKey === null) {
-            yield* streamAnswer(record, token, produceAnswer(record.id, request, decision, null, signal));
+    return (async function* () {
+      try {
+        if (cacheKey !== null) {
+          const hit = await cache.get(cacheKey);
+          // An answer from an arm this deployment no longer has (a shared Redis across a config
+          // change) is a miss, and is not kept.
+          if (hit && !armsById.has(hit.answer.armId)) void cache.evict(cacheKey);
+          else if (hit) {
+            record.cached = true;
+            record.shared = true;
+            yield* streamCached(record, token, request, hit.answer, signal);
             return;
           }
-          let leader = false;
-          const shared = singleFlight.run(
-            cacheKey,
-            (producerSignal) => {
-              leader = true;
-              return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
-            },
-            signal,
-          );
-          // The first client of a key produces the answer; the others only watch it being made.
-          yield* streamAnswer(record, token, shared, () => {
-            record.shared = !leader;
-          });
-        } catch (error) {
-          if (signal.aborted) return;
-          if (error instanceof ChatInputError) {
-            Object.assign(record, { status: 'failed', errorCode: error.code });
-            throw error;
-          }
-          record.status = 'failed';
-          record.errorCode = 'INTERNAL_ERROR';
-          logger.error({ err: error, requestId: record.id }, 'chat stream failed');
-          throw error;
-        } finally {
-          deps.objectives?.finished({
-            objective: record.objective,
-            armId: record.decision?.armId ?? null,
-            costUsd: record.metrics?.costUsd ?? 0,
-            error: record.status === 'failed',
-            cached: record.cached,
-          });
-          logger.info(finishedRequestLog(record), 'request finished');
         }
-      });
-    },
+        const decision = pinned ?? routeOrThrow(request);
+        if (cacheKey === null) {
+          yield* streamAnswer(record, token, produceAnswer(record.id, request, decision, null, signal));
+          return;
+        }
+        let leader = false;
+        const shared = singleFlight.run(
+          cacheKey,
+          (producerSignal) => {
+            leader = true;
+            return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
+          },
+          signal,
+        );
+        // The first client of a key produces the answer; the others only watch it being made.
+        yield* streamAnswer(record, token, shared, () => {
+          record.shared = !leader;
+        });
+      } catch (error) {
+        if (signal.aborted) return;
+        if (error instanceof ChatInputError) {
+          Object.assign(record, { status: 'failed', errorCode: error.code });
+          throw error;
+        }
+        record.status = 'failed';
+        record.errorCode = 'INTERNAL_ERROR';
+        logger.error({ err: error, requestId: record.id }, 'chat stream failed');
+        throw error;
+      } finally {
+        deps.objectives?.finished({
+          objective: record.objective,
+          armId: record.decision?.armId ?? null,
+          costUsd: record.metrics?.costUsd ?? 0,
+          error: record.status === 'failed',
+          cached: record.cached,
+        });
+        logger.info(finishedRequestLog(record), 'request finished');
+      }
+    })();
+  }
+
+  return {
+    chat: (request) => abortableStream((signal) => stream(request, signal)),
+    stream,
 
     async submitFeedback(input) {
       const score = normalizeFeedbackScore(input);

@@ -1,5 +1,6 @@
 import type { ArmConfig } from '../config/schema.js';
-import type { ChatMessage, CompletionRequest } from './backend.js';
+import type { ChatMessage, ModelCallRequest } from './backend.js';
+import type { StopSignal } from '../stop-signal.js';
 
 /** What a client asked for, before an arm's settings are applied. */
 export interface RequestedCompletion {
@@ -16,8 +17,8 @@ export function completionRequestFor(
   arm: ArmConfig,
   request: RequestedCompletion,
   defaultMaxTokens: number,
-  signal: AbortSignal,
-): CompletionRequest {
+  signal: StopSignal,
+): ModelCallRequest {
   return {
     messages: arm.systemPrompt ? [{ role: 'system', content: arm.systemPrompt }, ...request.messages] : request.messages,
     maxTokens: Math.min(request.maxTokens ?? arm.maxTokens ?? defaultMaxTokens, arm.maxTokens ?? Infinity),

@@ -4,6 +4,8 @@
  * {@link UpstreamError}s.
  */
 
+import type { StopSignal } from '../stop-signal.js';
+
 export type ChatRole = 'system' | 'user' | 'assistant';
 
 export interface ChatMessage {
@@ -23,6 +25,14 @@ export interface CompletionRequest {
    * deadline covers it.
    */
   readonly upstreamComplete?: (() => void) | undefined;
+}
+
+/**
+ * A model call as the model manager takes it: the caller's stop may be any StopSignal (a chat's
+ * is not Node's AbortSignal); each backend call gets an AbortSignal of its own.
+ */
+export interface ModelCallRequest extends Omit<CompletionRequest, 'signal' | 'upstreamComplete'> {
+  readonly signal: StopSignal;
 }
 
 export type CompletionEvent =

@@ -7,7 +7,7 @@ import {
   UpstreamError,
   type CompletionEvent,
   type BatchedEvents,
-  type CompletionRequest,
+  type ModelCallRequest,
   type ModelBackend,
   type ModelPricing,
 } from './backend.js';
@@ -42,7 +42,7 @@ export interface ModelManager {
    * the backend's errors otherwise; a call aborted by `request.signal` does not count against the
    * model's health.
    */
-  stream(modelId: string, request: CompletionRequest): BatchedEvents;
+  stream(modelId: string, request: ModelCallRequest): BatchedEvents;
   view(modelId: string): ModelView;
   list(): ModelView[];
   /** Closes the connection pools of the HTTP backends it created (not of backends passed in). */
@@ -102,7 +102,7 @@ class ManagedCall implements StreamObserver {
 
   constructor(
     private readonly modelId: string,
-    private readonly request: CompletionRequest,
+    private readonly request: ModelCallRequest,
     private readonly get: (modelId: string) => ManagedModel,
     private readonly now: () => number,
     private readonly capacity: Pick<Capacity, 'tryUpstreamCall'> | undefined,
@@ -183,7 +183,7 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
     health: model.health.snapshot(),
   });
 
-  function streamBatches(modelId: string, request: CompletionRequest): AsyncIterable<readonly CompletionEvent[]> {
+  function streamBatches(modelId: string, request: ModelCallRequest): AsyncIterable<readonly CompletionEvent[]> {
     const call = new ManagedCall(modelId, request, get, now, deps.capacity);
     // One iterator does the deadlines and the health figures: no layer between the backend and
     // the caller that only passes batches on. Unknown models fail in `start`, before the timeouts are read.

@@ -1,4 +1,5 @@
 import { UpstreamError, type CompletionEvent } from './backend.js';
+import type { StopSignal } from '../stop-signal.js';
 
 /**
  * Deadlines around any backend's batched stream:
@@ -46,7 +47,7 @@ type Batch = readonly CompletionEvent[];
 export function withStreamTimeouts(
   start: (signal: AbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>,
   timeouts: StreamTimeouts,
-  signal: AbortSignal,
+  signal: StopSignal,
   observer: StreamObserver = {},
 ): AsyncIterable<Batch> {
   return {
@@ -58,7 +59,7 @@ type Phase = 'first-token' | 'idle' | 'total';
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-function abortError(signal: AbortSignal): unknown {
+function abortError(signal: StopSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
@@ -83,7 +84,7 @@ class TimedIterator implements AsyncIterator<Batch> {
   constructor(
     private readonly start: (signal: AbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>,
     private readonly timeouts: StreamTimeouts,
-    private readonly parent: AbortSignal,
+    private readonly parent: StopSignal,
     private readonly observer: StreamObserver,
   ) {
     // The iterator itself is the listener (handleEvent): no closure per stream for it.

@@ -1,3 +1,4 @@
+import type { StopSignal } from '../stop-signal.js';
 import { ABORTED, raceTimeoutAndAbort, systemStreamTimers, type StreamTimers } from './stream-timers.js';
 
 /**
@@ -61,7 +62,7 @@ export interface CompleteTextOptions {
   /** Pause before every chunk but the first; 0 sends them back to back. */
   readonly delayMs: number;
   /** Aborting ends the stream (without an error) at once, even mid-delay. */
-  readonly signal?: AbortSignal;
+  readonly signal?: StopSignal | undefined;
   readonly timers?: StreamTimers;
 }
 
