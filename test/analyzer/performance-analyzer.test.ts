@@ -150,6 +150,49 @@ describe('performance analyzer windows', () => {
     expectWithinHdr(windows.lastMinute.latencyMs!.p99, 250);
   });
 
+  it('report the same figures however often they are read (samples wait in one pending bucket per series)', () => {
+    // Two analyzers fed the same samples on the same clock, one read after every few samples, the
+    // other only at the checks: reading hands the pending samples to the windows, so the figures
+    // must not depend on when that happened. Costs and rewards are exact binary fractions, so sums
+    // taken in another grouping are equal, not merely close.
+    const rng = createRng(7);
+    let now = 1_000;
+    const readOften = createPerformanceAnalyzer({ now: () => now });
+    const readAtChecks = createPerformanceAnalyzer({ now: () => now });
+    // Each sample's minute bucket: a clock that steps back fills the newest bucket.
+    const minuteBuckets: number[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      // Mostly forward within a bucket, now and then across buckets or hours, once in a while back.
+      const step = rng() < 0.02 ? -300 : rng() < 0.002 ? 1_800_000 * rng() : 2_000 * rng();
+      now = Math.max(0, now + step);
+      const recorded = sample({
+        armId: rng() < 0.5 ? 'fast' : 'slow',
+        context: rng() < 0.3 ? 'code' : 'general',
+        latencyMs: 50 + 500 * rng(),
+        ttftMs: rng() < 0.1 ? null : 5 + 40 * rng(),
+        costUsd: Math.floor(rng() * 8) / 1024,
+        error: rng() < 0.05,
+        cached: rng() < 0.05,
+      });
+      readOften.record(recorded);
+      readAtChecks.record(recorded);
+      minuteBuckets.push(Math.max(Math.floor(now / 1_000), minuteBuckets.at(-1) ?? 0));
+      if (rng() < 0.1) {
+        const reward = Math.floor(rng() * 3) / 2;
+        readOften.recordReward(recorded.armId, recorded.context, reward);
+        readAtChecks.recordReward(recorded.armId, recorded.context, reward);
+      }
+      if (i % 7 === 0) readOften.snapshot(EMPTY_VIEW);
+      if (rng() < 0.01) {
+        const often = readOften.snapshot(EMPTY_VIEW);
+        expect(often).toEqual(readAtChecks.snapshot(EMPTY_VIEW));
+        const oldestKept = Math.floor(now / 1_000) - 59;
+        expect(often.models[0]!.windows.lastMinute.requests).toBe(minuteBuckets.filter((b) => b >= oldestKept).length);
+        expect(often.models[0]!.windows.sinceStart.requests).toBe(minuteBuckets.length);
+      }
+    }
+  });
+
   it('aggregates per arm, per model and per context', () => {
     const analyzer = createPerformanceAnalyzer({ now: () => 5_000 });
     analyzer.record(sample({ armId: 'a1', modelId: 'shared', context: 'code', latencyMs: 1_100, ttftMs: 100, completionTokens: 50 }));
