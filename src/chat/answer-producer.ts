@@ -1,4 +1,3 @@
-import type { StopSignal } from '../stop-signal.js';
 import type { CacheManager } from '../cache/cache-manager.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 import type { Learning } from '../learning/learning.js';
@@ -9,6 +8,7 @@ import { completionRequestFor } from '../models/arm-request.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
+import type { StopSignal } from '../stop-signal.js';
 import type { ChatMetrics, ChatRequest } from './chat-events.js';
 
 /**
