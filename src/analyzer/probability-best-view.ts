@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { createGrowingLru } from '../growing-lru.js';
 
 /**
  * Every arm's probability of being best in a context (Monte Carlo over the posteriors, the most
@@ -20,7 +20,7 @@ export function createProbabilityBestView(
   options: { readonly intervalMs: number; readonly maxContexts: number },
   now: () => number = () => performance.now(),
 ): ProbabilityBestView {
-  const cache = new LRUCache<string, { readonly value: ReadonlyMap<string, number>; readonly at: number }>({ max: options.maxContexts });
+  const cache = createGrowingLru<string, { readonly value: ReadonlyMap<string, number>; readonly at: number }>(options.maxContexts);
   let estimates = 0;
   return {
     of(context) {

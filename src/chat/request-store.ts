@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { createGrowingLru } from '../growing-lru.js';
 import type { RouteDecision } from '../router/adaptive-router.js';
 import type { RequestOwnership } from '../auth/request-access.js';
 import type { RequestObjective } from '../router/objectives.js';
@@ -78,14 +78,13 @@ export function createRequestStore(options: {
   /** Where finished records are kept across restarts (the embedded journal); resolves once durable. */
   persist?: (record: RequestRecord) => Promise<void>;
 }): RequestStore {
-  const records = new LRUCache<string, RequestRecord>({
-    max: options.maxRequests,
+  const records = createGrowingLru<string, RequestRecord>(options.maxRequests, {
     ttl: options.ttlMs,
     // Feedback must not keep an old request alive past its window.
     updateAgeOnGet: false,
   });
   // Newest last. Bounded like the records: one list per session, and no more sessions than records.
-  const idsBySession = new LRUCache<string, string[]>({ max: options.maxRequests });
+  const idsBySession = createGrowingLru<string, string[]>(options.maxRequests);
   return {
     add(record) {
       records.set(record.id, record);

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { createGrowingLru } from '../growing-lru.js';
 import { contextChain } from '../router/bandit.js';
 
 /**
@@ -100,7 +100,7 @@ export function createClientInfluence(options: ClientInfluenceOptions): ClientIn
   const decayPerTick = options.halfLife > 0 ? Math.LN2 / options.halfLife : 0;
   const max = options.maxEntries ?? 100_000;
   const factor = (ticks: number) => (decayPerTick > 0 && ticks > 0 ? Math.exp(-decayPerTick * ticks) : 1);
-  const contexts = new LRUCache<string, ContextTally>({ max });
+  const contexts = createGrowingLru<string, ContextTally>(max);
   const bringTallyUp = (tally: ContextTally) => {
     const f = factor(tally.clock - tally.stamp);
     tally.judgements *= f;
@@ -114,8 +114,7 @@ export function createClientInfluence(options: ClientInfluenceOptions): ClientIn
     own.stamp = own.tally.clock;
   };
   // A forgotten client leaves its context's sums (while that context is remembered).
-  const clients = new LRUCache<string, ClientTally>({
-    max,
+  const clients = createGrowingLru<string, ClientTally>(max, {
     dispose: (own, _key, reason) => {
       if (reason !== 'evict' && reason !== 'delete') return;
       bringTallyUp(own.tally);

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
+import { createGrowingLru } from '../growing-lru.js';
 import { RequestStoreUnavailableError } from '../chat/request-store.js';
 import { sharedRequestKey } from '../chat/shared-request-store.js';
 import type { LearningEvent } from '../learning/learning-events.js';
@@ -77,8 +77,7 @@ export function comparisonOf(primaryScore: number, shadowScore: number, weights:
 }
 
 export function createShadowCallStore(options: { readonly maxCalls: number; readonly ttlMs: number }): ShadowCallStore {
-  const calls = new LRUCache<string, ShadowCallRecord>({
-    max: options.maxCalls,
+  const calls = createGrowingLru<string, ShadowCallRecord>(options.maxCalls, {
     ttl: options.ttlMs,
     // A comparison must not keep an old call alive past its window.
     updateAgeOnGet: false,
