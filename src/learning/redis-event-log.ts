@@ -283,6 +283,10 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
       }
     })().finally(() => {
       flushing = null;
+      // An append made while this run was ending (its loop done, this callback not yet run) found
+      // `flushing` still set and left its event to it: without a new run that event would wait for
+      // the next append, and its caller, who hears back only once it is appended, with it.
+      if (!stopped && (pending.length > 0 || base !== null)) void flush();
     });
     return flushing;
   };
