@@ -75,19 +75,26 @@ afterEach(async () => {
 
 const slowAnswer = { firstTokenDelayMs: 1_500, tokens: Array.from({ length: 10 }, (_, i) => ` w${i}`), tokenDelayMs: 150 };
 
+/** One slow arm, at most 8 chats, and 8 chats started on one socket to fill it. */
+async function fillSlowGateway(capacity: Record<string, unknown>) {
+  fake = await startFakeOpenAI({ script: slowAnswer });
+  gateway = await spawnSwitchyard({
+    config: {
+      models: [openaiModel('slow', fake.url, { timeouts: { connectMs: 5_000, firstTokenMs: 20_000, idleMs: 20_000, totalMs: 60_000 } })],
+      arms: [{ id: 'slow', model: 'slow' }],
+      shadow: { rate: 0 },
+      capacity: { maxChats: 8, retryAfterMs: 2_000, ...capacity },
+    },
+  });
+  client = createClient({ url: gateway.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
+  const inFlight = Array.from({ length: 8 }, (_, i) => startChat(client!, `in flight ${i}`));
+  // Kept in the file's variables too, for afterEach to close.
+  return { fake, gateway, client, inFlight };
+}
+
 describe('admission control', () => {
   it('refuses chats past maxChats at once with OVERLOADED and a retry-after on every transport, reports saturation, and finishes the chats in flight', async () => {
-    fake = await startFakeOpenAI({ script: slowAnswer });
-    gateway = await spawnSwitchyard({
-      config: {
-        models: [openaiModel('slow', fake.url, { timeouts: { connectMs: 5_000, firstTokenMs: 20_000, idleMs: 20_000, totalMs: 60_000 } })],
-        arms: [{ id: 'slow', model: 'slow' }],
-        shadow: { rate: 0 },
-        capacity: { maxChats: 8, retryAfterMs: 2_000 },
-      },
-    });
-    client = createClient({ url: gateway.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
-    const inFlight = Array.from({ length: 8 }, (_, i) => startChat(client!, `in flight ${i}`));
+    const { fake, gateway, client, inFlight } = await fillSlowGateway({});
     await until(() => fake!.requests.length >= 8, 'eight upstream calls');
 
     // graphql-ws: a coded GraphQL error with the retry-after, before any event.
@@ -144,17 +151,7 @@ describe('admission control', () => {
   });
 
   it('refuses a burst of 3,000 chats on 30 sockets before executing any of them, while the chats in flight stream on', async () => {
-    fake = await startFakeOpenAI({ script: slowAnswer });
-    gateway = await spawnSwitchyard({
-      config: {
-        models: [openaiModel('slow', fake.url, { timeouts: { connectMs: 5_000, firstTokenMs: 20_000, idleMs: 20_000, totalMs: 60_000 } })],
-        arms: [{ id: 'slow', model: 'slow' }],
-        shadow: { rate: 0 },
-        capacity: { maxChats: 8, retryAfterMs: 2_000, maxConnectionsPerClient: 40 },
-      },
-    });
-    client = createClient({ url: gateway.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
-    const inFlight = Array.from({ length: 8 }, (_, i) => startChat(client!, `in flight ${i}`));
+    const { fake, gateway, inFlight } = await fillSlowGateway({ maxConnectionsPerClient: 40 });
     await until(() => fake!.requests.length >= 8, 'eight upstream calls');
 
     const sockets = Array.from({ length: 30 }, () => createClient({ url: gateway!.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0, lazy: false, onNonLazyError: () => undefined }));
