@@ -1,0 +1,202 @@
+import { buildExecutionContext, buildResolveInfo, subscribe as genericSubscribe } from '@graphql-tools/executor';
+import {
+  GraphQLError,
+  getArgumentValues,
+  Kind,
+  locatedError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import { compileQuery, isCompiledQuery } from 'graphql-jit';
+// graphql-js' own rendering of a value in an error message, as graphql-tools' copy renders it.
+import { inspect } from 'graphql/jsutils/inspect.js';
+import type { Plugin } from 'graphql-yoga';
+
+/**
+ * Subscription events executed by code compiled once per document (graphql-jit) instead of by
+ * graphql-tools' generic executor, which walks the selection set again for every event: collects
+ * the fields, coerces the arguments, completes each value through its type, and wraps each event's
+ * result in an async generator of its own. For a chat that was ~25% of the gateway's CPU at
+ * concurrency 16 (docs/performance.md, "Fifth pass").
+ *
+ * Only the per-event execution is compiled. Everything before the first event stays graphql-tools'
+ * own code, with its error shapes: the variables are coerced by `buildExecutionContext` (a refusal
+ * is left to the generic `subscribe`, so it is coded exactly as before), and the subscribe resolver
+ * gets graphql-tools' resolve info and graphql-js' argument values. (graphql-jit's own `subscribe`
+ * passes the operation's variables as the field's arguments, which breaks `chat(input: {...})` and
+ * any renamed variable, so it is not used.) An error the source stream throws is wrapped as the
+ * generic executor wraps it. Anything this path does not cover runs the generic `subscribe`
+ * unchanged: a root selection that is not one plain field, a document graphql-jit cannot compile,
+ * an abort signal, a custom field or type resolver, error coordinates.
+ */
+export function useCompiledSubscriptionEvents(): Plugin {
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(subscribeCompiled);
+    },
+  };
+}
+
+type EventQuery = (root: unknown, context: unknown, variables: unknown) => ExecutionResult | Promise<ExecutionResult>;
+
+interface CompiledSubscription {
+  readonly operation: OperationDefinitionNode;
+  readonly field: FieldNode;
+  readonly event: EventQuery;
+}
+
+/** Per schema, document and operation name; null where the generic executor runs. */
+const compiled = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string | undefined, CompiledSubscription | null>>>();
+
+function compiledFor(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): CompiledSubscription | null {
+  let byDocument = compiled.get(schema);
+  if (byDocument === undefined) compiled.set(schema, (byDocument = new WeakMap()));
+  let byName = byDocument.get(document);
+  if (byName === undefined) byDocument.set(document, (byName = new Map()));
+  let entry = byName.get(operationName);
+  if (entry === undefined) byName.set(operationName, (entry = compile(schema, document, operationName)));
+  return entry;
+}
+
+function compile(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): CompiledSubscription | null {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName === undefined ? (operations.length === 1 ? operations[0] : undefined) : operations.find((o) => o.name?.value === operationName);
+  if (operation === undefined || operation.operation !== 'subscription') return null;
+  const [field, ...rest] = operation.selectionSet.selections;
+  if (field === undefined || rest.length > 0 || field.kind !== Kind.FIELD || (field.directives?.length ?? 0) > 0) return null;
+  const query = compileQuery(schema, document, operationName);
+  if (!isCompiledQuery(query)) return null;
+  return { operation, field, event: query.query as EventQuery };
+}
+
+function subscribeCompiled(args: ExecutionArgs) {
+  const { schema, document, operationName, fieldResolver, typeResolver } = args;
+  const extra = args as ExecutionArgs & { signal?: AbortSignal; schemaCoordinateInErrors?: boolean };
+  const entry =
+    fieldResolver == null && typeResolver == null && extra.signal == null && !extra.schemaCoordinateInErrors
+      ? compiledFor(schema, document, operationName ?? undefined)
+      : null;
+  if (entry === null) return genericSubscribe(args);
+  const context = buildExecutionContext(args);
+  if (!('schema' in context)) return genericSubscribe(args);
+  const rootType = schema.getSubscriptionType();
+  const fieldDef = rootType?.getFields()[entry.field.name.value];
+  if (rootType == null || fieldDef === undefined) return genericSubscribe(args);
+  const responseName = entry.field.alias?.value ?? entry.field.name.value;
+  const info = buildResolveInfo(context, fieldDef, [entry.field], rootType, { prev: undefined, key: responseName, typename: rootType.name });
+  const refused = (error: unknown): ExecutionResult => ({ errors: [locatedError(error, [entry.field], [responseName])] });
+  const events = (stream: unknown): AsyncIterable<ExecutionResult> | ExecutionResult => {
+    if (stream instanceof Error) return refused(stream);
+    if (!isAsyncIterable(stream)) {
+      return refused(new GraphQLError(`Subscription field must return Async Iterable. Received: ${inspect(stream)}.`));
+    }
+    return new CompiledEvents(stream[Symbol.asyncIterator](), entry, args.contextValue, args.variableValues ?? {});
+  };
+  try {
+    const fieldArgs = getArgumentValues(fieldDef, entry.field, context.variableValues.coerced as Record<string, unknown>);
+    const resolve = fieldDef.subscribe ?? context.subscribeFieldResolver;
+    const stream: unknown = resolve(context.rootValue, fieldArgs, context.contextValue, info);
+    return isPromise(stream) ? stream.then(events, refused) : events(stream);
+  } catch (error) {
+    return refused(error);
+  }
+}
+
+/**
+ * The source stream mapped through the compiled query, one await per event, ending as the generic
+ * executor's stream ends (graphql-tools' `mapAsyncIterator` inside its `flattenAsyncIterable`):
+ * once an event fails, the source ends or is returned, nothing more is read; an event or a read
+ * that fails returns the source first. The compiled query takes the raw variables (it coerces them
+ * itself; coercing coerced values again would not hold for enums).
+ */
+class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
+  private done = false;
+
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly entry: CompiledSubscription,
+    private readonly contextValue: unknown,
+    private readonly variables: unknown,
+  ) {}
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.done) return { value: undefined, done: true };
+    let step;
+    try {
+      step = await this.source.next();
+    } catch (error) {
+      throw await this.abandon(wrapSourceError(error, this.entry.operation));
+    }
+    if (step.done) {
+      this.done = true;
+      return { value: undefined, done: true };
+    }
+    try {
+      return { value: await this.entry.event(step.value, this.contextValue, this.variables), done: false };
+    } catch (error) {
+      throw await this.abandon(error);
+    }
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.done = true;
+    try {
+      await this.source.return?.();
+    } catch (error) {
+      throw wrapSourceError(error, this.entry.operation);
+    }
+    return { value: undefined, done: true };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.done = true;
+    if (typeof this.source.throw !== 'function') throw await this.abandon(error);
+    try {
+      await this.source.throw(error);
+    } catch (thrown) {
+      throw wrapSourceError(thrown, this.entry.operation);
+    }
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Ends this stream and returns the source; resolves with `error`, the one reported. */
+  private async abandon(error: unknown): Promise<unknown> {
+    this.done = true;
+    try {
+      await this.source.return?.();
+    } catch {
+      // The first error is the one reported.
+    }
+    return error;
+  }
+}
+
+/** As graphql-tools' executor wraps an error from a subscription's source stream. */
+function wrapSourceError(error: unknown, operation: OperationDefinitionNode): unknown {
+  if (error instanceof AggregateError) {
+    return new AggregateError(
+      error.errors.map((e: unknown) => wrapOne(e, operation)),
+      error.message,
+    );
+  }
+  return wrapOne(error, operation);
+}
+
+function wrapOne(error: unknown, operation: OperationDefinitionNode): GraphQLError {
+  const cause = error as Error;
+  return new GraphQLError(cause.message, { originalError: cause, nodes: [operation] });
+}
+
+const isPromise = (value: unknown): value is Promise<unknown> => typeof (value as Promise<unknown> | null)?.then === 'function';
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
+
