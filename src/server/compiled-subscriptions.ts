@@ -10,11 +10,13 @@ import {
   type FieldNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
+  type SourceLocation,
 } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
 // graphql-js' own rendering of a value in an error message, as graphql-tools' copy renders it.
 import { inspect } from 'graphql/jsutils/inspect.js';
 import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Subscription events executed by code compiled once per document (graphql-jit) instead of by
@@ -33,33 +35,65 @@ import type { Plugin } from 'graphql-yoga';
  * unchanged: a root selection that is not one plain field, a document graphql-jit cannot compile,
  * an abort signal, a custom field or type resolver, error coordinates.
  */
-export function useCompiledSubscriptionEvents(): Plugin {
+export function useCompiledSubscriptionEvents(options: CompileOptions = {}): Plugin {
+  const compiledAfter = options.compiledAfter ?? COMPILED_AFTER;
+  // Subscriptions seen per parsed document (yoga's parser cache gives the same text the same one).
+  const seen = new WeakMap<DocumentNode, number>();
+  // graphql-jit's code for a document holds ~40 KB (the chat) to ~200 KB (the analyzer's metrics).
+  const compiled = new LRUCache<DocumentNode, Map<string | undefined, CompiledSubscription | null>>({
+    max: options.maxDocuments ?? MAX_DOCUMENTS,
+  });
+  const compiledFor = (args: ExecutionArgs): CompiledSubscription | null => {
+    const { schema, document } = args;
+    const operationName = args.operationName ?? undefined;
+    let byName = compiled.get(document);
+    let entry = byName?.get(operationName);
+    if (entry === undefined) {
+      const count = (seen.get(document) ?? 0) + 1;
+      seen.set(document, count);
+      if (count <= compiledAfter) return null;
+      if (byName === undefined) compiled.set(document, (byName = new Map()));
+      byName.set(operationName, (entry = compile(schema, document, operationName)));
+    }
+    return entry !== null && entry.schema === schema ? entry : null;
+  };
+  const subscribe = (args: ExecutionArgs) => {
+    const { fieldResolver, typeResolver } = args;
+    const extra = args as ExecutionArgs & { signal?: AbortSignal; schemaCoordinateInErrors?: boolean };
+    const entry = fieldResolver == null && typeResolver == null && extra.signal == null && !extra.schemaCoordinateInErrors ? compiledFor(args) : null;
+    return entry === null ? genericSubscribe(args) : subscribeCompiled(args, entry);
+  };
   return {
     onSubscribe({ setSubscribeFn }) {
-      setSubscribeFn(subscribeCompiled);
+      setSubscribeFn(subscribe);
     },
   };
 }
 
+export interface CompileOptions {
+  /** Subscriptions of a document run by the generic executor before it is compiled. */
+  readonly compiledAfter?: number;
+  /** Documents whose compiled code is kept, least recently used dropped. */
+  readonly maxDocuments?: number;
+}
+
+/**
+ * Compiling costs ~2.6 ms for the chat document (~11 ms for the metrics one), the generic executor
+ * ~30 µs per event: a document sent once or twice (GraphiQL, a hand-written query, one varied per
+ * request) is not worth compiling, and must not make every subscription pay a compilation.
+ */
+const COMPILED_AFTER = 3;
+/** The gateway's own documents (client, console) are a dozen; more is someone else's churn. */
+const MAX_DOCUMENTS = 64;
+
 type EventQuery = (root: unknown, context: unknown, variables: unknown) => ExecutionResult | Promise<ExecutionResult>;
 
 interface CompiledSubscription {
+  readonly schema: GraphQLSchema;
+  readonly document: DocumentNode;
   readonly operation: OperationDefinitionNode;
   readonly field: FieldNode;
   readonly event: EventQuery;
-}
-
-/** Per schema, document and operation name; null where the generic executor runs. */
-const compiled = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, Map<string | undefined, CompiledSubscription | null>>>();
-
-function compiledFor(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): CompiledSubscription | null {
-  let byDocument = compiled.get(schema);
-  if (byDocument === undefined) compiled.set(schema, (byDocument = new WeakMap()));
-  let byName = byDocument.get(document);
-  if (byName === undefined) byDocument.set(document, (byName = new Map()));
-  let entry = byName.get(operationName);
-  if (entry === undefined) byName.set(operationName, (entry = compile(schema, document, operationName)));
-  return entry;
 }
 
 function compile(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): CompiledSubscription | null {
@@ -70,17 +104,11 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operationName: s
   if (field === undefined || rest.length > 0 || field.kind !== Kind.FIELD || (field.directives?.length ?? 0) > 0) return null;
   const query = compileQuery(schema, document, operationName);
   if (!isCompiledQuery(query)) return null;
-  return { operation, field, event: query.query as EventQuery };
+  return { schema, document, operation, field, event: query.query as EventQuery };
 }
 
-function subscribeCompiled(args: ExecutionArgs) {
-  const { schema, document, operationName, fieldResolver, typeResolver } = args;
-  const extra = args as ExecutionArgs & { signal?: AbortSignal; schemaCoordinateInErrors?: boolean };
-  const entry =
-    fieldResolver == null && typeResolver == null && extra.signal == null && !extra.schemaCoordinateInErrors
-      ? compiledFor(schema, document, operationName ?? undefined)
-      : null;
-  if (entry === null) return genericSubscribe(args);
+function subscribeCompiled(args: ExecutionArgs, entry: CompiledSubscription) {
+  const { schema } = args;
   const context = buildExecutionContext(args);
   if (!('schema' in context)) return genericSubscribe(args);
   const rootType = schema.getSubscriptionType();
@@ -135,11 +163,13 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
       this.done = true;
       return { value: undefined, done: true };
     }
+    let result;
     try {
-      return { value: await this.entry.event(step.value, this.contextValue, this.variables), done: false };
+      result = await this.entry.event(step.value, this.contextValue, this.variables);
     } catch (error) {
       throw await this.abandon(error);
     }
+    return { value: result.errors === undefined ? result : located(result, this.entry.document), done: false };
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
@@ -177,6 +207,42 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
     }
     return error;
   }
+}
+
+/**
+ * A compiled event's errors as graphql-js' own: graphql-jit's carry their locations but no source
+ * positions, so a masked one (yoga rebuilds it from its nodes, or source and positions) would lose
+ * them. Located in the document's source, each is what graphql-js' `locatedError` makes. graphql-jit's
+ * own errors have no original error; of those, graphql-tools makes a null in a non-null field and a
+ * value its scalar or enum cannot serialize plain Errors, masked as unexpected, and the others
+ * (an abstract type resolved to no possible type, a list that is not iterable) GraphQLErrors.
+ */
+function located(result: ExecutionResult, document: DocumentNode): ExecutionResult {
+  const source = document.loc?.source;
+  if (source === undefined) return result;
+  const errors = result.errors!.map((error) =>
+    new GraphQLError(error.message, {
+      source,
+      positions: error.locations?.map((location) => positionOf(source.body, location)),
+      path: error.path,
+      originalError: error.originalError ?? (GRAPHQL_ERRORS_OF_THE_EXECUTOR.test(error.message) ? undefined : new Error(error.message)),
+    }),
+  );
+  return { ...result, errors };
+}
+
+const GRAPHQL_ERRORS_OF_THE_EXECUTOR = /^(Abstract type |Runtime Object type |Expected Iterable, |Expected value of type )/;
+
+/** The offset of a 1-based line and column, lines broken as graphql-js breaks them. */
+function positionOf(body: string, location: SourceLocation): number {
+  const lineBreak = /\r\n|[\n\r]/g;
+  let start = 0;
+  for (let line = 1; line < location.line; line++) {
+    const match = lineBreak.exec(body);
+    if (match === null) break;
+    start = match.index + match[0].length;
+  }
+  return start + location.column - 1;
 }
 
 /** As graphql-tools' executor wraps an error from a subscription's source stream. */
