@@ -5,7 +5,8 @@
  * profiled with the inspector (100 µs sampling) over `chats` chats at concurrency 1 and 16, after
  * a warm-up, and the self time is printed by owner (package, or Switchyard's source directory) in
  * µs per chat and in % of the busy time. The client runs in the same process, so its share
- * (graphql-ws's client, the Switchyard client) is in both servers' figures alike.
+ * (graphql-ws's client, the Switchyard client) is in both servers' figures alike. A third argument
+ * lists the functions of some owners: `... 3000 1 src/server,lru-cache`.
  */
 import { Session } from 'node:inspector/promises';
 import { buildApp } from '../src/app.js';
@@ -15,8 +16,10 @@ import { startBareServer } from '../bench/bare-server.js';
 import { runAtConcurrency } from '../bench/bench-kit.js';
 import { chatOnce, configWithArms } from '../bench/gateway.bench.js';
 
-const [chatsArg = '3000', armsArg = '1'] = process.argv.slice(2);
+const [chatsArg = '3000', armsArg = '1', ownersArg = ''] = process.argv.slice(2);
 const chats = Number(chatsArg);
+/** Owners whose functions are listed one by one as well (comma-separated, e.g. `src/server,lru-cache`). */
+const listed = ownersArg.split(',').filter((owner) => owner !== '');
 
 interface ProfileNode {
   readonly id: number;
@@ -62,6 +65,11 @@ function summarise(label: string, profile: Profile, count: number): void {
   for (const [owner, us] of [...owners].sort((a, b) => b[1] - a[1]).slice(0, 22)) console.log(`  ${row(us)}  ${owner}`);
   console.log('  hottest functions:');
   for (const [name, us] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${row(us)}  ${name}`);
+  for (const owner of listed) {
+    console.log(`  functions of ${owner}:`);
+    const own = [...functions].filter(([name]) => name.includes(` ${owner}:`)).sort((a, b) => b[1] - a[1]);
+    for (const [name, us] of own.slice(0, 12)) console.log(`  ${row(us)}  ${name}`);
+  }
 }
 
 async function profiled(session: Session, label: string, client: SwitchyardClient, concurrency: number): Promise<void> {
