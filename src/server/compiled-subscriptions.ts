@@ -165,7 +165,9 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
     }
     let result;
     try {
-      result = await this.entry.event(step.value, this.contextValue, this.variables);
+      // An event whose fields all resolve at once (a chat's) is complete here: no await, no turn.
+      result = this.entry.event(step.value, this.contextValue, this.variables);
+      if (isPromise(result)) result = await result;
     } catch (error) {
       throw await this.abandon(error);
     }

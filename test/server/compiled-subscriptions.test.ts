@@ -29,6 +29,7 @@ const typeDefs = /* GraphQL */ `
     coded: String
     fraction: Int
     executedBy: String!
+    later: String!
   }
   type End {
     words: Int!
@@ -64,6 +65,7 @@ const resolvers = {
       throw new GraphQLError('no such word', { extensions: { code: 'WORD_UNKNOWN' } });
     },
     fraction: () => 1.5,
+    later: async (word: Word) => `${word.text} later`,
     // Which executor ran this field, from its own call stack (graphql-jit's code is built with new Function).
     executedBy: () => (new Error().stack!.includes('eval at compileQuery') ? 'compiled' : 'generic'),
   },
@@ -164,7 +166,7 @@ describe('subscription events through the compiled query', () => {
     ]);
   });
 
-  it('answers variables, defaults, enums, literal and renamed arguments, aliases, fragments and nested arguments alike', async () => {
+  it('answers variables, defaults, enums, literal and renamed arguments, aliases, fragments, nested arguments and async fields alike', async () => {
     const selection = '__typename ... on Word { text index mood loud: shout(times: 2) } ... on End { words }';
     const byVariable = await expectSame(`subscription ($ask: Ask!) { talk(ask: $ask) { ${selection} } }`, { ask: { text: 'hi', mood: 'LOUD' } });
     expect(byVariable.results).toEqual([
@@ -179,6 +181,8 @@ describe('subscription events through the compiled query', () => {
       { a: { text: 'x' }, with: true },
     );
     await expectSame('subscription { plain }');
+    const later = await expectSame('subscription { talk(ask: { text: "a" }, count: 1) { ... on Word { later } } }');
+    expect(later.results[0]).toEqual({ data: { talk: { later: 'a later' } } });
   });
 
   it('codes and masks the same errors: per-event resolver errors (partial data, coded, unserialisable), null in a non-null field, refusals at subscribe, bad variables', async () => {
