@@ -8,8 +8,10 @@ import {
   type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
+  type FragmentDefinitionNode,
   type GraphQLSchema,
   type OperationDefinitionNode,
+  type SelectionSetNode,
   type SourceLocation,
 } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
@@ -86,6 +88,16 @@ const COMPILED_AFTER = 3;
 /** The gateway's own documents (client, console) are a dozen; more is someone else's churn. */
 const MAX_DOCUMENTS = 64;
 
+/**
+ * graphql-jit writes code for every field of the selection with its fragments expanded, and its
+ * compile time grows with them, all in one turn of the event loop: ~2.6 ms for the chat document
+ * (32 fields), ~11 ms for the analyzer's metrics subscription (283), ~170 ms at load ~6 for one of
+ * 1,003 that the operation limits' tokens and aliases allow (their cost limit refuses it). The hot
+ * documents are the chat's; a larger one (metrics: an event per interval, not per token) keeps the
+ * generic executor, so no document stalls the loop for more than a few ms.
+ */
+export const MAX_COMPILED_FIELDS = 100;
+
 type EventQuery = (root: unknown, context: unknown, variables: unknown) => ExecutionResult | Promise<ExecutionResult>;
 
 interface CompiledSubscription {
@@ -102,9 +114,34 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operationName: s
   if (operation === undefined || operation.operation !== 'subscription') return null;
   const [field, ...rest] = operation.selectionSet.selections;
   if (field === undefined || rest.length > 0 || field.kind !== Kind.FIELD || (field.directives?.length ?? 0) > 0) return null;
+  if (!withinFields(operation.selectionSet, fragmentsOf(document), { left: MAX_COMPILED_FIELDS })) return null;
   const query = compileQuery(schema, document, operationName);
   if (!isCompiledQuery(query)) return null;
   return { schema, document, operation, field, event: query.query as EventQuery };
+}
+
+function fragmentsOf(document: DocumentNode): ReadonlyMap<string, FragmentDefinitionNode> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  return fragments;
+}
+
+/** Whether the selection, fragments expanded, has at most `budget.left` fields; stops counting past it. */
+function withinFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, budget: { left: number }): boolean {
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (--budget.left < 0) return false;
+      if (selection.selectionSet && !withinFields(selection.selectionSet, fragments, budget)) return false;
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      if (!withinFields(selection.selectionSet, fragments, budget)) return false;
+    } else {
+      const fragment = fragments.get(selection.name.value);
+      if (fragment !== undefined && !withinFields(fragment.selectionSet, fragments, budget)) return false;
+    }
+  }
+  return true;
 }
 
 function subscribeCompiled(args: ExecutionArgs, entry: CompiledSubscription) {

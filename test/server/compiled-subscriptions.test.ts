@@ -1,7 +1,7 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import { useCompiledSubscriptionEvents } from '../../src/server/compiled-subscriptions.js';
+import { MAX_COMPILED_FIELDS, useCompiledSubscriptionEvents } from '../../src/server/compiled-subscriptions.js';
 
 /**
  * The compiled path must answer every subscription exactly as graphql-tools' generic executor does:
@@ -150,6 +150,16 @@ describe('subscription events through the compiled query', () => {
     const query = 'subscription { talk(ask: { text: "a" }, count: 1) { ... on Word { executedBy } } }';
     expect((await run(compiled, query)).results[0]).toEqual({ data: { talk: { executedBy: 'compiled' } } });
     expect((await run(generic, query)).results[0]).toEqual({ data: { talk: { executedBy: 'generic' } } });
+  });
+
+  it('leaves a document with more fields than MAX_COMPILED_FIELDS (fragments expanded) to the generic executor', async () => {
+    // talk, executedBy and `count` aliases of text: count + 2 fields.
+    const withFields = (count: number) =>
+      `subscription { talk(ask: { text: "a" }, count: 1) { ...W } } fragment W on Word { executedBy ${Array.from({ length: count }, (_, i) => `f${i}: text`).join(' ')} }`;
+    const query = withFields(MAX_COMPILED_FIELDS - 1);
+    const small = withFields(MAX_COMPILED_FIELDS - 2);
+    expect((await run(compiled, query)).results[0]).toMatchObject({ data: { talk: { executedBy: 'generic' } } });
+    expect((await run(compiled, small)).results[0]).toMatchObject({ data: { talk: { executedBy: 'compiled' } } });
   });
 
   it("compiles a document from its fourth subscription on: one sent once or twice is not worth a compilation", async () => {
