@@ -107,11 +107,12 @@ class AnswerProduction implements AnswerStream {
   private head = 0;
   /** No event will be made any more (what is queued is still handed out). */
   private finished = false;
+  /** The consumer stopped reading: nothing more is handed out. */
+  private returned = false;
   /** A failure to hand out once the queue is empty (the caller's abort, an unexpected error). */
   private error: { error: unknown } | null = null;
-  private resolve: ((result: IteratorResult<AnswerEvent>) => void) | null = null;
-  private reject: ((reason: unknown) => void) | null = null;
-  private waiting: Promise<IteratorResult<AnswerEvent>> | null = null;
+  /** The read of the model in flight, as the consumer's next() got it; null when none is. */
+  private reading: Promise<IteratorResult<AnswerEvent>> | null = null;
 
   constructor(
     private readonly deps: ProducerContext,
@@ -129,60 +130,46 @@ class AnswerProduction implements AnswerStream {
     return this;
   }
 
+  /**
+   * A queued event at once; otherwise the promise of the model's next batch, mapped to the event
+   * it makes (no promise of our own: the model call's own read settles at once on an abort, a
+   * deadline or return()).
+   */
   next(): Promise<IteratorResult<AnswerEvent>> {
-    if (this.waiting !== null) {
+    if (this.reading !== null) {
       const nextAfter = () => this.next();
-      return this.waiting.then(nextAfter, nextAfter);
+      return this.reading.then(nextAfter, nextAfter);
     }
-    const ready = this.take();
-    if (ready !== null) return ready;
-    const result = new Promise<IteratorResult<AnswerEvent>>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.waiting = result;
-    this.advance();
-    return result;
+    try {
+      const ready = this.take();
+      return ready === null ? this.read() : Promise.resolve(ready);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
+  /** A read in flight ends with the model call's, which the call's return() ends at once (see withStreamTimeouts). */
   return(): Promise<IteratorResult<AnswerEvent>> {
-    this.finished = true;
+    this.returned = this.finished = true;
     this.queue.length = this.head = 0;
     this.error = null;
     this.stopBatches();
-    this.settle(DONE);
     return Promise.resolve(DONE);
   }
 
-  /** What can be handed out without reading the model: a queued event, the end, or a failure. */
-  private take(): Promise<IteratorResult<AnswerEvent>> | null {
+  /** What can be handed out without reading the model: a queued event, the end, or a failure (thrown). */
+  private take(): IteratorResult<AnswerEvent> | null {
     if (this.head < this.queue.length) {
       const value = this.queue[this.head++]!;
       if (this.head === this.queue.length) this.queue.length = this.head = 0;
-      return Promise.resolve({ done: false, value });
+      return { done: false, value };
     }
     if (this.error !== null) {
       const { error } = this.error;
       this.error = null;
-      return Promise.reject(error);
+      throw error;
     }
-    return this.finished ? Promise.resolve(DONE) : null;
-  }
-
-  /** The waiting next() gets what is ready now, if anything is. */
-  private serve(): void {
-    if (this.resolve === null) return;
-    const ready = this.take();
-    if (ready === null) return this.advance();
-    const { resolve, reject } = this;
-    this.resolve = this.reject = this.waiting = null;
-    ready.then(resolve, reject!);
-  }
-
-  private settle(result: IteratorResult<AnswerEvent>): void {
-    const resolve = this.resolve;
-    this.resolve = this.reject = this.waiting = null;
-    resolve?.(result);
+    return this.finished ? DONE : null;
   }
 
   private emit(event: AnswerEvent): void {
@@ -203,14 +190,28 @@ class AnswerProduction implements AnswerStream {
   }
 
   /** Reads the model's next batch, starting an attempt (or ending the answer) when none runs. */
-  private advance(): void {
+  private read(): Promise<IteratorResult<AnswerEvent>> {
     try {
-      if (this.batches === null && !this.startAttempt()) return this.serve();
-      this.batches!.next().then(this.onBatch, this.onBatchError);
+      if (this.batches === null && !this.startAttempt()) return Promise.resolve(this.take()!);
+      const reading = this.batches!.next().then(this.onBatch, this.onBatchError);
+      this.reading = reading;
+      return reading;
     } catch (error) {
       this.fail(error);
-      this.serve();
+      return Promise.reject(this.takeError());
     }
+  }
+
+  private takeError(): unknown {
+    const { error } = this.error!;
+    this.error = null;
+    return error;
+  }
+
+  /** What the read hands out once the batch (or the model's failure) was taken in. */
+  private afterRead(): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> {
+    this.reading = null;
+    return this.take() ?? this.read();
   }
 
   /** False when no attempt is left: the answer ends with a failure naming the last arm tried. */
@@ -245,31 +246,30 @@ class AnswerProduction implements AnswerStream {
     return true;
   }
 
-  private readonly onBatch = (result: IteratorResult<Batch>): void => {
-    if (this.finished) return;
+  private readonly onBatch = (result: IteratorResult<Batch>): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> => {
+    if (this.returned) return DONE;
     try {
       if (result.done) this.completed();
-      else this.read(result.value);
+      else this.readBatch(result.value);
     } catch (error) {
       this.fail(error);
     }
-    if (this.head < this.queue.length || this.finished) this.serve();
-    else this.advance();
+    return this.afterRead();
   };
 
-  private readonly onBatchError = (error: unknown): void => {
-    if (this.finished) return;
+  private readonly onBatchError = (error: unknown): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> => {
+    if (this.returned) return DONE;
     this.batches = null;
     try {
       this.onFailedAttempt(error);
     } catch (unexpected) {
       this.fail(unexpected);
     }
-    if (this.head < this.queue.length || this.finished) this.serve();
-    else this.advance();
+    return this.afterRead();
   };
 
-  private read(batch: Batch): void {
+  /** A batch's tokens: the route first if they are the answer's first, then the tokens. */
+  private readBatch(batch: Batch): void {
     let texts: string[] | null = null;
     for (const event of batch) {
       if (event.type === 'token') {

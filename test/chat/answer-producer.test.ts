@@ -30,6 +30,8 @@ function scriptedModels(scripts: Record<string, Step[]>) {
       const steps = [...scripts[modelId]!];
       const call: ScriptedCall = { modelId, reads: 0, returned: false, request };
       calls.push(call);
+      // As the model manager's timed iterator does, return() ends a read still waiting.
+      let endWaiting: (() => void) | null = null;
       return batchedEvents(() => ({
         [Symbol.asyncIterator]: () => ({
           next(): Promise<IteratorResult<readonly CompletionEvent[]>> {
@@ -39,12 +41,16 @@ function scriptedModels(scripts: Record<string, Step[]>) {
             if (step === undefined) return Promise.resolve({ done: true, value: undefined });
             if (step instanceof Error) return Promise.reject(step);
             if (step === 'hang') {
-              return new Promise((_, reject) => request.signal.addEventListener('abort', () => reject(request.signal.reason)));
+              return new Promise((resolve, reject) => {
+                endWaiting = () => resolve({ done: true, value: undefined });
+                request.signal.addEventListener('abort', () => reject(request.signal.reason));
+              });
             }
             return Promise.resolve({ done: false, value: step });
           },
           return(): Promise<IteratorResult<readonly CompletionEvent[]>> {
             call.returned = true;
+            endWaiting?.();
             return Promise.resolve({ done: true, value: undefined });
           },
         }),
