@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { readReplayFile, type ReplayRow } from '../src/replay/replay-file.js';
 
 /**
- * npx tsx scripts/prompt-signal.ts --data FILE [--folds K] [--bits B] [--json]
+ * npx tsx scripts/prompt-signal.ts --data FILE [--folds K] [--bits B] [--pooled] [--json]
  *
  * Offline bound on per-prompt routing from the prompt's text (issue 11). For each half of the file
  * (rows at even / odd 0-based positions) as training data and the other as test:
@@ -18,6 +18,7 @@ import { readReplayFile, type ReplayRow } from '../src/replay/replay-file.js';
  *    on RouterBench) on the test rows, quality at a few cost shares (upper frontier, interpolated), and how
  *    well each model's predictor ranks prompts within a task (AUC, log-loss gain over the per-task mean).
  * The λ sweep is read on the test half, so the curves are upper bounds for both routers alike.
+ * --pooled: one regression over all models instead (a shared block of text weights plus one per model).
  * Files without costs (RouteLLM) count a call to the reference model as cost 1, any other as 0.
  */
 
@@ -336,7 +337,84 @@ function trainPredictors(train: readonly ReplayRow[], models: readonly string[],
   return Object.assign(out, { featurize });
 }
 
+/**
+ * One regression over every (row, model) pair: the prompt's features twice, in a block shared by all
+ * models (a difficulty the models have in common, learnt from 11× the rows) and in the model's own block
+ * (how it differs), one penalty chosen by CV like the per-model fits.
+ */
+function trainPooled(train: readonly ReplayRow[], models: readonly string[], folds: number, bits: number): Map<string, ModelPredictor> {
+  const featurizer = new Featurizer(train, bits);
+  const xs = train.map((row) => featurizer.features(row));
+  const d = featurizer.dims;
+  const widen = (x: SparseRow, m: number): SparseRow => {
+    const index = new Int32Array(2 * x.index.length);
+    const value = new Float64Array(2 * x.index.length);
+    index.set(x.index);
+    value.set(x.value);
+    for (let i = 0; i < x.index.length; i++) {
+      index[x.index.length + i] = (m + 1) * d + x.index[i]!;
+      value[x.index.length + i] = x.value[i]!;
+    }
+    return { index, value };
+  };
+  const pairs = train.flatMap((row, i) => models.flatMap((model, m) => (row.outcomes.has(model) ? [{ i, m, model }] : [])));
+  const wide = pairs.map((p) => widen(xs[p.i]!, p.m));
+  const foldOf = (i: number) => i % folds;
+  const dims = (models.length + 1) * d;
+  const cvLogLoss = new Map<number, number>();
+  for (const penalty of PENALTIES) {
+    let loss = 0;
+    for (let k = 0; k < folds; k++) {
+      const means = taskMeans(train.filter((_, i) => foldOf(i) !== k), models);
+      const off = (j: number) => logit(means.quality(taskOf(train[pairs[j]!.i]!), pairs[j]!.model));
+      const y = (j: number) => train[pairs[j]!.i]!.outcomes.get(pairs[j]!.model)!.quality;
+      const fitIdx = pairs.flatMap((p, j) => (foldOf(p.i) !== k ? [j] : []));
+      const heldIdx = pairs.flatMap((p, j) => (foldOf(p.i) === k ? [j] : []));
+      if (penalty === Infinity) {
+        for (const j of heldIdx) loss += logLoss(sigmoid(off(j)), y(j));
+        continue;
+      }
+      const fit = fitLogistic(fitIdx.map((j) => wide[j]!), fitIdx.map(y), fitIdx.map(off), dims, penalty);
+      for (const j of heldIdx) loss += logLoss(sigmoid(off(j) + fit.bias + dot(fit.w, wide[j]!)), y(j));
+    }
+    cvLogLoss.set(penalty, loss / pairs.length);
+  }
+  const penalty = [...cvLogLoss].sort((a, b) => a[1] - b[1])[0]![0];
+  const fullMeans = taskMeans(train, models);
+  const offOf = (row: ReplayRow, model: string) => logit(fullMeans.quality(taskOf(row), model));
+  const fit =
+    penalty === Infinity
+      ? undefined
+      : fitLogistic(
+          wide,
+          pairs.map((p) => train[p.i]!.outcomes.get(p.model)!.quality),
+          pairs.map((p) => offOf(train[p.i]!, p.model)),
+          dims,
+          penalty,
+        );
+  const out = new Map<string, ModelPredictor>();
+  models.forEach((model, m) =>
+    out.set(model, {
+      penalty,
+      cvLogLoss,
+      predict: (row, x) => sigmoid(offOf(row, model) + (fit ? fit.bias + dot(fit.w, widen(x, m)) : 0)),
+    }),
+  );
+  return Object.assign(out, { featurize: (row: ReplayRow) => featurizer.features(row) });
+}
+
 // ---------- routing and curves ----------
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 interface Point {
   readonly knob: number;
@@ -390,6 +468,7 @@ async function main(): Promise<void> {
       folds: { type: 'string', default: '5' },
       bits: { type: 'string', default: '20' },
       json: { type: 'boolean', default: false },
+      pooled: { type: 'boolean', default: false },
     },
   });
   if (!values.data) throw new Error('--data FILE is required');
@@ -419,7 +498,7 @@ async function main(): Promise<void> {
       const rows = split.train.filter((row) => row.outcomes.has(reference));
       return rows.reduce((s, row) => s + costOf(reference, row.outcomes.get(reference)!.costUsd), 0) / rows.length;
     })();
-    const predictors = trainPredictors(split.train, models, folds, bits) as Map<string, ModelPredictor> & {
+    const predictors = (values.pooled ? trainPooled : trainPredictors)(split.train, models, folds, bits) as Map<string, ModelPredictor> & {
       featurize: (row: ReplayRow) => SparseRow;
     };
     const test = split.test.filter((row) => row.outcomes.has(reference));
@@ -479,6 +558,61 @@ async function main(): Promise<void> {
       return { model, penalty: predictors.get(model)!.penalty, perTask };
     });
 
+    // How much per-prompt information the target needs: a predictor that knows the true outcome of a
+    // (row, model) with probability ρ and the per-task mean otherwise, at the same sweeps.
+    const partial = [0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1].map((rho) => {
+      const draws = [1, 2, 3].map((seed) => {
+        const random = mulberry32(seed);
+        const known = table.map((cells) => cells.map(() => random() < rho));
+        let i = 0;
+        const informed = (cells: Cell[]) => {
+          const k = known[i++ % known.length]!;
+          return cells.map((cell, j) => ({ ...cell, text: k[j] ? cell.quality : cell.task }));
+        };
+        const sweep = (pick: (cells: Cell[]) => Cell) => {
+          i = 0;
+          let q = 0;
+          let c = 0;
+          for (const cells of table) {
+            const chosen = pick(informed(cells));
+            q += chosen.quality;
+            c += chosen.cost;
+          }
+          return { quality: q / refQuality, cost: c / refSpend };
+        };
+        const pts = [
+          ...lambdas.map((knob) => ({ knob, ...sweep(byUtility('text', knob)) })),
+          ...margins.map((knob) => ({ knob, ...sweep(byMargin('text', knob)) })),
+        ];
+        i = 0;
+        // Within-task AUC per model, averaged over the models (ranking prompts, as for the text predictor).
+        const aucs = tasks.map((t) => {
+          const perModel = models.map((model) => {
+            const scores: number[] = [];
+            const labels: number[] = [];
+            table.forEach((cells, r) => {
+              if (taskOf(test[r]!) !== t) return;
+              cells.forEach((cell, j) => {
+                if (cell.model !== model) return;
+                scores.push(known[r]![j] ? cell.quality : cell.task);
+                labels.push(cell.quality);
+              });
+            });
+            return auc(scores, labels);
+          });
+          const defined = perModel.filter((a) => !Number.isNaN(a));
+          return defined.reduce((s, a) => s + a, 0) / defined.length;
+        });
+        return { at25: qualityAt(pts, 0.25), auc: aucs };
+      });
+      const meanOf = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+      return {
+        rho,
+        qualityAt25: meanOf(draws.map((d) => d.at25)),
+        auc: Object.fromEntries(tasks.map((t, k) => [t, meanOf(draws.map((d) => d.auc[k]!))])),
+      };
+    });
+
     const shares = [0.2, 0.25, 0.3, 0.327, 0.35, 0.4, 0.5];
     const frontier = (pts: Point[]) => Object.fromEntries(shares.map((c) => [c, qualityAt(pts, c)]));
     const textAll = [...text, ...textMargin];
@@ -491,11 +625,34 @@ async function main(): Promise<void> {
       signal,
       frontier: { text: frontier(textAll), task: frontier(taskAll) },
       costFor975: { text: costFor(textAll, 0.975), task: costFor(taskAll, 0.975) },
+      partial,
       curves: { text, task, textMargin, taskMargin },
     };
     report.push(entry);
     if (values.json) continue;
     const pct = (v: number) => (Number.isNaN(v) ? '   —  ' : `${(100 * v).toFixed(1).padStart(5)}%`);
+    // Many tasks (MMLU's subjects) are shown as one mean weighted by the task's test rows.
+    const taskRows = tasks.map((t) => test.filter((row) => taskOf(row) === t).length);
+    const byTask = <T,>(values: readonly T[], show: (v: T) => string, average: (vs: readonly T[], weights: readonly number[]) => T) =>
+      tasks.length <= 4
+        ? values.map((v, k) => `${tasks[k]}: ${show(v)}`).join('  ')
+        : `${tasks.length} tasks (row-weighted): ${show(average(values, taskRows))}`;
+    const weighted = (vs: readonly number[], ws: readonly number[]) => {
+      let sum = 0;
+      let weight = 0;
+      vs.forEach((v, k) => {
+        if (Number.isNaN(v)) return;
+        sum += v * ws[k]!;
+        weight += ws[k]!;
+      });
+      return sum / weight;
+    };
+    type Signal = { auc: number; logLossGain: number };
+    const showSignal = (t: Signal) => `${t.auc.toFixed(3)} / ${(100 * t.logLossGain).toFixed(1).padStart(5)}%`;
+    const averageSignal = (vs: readonly Signal[], ws: readonly number[]): Signal => ({
+      auc: weighted(vs.map((v) => v.auc), ws),
+      logLossGain: weighted(vs.map((v) => v.logLossGain), ws),
+    });
     const lines = [
       `\n${values.data}: train ${split.name.split(' → ')[0]} rows (${split.train.length}), test ${split.name.split(' → ')[1]} rows (${test.length}); reference ${reference}; ${folds}-fold CV; ${entry.seconds.toFixed(0)} s`,
       hasCost ? 'cost: USD as a share of the reference model on every test row' : 'cost: share of calls to the reference model (no costs in the file)',
@@ -503,13 +660,26 @@ async function main(): Promise<void> {
       ...signal.map(
         (s) =>
           `  ${s.model.padEnd(36)} ${String(s.penalty).padStart(5)}  ` +
-          s.perTask.map((t) => `${t.task}: ${t.auc.toFixed(3)} / ${(100 * t.logLossGain).toFixed(1).padStart(5)}%`).join('  '),
+          byTask(s.perTask, showSignal, averageSignal),
       ),
+      `  ${'mean over models'.padEnd(36)}        ` +
+        byTask(
+          tasks.map((_, k) => averageSignal(signal.map((m) => m.perTask[k]!), signal.map(() => 1))),
+          showSignal,
+          averageSignal,
+        ),
       'quality share at cost share ≤ c (upper frontier of the λ and margin sweeps):',
       `  c        ${shares.map((c) => pct(c)).join(' ')}`,
       `  text     ${shares.map((c) => pct(entry.frontier.text[c]!)).join(' ')}`,
       `  per task ${shares.map((c) => pct(entry.frontier.task[c]!)).join(' ')}`,
       `cost share for 97.5%: text ${pct(entry.costFor975.text)}, per task ${pct(entry.costFor975.task)}`,
+      'partial oracle (true outcome known with probability ρ per row and model, else the per-task mean):',
+      '  ρ (= its log-loss gain over the per-task mean), quality share at cost share ≤ 25%, within-task AUC (mean over models)',
+      ...partial.map(
+        (p) =>
+          `  ρ ${p.rho.toFixed(3)}  ${pct(p.qualityAt25)}  ` +
+          byTask(Object.values(p.auc), (a) => a.toFixed(3), weighted),
+      ),
       'utility sweep (λ: text quality / cost | per task quality / cost):',
       ...text
         .filter((_, i) => i % 8 === 0)
