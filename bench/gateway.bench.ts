@@ -20,7 +20,7 @@ const CONCURRENCY = [1, 16];
 const ARMS = [1, 4];
 const ROUNDS = 7;
 
-function configWithArms(arms: number) {
+export function configWithArms(arms: number) {
   const ids = Array.from({ length: arms }, (_, i) => `zero-${i}`);
   return parseConfig({
     logLevel: 'silent',
@@ -50,7 +50,7 @@ async function timedRun(run: () => ReturnType<typeof runAtConcurrency>) {
   return { ...summarize(result), cpuUsPerChat: (used.user + used.system) / result.durationsMs.length };
 }
 
-async function chatOnce(client: SwitchyardClient, i: number): Promise<ChatSubscription['chat'][]> {
+export async function chatOnce(client: SwitchyardClient, i: number): Promise<ChatSubscription['chat'][]> {
   const events: ChatSubscription['chat'][] = [];
   for await (const result of client.subscribe(ChatDocument, variables(i))) {
     if (result.errors) throw new Error(JSON.stringify(result.errors));

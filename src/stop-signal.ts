@@ -65,3 +65,32 @@ export class StopController implements StopSignal {
     }
   }
 }
+
+/**
+ * A StopController whose Node AbortSignal is made only when something asks for it
+ * (`abortSignal`), already aborted if the stop came first. A model call's own stop is one: a
+ * deadline must abort the call without aborting the chat, and only an HTTP backend hands the
+ * signal to a Node API (undici); a simulated call never pays for the AbortController.
+ */
+export interface LazyAbortSignal extends StopSignal {
+  /** Node's AbortSignal for this stop, made on first use. */
+  readonly abortSignal: AbortSignal;
+}
+
+export class LazyAbortController extends StopController implements LazyAbortSignal {
+  private node: AbortController | null = null;
+
+  get abortSignal(): AbortSignal {
+    if (this.node === null) {
+      this.node = new AbortController();
+      if (this.aborted) this.node.abort(this.reason);
+    }
+    return this.node.signal;
+  }
+
+  override abort(reason?: unknown): void {
+    if (this.aborted) return;
+    super.abort(reason);
+    this.node?.abort(this.reason);
+  }
+}

@@ -117,6 +117,44 @@ export interface ChatServiceDeps {
 
 const NO_TOKENS: readonly string[] = [];
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+type Terminal = Extract<AnswerEvent, { type: 'end' | 'failure' }>;
+
+/**
+ * The answer's token batches, read by the live chunker straight from the answer: a mapping, not
+ * another generator between the model and the chunker. It notes how the answer ended.
+ */
+class AnswerTokens implements AsyncIterableIterator<readonly string[]> {
+  terminal: Terminal | null = null;
+
+  constructor(private readonly answer: AsyncIterator<AnswerEvent>) {}
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<readonly string[]>> {
+    return this.answer.next().then(this.toTokens);
+  }
+
+  async return(): Promise<IteratorResult<readonly string[]>> {
+    await this.answer.return?.();
+    return DONE;
+  }
+
+  private readonly toTokens = (next: IteratorResult<AnswerEvent>): IteratorResult<readonly string[]> => {
+    if (next.done) return DONE;
+    const event = next.value;
+    if (event.type === 'tokens') return { done: false, value: event.texts };
+    if (event.type === 'end' || event.type === 'failure') {
+      this.terminal = event;
+      return DONE;
+    }
+    return { done: false, value: NO_TOKENS };
+  };
+}
+
 /** Comments are kept with the request for the feedback window: bounded, so memory is too. */
 const MAX_COMMENT_CHARS = 2_000;
 
@@ -298,98 +336,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     };
   }
 
-  async function* streamAnswer(
-    record: RequestRecord,
-    feedbackToken: string,
-    answer: AsyncIterable<AnswerEvent>,
-    onStarted?: () => void,
-  ): AsyncGenerator<ChatEvent> {
-    const iterator = answer[Symbol.asyncIterator]();
-    let terminal: Extract<AnswerEvent, { type: 'end' | 'failure' }> | null = null;
-    const first = await iterator.next();
-    onStarted?.();
-    if (first.done) throw new Error('the answer ended without a route');
-    if (first.value.type === 'route') {
-      const { decision, attempts } = first.value;
-      record.decision = decision;
-      record.attempts = attempts;
-      yield routeEvent(record, feedbackToken, decision, { cached: false, attempts });
-    } else {
-      throw new Error(`the answer began with ${first.value.type}, not a route`);
-    }
-
-    // The answer's token batches, read by the chunker straight from the answer: a mapping, not
-    // another generator between the model and the chunker.
-    const toTokens = (next: IteratorResult<AnswerEvent>): IteratorResult<readonly string[]> => {
-      if (next.done) return { done: true, value: undefined };
-      const event = next.value;
-      if (event.type === 'tokens') return { done: false, value: event.texts };
-      if (event.type === 'end' || event.type === 'failure') {
-        terminal = event;
-        return { done: true, value: undefined };
-      }
-      return { done: false, value: NO_TOKENS };
-    };
-    const tokens: AsyncIterable<readonly string[]> = {
-      [Symbol.asyncIterator]: () => ({
-        next: () => iterator.next().then(toTokens),
-        return: async () => {
-          await iterator.return?.();
-          return { done: true, value: undefined };
-        },
-      }),
-    };
-
-    const maxWords = chunkWordsForConfidence(record.decision.confidence, chunkBounds);
-    let index = 0;
-    try {
-      for await (const chunk of chunkLiveTokens(tokens, {
-        maxWords,
-        flushIntervalMs: config.streaming.flushIntervalMs,
-      })) {
-        yield { type: 'chunk', requestId: record.id, index: index++, text: chunk.text, words: chunk.words };
-      }
-    } finally {
-      if (terminal === null) {
-        record.status = 'cancelled';
-        await iterator.return?.();
-      }
-    }
-
-    const end = terminal as Extract<AnswerEvent, { type: 'end' | 'failure' }> | null;
-    if (end === null) throw new Error('the answer ended without a result');
-    record.attempts = end.attempts;
-    if (end.type === 'end') {
-      Object.assign(record, {
-        status: 'completed',
-        finishReason: end.finishReason,
-        metrics: record.shared ? { ...end.metrics, reward: null } : end.metrics,
-      });
-      // Shared before the client sees the end, so that feedback sent anywhere next finds it.
-      await requests.save(record);
-      yield {
-        type: 'done',
-        requestId: record.id,
-        feedbackToken,
-        finishReason: end.finishReason,
-        attempts: end.attempts,
-        chunks: index,
-        metrics: record.metrics!,
-      };
-    } else {
-      Object.assign(record, { status: 'failed', errorCode: end.code });
-      await requests.save(record);
-      yield {
-        type: 'error',
-        requestId: record.id,
-        code: end.code,
-        message: end.message,
-        partial: end.partial,
-        attempts: end.attempts,
-      };
-    }
-  }
-
   function stream(request: ChatRequest, signal: StopSignal): AsyncGenerator<ChatEvent, void, undefined> {
     validate(request);
     validateObjective(request);
@@ -446,23 +392,78 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           }
         }
         const decision = pinned ?? routeOrThrow(request);
-        if (cacheKey === null) {
-          yield* streamAnswer(record, token, produceAnswer(record.id, request, decision, null, signal));
-          return;
-        }
-        let leader = false;
-        const shared = singleFlight.run(
-          cacheKey,
-          (producerSignal) => {
-            leader = true;
-            return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
-          },
-          signal,
-        );
         // The first client of a key produces the answer; the others only watch it being made.
-        yield* streamAnswer(record, token, shared, () => {
-          record.shared = !leader;
-        });
+        let leader = cacheKey === null;
+        const answer =
+          cacheKey === null
+            ? produceAnswer(record.id, request, decision, null, signal)
+            : singleFlight.run(
+                cacheKey,
+                (producerSignal) => {
+                  leader = true;
+                  return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
+                },
+                signal,
+              );
+        // The live answer, read in this generator rather than in one more delegated to: each
+        // async layer alive before the first token is a generator, its register file, a context
+        // and a promise per await (memory per waiting subscription).
+        const iterator = answer[Symbol.asyncIterator]();
+        const first = await iterator.next();
+        record.shared = !leader;
+        if (first.done) throw new Error('the answer ended without a route');
+        if (first.value.type !== 'route') throw new Error(`the answer began with ${first.value.type}, not a route`);
+        const { decision: served, attempts } = first.value;
+        record.decision = served;
+        record.attempts = attempts;
+        yield routeEvent(record, token, served, { cached: false, attempts });
+
+        const tokens = new AnswerTokens(iterator);
+        const maxWords = chunkWordsForConfidence(served.confidence, chunkBounds);
+        let index = 0;
+        try {
+          for await (const chunk of chunkLiveTokens(tokens, { maxWords, flushIntervalMs: config.streaming.flushIntervalMs })) {
+            yield { type: 'chunk', requestId: record.id, index: index++, text: chunk.text, words: chunk.words };
+          }
+        } finally {
+          if (tokens.terminal === null) {
+            record.status = 'cancelled';
+            await iterator.return?.();
+          }
+        }
+
+        const end = tokens.terminal as Terminal | null;
+        if (end === null) throw new Error('the answer ended without a result');
+        record.attempts = end.attempts;
+        if (end.type === 'end') {
+          Object.assign(record, {
+            status: 'completed',
+            finishReason: end.finishReason,
+            metrics: record.shared ? { ...end.metrics, reward: null } : end.metrics,
+          });
+          // Shared before the client sees the end, so that feedback sent anywhere next finds it.
+          await requests.save(record);
+          yield {
+            type: 'done',
+            requestId: record.id,
+            feedbackToken: token,
+            finishReason: end.finishReason,
+            attempts: end.attempts,
+            chunks: index,
+            metrics: record.metrics!,
+          };
+        } else {
+          Object.assign(record, { status: 'failed', errorCode: end.code });
+          await requests.save(record);
+          yield {
+            type: 'error',
+            requestId: record.id,
+            code: end.code,
+            message: end.message,
+            partial: end.partial,
+            attempts: end.attempts,
+          };
+        }
       } catch (error) {
         if (signal.aborted) return;
         if (error instanceof ChatInputError) {

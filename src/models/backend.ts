@@ -20,6 +20,11 @@ export interface CompletionRequest {
   /** Aborting it must stop the upstream call at once (close the socket, stop timers). */
   readonly signal: AbortSignal;
   /**
+   * The same stop as `signal`, for a backend that only watches it (the simulated one): the model
+   * manager makes `signal`, a Node AbortSignal, only when a backend reads it.
+   */
+  readonly stop?: StopSignal | undefined;
+  /**
    * Called by a backend once its upstream has sent all it will send, when it still has local work
    * to do before the stream ends (counting tokens): that work is not the upstream's, so no upstream
    * deadline covers it.
@@ -31,7 +36,7 @@ export interface CompletionRequest {
  * A model call as the model manager takes it: the caller's stop may be any StopSignal (a chat's
  * is not Node's AbortSignal); each backend call gets an AbortSignal of its own.
  */
-export interface ModelCallRequest extends Omit<CompletionRequest, 'signal' | 'upstreamComplete'> {
+export interface ModelCallRequest extends Omit<CompletionRequest, 'signal' | 'stop' | 'upstreamComplete'> {
   readonly signal: StopSignal;
 }
 
@@ -75,10 +80,20 @@ export interface BatchedEvents extends AsyncIterable<CompletionEvent> {
 }
 
 export function batchedEvents(batches: () => AsyncIterable<readonly CompletionEvent[]>): BatchedEvents {
-  return {
-    batches,
-    [Symbol.asyncIterator]: () => eventsOf(batches())[Symbol.asyncIterator](),
-  };
+  return new BatchedStream(batches);
+}
+
+/**
+ * A class rather than a literal with a computed `[Symbol.asyncIterator]` key: V8 gives a function
+ * made under a computed key an own `name` (a property and a string per object), and a chat
+ * waiting for its first token holds one of these.
+ */
+class BatchedStream implements BatchedEvents {
+  constructor(readonly batches: () => AsyncIterable<readonly CompletionEvent[]>) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<CompletionEvent> {
+    return eventsOf(this.batches())[Symbol.asyncIterator]();
+  }
 }
 
 async function* eventsOf(batches: AsyncIterable<readonly CompletionEvent[]>): AsyncGenerator<CompletionEvent> {

@@ -9,6 +9,7 @@ import {
   type ModelPricing,
 } from './backend.js';
 import { estimateMessageTokens } from './token-counter.js';
+import type { StopSignal } from '../stop-signal.js';
 
 /**
  * A model that needs no network: it streams generated text with a configured time to first
@@ -49,25 +50,187 @@ function generateAnswer(rng: Rng, tokens: number): string[] {
   return words;
 }
 
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/** The timer's callback, one for every stream: the stream is the timer's argument, not a closure. */
+function wakeStream(stream: SimulatedStream): void {
+  stream.wake();
+}
+
+interface StreamSettings {
+  readonly config: SimulatedModelConfig;
+  readonly seed: number;
+  readonly failureRng: Rng;
+}
+
 /**
- * Waits `ms`, rejecting at once with the signal's reason when it aborts. What
- * `timers/promises`' setTimeout with a signal does, in a third of the memory (~0.9 KB against
- * ~2.2 KB while it waits, measured on Node 20): a subscription waiting for its first token from
- * a simulated model holds one of these.
+ * One simulated answer, as the events of a network stream would come: nothing before the time to
+ * first token, then every token that is due in one batch, then usage and finish. One object per
+ * stream rather than an async generator (a generator, its register file, a context, a promise
+ * per await) plus a promise, two closures and an abort registration per wait: a subscription
+ * waiting for its first token from a simulated model holds one of these and one timer. The
+ * stream is its own abort listener (`handleEvent`) and its timer's argument; aborting it, or
+ * `return()`, settles a waiting `next()` at once and clears the timer.
  */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
+  private readonly stop: StopSignal;
+  /** The failure is drawn at the first read, and the answer made once the time to first token passed. */
+  private phase: 'new' | 'first-token' | 'streaming' = 'new';
+  private tokens: readonly string[] = [];
+  private failing = false;
+  private sent = 0;
+  private started = 0;
+  private msPerToken = 0;
+  private finished = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private resolve: ((result: IteratorResult<CompletionEvent[]>) => void) | null = null;
+  private reject: ((reason: unknown) => void) | null = null;
+  private waiting: Promise<IteratorResult<CompletionEvent[]>> | null = null;
+
+  constructor(
+    private readonly settings: StreamSettings,
+    private readonly request: CompletionRequest,
+  ) {
+    this.stop = request.stop ?? request.signal;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<CompletionEvent[]>> {
+    if (this.waiting !== null) {
+      const nextAfter = () => this.next();
+      return this.waiting.then(nextAfter, nextAfter);
+    }
+    if (this.finished) return Promise.resolve(DONE);
+    try {
+      if (this.stop.aborted) throw this.stop.reason;
+      if (this.phase === 'new') {
+        this.failing = this.settings.failureRng() < this.settings.config.errorRate;
+        this.phase = 'first-token';
+        if (this.settings.config.ttftMs > 0) return this.wait(this.settings.config.ttftMs);
+        return Promise.resolve(this.begin());
+      }
+      const result = this.step();
+      return result === null ? this.wait(this.started + this.sent * this.msPerToken - performance.now()) : Promise.resolve(result);
+    } catch (error) {
+      this.end();
+      return Promise.reject(error);
+    }
+  }
+
+  return(): Promise<IteratorResult<CompletionEvent[]>> {
+    this.end();
+    this.settle(DONE);
+    return Promise.resolve(DONE);
+  }
+
+  /** The stop aborted: a waiting read rejects at once with its reason. */
+  handleEvent(): void {
+    if (this.finished) return;
+    this.end();
+    this.fail(this.stop.reason);
+  }
+
+  /** The timer fired: the time to first token, or the next token, is due. */
+  wake(): void {
+    this.timer = null;
+    if (this.finished) return;
+    try {
+      if (this.stop.aborted) throw this.stop.reason;
+      const result = this.phase === 'first-token' ? this.begin() : this.step();
+      if (result === null) this.arm(this.started + this.sent * this.msPerToken - performance.now());
+      else {
+        this.stop.removeEventListener('abort', this);
+        this.settle(result);
+      }
+    } catch (error) {
+      this.end();
+      this.fail(error);
+    }
+  }
+
+  /** After the time to first token: fails, or makes the answer and reads its first batch. */
+  private begin(): IteratorResult<CompletionEvent[]> {
+    const { config, seed } = this.settings;
+    if (this.failing) {
+      throw new UpstreamError('UPSTREAM_HTTP_ERROR', `simulated model ${config.id} failed (503)`, {
+        retryable: true,
+        status: 503,
+      });
+    }
+    const prompt = this.request.messages.map((m) => `${m.role}:${m.content}`).join('\n');
+    const answerRng = createRng(hashString(prompt, seed));
+    this.tokens = generateAnswer(answerRng, Math.min(config.answerTokens, this.request.maxTokens));
+    this.phase = 'streaming';
+    this.msPerToken = config.tokensPerSecond > 0 ? 1000 / config.tokensPerSecond : 0;
+    this.started = performance.now();
+    // A first read whose first token is not due yet (an answer of none, say) waits like any other.
+    return this.step() ?? { done: false, value: this.lastBatch([]) };
+  }
+
+  /**
+   * Every token that is due goes out in one batch, as the tokens of one network read would; null
+   * when none is due yet. Scheduled against the start time so that timer slack does not add up
+   * into a slower stream.
+   */
+  private step(): IteratorResult<CompletionEvent[]> | null {
+    const { tokens } = this;
+    if (this.sent >= tokens.length) return null;
+    const { msPerToken } = this;
+    const due = msPerToken === 0 ? tokens.length : Math.min(tokens.length, 1 + Math.floor((performance.now() - this.started) / msPerToken));
+    if (due <= this.sent) return null;
+    const batch: CompletionEvent[] = [];
+    for (; this.sent < due; this.sent++) batch.push({ type: 'token', text: tokens[this.sent]! });
+    return { done: false, value: this.sent < tokens.length ? batch : this.lastBatch(batch) };
+  }
+
+  /** The simulated model is its own tokenizer: its prompt tokens are the estimate, counted in linear time. */
+  private lastBatch(batch: CompletionEvent[]): CompletionEvent[] {
+    const { config } = this.settings;
+    const { tokens } = this;
+    this.finished = true;
+    batch.push(
+      { type: 'usage', promptTokens: estimateMessageTokens(this.request.messages), completionTokens: tokens.length, estimated: false },
+      { type: 'finish', reason: tokens.length < config.answerTokens ? 'length' : 'stop' },
+    );
+    return batch;
+  }
+
+  private wait(ms: number): Promise<IteratorResult<CompletionEvent[]>> {
+    const result = new Promise<IteratorResult<CompletionEvent[]>>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.waiting = result;
+    this.stop.addEventListener('abort', this, { once: true });
+    this.arm(ms);
+    return result;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(wakeStream, Math.max(0, ms), this);
+  }
+
+  private end(): void {
+    this.finished = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.stop.removeEventListener('abort', this);
+  }
+
+  private settle(result: IteratorResult<CompletionEvent[]>): void {
+    const resolve = this.resolve;
+    this.resolve = this.reject = this.waiting = null;
+    resolve?.(result);
+  }
+
+  private fail(reason: unknown): void {
+    const reject = this.reject;
+    this.resolve = this.reject = this.waiting = null;
+    reject?.(reason);
+  }
 }
 
 export function createSimulatedBackend(config: SimulatedModelConfig): SimulatedBackend {
@@ -76,53 +239,13 @@ export function createSimulatedBackend(config: SimulatedModelConfig): SimulatedB
   const failureRng = createRng(seed);
   const pricing: ModelPricing = { inputPer1k: config.inputPer1k, outputPer1k: config.outputPer1k };
 
-  async function* streamBatches(request: CompletionRequest): AsyncGenerator<CompletionEvent[]> {
-    const { signal } = request;
-    signal.throwIfAborted();
-    const failing = failureRng() < config.errorRate;
-    if (config.ttftMs > 0) await delay(config.ttftMs, signal);
-    if (failing) {
-      throw new UpstreamError('UPSTREAM_HTTP_ERROR', `simulated model ${config.id} failed (503)`, {
-        retryable: true,
-        status: 503,
-      });
-    }
-    const prompt = request.messages.map((m) => `${m.role}:${m.content}`).join('\n');
-    const answerRng = createRng(hashString(prompt, seed));
-    const tokens = generateAnswer(answerRng, Math.min(config.answerTokens, request.maxTokens));
-    const msPerToken = config.tokensPerSecond > 0 ? 1000 / config.tokensPerSecond : 0;
-    const started = performance.now();
-    let sent = 0;
-    let batch: CompletionEvent[] = [];
-    while (sent < tokens.length) {
-      // Every token that is due goes out in one batch, as the tokens of one network read would.
-      // Scheduled against the start time so that timer slack does not add up into a slower stream.
-      const due = msPerToken === 0 ? tokens.length : Math.min(tokens.length, 1 + Math.floor((performance.now() - started) / msPerToken));
-      if (due <= sent) {
-        await delay(started + sent * msPerToken - performance.now(), signal);
-        continue;
-      }
-      signal.throwIfAborted();
-      for (; sent < due; sent++) batch.push({ type: 'token', text: tokens[sent]! });
-      if (sent < tokens.length) {
-        yield batch;
-        batch = [];
-      }
-    }
-    // The simulated model is its own tokenizer: its prompt tokens are the estimate, counted in
-    // linear time, so no prompt can make it stall the process or load a real tokenizer.
-    batch.push(
-      { type: 'usage', promptTokens: estimateMessageTokens(request.messages), completionTokens: tokens.length, estimated: false },
-      { type: 'finish', reason: tokens.length < config.answerTokens ? 'length' : 'stop' },
-    );
-    yield batch;
-  }
+  const settings: StreamSettings = { config, seed, failureRng };
 
   return {
     id: config.id,
     provider: 'simulated',
     pricing,
     quality: config.quality,
-    stream: (request) => batchedEvents(() => streamBatches(request)),
+    stream: (request) => batchedEvents(() => new SimulatedStream(settings, request)),
   };
 }

@@ -1,5 +1,5 @@
 import { UpstreamError, type CompletionEvent } from './backend.js';
-import type { StopSignal } from '../stop-signal.js';
+import { LazyAbortController, type LazyAbortSignal, type StopSignal } from '../stop-signal.js';
 
 /**
  * Deadlines around any backend's batched stream:
@@ -9,13 +9,14 @@ import type { StopSignal } from '../stop-signal.js';
  * - total: from the start to the end of the stream (retryable only before the first token).
  *
  * The clocks run only while the consumer waits in `next()`: a slow consumer is not the model's
- * fault. On a deadline the child signal given to `start` is aborted (so the backend closes its
+ * fault. On a deadline the child stop given to `start` is aborted (so the backend closes its
  * socket) and the pending `next()` rejects at once, without waiting for the upstream to notice.
  * `return()` (the consumer unsubscribing) aborts the child signal at once as well.
  *
  * What a stream costs does not grow with its tokens: one timer per stream, re-armed lazily (the
  * idle deadline moves with every batch, and an earlier timer re-arms itself when it fires), one
- * abort listener on the parent signal, one promise per batch, and no closure per `next()`.
+ * abort listener on the parent signal, one promise per batch, and no closure per `next()`. The
+ * child's Node AbortSignal is made only if the backend asks for it (`abortSignal`).
  */
 
 export interface StreamTimeouts {
@@ -40,19 +41,38 @@ export interface StreamObserver {
 
 type Batch = readonly CompletionEvent[];
 
+type Start = (signal: LazyAbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>;
+
 /**
- * `start` gets the child signal, and a function the backend calls once its upstream has sent all
+ * `start` gets the child stop, and a function the backend calls once its upstream has sent all
  * it will send: from then on no deadline runs (what is left is the backend's own work).
  */
 export function withStreamTimeouts(
-  start: (signal: AbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>,
+  start: Start,
   timeouts: StreamTimeouts,
   signal: StopSignal,
   observer: StreamObserver = {},
 ): AsyncIterable<Batch> {
-  return {
-    [Symbol.asyncIterator]: () => new TimedIterator(start, timeouts, signal, observer),
-  };
+  return new TimedStream(start, timeouts, signal, observer);
+}
+
+/** A class, not a literal with a computed key (whose function V8 gives an own `name`, per object). */
+class TimedStream implements AsyncIterable<Batch> {
+  constructor(
+    private readonly start: Start,
+    private readonly timeouts: StreamTimeouts,
+    private readonly signal: StopSignal,
+    private readonly observer: StreamObserver,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return new TimedIterator(this.start, this.timeouts, this.signal, this.observer);
+  }
+}
+
+/** The timer's callback, one for every stream: the iterator is the timer's argument, not a closure. */
+function fireTimer(iterator: TimedIterator): void {
+  iterator.onTimer();
 }
 
 type Phase = 'first-token' | 'idle' | 'total';
@@ -64,7 +84,7 @@ function abortError(signal: StopSignal): unknown {
 }
 
 class TimedIterator implements AsyncIterator<Batch> {
-  private readonly child = new AbortController();
+  private readonly child = new LazyAbortController();
   private readonly startedAt = performance.now();
   private upstream: AsyncIterator<Batch> | undefined;
   private tokensSent = false;
@@ -82,7 +102,7 @@ class TimedIterator implements AsyncIterator<Batch> {
   private waiting: Promise<IteratorResult<Batch>> | null = null;
 
   constructor(
-    private readonly start: (signal: AbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>,
+    private readonly start: Start,
     private readonly timeouts: StreamTimeouts,
     private readonly parent: StopSignal,
     private readonly observer: StreamObserver,
@@ -105,7 +125,7 @@ class TimedIterator implements AsyncIterator<Batch> {
       return Promise.reject(reason);
     }
     try {
-      this.upstream ??= this.start(this.child.signal, this.onUpstreamComplete)[Symbol.asyncIterator]();
+      this.upstream ??= this.start(this.child, this.onUpstreamComplete)[Symbol.asyncIterator]();
     } catch (error) {
       this.finish({ kind: 'failed', error });
       return Promise.reject(error);
@@ -166,7 +186,7 @@ class TimedIterator implements AsyncIterator<Batch> {
     this.failWaiting(reason);
   }
 
-  private readonly onTimer = (): void => {
+  onTimer(): void {
     this.timer = undefined;
     this.timerAt = Infinity;
     if (this.resolve === null || this.finished) return;
@@ -176,7 +196,7 @@ class TimedIterator implements AsyncIterator<Batch> {
     this.finish({ kind: 'failed', error });
     this.abandonUpstream(error);
     this.failWaiting(error);
-  };
+  }
 
   private settleWaiting(result: IteratorResult<Batch>): void {
     const resolve = this.resolve;
@@ -215,7 +235,7 @@ class TimedIterator implements AsyncIterator<Batch> {
     if (this.timer !== undefined && this.timerAt <= at) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(0, at - performance.now()));
+    this.timer = setTimeout(fireTimer, Math.max(0, at - performance.now()), this);
     // Whatever the stream waits on keeps the process alive; the deadline alone need not.
     this.timer.unref();
   }

@@ -17,6 +17,7 @@ import { createEarlyChatRefusal, useEarlyChatRefusal } from './early-chat-refusa
 import { executeEnveloped, prepareEnvelopedOperation, subscribeEnveloped } from './enveloped-operation.js';
 import { useMultipartSubscriptions } from './multipart-subscriptions.js';
 import { useCodedRequestErrors } from './coded-request-errors.js';
+import { useCompiledSubscriptionEvents } from './compiled-subscriptions.js';
 import { useOperationLimits } from './operation-limits.js';
 import { createOriginPolicy } from './origin-policy.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
@@ -148,6 +149,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       useCodedRequestErrors(),
       useOperationGate(gate),
       useScopes(),
+      useCompiledSubscriptionEvents(),
       useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),
       // Result processors, after yoga's own: multipart for subscriptions, then a coded 406.
       useMultipartSubscriptions(),

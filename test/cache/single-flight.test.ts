@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSingleFlight } from '../../src/cache/single-flight.js';
+import type { StopSignal } from '../../src/stop-signal.js';
 
 /** A producer fed by the test, one event at a time, recording its calls and abort. */
 function controllableProducer() {
@@ -10,7 +11,7 @@ function controllableProducer() {
   let wake: (() => void) | null = null;
   const record = { calls: 0, aborted: false, returned: false };
 
-  async function* produce(signal: AbortSignal): AsyncGenerator<string> {
+  async function* produce(signal: StopSignal): AsyncGenerator<string> {
     record.calls += 1;
     signal.addEventListener('abort', () => {
       record.aborted = true;

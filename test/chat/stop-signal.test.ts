@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { StopController } from '../../src/stop-signal.js';
+import { LazyAbortController, StopController } from '../../src/stop-signal.js';
 
 describe('StopController', () => {
   it('runs each listener once, in the order added, with the reason set, and none added after the abort', () => {
@@ -41,5 +41,26 @@ describe('StopController', () => {
     stop.abort();
     expect(seen).toEqual([2]);
     expect(((await reported) as Error).message).toBe('listener failed');
+  });
+});
+
+describe('LazyAbortController', () => {
+  it('makes no Node AbortSignal until asked, then one that follows the stop, already aborted if the stop came first', () => {
+    const early = new LazyAbortController();
+    const seen: string[] = [];
+    early.addEventListener('abort', () => seen.push('stop'));
+    const signal = early.abortSignal;
+    expect(early.abortSignal).toBe(signal);
+    signal.addEventListener('abort', () => seen.push('node'));
+    expect(signal.aborted).toBe(false);
+    early.abort('deadline');
+    expect(seen).toEqual(['stop', 'node']);
+    expect(signal.reason).toBe('deadline');
+
+    const late = new LazyAbortController();
+    late.abort(new Error('client left'));
+    expect(late.abortSignal.aborted).toBe(true);
+    expect((late.abortSignal.reason as Error).message).toBe('client left');
+    expect(() => late.abortSignal.throwIfAborted()).toThrow('client left');
   });
 });

@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CompletionEvent } from '../../src/models/backend.js';
 import { withStreamTimeouts } from '../../src/models/stream-timeouts.js';
+import type { StopSignal } from '../../src/stop-signal.js';
 import { collect } from './helpers.js';
 
 /**
@@ -9,8 +10,8 @@ import { collect } from './helpers.js';
  * its signal: the wrapper must still throw at the deadline, not wait for this next() to settle.
  */
 function upstream(tokens: readonly string[], options: { hang?: boolean; firstDelayMs?: number } = {}) {
-  const seen: { signal?: AbortSignal; returned: boolean } = { returned: false };
-  const start = (signal: AbortSignal): AsyncIterable<readonly CompletionEvent[]> => {
+  const seen: { signal?: StopSignal; returned: boolean } = { returned: false };
+  const start = (signal: StopSignal): AsyncIterable<readonly CompletionEvent[]> => {
     seen.signal = signal;
     return {
       [Symbol.asyncIterator]() {
@@ -122,8 +123,8 @@ describe('withStreamTimeouts on fake timers', () => {
   function handFed() {
     const queued: Array<IteratorResult<readonly CompletionEvent[]>> = [];
     let waiting: ((result: IteratorResult<readonly CompletionEvent[]>) => void) | null = null;
-    const seen: { signal?: AbortSignal; upstreamComplete?: () => void; pulls: number } = { pulls: 0 };
-    const start = (signal: AbortSignal, upstreamComplete: () => void): AsyncIterable<readonly CompletionEvent[]> => {
+    const seen: { signal?: StopSignal; upstreamComplete?: () => void; pulls: number } = { pulls: 0 };
+    const start = (signal: StopSignal, upstreamComplete: () => void): AsyncIterable<readonly CompletionEvent[]> => {
       Object.assign(seen, { signal, upstreamComplete });
       return {
         [Symbol.asyncIterator]: () => ({

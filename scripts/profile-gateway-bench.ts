@@ -1,0 +1,106 @@
+/**
+ * `npx tsx scripts/profile-gateway-bench.ts [chats] [arms]`: where the gateway bench's CPU goes,
+ * for Switchyard and for the bare yoga + graphql-ws server alike, in one process as the bench runs
+ * them (`bench/gateway.bench.ts`: the same config, client, query and events). Each server is
+ * profiled with the inspector (100 µs sampling) over `chats` chats at concurrency 1 and 16, after
+ * a warm-up, and the self time is printed by owner (package, or Switchyard's source directory) in
+ * µs per chat and in % of the busy time. The client runs in the same process, so its share
+ * (graphql-ws's client, the Switchyard client) is in both servers' figures alike. A third argument
+ * lists the functions of some owners: `... 3000 1 src/server,lru-cache`.
+ */
+import { Session } from 'node:inspector/promises';
+import { buildApp } from '../src/app.js';
+import { createSwitchyardClient, type SwitchyardClient } from '../src/client/switchyard-client.js';
+import { createLogger } from '../src/logger.js';
+import { startBareServer } from '../bench/bare-server.js';
+import { runAtConcurrency } from '../bench/bench-kit.js';
+import { chatOnce, configWithArms } from '../bench/gateway.bench.js';
+
+const [chatsArg = '3000', armsArg = '1', ownersArg = ''] = process.argv.slice(2);
+const chats = Number(chatsArg);
+/** Owners whose functions are listed one by one as well (comma-separated, e.g. `src/server,lru-cache`). */
+const listed = ownersArg.split(',').filter((owner) => owner !== '');
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  readonly nodes: ProfileNode[];
+  readonly samples: number[];
+  readonly timeDeltas: number[];
+}
+
+function ownerOf(url: string, fn: string): string {
+  if (fn === '(garbage collector)') return '(garbage collector)';
+  if (url === '') return `(native) ${fn}`;
+  const modules = url.lastIndexOf('/node_modules/');
+  if (modules !== -1) {
+    const rest = url.slice(modules + '/node_modules/'.length).split('/');
+    return rest[0]!.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]!;
+  }
+  if (url.startsWith('node:')) return url;
+  const src = url.lastIndexOf('/src/');
+  if (src !== -1) return `src/${url.slice(src + 5).split('/')[0]}`;
+  return url.slice(url.lastIndexOf('/', url.lastIndexOf('/') - 1) + 1);
+}
+
+function summarise(label: string, profile: Profile, count: number): void {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const owners = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const frame = byId.get(id)!.callFrame;
+    const us = profile.timeDeltas[i] ?? 0;
+    if (frame.functionName === '(idle)' || frame.functionName === '(program)') return;
+    busy += us;
+    const owner = ownerOf(frame.url, frame.functionName);
+    owners.set(owner, (owners.get(owner) ?? 0) + us);
+    const name = `${frame.functionName || '(anonymous)'} ${owner}:${frame.lineNumber + 1}`;
+    functions.set(name, (functions.get(name) ?? 0) + us);
+  });
+  const row = (us: number) => `${(us / count).toFixed(1).padStart(7)} µs ${((100 * us) / busy).toFixed(1).padStart(5)}%`;
+  console.log(`\n${label}: ${(busy / count).toFixed(0)} µs busy per chat`);
+  for (const [owner, us] of [...owners].sort((a, b) => b[1] - a[1]).slice(0, 22)) console.log(`  ${row(us)}  ${owner}`);
+  console.log('  hottest functions:');
+  for (const [name, us] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${row(us)}  ${name}`);
+  for (const owner of listed) {
+    console.log(`  functions of ${owner}:`);
+    const own = [...functions].filter(([name]) => name.includes(` ${owner}:`)).sort((a, b) => b[1] - a[1]);
+    for (const [name, us] of own.slice(0, 12)) console.log(`  ${row(us)}  ${name}`);
+  }
+}
+
+async function profiled(session: Session, label: string, client: SwitchyardClient, concurrency: number): Promise<void> {
+  await runAtConcurrency(300, concurrency, (i) => chatOnce(client, i));
+  await session.post('Profiler.start');
+  await runAtConcurrency(chats, concurrency, (i) => chatOnce(client, i));
+  const { profile } = await session.post('Profiler.stop');
+  summarise(label, profile as unknown as Profile, chats);
+}
+
+const app = buildApp({ config: configWithArms(Number(armsArg)), logger: createLogger('silent'), env: {} });
+const { wsUrl } = await app.start(0, '127.0.0.1');
+const switchyard = createSwitchyardClient({ url: wsUrl, lazy: false });
+const sample = await chatOnce(switchyard, -1);
+const bare = await startBareServer(async function* () {
+  for (const event of sample) yield { chat: event };
+});
+const bareClient = createSwitchyardClient({ url: bare.wsUrl, lazy: false });
+const session = new Session();
+session.connect();
+await session.post('Profiler.enable');
+await session.post('Profiler.setSamplingInterval', { interval: 100 });
+try {
+  for (const concurrency of [1, 16]) {
+    await profiled(session, `bare, c=${concurrency}`, bareClient, concurrency);
+    await profiled(session, `Switchyard, c=${concurrency}`, switchyard, concurrency);
+  }
+} finally {
+  session.disconnect();
+  await bareClient.dispose();
+  await switchyard.dispose();
+  await bare.close();
+  await app.stop();
+}

@@ -1,0 +1,307 @@
+import { buildExecutionContext, buildResolveInfo, subscribe as genericSubscribe } from '@graphql-tools/executor';
+import {
+  GraphQLError,
+  getArgumentValues,
+  Kind,
+  locatedError,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type SourceLocation,
+} from 'graphql';
+import { compileQuery, isCompiledQuery } from 'graphql-jit';
+// graphql-js' own rendering of a value in an error message, as graphql-tools' copy renders it.
+import { inspect } from 'graphql/jsutils/inspect.js';
+import type { Plugin } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
+
+/**
+ * Subscription events executed by code compiled once per document (graphql-jit) instead of by
+ * graphql-tools' generic executor, which walks the selection set again for every event: collects
+ * the fields, coerces the arguments, completes each value through its type, and wraps each event's
+ * result in an async generator of its own. For a chat that was ~25% of the gateway's CPU at
+ * concurrency 16 (docs/performance.md, "Fifth pass").
+ *
+ * Only the per-event execution is compiled. Everything before the first event stays graphql-tools'
+ * own code, with its error shapes: the variables are coerced by `buildExecutionContext` (a refusal
+ * is left to the generic `subscribe`, so it is coded exactly as before), and the subscribe resolver
+ * gets graphql-tools' resolve info and graphql-js' argument values. (graphql-jit's own `subscribe`
+ * passes the operation's variables as the field's arguments, which breaks `chat(input: {...})` and
+ * any renamed variable, so it is not used.) An error the source stream throws is wrapped as the
+ * generic executor wraps it. Anything this path does not cover runs the generic `subscribe`
+ * unchanged: a root selection that is not one plain field, a document graphql-jit cannot compile,
+ * an abort signal, a custom field or type resolver, error coordinates.
+ */
+export function useCompiledSubscriptionEvents(options: CompileOptions = {}): Plugin {
+  const compiledAfter = options.compiledAfter ?? COMPILED_AFTER;
+  // Subscriptions seen per parsed document (yoga's parser cache gives the same text the same one).
+  const seen = new WeakMap<DocumentNode, number>();
+  // graphql-jit's code for a document holds ~40 KB (the chat) to ~200 KB (the analyzer's metrics).
+  const compiled = new LRUCache<DocumentNode, Map<string | undefined, CompiledSubscription | null>>({
+    max: options.maxDocuments ?? MAX_DOCUMENTS,
+  });
+  const compiledFor = (args: ExecutionArgs): CompiledSubscription | null => {
+    const { schema, document } = args;
+    const operationName = args.operationName ?? undefined;
+    let byName = compiled.get(document);
+    let entry = byName?.get(operationName);
+    if (entry === undefined) {
+      const count = (seen.get(document) ?? 0) + 1;
+      seen.set(document, count);
+      if (count <= compiledAfter) return null;
+      if (byName === undefined) compiled.set(document, (byName = new Map()));
+      byName.set(operationName, (entry = compile(schema, document, operationName)));
+    }
+    return entry !== null && entry.schema === schema ? entry : null;
+  };
+  const subscribe = (args: ExecutionArgs) => {
+    const { fieldResolver, typeResolver } = args;
+    const extra = args as ExecutionArgs & { signal?: AbortSignal; schemaCoordinateInErrors?: boolean };
+    const entry = fieldResolver == null && typeResolver == null && extra.signal == null && !extra.schemaCoordinateInErrors ? compiledFor(args) : null;
+    return entry === null ? genericSubscribe(args) : subscribeCompiled(args, entry);
+  };
+  return {
+    onSubscribe({ setSubscribeFn }) {
+      setSubscribeFn(subscribe);
+    },
+  };
+}
+
+export interface CompileOptions {
+  /** Subscriptions of a document run by the generic executor before it is compiled. */
+  readonly compiledAfter?: number;
+  /** Documents whose compiled code is kept, least recently used dropped. */
+  readonly maxDocuments?: number;
+}
+
+/**
+ * Compiling costs ~2.6 ms for the chat document (~11 ms for the metrics one), the generic executor
+ * ~30 µs per event: a document sent once or twice (GraphiQL, a hand-written query, one varied per
+ * request) is not worth compiling, and must not make every subscription pay a compilation.
+ */
+const COMPILED_AFTER = 3;
+/** The gateway's own documents (client, console) are a dozen; more is someone else's churn. */
+const MAX_DOCUMENTS = 64;
+
+/**
+ * graphql-jit writes code for every field of the selection with its fragments expanded, and its
+ * compile time grows with them, all in one turn of the event loop: ~2.6 ms for the chat document
+ * (32 fields), ~11 ms for the analyzer's metrics subscription (283), ~170 ms at load ~6 for one of
+ * 1,003 that the operation limits' tokens and aliases allow (their cost limit refuses it). The hot
+ * documents are the chat's; a larger one (metrics: an event per interval, not per token) keeps the
+ * generic executor, so no document stalls the loop for more than a few ms.
+ */
+export const MAX_COMPILED_FIELDS = 100;
+
+type EventQuery = (root: unknown, context: unknown, variables: unknown) => ExecutionResult | Promise<ExecutionResult>;
+
+interface CompiledSubscription {
+  readonly schema: GraphQLSchema;
+  readonly document: DocumentNode;
+  readonly operation: OperationDefinitionNode;
+  readonly field: FieldNode;
+  readonly event: EventQuery;
+}
+
+function compile(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): CompiledSubscription | null {
+  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operation = operationName === undefined ? (operations.length === 1 ? operations[0] : undefined) : operations.find((o) => o.name?.value === operationName);
+  if (operation === undefined || operation.operation !== 'subscription') return null;
+  const [field, ...rest] = operation.selectionSet.selections;
+  if (field === undefined || rest.length > 0 || field.kind !== Kind.FIELD || (field.directives?.length ?? 0) > 0) return null;
+  if (!withinFields(operation.selectionSet, fragmentsOf(document), { left: MAX_COMPILED_FIELDS })) return null;
+  const query = compileQuery(schema, document, operationName);
+  if (!isCompiledQuery(query)) return null;
+  return { schema, document, operation, field, event: query.query as EventQuery };
+}
+
+function fragmentsOf(document: DocumentNode): ReadonlyMap<string, FragmentDefinitionNode> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  return fragments;
+}
+
+/** Whether the selection, fragments expanded, has at most `budget.left` fields; stops counting past it. */
+function withinFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, budget: { left: number }): boolean {
+  for (const selection of selectionSet.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (--budget.left < 0) return false;
+      if (selection.selectionSet && !withinFields(selection.selectionSet, fragments, budget)) return false;
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      if (!withinFields(selection.selectionSet, fragments, budget)) return false;
+    } else {
+      const fragment = fragments.get(selection.name.value);
+      if (fragment !== undefined && !withinFields(fragment.selectionSet, fragments, budget)) return false;
+    }
+  }
+  return true;
+}
+
+function subscribeCompiled(args: ExecutionArgs, entry: CompiledSubscription) {
+  const { schema } = args;
+  const context = buildExecutionContext(args);
+  if (!('schema' in context)) return genericSubscribe(args);
+  const rootType = schema.getSubscriptionType();
+  const fieldDef = rootType?.getFields()[entry.field.name.value];
+  if (rootType == null || fieldDef === undefined) return genericSubscribe(args);
+  const responseName = entry.field.alias?.value ?? entry.field.name.value;
+  const info = buildResolveInfo(context, fieldDef, [entry.field], rootType, { prev: undefined, key: responseName, typename: rootType.name });
+  const refused = (error: unknown): ExecutionResult => ({ errors: [locatedError(error, [entry.field], [responseName])] });
+  const events = (stream: unknown): AsyncIterable<ExecutionResult> | ExecutionResult => {
+    if (stream instanceof Error) return refused(stream);
+    if (!isAsyncIterable(stream)) {
+      return refused(new GraphQLError(`Subscription field must return Async Iterable. Received: ${inspect(stream)}.`));
+    }
+    return new CompiledEvents(stream[Symbol.asyncIterator](), entry, args.contextValue, args.variableValues ?? {});
+  };
+  try {
+    const fieldArgs = getArgumentValues(fieldDef, entry.field, context.variableValues.coerced as Record<string, unknown>);
+    const resolve = fieldDef.subscribe ?? context.subscribeFieldResolver;
+    const stream: unknown = resolve(context.rootValue, fieldArgs, context.contextValue, info);
+    return isPromise(stream) ? stream.then(events, refused) : events(stream);
+  } catch (error) {
+    return refused(error);
+  }
+}
+
+/**
+ * The source stream mapped through the compiled query, one await per event, ending as the generic
+ * executor's stream ends (graphql-tools' `mapAsyncIterator` inside its `flattenAsyncIterable`):
+ * once an event fails, the source ends or is returned, nothing more is read; an event or a read
+ * that fails returns the source first. The compiled query takes the raw variables (it coerces them
+ * itself; coercing coerced values again would not hold for enums).
+ */
+class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
+  private done = false;
+
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly entry: CompiledSubscription,
+    private readonly contextValue: unknown,
+    private readonly variables: unknown,
+  ) {}
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.done) return { value: undefined, done: true };
+    let step;
+    try {
+      step = await this.source.next();
+    } catch (error) {
+      throw await this.abandon(wrapSourceError(error, this.entry.operation));
+    }
+    if (step.done) {
+      this.done = true;
+      return { value: undefined, done: true };
+    }
+    let result;
+    try {
+      // An event whose fields all resolve at once (a chat's) is complete here: no await, no turn.
+      result = this.entry.event(step.value, this.contextValue, this.variables);
+      if (isPromise(result)) result = await result;
+    } catch (error) {
+      throw await this.abandon(error);
+    }
+    return { value: result.errors === undefined ? result : located(result, this.entry.document), done: false };
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    this.done = true;
+    try {
+      await this.source.return?.();
+    } catch (error) {
+      throw wrapSourceError(error, this.entry.operation);
+    }
+    return { value: undefined, done: true };
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.done = true;
+    if (typeof this.source.throw !== 'function') throw await this.abandon(error);
+    try {
+      await this.source.throw(error);
+    } catch (thrown) {
+      throw wrapSourceError(thrown, this.entry.operation);
+    }
+    throw error;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Ends this stream and returns the source; resolves with `error`, the one reported. */
+  private async abandon(error: unknown): Promise<unknown> {
+    this.done = true;
+    try {
+      await this.source.return?.();
+    } catch {
+      // The first error is the one reported.
+    }
+    return error;
+  }
+}
+
+/**
+ * A compiled event's errors as graphql-js' own: graphql-jit's carry their locations but no source
+ * positions, so a masked one (yoga rebuilds it from its nodes, or source and positions) would lose
+ * them. Located in the document's source, each is what graphql-js' `locatedError` makes. graphql-jit's
+ * own errors have no original error; of those, graphql-tools makes a null in a non-null field and a
+ * value its scalar or enum cannot serialize plain Errors, masked as unexpected, and the others
+ * (an abstract type resolved to no possible type, a list that is not iterable) GraphQLErrors.
+ */
+function located(result: ExecutionResult, document: DocumentNode): ExecutionResult {
+  const source = document.loc?.source;
+  if (source === undefined) return result;
+  const errors = result.errors!.map((error) =>
+    new GraphQLError(error.message, {
+      source,
+      positions: error.locations?.map((location) => positionOf(source.body, location)),
+      path: error.path,
+      originalError: error.originalError ?? (GRAPHQL_ERRORS_OF_THE_EXECUTOR.test(error.message) ? undefined : new Error(error.message)),
+    }),
+  );
+  return { ...result, errors };
+}
+
+const GRAPHQL_ERRORS_OF_THE_EXECUTOR = /^(Abstract type |Runtime Object type |Expected Iterable, |Expected value of type )/;
+
+/** The offset of a 1-based line and column, lines broken as graphql-js breaks them. */
+function positionOf(body: string, location: SourceLocation): number {
+  const lineBreak = /\r\n|[\n\r]/g;
+  let start = 0;
+  for (let line = 1; line < location.line; line++) {
+    const match = lineBreak.exec(body);
+    if (match === null) break;
+    start = match.index + match[0].length;
+  }
+  return start + location.column - 1;
+}
+
+/** As graphql-tools' executor wraps an error from a subscription's source stream. */
+function wrapSourceError(error: unknown, operation: OperationDefinitionNode): unknown {
+  if (error instanceof AggregateError) {
+    return new AggregateError(
+      error.errors.map((e: unknown) => wrapOne(e, operation)),
+      error.message,
+    );
+  }
+  return wrapOne(error, operation);
+}
+
+function wrapOne(error: unknown, operation: OperationDefinitionNode): GraphQLError {
+  const cause = error as Error;
+  return new GraphQLError(cause.message, { originalError: cause, nodes: [operation] });
+}
+
+const isPromise = (value: unknown): value is Promise<unknown> => typeof (value as Promise<unknown> | null)?.then === 'function';
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof (value as AsyncIterable<unknown> | null)?.[Symbol.asyncIterator] === 'function';
+
