@@ -1,10 +1,20 @@
 /**
  * Switchyard streaming from a local OpenAI-format server versus a client reading that same server
- * directly (undici with a keep-alive pool + the repo's SSE parser). Same process, same server, same
- * script (50 tokens, 20 ms to the first, 1 ms apart), concurrency 1 and 16. Prints the time to first
- * token of each (p50, p99), what Switchyard adds to it, and the throughput ratio; each figure is the
- * median over ROUNDS alternating runs, so drift on a shared machine hits both sides alike.
+ * directly (undici with a keep-alive pool + the repo's SSE parser). Same server, same script (50
+ * tokens, 20 ms to the first, 1 ms apart), concurrency 1 and 16. Prints the time to first token of
+ * each (p50, p99), what Switchyard adds to it, and the throughput ratio; each figure is the median
+ * over ROUNDS alternating runs, so drift on a shared machine hits both sides alike.
+ *
+ * Two rows per concurrency: `in process`, where the fake server, the direct reader, Switchyard and
+ * its client share one event loop (each side queues behind the others' work), and `own process`,
+ * where the gateway runs in a child process as deployed (the compiled build when there is one) and
+ * the fake server, the direct reader and the client stay here: the gateway's loop then carries
+ * only its own work, and the two processes share the machine's cores.
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { buildApp } from '../src/app.js';
 import { ChatDocument } from '../src/client/generated/graphql.js';
@@ -24,6 +34,18 @@ const RUNS = [
 const ROUNDS = 3;
 // At the highest concurrency, so every pooled connection is open and the code paths are compiled.
 const WARM_UP = 64;
+const GATEWAY_TARGET = fileURLToPath(new URL('./targets/upstream-gateway.mjs', import.meta.url));
+const COMPILED = existsSync(fileURLToPath(new URL('../dist/app.js', import.meta.url)));
+
+/** The gateway in a child process (see targets/upstream-gateway.mjs). */
+async function startGatewayProcess(config: unknown): Promise<{ wsUrl: string; child: ChildProcess }> {
+  const child = COMPILED
+    ? fork(GATEWAY_TARGET, [], { stdio: 'inherit' })
+    : fork(GATEWAY_TARGET, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, UPSTREAM_GATEWAY_SOURCES: '1' }, stdio: 'inherit' });
+  child.send(config as never);
+  const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
+  return { wsUrl, child };
+}
 
 interface Timing {
   readonly ttftMs: number;
@@ -102,47 +124,59 @@ async function measure(count: number, concurrency: number, task: (i: number) => 
 export async function run(): Promise<void> {
   const fake = await startFakeOpenAI({ script: SCRIPT });
   const agent = new Agent({ connections: 64 });
-  const app = buildApp({
-    config: parseConfig({
-      logLevel: 'silent',
-      models: [{ id: 'local', provider: 'openai', baseUrl: fake.url, model: 'bench' }],
-      arms: [{ id: 'local', model: 'local' }],
-      cache: { enabled: false },
-      streaming: { pacing: { minMs: 0, maxMs: 0 } },
-      shadow: { rate: 0 },
-    }),
-    logger: createLogger('silent'),
-    env: {},
-  });
+  const config = {
+    logLevel: 'silent',
+    models: [{ id: 'local', provider: 'openai', baseUrl: fake.url, model: 'bench' }],
+    arms: [{ id: 'local', model: 'local' }],
+    cache: { enabled: false },
+    streaming: { pacing: { minMs: 0, maxMs: 0 } },
+    shadow: { rate: 0 },
+  };
+  const app = buildApp({ config: parseConfig(config), logger: createLogger('silent'), env: {} });
   const { wsUrl } = await app.start(0, '127.0.0.1');
   const client = createSwitchyardClient({ url: wsUrl });
+  const gateway = await startGatewayProcess(config);
+  const ownClient = createSwitchyardClient({ url: gateway.wsUrl });
+  const placements = [
+    { name: 'in process', client },
+    { name: COMPILED ? 'own process' : 'own process (tsx)', client: ownClient },
+  ];
   try {
     await measure(WARM_UP, 16, (i) => readDirect(agent, fake.url, i));
-    await measure(WARM_UP, 16, (i) => readSwitchyard(client, i));
+    for (const placement of placements) await measure(WARM_UP, 16, (i) => readSwitchyard(placement.client, i));
     console.log(`fake server: ${TOKENS.length} tokens, first after ${SCRIPT.firstTokenDelayMs} ms, then ${SCRIPT.tokenDelayMs} ms apart`);
-    console.log('concurrency  requests  direct TTFT p50/p99 ms  switchyard TTFT p50/p99 ms  added TTFT p50/p99 ms  direct tok/s  switchyard tok/s  throughput ratio');
+    console.log('gateway              concurrency  requests  direct TTFT p50/p99 ms  switchyard TTFT p50/p99 ms  added TTFT p50/p99 ms  direct tok/s  switchyard tok/s  throughput ratio');
     for (const { concurrency, requests } of RUNS) {
-      const rounds: Array<{ direct: Measured; switchyard: Measured }> = [];
+      const rounds = placements.map(() => [] as Array<{ direct: Measured; switchyard: Measured }>);
       for (let round = 0; round < ROUNDS; round++) {
-        const direct = await measure(requests, concurrency, (i) => readDirect(agent, fake.url, i));
-        const switchyard = await measure(requests, concurrency, (i) => readSwitchyard(client, i));
-        rounds.push({ direct, switchyard });
+        // Each placement against a direct run just before it, in the same minutes.
+        for (const [p, placement] of placements.entries()) {
+          const direct = await measure(requests, concurrency, (i) => readDirect(agent, fake.url, i));
+          const switchyard = await measure(requests, concurrency, (i) => readSwitchyard(placement.client, i));
+          rounds[p]!.push({ direct, switchyard });
+        }
       }
-      const m = (pick: (r: { direct: Measured; switchyard: Measured }) => number) => median(rounds.map(pick));
-      console.log(
-        [
-          String(concurrency).padStart(11),
-          String(requests).padStart(9),
-          `${m((r) => r.direct.ttftP50).toFixed(1)} / ${m((r) => r.direct.ttftP99).toFixed(1)}`.padStart(22),
-          `${m((r) => r.switchyard.ttftP50).toFixed(1)} / ${m((r) => r.switchyard.ttftP99).toFixed(1)}`.padStart(27),
-          `${m((r) => r.switchyard.ttftP50 - r.direct.ttftP50).toFixed(2)} / ${m((r) => r.switchyard.ttftP99 - r.direct.ttftP99).toFixed(2)}`.padStart(22),
-          m((r) => r.direct.tokensPerSecond).toFixed(0).padStart(13),
-          m((r) => r.switchyard.tokensPerSecond).toFixed(0).padStart(17),
-          m((r) => r.switchyard.tokensPerSecond / r.direct.tokensPerSecond).toFixed(3).padStart(17),
-        ].join(' '),
-      );
+      for (const [p, placement] of placements.entries()) {
+        const m = (pick: (r: { direct: Measured; switchyard: Measured }) => number) => median(rounds[p]!.map(pick));
+        console.log(
+          [
+            placement.name.padEnd(19),
+            String(concurrency).padStart(11),
+            String(requests).padStart(9),
+            `${m((r) => r.direct.ttftP50).toFixed(1)} / ${m((r) => r.direct.ttftP99).toFixed(1)}`.padStart(22),
+            `${m((r) => r.switchyard.ttftP50).toFixed(1)} / ${m((r) => r.switchyard.ttftP99).toFixed(1)}`.padStart(27),
+            `${m((r) => r.switchyard.ttftP50 - r.direct.ttftP50).toFixed(2)} / ${m((r) => r.switchyard.ttftP99 - r.direct.ttftP99).toFixed(2)}`.padStart(22),
+            m((r) => r.direct.tokensPerSecond).toFixed(0).padStart(13),
+            m((r) => r.switchyard.tokensPerSecond).toFixed(0).padStart(17),
+            m((r) => r.switchyard.tokensPerSecond / r.direct.tokensPerSecond).toFixed(3).padStart(17),
+          ].join(' '),
+        );
+      }
     }
   } finally {
+    await ownClient.dispose();
+    gateway.child.send('stop');
+    await once(gateway.child, 'exit');
     await client.dispose();
     await app.stop();
     await agent.close();

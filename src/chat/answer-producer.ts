@@ -1,9 +1,9 @@
 import type { CacheManager } from '../cache/cache-manager.js';
-import type { SwitchyardConfig } from '../config/schema.js';
+import type { ArmConfig, SwitchyardConfig } from '../config/schema.js';
 import type { Learning } from '../learning/learning.js';
 import type { OutcomeEvent } from '../learning/learning-events.js';
 import type { Logger } from '../logger.js';
-import { batchesOf, costUsd, UpstreamError } from '../models/backend.js';
+import { batchesOf, costUsd, UpstreamError, type CompletionEvent } from '../models/backend.js';
 import { completionRequestFor } from '../models/arm-request.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js';
@@ -35,6 +35,11 @@ export type AnswerEvent =
       readonly attempts: number;
     };
 
+/** An answer's events; `return()` stops it (and its model call) at once. */
+export interface AnswerStream extends AsyncIterableIterator<AnswerEvent> {
+  return(): Promise<IteratorResult<AnswerEvent>>;
+}
+
 export type AnswerProducer = (
   requestId: string,
   request: ChatRequest,
@@ -42,7 +47,7 @@ export type AnswerProducer = (
   /** Where a complete answer is stored; null when the request bypasses the cache. */
   cacheKey: string | null,
   signal: StopSignal,
-) => AsyncGenerator<AnswerEvent>;
+) => AnswerStream;
 
 export interface AnswerProducerDeps {
   readonly config: Pick<SwitchyardConfig, 'arms' | 'limits' | 'router'>;
@@ -56,147 +61,333 @@ export interface AnswerProducerDeps {
   readonly now: () => number;
 }
 
-export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
-  const { config, router, models, cache, learning, logger, now } = deps;
-  const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
+interface ProducerContext extends AnswerProducerDeps {
+  readonly armsById: ReadonlyMap<string, ArmConfig>;
+}
 
-  const outcome = (
-    requestId: string,
-    decision: RouteDecision,
-    measured: Omit<OutcomeEvent, 'type' | 'requestId' | 'armId' | 'modelId' | 'context'>,
-  ) =>
-    void learning.observe({
+type Batch = readonly CompletionEvent[];
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
+  const context: ProducerContext = { ...deps, armsById: new Map(deps.config.arms.map((arm) => [arm.id, arm])) };
+  return (requestId, request, decision, cacheKey, signal) => {
+    deps.shadow?.consider({ requestId, decision, request });
+    return new AnswerProduction(context, requestId, request, decision, cacheKey, signal);
+  };
+}
+
+/**
+ * One answer in the making. An arm that fails before its first token is penalised and the next
+ * arm by posterior is tried, up to `router.maxAttempts`. Once tokens flow, a failure ends the
+ * answer: splicing a second model into it would be worse than an honest error.
+ *
+ * One object per answer rather than an async generator: events made by one batch (a route and
+ * the first tokens) wait in a queue and are handed out without a wait, one promise per batch
+ * read from the model, and nothing else alive while the first token is awaited (a generator
+ * would hold its register file, a context, and a promise and two closures per await).
+ */
+class AnswerProduction implements AnswerStream {
+  private readonly started: number;
+  private readonly excluded = new Set<string>();
+  private decision: RouteDecision | null;
+  private attempts = 0;
+  private lastError: { code: string; message: string } = { code: 'NO_ARM_AVAILABLE', message: 'no arm answered' };
+  /** The current attempt's batches; null between attempts. */
+  private batches: AsyncIterator<Batch> | null = null;
+  private arm: ArmConfig | null = null;
+  private attemptStarted = 0;
+  private ttftMs: number | null = null;
+  private text = '';
+  private completionTokens = 0;
+  private usage: { promptTokens: number; completionTokens: number; estimated: boolean } | null = null;
+  private finishReason = 'stop';
+  /** Events made and not yet handed out, from `head`. */
+  private readonly queue: AnswerEvent[] = [];
+  private head = 0;
+  /** No event will be made any more (what is queued is still handed out). */
+  private finished = false;
+  /** The consumer stopped reading: nothing more is handed out. */
+  private returned = false;
+  /** A failure to hand out once the queue is empty (the caller's abort, an unexpected error). */
+  private error: { error: unknown } | null = null;
+  /** The read of the model in flight, as the consumer's next() got it; null when none is. */
+  private reading: Promise<IteratorResult<AnswerEvent>> | null = null;
+
+  constructor(
+    private readonly deps: ProducerContext,
+    private readonly requestId: string,
+    private readonly request: ChatRequest,
+    firstDecision: RouteDecision,
+    private readonly cacheKey: string | null,
+    private readonly signal: StopSignal,
+  ) {
+    this.started = deps.now();
+    this.decision = firstDecision;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /**
+   * A queued event at once; otherwise the promise of the model's next batch, mapped to the event
+   * it makes (no promise of our own: the model call's own read settles at once on an abort, a
+   * deadline or return()).
+   */
+  next(): Promise<IteratorResult<AnswerEvent>> {
+    if (this.reading !== null) {
+      const nextAfter = () => this.next();
+      return this.reading.then(nextAfter, nextAfter);
+    }
+    try {
+      const ready = this.take();
+      return ready === null ? this.read() : Promise.resolve(ready);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A read in flight ends with the model call's, which the call's return() ends at once (see withStreamTimeouts). */
+  return(): Promise<IteratorResult<AnswerEvent>> {
+    this.returned = this.finished = true;
+    this.queue.length = this.head = 0;
+    this.error = null;
+    this.stopBatches();
+    return Promise.resolve(DONE);
+  }
+
+  /** What can be handed out without reading the model: a queued event, the end, or a failure (thrown). */
+  private take(): IteratorResult<AnswerEvent> | null {
+    if (this.head < this.queue.length) {
+      const value = this.queue[this.head++]!;
+      if (this.head === this.queue.length) this.queue.length = this.head = 0;
+      return { done: false, value };
+    }
+    if (this.error !== null) {
+      const { error } = this.error;
+      this.error = null;
+      throw error;
+    }
+    return this.finished ? DONE : null;
+  }
+
+  private emit(event: AnswerEvent): void {
+    this.queue.push(event);
+  }
+
+  private fail(error: unknown): void {
+    this.finished = true;
+    this.error = { error };
+    this.stopBatches();
+  }
+
+  private stopBatches(): void {
+    const { batches } = this;
+    this.batches = null;
+    // Fire and forget: the timed iterator aborts its model call at once.
+    batches?.return?.().catch(() => undefined);
+  }
+
+  /** Reads the model's next batch, starting an attempt (or ending the answer) when none runs. */
+  private read(): Promise<IteratorResult<AnswerEvent>> {
+    try {
+      if (this.batches === null && !this.startAttempt()) return Promise.resolve(this.take()!);
+      const reading = this.batches!.next().then(this.onBatch, this.onBatchError);
+      this.reading = reading;
+      return reading;
+    } catch (error) {
+      this.fail(error);
+      return Promise.reject(this.takeError());
+    }
+  }
+
+  private takeError(): unknown {
+    const { error } = this.error!;
+    this.error = null;
+    return error;
+  }
+
+  /** What the read hands out once the batch (or the model's failure) was taken in. */
+  private afterRead(): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> {
+    this.reading = null;
+    return this.take() ?? this.read();
+  }
+
+  /** False when no attempt is left: the answer ends with a failure naming the last arm tried. */
+  private startAttempt(): boolean {
+    const { deps, decision } = this;
+    if (decision === null || this.attempts >= deps.config.router.maxAttempts) {
+      // Every answer begins with a route, a failed one too: it names the last arm tried.
+      if (decision !== null) this.emit({ type: 'route', decision, attempts: this.attempts });
+      this.emit({ type: 'failure', ...this.lastError, partial: false, attempts: this.attempts });
+      this.finished = true;
+      return false;
+    }
+    this.attempts += 1;
+    void deps.learning.observe({ type: 'pull', requestId: this.requestId, armId: decision.armId, context: decision.context });
+    const arm = deps.armsById.get(decision.armId)!;
+    this.arm = arm;
+    this.attemptStarted = deps.now();
+    this.ttftMs = null;
+    this.text = '';
+    this.completionTokens = 0;
+    this.usage = null;
+    this.finishReason = 'stop';
+    try {
+      this.batches = batchesOf(
+        deps.models.stream(decision.modelId, completionRequestFor(arm, this.request, deps.config.limits.defaultMaxTokens, this.signal)),
+      )[Symbol.asyncIterator]();
+    } catch (error) {
+      this.batches = null;
+      this.onFailedAttempt(error);
+      return this.finished ? false : this.startAttempt();
+    }
+    return true;
+  }
+
+  private readonly onBatch = (result: IteratorResult<Batch>): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> => {
+    if (this.returned) return DONE;
+    try {
+      if (result.done) this.completed();
+      else this.readBatch(result.value);
+    } catch (error) {
+      this.fail(error);
+    }
+    return this.afterRead();
+  };
+
+  private readonly onBatchError = (error: unknown): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> => {
+    if (this.returned) return DONE;
+    this.batches = null;
+    try {
+      this.onFailedAttempt(error);
+    } catch (unexpected) {
+      this.fail(unexpected);
+    }
+    return this.afterRead();
+  };
+
+  /** A batch's tokens: the route first if they are the answer's first, then the tokens. */
+  private readBatch(batch: Batch): void {
+    let texts: string[] | null = null;
+    for (const event of batch) {
+      if (event.type === 'token') {
+        (texts ??= []).push(event.text);
+        this.text += event.text;
+        this.completionTokens += 1;
+      } else if (event.type === 'usage') {
+        this.usage = event;
+      } else {
+        this.finishReason = event.reason;
+      }
+    }
+    if (texts === null) return;
+    if (this.ttftMs === null) {
+      this.ttftMs = this.deps.now() - this.started;
+      this.emit({ type: 'route', decision: this.decision!, attempts: this.attempts });
+    }
+    this.emit({ type: 'tokens', texts });
+  }
+
+  private onFailedAttempt(error: unknown): void {
+    const { deps } = this;
+    const decision = this.decision!;
+    if (this.signal.aborted) return this.fail(error);
+    const upstream =
+      error instanceof UpstreamError
+        ? error
+        : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
+    if (!(error instanceof UpstreamError)) deps.logger.error({ err: error, arm: decision.armId }, 'model call failed');
+    this.outcome({
+      // A refused call (circuit open, Retry-After pending, this instance full) never reached the model.
+      kind: upstream.code === 'MODEL_UNAVAILABLE' || upstream.code === 'OVERLOADED' ? 'refused' : 'primary',
+      latencyMs: deps.now() - this.attemptStarted,
+      ttftMs: this.ttftMs === null ? null : this.ttftMs - (this.attemptStarted - this.started),
+      promptTokens: 0,
+      completionTokens: this.completionTokens,
+      costUsd: 0,
+      error: true,
+    });
+    this.lastError = { code: upstream.code, message: upstream.message };
+    deps.logger.warn({ arm: decision.armId, code: upstream.code, attempt: this.attempts }, 'model call failed');
+    if (this.ttftMs !== null) {
+      this.emit({ type: 'failure', ...this.lastError, partial: true, attempts: this.attempts });
+      this.finished = true;
+      return;
+    }
+    // Stop before asking for an arm that will not be tried, so `decision` names the last one tried.
+    if (!upstream.retryable || this.attempts >= deps.config.router.maxAttempts) return this.giveUp();
+    this.excluded.add(decision.armId);
+    const next = deps.router.failover(decision, this.excluded);
+    if (next === null) return this.giveUp();
+    this.decision = next;
+  }
+
+  /** No further arm is tried: the answer ends with a failure naming the last arm tried. */
+  private giveUp(): void {
+    this.emit({ type: 'route', decision: this.decision!, attempts: this.attempts });
+    this.emit({ type: 'failure', ...this.lastError, partial: false, attempts: this.attempts });
+    this.finished = true;
+  }
+
+  private completed(): void {
+    const { deps, request, cacheKey, ttftMs, usage, finishReason } = this;
+    const decision = this.decision!;
+    const arm = this.arm!;
+    this.batches = null;
+    this.finished = true;
+    if (ttftMs === null) this.emit({ type: 'route', decision, attempts: this.attempts });
+    const promptTokens = usage?.promptTokens ?? 0;
+    const finalCompletionTokens = usage?.completionTokens ?? this.completionTokens;
+    const cost = costUsd(deps.models.view(decision.modelId).pricing, promptTokens, finalCompletionTokens);
+    const latencyMs = deps.now() - this.started;
+    const attemptLatencyMs = deps.now() - this.attemptStarted;
+    this.outcome({
+      kind: 'primary',
+      latencyMs: attemptLatencyMs,
+      ttftMs: ttftMs === null ? null : ttftMs - (this.attemptStarted - this.started),
+      promptTokens,
+      completionTokens: finalCompletionTokens,
+      costUsd: cost,
+      error: false,
+    });
+    const metrics: ChatMetrics = {
+      latencyMs,
+      ttftMs,
+      promptTokens,
+      completionTokens: finalCompletionTokens,
+      tokensEstimated: usage?.estimated ?? true,
+      costUsd: cost,
+      reward: deps.router.rewardOf({ costUsd: cost, latencyMs, error: false }, null),
+    };
+    // The serving arm's own temperature may be too high to cache, even if the request's was not.
+    if (cacheKey !== null && deps.cache.cacheable(request.temperature ?? arm.temperature)) {
+      void deps.cache.set(cacheKey, {
+        text: this.text,
+        armId: decision.armId,
+        modelId: decision.modelId,
+        finishReason,
+        promptTokens,
+        completionTokens: finalCompletionTokens,
+        costUsd: cost,
+        latencyMs,
+        ttftMs: ttftMs ?? latencyMs,
+        createdAt: Date.now(),
+      });
+    }
+    this.emit({ type: 'end', finishReason, attempts: this.attempts, metrics });
+  }
+
+  private outcome(measured: Omit<OutcomeEvent, 'type' | 'requestId' | 'armId' | 'modelId' | 'context'>): void {
+    const decision = this.decision!;
+    void this.deps.learning.observe({
       type: 'outcome',
-      requestId,
+      requestId: this.requestId,
       armId: decision.armId,
       modelId: decision.modelId,
       context: decision.context,
       ...measured,
     });
-
-  /**
-   * An arm that fails before its first token is penalised and the next arm by posterior is tried,
-   * up to `router.maxAttempts`. Once tokens flow, a failure ends the answer: splicing a second
-   * model into it would be worse than an honest error.
-   */
-  return async function* produceAnswer(requestId, request, firstDecision, cacheKey, signal) {
-    deps.shadow?.consider({ requestId, decision: firstDecision, request });
-    const started = now();
-    const excluded = new Set<string>();
-    let decision: RouteDecision | null = firstDecision;
-    let attempts = 0;
-    let lastError: { code: string; message: string } = { code: 'NO_ARM_AVAILABLE', message: 'no arm answered' };
-
-    while (decision !== null && attempts < config.router.maxAttempts) {
-      attempts += 1;
-      void learning.observe({ type: 'pull', requestId, armId: decision.armId, context: decision.context });
-      const arm = armsById.get(decision.armId)!;
-      const attemptStarted = now();
-      let ttftMs: number | null = null;
-      let text = '';
-      let completionTokens = 0;
-      let usage: { promptTokens: number; completionTokens: number; estimated: boolean } | null = null;
-      let finishReason = 'stop';
-      try {
-        const batches = batchesOf(
-          models.stream(decision.modelId, completionRequestFor(arm, request, config.limits.defaultMaxTokens, signal)),
-        );
-        for await (const batch of batches) {
-          let texts: string[] | null = null;
-          for (const event of batch) {
-            if (event.type === 'token') {
-              (texts ??= []).push(event.text);
-              text += event.text;
-              completionTokens += 1;
-            } else if (event.type === 'usage') {
-              usage = event;
-            } else {
-              finishReason = event.reason;
-            }
-          }
-          if (texts === null) continue;
-          if (ttftMs === null) {
-            ttftMs = now() - started;
-            yield { type: 'route', decision, attempts };
-          }
-          yield { type: 'tokens', texts };
-        }
-      } catch (error) {
-        if (signal.aborted) throw error;
-        const upstream =
-          error instanceof UpstreamError
-            ? error
-            : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
-        if (!(error instanceof UpstreamError)) logger.error({ err: error, arm: decision.armId }, 'model call failed');
-        outcome(requestId, decision, {
-          // A refused call (circuit open, Retry-After pending, this instance full) never reached the model.
-          kind: upstream.code === 'MODEL_UNAVAILABLE' || upstream.code === 'OVERLOADED' ? 'refused' : 'primary',
-          latencyMs: now() - attemptStarted,
-          ttftMs: ttftMs === null ? null : ttftMs - (attemptStarted - started),
-          promptTokens: 0,
-          completionTokens,
-          costUsd: 0,
-          error: true,
-        });
-        lastError = { code: upstream.code, message: upstream.message };
-        logger.warn({ arm: decision.armId, code: upstream.code, attempt: attempts }, 'model call failed');
-        if (ttftMs !== null) {
-          yield { type: 'failure', ...lastError, partial: true, attempts };
-          return;
-        }
-        // Stop before asking for an arm that will not be tried, so `decision` names the last one tried.
-        if (!upstream.retryable || attempts >= config.router.maxAttempts) break;
-        excluded.add(decision.armId);
-        const next = router.failover(decision, excluded);
-        if (next === null) break;
-        decision = next;
-        continue;
-      }
-
-      if (ttftMs === null) yield { type: 'route', decision, attempts };
-      const promptTokens = usage?.promptTokens ?? 0;
-      const finalCompletionTokens = usage?.completionTokens ?? completionTokens;
-      const cost = costUsd(models.view(decision.modelId).pricing, promptTokens, finalCompletionTokens);
-      const latencyMs = now() - started;
-      const attemptLatencyMs = now() - attemptStarted;
-      outcome(requestId, decision, {
-        kind: 'primary',
-        latencyMs: attemptLatencyMs,
-        ttftMs: ttftMs === null ? null : ttftMs - (attemptStarted - started),
-        promptTokens,
-        completionTokens: finalCompletionTokens,
-        costUsd: cost,
-        error: false,
-      });
-      const metrics: ChatMetrics = {
-        latencyMs,
-        ttftMs,
-        promptTokens,
-        completionTokens: finalCompletionTokens,
-        tokensEstimated: usage?.estimated ?? true,
-        costUsd: cost,
-        reward: router.rewardOf({ costUsd: cost, latencyMs, error: false }, null),
-      };
-      // The serving arm's own temperature may be too high to cache, even if the request's was not.
-      if (cacheKey !== null && cache.cacheable(request.temperature ?? arm.temperature)) {
-        void cache.set(cacheKey, {
-          text,
-          armId: decision.armId,
-          modelId: decision.modelId,
-          finishReason,
-          promptTokens,
-          completionTokens: finalCompletionTokens,
-          costUsd: cost,
-          latencyMs,
-          ttftMs: ttftMs ?? latencyMs,
-          createdAt: Date.now(),
-        });
-      }
-      yield { type: 'end', finishReason, attempts, metrics };
-      return;
-    }
-    // Every answer begins with a route, a failed one too: it names the last arm tried.
-    if (decision !== null) yield { type: 'route', decision, attempts };
-    yield { type: 'failure', ...lastError, partial: false, attempts };
-  };
+  }
 }

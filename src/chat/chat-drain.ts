@@ -68,8 +68,11 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
   private delivered = false;
   /** The stream's last event is out: it ends on the next read, nothing is left to cut. */
   private lastSeen = false;
-  /** Settles the read in flight with 'cut'; null while no read waits. */
-  private wake: ((result: 'cut') => void) | null = null;
+  /** The reader's read in flight; null while none waits (or once the cut answered it). */
+  private resolveRead: ((result: IteratorResult<ChatEvent, void>) => void) | null = null;
+  private rejectRead: ((error: unknown) => void) | null = null;
+  /** The stream's read behind it. */
+  private pending: Promise<IteratorResult<ChatEvent, void>> | null = null;
   private endedPromise: Promise<void> | null = null;
   private markEnded: (() => void) | null = null;
 
@@ -92,9 +95,18 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
 
   cut(): void {
     this.isCut = true;
-    const wake = this.wake;
-    this.wake = null;
-    wake?.('cut');
+    // The stream's last event is out (it ends on its next read): nothing is left to cut.
+    if (this.resolveRead === null || this.lastSeen) return;
+    const { resolveRead, rejectRead, pending } = this;
+    this.resolveRead = this.rejectRead = this.pending = null;
+    // Cut while waiting: this read is abandoned, and what it ends with (a ChatDone, say) is still
+    // observed; its rejection is handled here.
+    pending!.then((result) => this.lateResult(result), ignore);
+    try {
+      resolveRead(this.cutShort());
+    } catch (error) {
+      rejectRead!(error);
+    }
   }
 
   private end(): void {
@@ -119,11 +131,10 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
     return DONE;
   }
 
-  /** A read abandoned at the cut: its event (a ChatDone, say) is still observed. */
-  private readonly onLateResult = (result: IteratorResult<ChatEvent, void>): void => {
+  private lateResult(result: IteratorResult<ChatEvent, void>): void {
     if (result.done) this.observer.settled();
     else this.observer.observe(result.value);
-  };
+  }
 
   /** What the client gets at the cut: the model call is aborted, the error says why. */
   private cutShort(): IteratorResult<ChatEvent, void> {
@@ -146,41 +157,42 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
     };
   }
 
-  async next(): Promise<IteratorResult<ChatEvent, void>> {
-    if (this.finished) return { done: true, value: undefined };
+  /**
+   * One promise per read, settled by the stream's read or by the cut, whichever comes first; not
+   * an async method awaiting a race (a promise, an await and three closures more per event).
+   */
+  next(): Promise<IteratorResult<ChatEvent, void>> {
+    if (this.finished) return Promise.resolve({ done: true, value: undefined });
     if (this.isCut && !this.lastSeen) {
       if (this.delivered) {
         this.end();
-        return { done: true, value: undefined };
+        return Promise.resolve({ done: true, value: undefined });
       }
-      return this.cutShort();
+      try {
+        return Promise.resolve(this.cutShort());
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
+    const read = new Promise<IteratorResult<ChatEvent, void>>((resolve, reject) => {
+      this.resolveRead = resolve;
+      this.rejectRead = reject;
+    });
     const pending = this.stream.next();
-    let result: IteratorResult<ChatEvent, void> | 'cut';
-    try {
-      // Cut while waiting: this read is abandoned (what it ends with is of no interest; the
-      // rejection is handled here).
-      result = this.lastSeen
-        ? await pending
-        : await new Promise<IteratorResult<ChatEvent, void> | 'cut'>((resolve, reject) => {
-            this.wake = resolve;
-            pending.then(resolve, reject);
-          });
-    } catch (error) {
-      this.wake = null;
-      this.observer.settled();
-      this.end();
-      throw error;
-    }
-    this.wake = null;
-    if (result === 'cut') {
-      pending.then(this.onLateResult, ignore);
-      return this.cutShort();
-    }
+    this.pending = pending;
+    pending.then(this.onRead, this.onReadError);
+    return read;
+  }
+
+  private readonly onRead = (result: IteratorResult<ChatEvent, void>): void => {
+    const resolve = this.resolveRead;
+    // Answered by the cut already.
+    if (resolve === null) return;
+    this.resolveRead = this.rejectRead = this.pending = null;
     if (result.done) {
       this.observer.settled();
       this.end();
-      return result;
+      return resolve(result);
     }
     const event = result.value;
     this.observer.observe(event);
@@ -188,8 +200,17 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
     if (event.type === 'route') this.attempts = event.attempts;
     else if (event.type === 'chunk') this.chunks += 1;
     else this.lastSeen = true;
-    return result;
-  }
+    resolve(result);
+  };
+
+  private readonly onReadError = (error: unknown): void => {
+    const reject = this.rejectRead;
+    if (reject === null) return;
+    this.resolveRead = this.rejectRead = this.pending = null;
+    this.observer.settled();
+    this.end();
+    reject(error);
+  };
 
   async return(): Promise<IteratorResult<ChatEvent, void>> {
     this.end();

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BanditView } from '../../src/analyzer/bandit-view.js';
 import { createPerformanceAnalyzer } from '../../src/analyzer/performance-analyzer.js';
@@ -94,6 +95,59 @@ describe('Prometheus metrics', () => {
     expect(valueOf(firstFamilies, 'switchyard_requests_total', 'switchyard_requests_total', { arm: 'a' })).toBe(1);
     expect(valueOf(secondFamilies, 'switchyard_requests_total', 'switchyard_requests_total', { arm: 'a' })).toBeUndefined();
     expect(firstFamilies.has('switchyard_arm_posterior_mean')).toBe(false);
+  });
+
+  it("scrapes the same text as prom-client's own Counter and Histogram fed the same samples, scrape after scrape", async () => {
+    const metrics = createMetricsRegistry();
+    // The reference: what the figures were before they were counted in series objects of our own.
+    const registry = new Registry();
+    const registers = [registry];
+    const labelNames = ['arm', 'model', 'context'];
+    const counter = (name: string) => new Counter({ name: `switchyard_${name}`, help: 'h', labelNames, registers });
+    const [requests, errors, cacheHits, shadowCalls, cost, tokens, rewards, rewardSum] = [
+      'requests_total', 'request_errors_total', 'cache_hits_total', 'shadow_requests_total', 'cost_usd_total', 'completion_tokens_total', 'rewards_total', 'reward_sum',
+    ].map(counter) as [Counter, Counter, Counter, Counter, Counter, Counter, Counter, Counter];
+    const latency = new Histogram({ name: 'switchyard_request_latency_seconds', help: 'h', labelNames, registers, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120] });
+    const ttft = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'h', labelNames, registers, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30] });
+    let seed = 7;
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648;
+    const pick = <T,>(values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
+    const samplesOnly = (text: string) => text.split('\n').filter((line) => !line.startsWith('# HELP'));
+    for (let scrape = 0; scrape < 5; scrape++) {
+      for (let i = 0; i < 300; i++) {
+        const sample = {
+          armId: pick(['a', 'b', 'c"x']),
+          modelId: pick(['m1', 'm2']),
+          context: pick(['*', 'chat', 'code\\y']),
+          latencyMs: pick([0, 50, 100, 3_000, 200_000, random() * 5_000]),
+          ttftMs: pick([null, 0, 10, 25, random() * 2_000, 100_000]),
+          completionTokens: pick([0, 5, 50]),
+          costUsd: pick([0, 0.001, random()]),
+          error: random() < 0.1,
+          cached: random() < 0.1,
+          shadow: random() < 0.1,
+        };
+        metrics.observe(sample);
+        const labels = { arm: sample.armId, model: sample.modelId, context: sample.context };
+        requests.inc(labels);
+        if (sample.costUsd > 0) cost.inc(labels, sample.costUsd);
+        if (sample.shadow) shadowCalls.inc(labels);
+        if (sample.error) errors.inc(labels);
+        else if (sample.cached) cacheHits.inc(labels);
+        else {
+          if (sample.completionTokens > 0) tokens.inc(labels, sample.completionTokens);
+          latency.observe(labels, sample.latencyMs / 1000);
+          if (sample.ttftMs !== null) ttft.observe(labels, sample.ttftMs / 1000);
+        }
+        if (random() < 0.2) {
+          const reward = pick([0, 0.5, 1, random()]);
+          metrics.observeReward(sample.armId, sample.modelId, sample.context, reward);
+          rewards.inc(labels);
+          rewardSum.inc(labels, reward);
+        }
+      }
+      expect(samplesOnly(await metrics.metrics())).toEqual(samplesOnly(await registry.metrics()));
+    }
   });
 
   it('rejects malformed exposition text (the parser is strict)', () => {
