@@ -152,12 +152,12 @@ describe('subscription events through the compiled query', () => {
     expect((await run(generic, query)).results[0]).toEqual({ data: { talk: { executedBy: 'generic' } } });
   });
 
-  it('leaves a document with more fields than MAX_COMPILED_FIELDS (fragments expanded) to the generic executor', async () => {
-    // talk, executedBy and `count` aliases of text: count + 2 fields.
+  it('leaves a document with more fields and spreads than MAX_COMPILED_FIELDS (fragments expanded) to the generic executor', async () => {
+    // talk, the spread of W, executedBy and `count` aliases of text: count + 3.
     const withFields = (count: number) =>
       `subscription { talk(ask: { text: "a" }, count: 1) { ...W } } fragment W on Word { executedBy ${Array.from({ length: count }, (_, i) => `f${i}: text`).join(' ')} }`;
-    const query = withFields(MAX_COMPILED_FIELDS - 1);
-    const small = withFields(MAX_COMPILED_FIELDS - 2);
+    const query = withFields(MAX_COMPILED_FIELDS - 2);
+    const small = withFields(MAX_COMPILED_FIELDS - 3);
     expect((await run(compiled, query)).results[0]).toMatchObject({ data: { talk: { executedBy: 'generic' } } });
     expect((await run(compiled, small)).results[0]).toMatchObject({ data: { talk: { executedBy: 'compiled' } } });
   });
