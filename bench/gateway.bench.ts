@@ -19,6 +19,16 @@ const CHATS = 400;
 const CONCURRENCY = [1, 16];
 const ARMS = [1, 4];
 const ROUNDS = 7;
+/**
+ * Chats each server serves at concurrency 16 before anything is measured. The JIT takes thousands
+ * of chats to settle: at c=1 after 200 chats Switchyard cost ~1,400 µs of CPU per chat and came
+ * down to ~310 only after ~5,500 (bare yoga ~1,000 → ~275 after ~3,000), so with a short warm-up
+ * the c=1 rounds, which run first, measured tiering up, mostly of Switchyard's longer code path
+ * (docs/performance.md, "Fifth pass: concurrency 1"). Served in WARM_UP_BLOCK blocks so the first
+ * and last block's cost is printed: what a freshly started process pays on top.
+ */
+export const WARM_UP_CHATS = 6_000;
+const WARM_UP_BLOCK = 500;
 
 export function configWithArms(arms: number) {
   const ids = Array.from({ length: arms }, (_, i) => `zero-${i}`);
@@ -59,6 +69,18 @@ export async function chatOnce(client: SwitchyardClient, i: number): Promise<Cha
   return events;
 }
 
+/** Serves WARM_UP_CHATS chats (JIT, connection); the CPU per chat of the first and the last block. */
+async function warmUp(client: SwitchyardClient): Promise<{ first: number; last: number }> {
+  let first = 0;
+  let last = 0;
+  for (let served = 0; served < WARM_UP_CHATS; served += WARM_UP_BLOCK) {
+    const { cpuUsPerChat } = await timedRun(() => runAtConcurrency(WARM_UP_BLOCK, 16, (i) => chatOnce(client, i)));
+    if (served === 0) first = cpuUsPerChat;
+    last = cpuUsPerChat;
+  }
+  return { first, last };
+}
+
 async function compare(arms: number): Promise<void> {
   const app = buildApp({ config: configWithArms(arms), logger: createLogger('silent'), env: {} });
   const { wsUrl } = await app.start(0, '127.0.0.1');
@@ -73,9 +95,13 @@ async function compare(arms: number): Promise<void> {
       `(route, ${sample.length - 2} chunks, done); query: ${print(ChatDocument).length} chars`,
   );
   try {
-    // Warm both paths (JIT, connection) before measuring.
-    await runAtConcurrency(200, 16, (i) => chatOnce(switchyard, i));
-    await runAtConcurrency(200, 16, (i) => chatOnce(bareClient, i));
+    const bareWarmUp = await warmUp(bareClient);
+    const yardWarmUp = await warmUp(switchyard);
+    console.log(
+      `  warm-up, ${WARM_UP_CHATS} chats at concurrency 16, CPU per chat of the first and last ${WARM_UP_BLOCK}: ` +
+        `bare ${bareWarmUp.first.toFixed(0)} → ${bareWarmUp.last.toFixed(0)} µs | ` +
+        `Switchyard ${yardWarmUp.first.toFixed(0)} → ${yardWarmUp.last.toFixed(0)} µs`,
+    );
     for (const concurrency of CONCURRENCY) {
       const bareRates: number[] = [];
       const yardRates: number[] = [];
