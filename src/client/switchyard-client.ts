@@ -100,7 +100,7 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
 
   const payloadOf = (document: TypedDocumentNode<unknown, never>, variables: Record<string, unknown>): SubscribePayload => {
     const id = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
-    if (!persistedDocuments || id === undefined) return { query: print(document), variables };
+    if (!persistedDocuments || id === undefined) return { query: printed(document), variables };
     // graphql-ws requires a query string; the gateway runs the document the id names.
     return { query: '', variables, extensions: { persistedQuery: { version: 1, sha256Hash: id } } };
   };
@@ -152,6 +152,19 @@ export function createSwitchyardClient(options: SwitchyardClientOptions): Switch
       await ws.dispose();
     },
   };
+}
+
+/**
+ * A document's text, printed once: the generated documents never change, and printing the chat's
+ * again for every subscribe walked its whole tree (~20 µs) before the frame could go out, on the
+ * first token's path (docs/performance.md, "Fifth pass: upstream time to first token").
+ */
+const printedDocuments = new WeakMap<TypedDocumentNode<unknown, never>, string>();
+
+function printed(document: TypedDocumentNode<unknown, never>): string {
+  let text = printedDocuments.get(document);
+  if (text === undefined) printedDocuments.set(document, (text = print(document)));
+  return text;
 }
 
 /**
