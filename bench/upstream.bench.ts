@@ -32,8 +32,13 @@ const RUNS = [
   { concurrency: 16, requests: 480 },
 ];
 const ROUNDS = 3;
-// At the highest concurrency, so every pooled connection is open and the code paths are compiled.
-const WARM_UP = 64;
+/**
+ * Chats each side serves at the highest concurrency before anything is measured, so every pooled
+ * connection is open and the JIT has settled: it takes thousands of chats (the gateway bench's
+ * warm-up curve, docs/performance.md, "Fifth pass: concurrency 1"); with 64 the rounds measured
+ * Switchyard's longer code path tiering up. Set UPSTREAM_WARM_UP to see a cold process.
+ */
+const WARM_UP = Number(process.env.UPSTREAM_WARM_UP ?? 4_000);
 const GATEWAY_TARGET = fileURLToPath(new URL('./targets/upstream-gateway.mjs', import.meta.url));
 const COMPILED = existsSync(fileURLToPath(new URL('../dist/app.js', import.meta.url)));
 
