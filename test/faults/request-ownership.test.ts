@@ -55,6 +55,11 @@ describe('a request belongs to the client that made it (no client keys)', () => 
     return (await response.json()) as GraphQLBody;
   };
   const codeOf = (body: GraphQLBody) => body.errors?.[0]?.extensions?.code;
+  /** A result that must have succeeded; otherwise the failure shows the whole body (its errors). */
+  const dataOf = (body: GraphQLBody): Record<string, unknown> => {
+    if (body.errors !== undefined || !body.data) throw new Error(`expected data, got ${JSON.stringify(body)}`);
+    return body.data;
+  };
 
   let owner: Client;
   let stranger: Client;
@@ -74,14 +79,18 @@ describe('a request belongs to the client that made it (no client keys)', () => 
     v1 = gateway.url.replace(/\/graphql$/, '/v1');
     owner = socket();
     stranger = socket();
+    let last: ChatEvent | undefined;
     for await (const result of owner.iterate({
       query: print(ChatDocument),
       variables: { input: { messages: [{ role: 'USER', content: 'A private question about my invoice.' }], cache: false } },
     })) {
-      const event = (result.data as ChatSubscription).chat;
+      const event = (dataOf(result as GraphQLBody) as ChatSubscription).chat;
       if (event.__typename === 'ChatRoute') route = event;
+      last = event;
     }
     expect(route.feedbackToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    // The tests below read a completed request: a chat that ended otherwise is reported here, as it ended.
+    expect(last).toMatchObject({ __typename: 'ChatDone' });
     // The shadow answer completes in the background.
     for (let tries = 0; ; tries++) {
       const call = (await overWs(owner, SHADOW, { id: route.requestId, token: route.feedbackToken })).data?.shadowCall as { status?: string } | null;
@@ -131,12 +140,13 @@ describe('a request belongs to the client that made it (no client keys)', () => 
 
   it('the owner, with its token, reads the request and the shadow text and rates it; nobody overwrites that', async () => {
     const { token } = { token: route.feedbackToken };
-    const read = await overWs(owner, REQUEST, { id: route.requestId, token });
-    expect(read.data?.request).toMatchObject({ id: route.requestId, status: 'COMPLETED' });
-    const shadow = await overHttp(SHADOW, { id: route.requestId, token });
-    expect((shadow.data?.shadowCall as { text: string }).text.length).toBeGreaterThan(0);
+    const read = dataOf(await overWs(owner, REQUEST, { id: route.requestId, token }));
+    expect(read.request).toMatchObject({ id: route.requestId, status: 'COMPLETED' });
+    const shadow = dataOf(await overHttp(SHADOW, { id: route.requestId, token }));
+    // The whole call on failure (null: the request or its shadow call not found), not just its text.
+    expect(shadow.shadowCall).toMatchObject({ status: 'COMPLETED', text: expect.stringMatching(/./) });
 
-    expect((await overWs(owner, FEEDBACK, { id: route.requestId, token, score: 1 })).data?.submitFeedback).toEqual({
+    expect(dataOf(await overWs(owner, FEEDBACK, { id: route.requestId, token, score: 1 })).submitFeedback).toEqual({
       score: 1,
       learned: true,
     });
@@ -148,8 +158,8 @@ describe('a request belongs to the client that made it (no client keys)', () => 
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ request_id: route.requestId, score: 0 }),
     });
-    expect((await overHttp(REQUEST, { id: route.requestId, token })).data?.request).toMatchObject({ feedback: { score: 1 } });
-    expect(codeOf(await overHttp(COMPARE, { id: route.requestId, token }))).toBeUndefined();
+    expect(dataOf(await overHttp(REQUEST, { id: route.requestId, token })).request).toMatchObject({ feedback: { score: 1 } });
+    expect(dataOf(await overHttp(COMPARE, { id: route.requestId, token })).submitComparison).toEqual({ requestId: route.requestId });
   });
 
   it('/v1 returns the token (header and switchyard.feedbackToken) and /v1/feedback requires it', async () => {

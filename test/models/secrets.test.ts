@@ -32,7 +32,8 @@ function expectNoSecret(text: string): void {
   expect(text).not.toContain(MASKED);
 }
 
-describe('API keys never leak into errors or logs', () => {
+// The last test reads the log the others wrote: their order is part of it (also under --sequence.shuffle).
+describe('API keys never leak into errors or logs', { shuffle: false }, () => {
   let openaiFake: FakeOpenAIServer;
   let anthropicFake: FakeAnthropicServer;
   const logLines: string[] = [];
