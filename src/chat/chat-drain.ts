@@ -14,16 +14,10 @@ export interface ChatDrain {
   /** Throws SHUTTING_DOWN once a stop began. */
   admit(): void;
   /**
-   * The chat stream, cut at the stop's deadline. `stop` is the signal `stream` was started with:
-   * aborted when the reader leaves (`return()`, `throw()`) or the chat is cut, before the stream is
-   * told, so that the model call stops at once. `observer` sees every event before the reader does,
-   * and learns once that the chat is over.
+   * Counts `chat` in flight until it is read to its end, and returns it: the chat stream, cut at
+   * the stop's deadline.
    */
-  track(
-    stream: AsyncGenerator<ChatEvent, void, undefined>,
-    stop: StopController,
-    observer: ChatObserver,
-  ): AsyncGenerator<ChatEvent, void, undefined>;
+  track(chat: TrackedChat): AsyncGenerator<ChatEvent, void, undefined>;
   /**
    * Refuses new chats, waits for those in flight until `cutAt` (a `performance.now()` time), ends
    * the rest with SHUTTING_DOWN, and resolves once every one has been read to its end or `giveUpAt` passed.
@@ -31,13 +25,6 @@ export interface ChatDrain {
   stop(cutAt: number, giveUpAt: number): Promise<void>;
   /** Chats in flight. */
   readonly inFlight: number;
-}
-
-/** What else a chat is read for (the gate's metering). */
-export interface ChatObserver {
-  observe(event: ChatEvent): void;
-  /** The chat is over: read to its end, failed, left or cut. Called at least once; must be idempotent. */
-  settled(): void;
 }
 
 export class ShuttingDownError extends CodedError<'SHUTTING_DOWN'> {
@@ -56,10 +43,15 @@ const ignore = (): undefined => undefined;
  * One chat in flight: the stream, cut at the stop's deadline, aborted when its reader leaves, and
  * observed. One object between the transport and the chat service's generator, rather than an
  * async layer each for the drain, the metering and the abort, each with its await and promise per
- * event; and a class rather than a dozen closures and three promises (memory per waiting subscription).
+ * event; and a class rather than a dozen closures and three promises (memory per waiting
+ * subscription). What else a chat is read for (the gate's metering) is a subclass, not an object
+ * of its own: `stream` is the stream `stop` was started for. `stop` is aborted when the reader
+ * leaves (`return()`, `throw()`) or the chat is cut, before the stream is told, so that the model
+ * call stops at once.
  */
-class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
-  private requestId: string | null = null;
+export abstract class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
+  /** The last event's request, once one was read. */
+  protected requestId: string | null = null;
   private attempts = 0;
   private chunks = 0;
   private finished = false;
@@ -75,14 +67,24 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
   private pending: Promise<IteratorResult<ChatEvent, void>> | null = null;
   private endedPromise: Promise<void> | null = null;
   private markEnded: (() => void) | null = null;
+  /** The drain's chats in flight, once tracked. */
+  private active: Set<TrackedChat> | null = null;
 
   constructor(
     private readonly stream: AsyncGenerator<ChatEvent, void, undefined>,
     private readonly stop: StopController,
-    private readonly observer: ChatObserver,
-    private readonly active: Set<TrackedChat>,
-  ) {
+  ) {}
+
+  /** Sees every event before the reader does (and one a drain's cut abandoned, after the end). */
+  protected abstract observe(event: ChatEvent): void;
+  /** The chat is over: read to its end, failed, left or cut. Called at least once; must be idempotent. */
+  protected abstract settled(): void;
+
+  /** Counted in flight by a drain. */
+  trackIn(active: Set<TrackedChat>): this {
+    this.active = active;
     active.add(this);
+    return this;
   }
 
   /** Resolves once the chat was read to its end (made only when a stop waits for it). */
@@ -112,7 +114,7 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
   private end(): void {
     if (this.finished) return;
     this.finished = true;
-    this.active.delete(this);
+    this.active?.delete(this);
     this.markEnded?.();
   }
 
@@ -126,14 +128,14 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
     try {
       await this.stream.return(undefined).catch(ignore);
     } finally {
-      this.observer.settled();
+      this.settled();
     }
     return DONE;
   }
 
   private lateResult(result: IteratorResult<ChatEvent, void>): void {
-    if (result.done) this.observer.settled();
-    else this.observer.observe(result.value);
+    if (result.done) this.settled();
+    else this.observe(result.value);
   }
 
   /** What the client gets at the cut: the model call is aborted, the error says why. */
@@ -190,12 +192,12 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
     if (resolve === null) return;
     this.resolveRead = this.rejectRead = this.pending = null;
     if (result.done) {
-      this.observer.settled();
+      this.settled();
       this.end();
       return resolve(result);
     }
     const event = result.value;
-    this.observer.observe(event);
+    this.observe(event);
     this.requestId = event.requestId;
     if (event.type === 'route') this.attempts = event.attempts;
     else if (event.type === 'chunk') this.chunks += 1;
@@ -207,7 +209,7 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
     const reject = this.rejectRead;
     if (reject === null) return;
     this.resolveRead = this.rejectRead = this.pending = null;
-    this.observer.settled();
+    this.settled();
     this.end();
     reject(error);
   };
@@ -223,7 +225,7 @@ class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
     try {
       return await this.stream.throw(error);
     } finally {
-      this.observer.settled();
+      this.settled();
     }
   }
 
@@ -240,7 +242,7 @@ export function createChatDrain(): ChatDrain {
     admit() {
       if (stopping) throw new ShuttingDownError();
     },
-    track: (stream, stop, observer) => new TrackedChat(stream, stop, observer, active),
+    track: (chat) => chat.trackIn(active),
     async stop(cutAt, giveUpAt) {
       stopping = true;
       const wait = (until: number) =>

@@ -2,11 +2,12 @@ import type { Principal } from '../auth/principal.js';
 import { accessibleRequest, requireTokenIfAnonymous } from '../auth/request-access.js';
 import { requireScope } from '../auth/scopes.js';
 import type { Capacity } from '../limits/capacity.js';
+import type { Lease } from '../limits/limiter-store.js';
 import type { SpendEstimator } from '../limits/spend-estimate.js';
 import type { Admission, ChatUsage, ClientLimiter } from '../limits/client-limiter.js';
 import { costUsd, type ModelPricing } from '../models/backend.js';
 import type { ComparisonPreference, ComparisonResult, ShadowCallView, ShadowRouter } from '../router/shadow-router.js';
-import { createChatDrain, type ChatObserver } from './chat-drain.js';
+import { createChatDrain, TrackedChat } from './chat-drain.js';
 import type { ChatEvent, ChatRequest } from './chat-events.js';
 import { FeedbackError, type ChatService, type FeedbackInput, type FeedbackResult } from './chat-service.js';
 import type { RequestRecord } from './request-store.js';
@@ -55,60 +56,54 @@ export interface ChatGateDeps {
   readonly spendEstimate: SpendEstimator;
 }
 
-/** The client's admission, also freeing the instance's chat slot when released (one object per chat). */
-class SlotAdmission implements Admission {
-  constructor(
-    private readonly admission: Admission,
-    private readonly slot: { release(): void },
-  ) {}
-
-  charge(usage: ChatUsage): void {
-    this.admission.charge(usage);
-  }
-
-  release(): void {
-    this.slot.release();
-    this.admission.release();
-  }
+/** What a metered chat asks the gate for: one object for every chat. */
+interface MeterDeps {
+  readonly chat: Pick<ChatService, 'localRequest'>;
+  readonly estimatedUsage: (request: ChatRequest, modelId: string, sentChars: number) => ChatUsage;
 }
 
 /**
  * A chat charged to its admission: what it used when it ends with a ChatDone, what it sent
- * (estimated) when it ends otherwise, and the admission released either way. It only watches the
- * stream (the drain's one object per chat reads it), so metering adds no async layer.
+ * (estimated) when it ends otherwise, and the admission and the instance's chat slot released
+ * either way. The drain's object for the chat itself (it only watches the stream, so metering adds
+ * no async layer, and no object: memory per waiting subscription).
  */
-class ChatMeter implements ChatObserver {
-  private requestId: string | null = null;
+class MeteredChat extends TrackedChat {
   private modelId: string | null = null;
   private sentChars = 0;
   private isSettled = false;
 
   constructor(
+    stream: AsyncGenerator<ChatEvent, void, undefined>,
+    stop: StopController,
     private readonly request: ChatRequest,
     private readonly admission: Admission,
-    private readonly chat: Pick<ChatService, 'localRequest'>,
-    private readonly estimatedUsage: (request: ChatRequest, modelId: string, sentChars: number) => ChatUsage,
-  ) {}
+    private readonly slot: Lease,
+    private readonly deps: MeterDeps,
+  ) {
+    super(stream, stop);
+  }
 
   private charge(usage: ChatUsage | null): void {
     // A cache hit, or a watcher of another request's upstream call, cost nothing of its own.
-    const record = this.requestId === null ? undefined : this.chat.localRequest(this.requestId);
+    const record = this.requestId === null ? undefined : this.deps.chat.localRequest(this.requestId);
     if (this.modelId !== null && record && !record.shared) {
-      this.admission.charge(usage ?? this.estimatedUsage(this.request, this.modelId, this.sentChars));
+      this.admission.charge(usage ?? this.deps.estimatedUsage(this.request, this.modelId, this.sentChars));
     }
     this.modelId = null;
   }
 
-  settled(): void {
+  protected settled(): void {
     if (this.isSettled) return;
     this.isSettled = true;
     // Ended without a ChatDone (cancelled, or failed midway): what was sent, estimated. Charged
     // before the release, which gives back the reservation of a chat that was not charged.
     if (this.modelId !== null) this.charge(null);
+    this.slot.release();
     this.admission.release();
   }
 
-  observe(event: ChatEvent): void {
+  protected observe(event: ChatEvent): void {
     // An event that arrives after the end (a read abandoned at a drain's cut) is not counted.
     if (this.isSettled) return;
     this.requestId = event.requestId;
@@ -157,6 +152,8 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
     };
   };
 
+  const meterDeps: MeterDeps = { chat, estimatedUsage };
+
   return {
     async chat(principal, input) {
       drain.admit();
@@ -165,7 +162,7 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
       const slot = deps.capacity.admitChat();
       let admission: Admission;
       try {
-        admission = new SlotAdmission(await limiter.admit(principal, () => deps.spendEstimate(input)), slot);
+        admission = await limiter.admit(principal, () => deps.spendEstimate(input));
       } catch (error) {
         slot.release();
         throw error;
@@ -176,10 +173,11 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
       try {
         stream = chat.stream(request, stop.signal);
       } catch (error) {
+        slot.release();
         admission.release();
         throw error;
       }
-      return drain.track(stream, stop, new ChatMeter(request, admission, chat, estimatedUsage));
+      return drain.track(new MeteredChat(stream, stop, request, admission, slot, meterDeps));
     },
 
     stop: (cutAt, giveUpAt) => drain.stop(cutAt, giveUpAt),
