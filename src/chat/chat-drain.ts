@@ -1,5 +1,5 @@
 import { CodedError } from '../coded-error.js';
-import type { StopController } from '../stop-signal.js';
+import { StopController } from '../stop-signal.js';
 import type { ChatEvent } from './chat-events.js';
 
 /**
@@ -44,12 +44,12 @@ const ignore = (): undefined => undefined;
  * observed. One object between the transport and the chat service's generator, rather than an
  * async layer each for the drain, the metering and the abort, each with its await and promise per
  * event; and a class rather than a dozen closures and three promises (memory per waiting
- * subscription). What else a chat is read for (the gate's metering) is a subclass, not an object
- * of its own: `stream` is the stream `stop` was started for. `stop` is aborted when the reader
- * leaves (`return()`, `throw()`) or the chat is cut, before the stream is told, so that the model
- * call stops at once.
+ * subscription). What else a chat is read for (the gate's metering) is a subclass, and the chat's
+ * stop is the object itself, rather than an object each: the stream given to `start` is started
+ * with it as its signal. It is aborted when the reader leaves (`return()`, `throw()`) or the chat
+ * is cut, before the stream is told, so that the model call stops at once.
  */
-export abstract class TrackedChat implements AsyncGenerator<ChatEvent, void, undefined> {
+export abstract class TrackedChat extends StopController implements AsyncGenerator<ChatEvent, void, undefined> {
   /** The last event's request, once one was read. */
   protected requestId: string | null = null;
   private attempts = 0;
@@ -69,11 +69,14 @@ export abstract class TrackedChat implements AsyncGenerator<ChatEvent, void, und
   private markEnded: (() => void) | null = null;
   /** The drain's chats in flight, once tracked. */
   private active: Set<TrackedChat> | null = null;
+  /** Set by `start`, before the chat is read. */
+  private stream!: AsyncGenerator<ChatEvent, void, undefined>;
 
-  constructor(
-    private readonly stream: AsyncGenerator<ChatEvent, void, undefined>,
-    private readonly stop: StopController,
-  ) {}
+  /** The chat stream, started with this chat as its stop signal. */
+  start(stream: AsyncGenerator<ChatEvent, void, undefined>): this {
+    this.stream = stream;
+    return this;
+  }
 
   /** Sees every event before the reader does (and one a drain's cut abandoned, after the end). */
   protected abstract observe(event: ChatEvent): void;
@@ -124,7 +127,7 @@ export abstract class TrackedChat implements AsyncGenerator<ChatEvent, void, und
    * of no interest to a reader that left.
    */
   private async close(): Promise<IteratorResult<ChatEvent, void>> {
-    this.stop.abort(new Error('stream closed by the consumer'));
+    this.abort(new Error('stream closed by the consumer'));
     try {
       await this.stream.return(undefined).catch(ignore);
     } finally {
@@ -221,7 +224,7 @@ export abstract class TrackedChat implements AsyncGenerator<ChatEvent, void, und
 
   async throw(error: unknown): Promise<IteratorResult<ChatEvent, void>> {
     this.end();
-    this.stop.abort(error);
+    this.abort(error);
     try {
       return await this.stream.throw(error);
     } finally {

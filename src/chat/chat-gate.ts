@@ -11,7 +11,6 @@ import { createChatDrain, TrackedChat } from './chat-drain.js';
 import type { ChatEvent, ChatRequest } from './chat-events.js';
 import { FeedbackError, type ChatService, type FeedbackInput, type FeedbackResult } from './chat-service.js';
 import type { RequestRecord } from './request-store.js';
-import { StopController } from '../stop-signal.js';
 import { withFields } from '../with-fields.js';
 
 /**
@@ -74,14 +73,12 @@ class MeteredChat extends TrackedChat {
   private isSettled = false;
 
   constructor(
-    stream: AsyncGenerator<ChatEvent, void, undefined>,
-    stop: StopController,
     private readonly request: ChatRequest,
     private readonly admission: Admission,
     private readonly slot: Lease,
     private readonly deps: MeterDeps,
   ) {
-    super(stream, stop);
+    super();
   }
 
   private charge(usage: ChatUsage | null): void {
@@ -168,16 +165,15 @@ export function createChatGate(deps: ChatGateDeps): ChatGate {
         throw error;
       }
       const request: ChatRequest = withFields(input, { owner: principal.keyId, client: principal.client });
-      const stop = new StopController();
-      let stream: AsyncGenerator<ChatEvent, void, undefined>;
+      const metered = new MeteredChat(request, admission, slot, meterDeps);
       try {
-        stream = chat.stream(request, stop.signal);
+        metered.start(chat.stream(request, metered.signal));
       } catch (error) {
         slot.release();
         admission.release();
         throw error;
       }
-      return drain.track(new MeteredChat(stream, stop, request, admission, slot, meterDeps));
+      return drain.track(metered);
     },
 
     stop: (cutAt, giveUpAt) => drain.stop(cutAt, giveUpAt),
