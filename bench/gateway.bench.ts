@@ -81,7 +81,16 @@ async function warmUp(client: SwitchyardClient): Promise<{ first: number; last: 
   return { first, last };
 }
 
-async function compare(arms: number): Promise<void> {
+export interface ServerPair {
+  readonly switchyard: SwitchyardClient;
+  readonly bareClient: SwitchyardClient;
+  /** The events of one Switchyard chat, which the bare server yields for every chat. */
+  readonly sample: ChatSubscription['chat'][];
+  close(): Promise<void>;
+}
+
+/** Switchyard with `arms` arms and the bare server serving the events of one of its chats, each with a client. */
+export async function startServerPair(arms: number): Promise<ServerPair> {
   const app = buildApp({ config: configWithArms(arms), logger: createLogger('silent'), env: {} });
   const { wsUrl } = await app.start(0, '127.0.0.1');
   const switchyard = createSwitchyardClient({ url: wsUrl, lazy: false });
@@ -90,6 +99,22 @@ async function compare(arms: number): Promise<void> {
     for (const event of sample) yield { chat: event };
   });
   const bareClient = createSwitchyardClient({ url: bare.wsUrl, lazy: false });
+  return {
+    switchyard,
+    bareClient,
+    sample,
+    async close() {
+      await bareClient.dispose();
+      await switchyard.dispose();
+      await bare.close();
+      await app.stop();
+    },
+  };
+}
+
+async function compare(arms: number): Promise<void> {
+  const pair = await startServerPair(arms);
+  const { switchyard, bareClient, sample } = pair;
   console.log(
     `${arms} arm(s): ${CHATS} chats per run, ${sample.length} events per chat ` +
       `(route, ${sample.length - 2} chunks, done); query: ${print(ChatDocument).length} chars`,
@@ -136,10 +161,7 @@ async function compare(arms: number): Promise<void> {
       );
     }
   } finally {
-    await bareClient.dispose();
-    await switchyard.dispose();
-    await bare.close();
-    await app.stop();
+    await pair.close();
   }
 }
 

@@ -12,12 +12,9 @@
  */
 import { Session } from 'node:inspector/promises';
 import { findSourceMap, type SourceMapping } from 'node:module';
-import { buildApp } from '../src/app.js';
-import { createSwitchyardClient, type SwitchyardClient } from '../src/client/switchyard-client.js';
-import { createLogger } from '../src/logger.js';
-import { startBareServer } from '../bench/bare-server.js';
+import type { SwitchyardClient } from '../src/client/switchyard-client.js';
 import { runAtConcurrency } from '../bench/bench-kit.js';
-import { chatOnce, configWithArms, WARM_UP_CHATS } from '../bench/gateway.bench.js';
+import { chatOnce, startServerPair, WARM_UP_CHATS } from '../bench/gateway.bench.js';
 
 const [chatsArg = '3000', armsArg = '1', ownersArg = ''] = process.argv.slice(2);
 const chats = Number(chatsArg);
@@ -108,14 +105,8 @@ async function profiled(session: Session, label: string, client: SwitchyardClien
   summarise(label, profile as unknown as Profile, chats, wallMs, used.user + used.system);
 }
 
-const app = buildApp({ config: configWithArms(Number(armsArg)), logger: createLogger('silent'), env: {} });
-const { wsUrl } = await app.start(0, '127.0.0.1');
-const switchyard = createSwitchyardClient({ url: wsUrl, lazy: false });
-const sample = await chatOnce(switchyard, -1);
-const bare = await startBareServer(async function* () {
-  for (const event of sample) yield { chat: event };
-});
-const bareClient = createSwitchyardClient({ url: bare.wsUrl, lazy: false });
+const pair = await startServerPair(Number(armsArg));
+const { switchyard, bareClient } = pair;
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
@@ -130,8 +121,5 @@ try {
   }
 } finally {
   session.disconnect();
-  await bareClient.dispose();
-  await switchyard.dispose();
-  await bare.close();
-  await app.stop();
+  await pair.close();
 }
