@@ -59,6 +59,8 @@ export function groupOf(owner: string): string {
   return GROUPS.find(([, test]) => test(owner))![0];
 }
 
+const NO_CALLER = '(no JavaScript caller)';
+
 export interface SelfTime {
   /** Sampled time outside `(idle)` and `(program)`, µs. */
   readonly busy: number;
@@ -68,6 +70,11 @@ export interface SelfTime {
   readonly owners: ReadonlyMap<string, number>;
   /** `name owner:line` → µs. */
   readonly functions: ReadonlyMap<string, number>;
+  /**
+   * Native self time (V8 builtins, C++ bindings: `writev`, `JSON.parse`, ...) by the owner of the
+   * nearest JavaScript frame above it, `name ← owner`: who asked for it.
+   */
+  readonly nativeByCaller: ReadonlyMap<string, number>;
 }
 
 /**
@@ -85,8 +92,18 @@ export function sourceLine(frame: ProfileNode['callFrame']): string {
 
 export function selfTime(profile: Profile, line: (frame: ProfileNode['callFrame']) => string = sourceLine): SelfTime {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+  const callerOf = (id: number): string => {
+    for (let at = parents.get(id); at !== undefined; at = parents.get(at)) {
+      const frame = byId.get(at)!.callFrame;
+      if (frame.url !== '') return ownerOf(frame.url, frame.functionName);
+    }
+    return NO_CALLER;
+  };
   const owners = new Map<string, number>();
   const functions = new Map<string, number>();
+  const nativeByCaller = new Map<string, number>();
   let busy = 0;
   let idle = 0;
   let program = 0;
@@ -101,14 +118,29 @@ export function selfTime(profile: Profile, line: (frame: ProfileNode['callFrame'
     owners.set(owner, (owners.get(owner) ?? 0) + us);
     const name = `${frame.functionName || '(anonymous)'} ${owner}:${line(frame)}`;
     functions.set(name, (functions.get(name) ?? 0) + us);
+    if (owner.startsWith('(native) ')) {
+      const called = `${frame.functionName || '(anonymous)'} ← ${callerOf(id)}`;
+      nativeByCaller.set(called, (nativeByCaller.get(called) ?? 0) + us);
+    }
   });
-  return { busy, idle, program, owners, functions };
+  return { busy, idle, program, owners, functions, nativeByCaller };
 }
 
 /** Self time by group (GROUPS order, every group present), µs. */
 export function byGroup(owners: ReadonlyMap<string, number>): Map<string, number> {
   const groups = new Map<string, number>(GROUPS.map(([name]) => [name, 0]));
   for (const [owner, us] of owners) groups.set(groupOf(owner), groups.get(groupOf(owner))! + us);
+  return groups;
+}
+
+/** Native self time by the group of its caller (see SelfTime.nativeByCaller), µs; only groups that called any. */
+export function nativeByCallerGroup(nativeByCaller: ReadonlyMap<string, number>): Map<string, number> {
+  const groups = new Map<string, number>();
+  for (const [called, us] of nativeByCaller) {
+    const caller = called.slice(called.lastIndexOf(' ← ') + 3);
+    const group = caller === NO_CALLER ? NO_CALLER : groupOf(caller);
+    groups.set(group, (groups.get(group) ?? 0) + us);
+  }
   return groups;
 }
 
@@ -146,6 +178,8 @@ export function printProfile(label: string, time: SelfTime, chats: number, optio
   for (const [owner, us] of sorted(owners).slice(0, options.topOwners ?? 22)) console.log(`  ${row(us)}  ${owner}`);
   console.log('  hottest functions:');
   for (const [name, us] of sorted(functions).slice(0, options.topFunctions ?? 15)) console.log(`  ${row(us)}  ${name}`);
+  console.log('  native functions by caller:');
+  for (const [name, us] of sorted(time.nativeByCaller).slice(0, options.topFunctions ?? 15)) console.log(`  ${row(us)}  ${name}`);
   for (const owner of options.listed ?? []) {
     console.log(`  functions of ${owner}:`);
     const own = sorted(functions).filter(([name]) => name.includes(` ${owner}:`));

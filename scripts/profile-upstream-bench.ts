@@ -25,7 +25,7 @@ import {
   stopTarget,
   WARM_UP,
 } from '../bench/upstream.bench.js';
-import { byGroup, printProfile, selfTime, type Profile, type SelfTime } from './profile-kit.js';
+import { byGroup, nativeByCallerGroup, printProfile, selfTime, type Profile, type SelfTime } from './profile-kit.js';
 
 const [chatsArg = '2000', roundsArg = '2'] = process.argv.slice(2);
 const chats = Number(chatsArg);
@@ -75,6 +75,10 @@ try {
   console.log(`${''.padEnd(54)}${columns.map((c) => c.label.padStart(14)).join('')}`);
   const groups = columns.map((c) => byGroup(c.s.time.owners));
   for (const group of groups[0]!.keys()) console.log(`${group.padEnd(54)}${groups.map((g) => cell(g.get(group)!)).join('')}`);
+  const natives = columns.map((c) => nativeByCallerGroup(c.s.time.nativeByCaller));
+  const callers = [...new Set(natives.flatMap((n) => [...n.keys()]))];
+  console.log('of which native, by the group of its JavaScript caller:');
+  for (const group of callers) console.log(`  ${group.padEnd(52)}${natives.map((n) => cell(n.get(group) ?? 0)).join('')}`);
   const line = (label: string, pick: (s: Sample) => number) =>
     console.log(`${label.padEnd(54)}${columns.map((c) => cell(pick(c.s))).join('')}`);
   line('busy (JavaScript, GC and native with a JS stack)', (s) => s.time.busy);
