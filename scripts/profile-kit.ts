@@ -47,9 +47,10 @@ export const GROUPS: ReadonlyArray<readonly [string, (owner: string) => boolean]
   ['graphql-jit', (o) => o === 'graphql-jit'],
   ['graphql', (o) => o === 'graphql'],
   ['undici (with its llhttp wasm)', (o) => o === 'undici' || o === '(wasm)'],
-  ['node internals (node:*)', (o) => o.startsWith('node:')],
+  ['node internals (node:*)', (o) => o.startsWith('node:') && o !== 'node:inspector'],
   ['native (V8 builtins, C++ bindings)', (o) => o.startsWith('(native) ')],
   ['garbage collector', (o) => o === '(garbage collector)'],
+  ['the profiler itself (node:inspector)', (o) => o.startsWith('(profiler) ') || o === 'node:inspector'],
   ['Switchyard src/ (the relay: the SSE parser)', (o) => o.startsWith('src/')],
   ['bench/ (the relay itself)', (o) => o.startsWith('bench/')],
   ['other packages', () => true],
@@ -114,7 +115,9 @@ export function selfTime(profile: Profile, line: (frame: ProfileNode['callFrame'
     if (frame.functionName === '(program)') program += us;
     if (frame.functionName === '(idle)' || frame.functionName === '(program)') return;
     busy += us;
-    const owner = ownerOf(frame.url, frame.functionName);
+    let owner = ownerOf(frame.url, frame.functionName);
+    // The in-process inspector's work (its message dispatch) is the profile's cost, not the program's.
+    if (owner.startsWith('(native) ') && callerOf(id) === 'node:inspector') owner = `(profiler) ${frame.functionName}`;
     owners.set(owner, (owners.get(owner) ?? 0) + us);
     const name = `${frame.functionName || '(anonymous)'} ${owner}:${line(frame)}`;
     functions.set(name, (functions.get(name) ?? 0) + us);

@@ -42,11 +42,20 @@ async function ask<T>(child: ChildProcess, message: unknown): Promise<T> {
   return (await answer)[0] as T;
 }
 
+/** A target's CPU over a window (see bench/targets/child-profiler.mjs). */
+interface Cpu {
+  readonly userUs: number;
+  readonly systemUs: number;
+  readonly threads: Readonly<Record<string, { userUs: number; systemUs: number }>>;
+}
+
 interface Sample {
   readonly time: SelfTime;
   readonly wallMs: number;
   readonly cpuUs: number;
   readonly chatsPerSecond: number;
+  /** The same number of chats just before, without the profiler. */
+  readonly unprofiled: Cpu;
 }
 
 const fake = await startFakeOpenAI({ script: SCRIPT });
@@ -60,12 +69,16 @@ try {
   for (const target of targets) await runAtConcurrency(WARM_UP, CONCURRENCY, (i) => readChat(target.client, i));
   for (let round = 0; round < rounds; round++) {
     for (const target of round % 2 === 0 ? targets : [...targets].reverse()) {
+      await ask(target.process.child, { cpu: 'start' });
+      await runAtConcurrency(chats, CONCURRENCY, (i) => readChat(target.client, i));
+      const { cpu: unprofiled } = await ask<{ cpu: Cpu }>(target.process.child, { cpu: 'stop' });
       await ask(target.process.child, { profile: 'start' });
       const started = performance.now();
       const run = await runAtConcurrency(chats, CONCURRENCY, (i) => readChat(target.client, i));
       const wallMs = performance.now() - started;
-      const { profile, cpuUs } = await ask<{ profile: Profile; cpuUs: number }>(target.process.child, { profile: 'stop' });
-      target.samples.push({ time: selfTime(profile), wallMs, cpuUs, chatsPerSecond: (chats * 1000) / run.elapsedMs });
+      const { profile, cpu } = await ask<{ profile: Profile; cpu: Cpu }>(target.process.child, { profile: 'stop' });
+      const cpuUs = cpu.userUs + cpu.systemUs;
+      target.samples.push({ time: selfTime(profile), wallMs, cpuUs, chatsPerSecond: (chats * 1000) / run.elapsedMs, unprofiled });
     }
   }
 
@@ -85,6 +98,15 @@ try {
   line('(program): native with no JS stack (libuv, syscalls)', (s) => s.time.program);
   line('process CPU (user + system)', (s) => s.cpuUs);
   line('wall', (s) => s.wallMs * 1000);
+  console.log('the same number of chats just before, without the profiler:');
+  line('  process user', (s) => s.unprofiled.userUs);
+  line('  process system', (s) => s.unprofiled.systemUs);
+  const threads = [...new Set(columns.flatMap((c) => Object.keys(c.s.unprofiled.threads)))].sort();
+  for (const thread of threads) {
+    const t = (s: Sample) => s.unprofiled.threads[thread] ?? { userUs: 0, systemUs: 0 };
+    line(`  thread ${thread}: user`, (s) => t(s).userUs);
+    line(`  thread ${thread}: system`, (s) => t(s).systemUs);
+  }
   console.log(`${'chats/s'.padEnd(54)}${columns.map((c) => c.s.chatsPerSecond.toFixed(0).padStart(14)).join('')}`);
   console.log('Switchyard src/ by directory (µs per chat, rounds):');
   const dirs = new Map<string, number[]>();
