@@ -9,6 +9,7 @@ import {
   type ModelPricing,
 } from './backend.js';
 import { estimateMessageTokens } from './token-counter.js';
+import type { ReadSink, SinkReadable } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
 
 /**
@@ -70,9 +71,10 @@ interface StreamSettings {
  * per await) plus a promise, two closures and an abort registration per wait: a subscription
  * waiting for its first token from a simulated model holds one of these and one timer. The
  * stream is its own abort listener (`handleEvent`) and its timer's argument; aborting it, or
- * `return()`, settles a waiting `next()` at once and clears the timer.
+ * `return()`, settles a waiting read at once and clears the timer. A reader that takes its read
+ * straight (`readTo`, the model call's timed iterator) is answered with no promise of this stream's.
  */
-class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
+class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkReadable<CompletionEvent[]> {
   private readonly stop: StopSignal;
   /** The failure is drawn at the first read, and the answer made once the time to first token passed. */
   private phase: 'new' | 'first-token' | 'streaming' = 'new';
@@ -83,8 +85,9 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
   private msPerToken = 0;
   private finished = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private resolve: ((result: IteratorResult<CompletionEvent[]>) => void) | null = null;
-  private reject: ((reason: unknown) => void) | null = null;
+  /** The read waiting for the timer. */
+  private sink: ReadSink<CompletionEvent[]> | null = null;
+  /** The promise the waiting next() returned. */
   private waiting: Promise<IteratorResult<CompletionEvent[]>> | null = null;
 
   constructor(
@@ -103,21 +106,32 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
       const nextAfter = () => this.next();
       return this.waiting.then(nextAfter, nextAfter);
     }
-    if (this.finished) return Promise.resolve(DONE);
+    const result = new Promise<IteratorResult<CompletionEvent[]>>((onRead, onReadError) => this.readTo({ onRead, onReadError }));
+    if (this.sink !== null) this.waiting = result;
+    return result;
+  }
+
+  /** Answers at once what is due, else when the timer fires (or the stop aborts). */
+  readTo(sink: ReadSink<CompletionEvent[]>): void {
+    if (this.sink !== null) return sink.onReadError(new Error('a simulated stream takes one read at a time'));
+    if (this.finished) return sink.onRead(DONE);
+    let result: IteratorResult<CompletionEvent[]> | null;
     try {
       if (this.stop.aborted) throw this.stop.reason;
       if (this.phase === 'new') {
         this.failing = this.settings.failureRng() < this.settings.config.errorRate;
         this.phase = 'first-token';
-        if (this.settings.config.ttftMs > 0) return this.wait(this.settings.config.ttftMs);
-        return Promise.resolve(this.begin());
+        if (this.settings.config.ttftMs > 0) return this.wait(sink, this.settings.config.ttftMs);
+        result = this.begin();
+      } else {
+        result = this.step();
+        if (result === null) return this.wait(sink, this.started + this.sent * this.msPerToken - performance.now());
       }
-      const result = this.step();
-      return result === null ? this.wait(this.started + this.sent * this.msPerToken - performance.now()) : Promise.resolve(result);
     } catch (error) {
       this.end();
-      return Promise.reject(error);
+      return sink.onReadError(error);
     }
+    sink.onRead(result);
   }
 
   return(): Promise<IteratorResult<CompletionEvent[]>> {
@@ -198,15 +212,10 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
     return batch;
   }
 
-  private wait(ms: number): Promise<IteratorResult<CompletionEvent[]>> {
-    const result = new Promise<IteratorResult<CompletionEvent[]>>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.waiting = result;
+  private wait(sink: ReadSink<CompletionEvent[]>, ms: number): void {
+    this.sink = sink;
     this.stop.addEventListener('abort', this, { once: true });
     this.arm(ms);
-    return result;
   }
 
   private arm(ms: number): void {
@@ -221,15 +230,15 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
   }
 
   private settle(result: IteratorResult<CompletionEvent[]>): void {
-    const resolve = this.resolve;
-    this.resolve = this.reject = this.waiting = null;
-    resolve?.(result);
+    const { sink } = this;
+    this.sink = this.waiting = null;
+    sink?.onRead(result);
   }
 
   private fail(reason: unknown): void {
-    const reject = this.reject;
-    this.resolve = this.reject = this.waiting = null;
-    reject?.(reason);
+    const { sink } = this;
+    this.sink = this.waiting = null;
+    sink?.onReadError(reason);
   }
 }
 

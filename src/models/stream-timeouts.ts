@@ -1,4 +1,5 @@
 import { UpstreamError, type CompletionEvent } from './backend.js';
+import { isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
 import { LazyAbortController, type LazyAbortSignal, type StopSignal } from '../stop-signal.js';
 
 /**
@@ -16,7 +17,9 @@ import { LazyAbortController, type LazyAbortSignal, type StopSignal } from '../s
  * What a stream costs does not grow with its tokens: one timer per stream, re-armed lazily (the
  * idle deadline moves with every batch, and an earlier timer re-arms itself when it fires), one
  * abort listener on the parent signal, one promise per batch, and no closure per `next()`. The
- * child's Node AbortSignal is made only if the backend asks for it (`abortSignal`).
+ * child's Node AbortSignal is made only if the backend asks for it (`abortSignal`). A reader that
+ * takes its read straight (`readTo`, the answer producer) is answered with no promise of this
+ * iterator's, and an upstream that does the same (the simulated model) is read that way too.
  */
 
 export interface StreamTimeouts {
@@ -83,16 +86,15 @@ function abortError(signal: StopSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
-class TimedIterator implements AsyncIterator<Batch> {
+class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSink<Batch> {
   private readonly child = new LazyAbortController();
   private readonly startedAt = performance.now();
   private upstream: AsyncIterator<Batch> | undefined;
   private tokensSent = false;
   private upstreamComplete = false;
   private finished = false;
-  /** The next() waiting on the upstream; null between calls. */
-  private resolve: ((result: IteratorResult<Batch>) => void) | null = null;
-  private reject: ((reason: unknown) => void) | null = null;
+  /** The read waiting on the upstream; null between reads. */
+  private sink: ReadSink<Batch> | null = null;
   /** The deadline the waiting next() must meet. */
   private deadlineAt = Infinity;
   private deadlinePhase: Phase = 'first-token';
@@ -100,6 +102,9 @@ class TimedIterator implements AsyncIterator<Batch> {
   private timerAt = Infinity;
   /** The promise the waiting next() returned. */
   private waiting: Promise<IteratorResult<Batch>> | null = null;
+  /** The upstream's promise handlers, made for an upstream that cannot be read straight. */
+  private upstreamRead: ((result: IteratorResult<Batch>) => void) | null = null;
+  private upstreamFailed: ((error: unknown) => void) | null = null;
 
   constructor(
     private readonly start: Start,
@@ -117,28 +122,36 @@ class TimedIterator implements AsyncIterator<Batch> {
       const nextAfter = () => this.next();
       return this.waiting.then(nextAfter, nextAfter);
     }
-    if (this.finished) return Promise.resolve(DONE);
+    const result = new Promise<IteratorResult<Batch>>((onRead, onReadError) => this.readTo({ onRead, onReadError }));
+    // Not answered at once: what a next() called meanwhile waits for.
+    if (this.sink !== null) this.waiting = result;
+    return result;
+  }
+
+  readTo(sink: ReadSink<Batch>): void {
+    if (this.sink !== null) return sink.onReadError(new Error('a timed stream takes one read at a time'));
+    if (this.finished) return sink.onRead(DONE);
     if (this.parent.aborted) {
       const reason = abortError(this.parent);
       this.finish({ kind: 'failed', error: reason });
       this.abandonUpstream(reason);
-      return Promise.reject(reason);
+      return sink.onReadError(reason);
     }
+    let upstream: AsyncIterator<Batch>;
     try {
-      this.upstream ??= this.start(this.child, this.onUpstreamComplete)[Symbol.asyncIterator]();
+      upstream = this.upstream ??= this.start(this.child, this.onUpstreamComplete)[Symbol.asyncIterator]();
     } catch (error) {
       this.finish({ kind: 'failed', error });
-      return Promise.reject(error);
+      return sink.onReadError(error);
     }
     this.setDeadline();
-    const result = new Promise<IteratorResult<Batch>>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.waiting = result;
+    this.sink = sink;
     if (this.deadlineAt !== Infinity) this.arm(this.deadlineAt);
-    this.upstream.next().then(this.onResult, this.onError);
-    return result;
+    if (isSinkReadable<Batch>(upstream)) return upstream.readTo(this);
+    upstream.next().then(
+      (this.upstreamRead ??= (result) => this.onRead(result)),
+      (this.upstreamFailed ??= (error: unknown) => this.onReadError(error)),
+    );
   }
 
   return(): Promise<IteratorResult<Batch>> {
@@ -159,9 +172,10 @@ class TimedIterator implements AsyncIterator<Batch> {
     this.timerAt = Infinity;
   };
 
-  private readonly onResult = (result: IteratorResult<Batch>): void => {
+  /** The upstream's batch (ReadSink). */
+  onRead(result: IteratorResult<Batch>): void {
     // Settled already by a deadline, an abort or return().
-    if (this.resolve === null || this.finished) return;
+    if (this.sink === null || this.finished) return;
     if (result.done) {
       this.finish({ kind: 'completed' });
     } else if (!this.tokensSent && result.value.some((event) => event.type === 'token')) {
@@ -169,18 +183,19 @@ class TimedIterator implements AsyncIterator<Batch> {
       this.observer.firstToken?.();
     }
     this.settleWaiting(result);
-  };
+  }
 
-  private readonly onError = (error: unknown): void => {
-    if (this.resolve === null || this.finished) return;
+  /** The upstream failed (ReadSink). */
+  onReadError(error: unknown): void {
+    if (this.sink === null || this.finished) return;
     this.finish({ kind: 'failed', error });
     this.failWaiting(error);
-  };
+  }
 
   /** The parent signal aborted. */
   handleEvent(): void {
     this.child.abort(this.parent.reason);
-    if (this.resolve === null || this.finished) return;
+    if (this.sink === null || this.finished) return;
     const reason = abortError(this.parent);
     this.finish({ kind: 'failed', error: reason });
     this.failWaiting(reason);
@@ -189,7 +204,7 @@ class TimedIterator implements AsyncIterator<Batch> {
   onTimer(): void {
     this.timer = undefined;
     this.timerAt = Infinity;
-    if (this.resolve === null || this.finished) return;
+    if (this.sink === null || this.finished) return;
     // The deadline moved later since the timer was armed: wait for the rest.
     if (this.deadlineAt > performance.now()) return this.arm(this.deadlineAt);
     const error = this.deadlineError();
@@ -199,19 +214,17 @@ class TimedIterator implements AsyncIterator<Batch> {
   }
 
   private settleWaiting(result: IteratorResult<Batch>): void {
-    const resolve = this.resolve;
-    this.resolve = null;
-    this.reject = null;
+    const { sink } = this;
+    this.sink = null;
     this.waiting = null;
-    resolve?.(result);
+    sink?.onRead(result);
   }
 
   private failWaiting(reason: unknown): void {
-    const reject = this.reject;
-    this.resolve = null;
-    this.reject = null;
+    const { sink } = this;
+    this.sink = null;
     this.waiting = null;
-    reject?.(reason);
+    sink?.onReadError(reason);
   }
 
   private finish(outcome: StreamOutcome): void {
