@@ -65,11 +65,17 @@ export async function startBareRelay(upstreamUrl: string, model = 'bench'): Prom
     let text = '';
     let words = 0;
     let ended = false;
+    let doneSeen = false;
     const chunk = () => ({ chat: { __typename: 'ChatChunk', requestId, index: index++, text, words } });
     try {
-      reading: for await (const bytes of response.body) {
+      // Read to the end, not only to [DONE]: leaving the loop destroys the body, and with it the
+      // keep-alive connection when the response's last bytes are not read yet (a reconnect per chat).
+      for await (const bytes of response.body) {
         for (const event of parser.push(bytes as Uint8Array)) {
-          if (event.data === '[DONE]') break reading;
+          if (doneSeen || event.data === '[DONE]') {
+            doneSeen = true;
+            continue;
+          }
           const parsed = JSON.parse(event.data) as OpenAIChunk;
           usage = parsed.usage ?? usage;
           const choice = parsed.choices[0];
