@@ -5,7 +5,7 @@
  * the first has not (V8 keeps node ids across snapshots of one process) are summed by kind and
  * name, and for closures by where their function is defined. Bytes per subscription.
  *
- *   npm run build && npx tsx scripts/waiting-heap-diff.ts [compiled|tsx|bare] [--top=40] [--strings]
+ *   npm run build && npx tsx scripts/waiting-heap-diff.ts [compiled|tsx|bare] [--top=40] [--strings] [--held]
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,6 +20,8 @@ const SUBSCRIPTIONS = 1_000;
 const WARM_UP = 50;
 const kind = process.argv.find((arg) => ['compiled', 'tsx', 'bare'].includes(arg)) ?? 'compiled';
 const showStrings = process.argv.includes('--strings');
+/** Every node also says what holds it (its first retainer and the edge's name). */
+const showHolders = showStrings || process.argv.includes('--held');
 const top = Number(process.argv.find((arg) => arg.startsWith('--top='))?.slice(6) ?? 40);
 
 const target = (file: string) => fileURLToPath(new URL(`../bench/targets/${file}`, import.meta.url));
@@ -125,12 +127,12 @@ function readSnapshot(path: string): Map<number, [string, string, number]> {
   for (let i = 0; i < locations.length; i += locationFields.length) lines.set(locations[i]!, String(locations[i + 2]! + 1));
   // With --strings, each string also says what holds it (its first retainer and the edge's name).
   const heldBy = new Map<number, string>();
-  if (showStrings) {
+  if (showHolders) {
     for (let i = 0, e = 0; i < nodes.length; i += width) {
       const end = e + nodes[i + edgeCountAt]! * edgeWidth;
       for (; e < end; e += edgeWidth) {
         const to = edges[e + edgeToAt]!;
-        if (heldBy.has(to) || !types[nodes[to + typeAt]!]!.endsWith('string')) continue;
+        if (heldBy.has(to) || (!showHolders && !types[nodes[to + typeAt]!]!.endsWith('string'))) continue;
         const edgeType = edgeTypes[edges[e + edgeTypeAt]!];
         const edge = edgeType === 'element' || edgeType === 'hidden' ? `[${edges[e + edgeNameAt]}]` : `.${strings[edges[e + edgeNameAt]!]}`;
         const holder = types[nodes[i + typeAt]!]!;
@@ -145,6 +147,7 @@ function readSnapshot(path: string): Map<number, [string, string, number]> {
     let name = type.endsWith('string') && !showStrings ? '' : strings[nodes[i + nameAt]!]!;
     if (type.endsWith('string') && showStrings) name = `${shapeOf(name)}  ← ${heldBy.get(i) ?? '?'}`;
     if (type === 'closure') name = `${name || '(anonymous)'} @${scriptOf(i)}:${lines.get(i) ?? '?'}`;
+    if (showHolders && !type.endsWith('string')) name = `${name.slice(0, 60)}  ← ${heldBy.get(i) ?? '?'}`;
     byId.set(nodes[i + idAt]!, [type, name.slice(0, 100), nodes[i + sizeAt]!]);
   }
   return byId;
