@@ -11,7 +11,10 @@ import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 
-export async function startBareServer(chat: () => AsyncIterable<unknown>) {
+/** The chat field's subscribe resolver: its root value and arguments, as graphql's executor passes them. */
+export type BareChat = (root: unknown, args: Record<string, unknown>) => AsyncIterable<unknown>;
+
+export async function startBareServer(chat: BareChat) {
   const yoga = createYoga({
     logging: false,
     schema: createSchema({

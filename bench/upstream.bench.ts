@@ -5,11 +5,17 @@
  * each (p50, p99), what Switchyard adds to it, and the throughput ratio; each figure is the median
  * over ROUNDS alternating runs, so drift on a shared machine hits both sides alike.
  *
- * Two rows per concurrency: `in process`, where the fake server, the direct reader, Switchyard and
- * its client share one event loop (each side queues behind the others' work), and `own process`,
- * where the gateway runs in a child process as deployed (the compiled build when there is one) and
- * the fake server, the direct reader and the client stay here: the gateway's loop then carries
- * only its own work, and the two processes share the machine's cores.
+ * A third reader is the bare relay (bare-relay.ts): bare graphql-yoga + graphql-ws relaying the
+ * same server with undici and the same parser, sending events of Switchyard's shape. What it adds
+ * over direct is the floor of the fixed stack (the libraries Switchyard is built on); what
+ * Switchyard adds over it is Switchyard's own. Both are printed, measured in the same minutes.
+ *
+ * Two placements per concurrency: `in process`, where the fake server, the direct reader, the
+ * servers and their clients share one event loop (each side queues behind the others' work), and
+ * `own process`, where Switchyard and the relay each run in a child process as deployed
+ * (Switchyard's compiled build when there is one; the relay under tsx) and the fake server, the
+ * direct reader and the clients stay here: a server's loop then carries only its own work, and the
+ * processes share the machine's cores.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,10 +29,11 @@ import { parseConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/logger.js';
 import { parseSse } from '../src/models/sse-parser.js';
 import { startFakeOpenAI } from '../test/fakes/openai-server.js';
+import { startBareRelay } from './bare-relay.js';
 import { median, percentile, runAtConcurrency } from './bench-kit.js';
 
 const TOKENS = Array.from({ length: 50 }, (_, i) => ` tok${i}`);
-const SCRIPT = { tokens: TOKENS, firstTokenDelayMs: 20, tokenDelayMs: 1 };
+export const SCRIPT = { tokens: TOKENS, firstTokenDelayMs: 20, tokenDelayMs: 1 };
 const RUNS = [
   { concurrency: 1, requests: 100 },
   { concurrency: 16, requests: 480 },
@@ -38,18 +45,46 @@ const ROUNDS = 3;
  * warm-up curve, docs/performance.md, "Fifth pass: concurrency 1"); with 64 the rounds measured
  * Switchyard's longer code path tiering up. Set UPSTREAM_WARM_UP to see a cold process.
  */
-const WARM_UP = Number(process.env.UPSTREAM_WARM_UP ?? 4_000);
+export const WARM_UP = Number(process.env.UPSTREAM_WARM_UP ?? 4_000);
 const GATEWAY_TARGET = fileURLToPath(new URL('./targets/upstream-gateway.mjs', import.meta.url));
-const COMPILED = existsSync(fileURLToPath(new URL('../dist/app.js', import.meta.url)));
+const RELAY_TARGET = fileURLToPath(new URL('./targets/upstream-relay.ts', import.meta.url));
+export const COMPILED = existsSync(fileURLToPath(new URL('../dist/app.js', import.meta.url)));
+
+/** Switchyard's configuration: one arm on the fake server at `baseUrl`, nothing between it and the client. */
+export function gatewayConfig(baseUrl: string) {
+  return {
+    logLevel: 'silent',
+    models: [{ id: 'local', provider: 'openai', baseUrl, model: 'bench' }],
+    arms: [{ id: 'local', model: 'local' }],
+    cache: { enabled: false },
+    streaming: { pacing: { minMs: 0, maxMs: 0 } },
+    shadow: { rate: 0 },
+  };
+}
+
+/** A bench target in a child process, told `setup` over IPC; answers its WebSocket URL (see targets/). */
+async function startTarget(child: ChildProcess, setup: unknown): Promise<{ wsUrl: string; child: ChildProcess }> {
+  child.send(setup as never);
+  const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
+  return { wsUrl, child };
+}
 
 /** The gateway in a child process (see targets/upstream-gateway.mjs). */
-async function startGatewayProcess(config: unknown): Promise<{ wsUrl: string; child: ChildProcess }> {
+export function startGatewayProcess(config: unknown): Promise<{ wsUrl: string; child: ChildProcess }> {
   const child = COMPILED
     ? fork(GATEWAY_TARGET, [], { stdio: 'inherit' })
     : fork(GATEWAY_TARGET, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, UPSTREAM_GATEWAY_SOURCES: '1' }, stdio: 'inherit' });
-  child.send(config as never);
-  const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
-  return { wsUrl, child };
+  return startTarget(child, config);
+}
+
+/** The bare relay in a child process (see targets/upstream-relay.ts). */
+export function startRelayProcess(upstreamUrl: string): Promise<{ wsUrl: string; child: ChildProcess }> {
+  return startTarget(fork(RELAY_TARGET, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }), { upstreamUrl });
+}
+
+export async function stopTarget(child: ChildProcess): Promise<void> {
+  child.send('stop');
+  await once(child, 'exit');
 }
 
 interface Timing {
@@ -86,7 +121,8 @@ async function readDirect(agent: Agent, url: string, i: number): Promise<Timing>
   return { ttftMs, totalMs: performance.now() - started };
 }
 
-async function readSwitchyard(client: SwitchyardClient, i: number): Promise<Timing> {
+/** One chat subscription, through Switchyard or the bare relay (the same document and events). */
+export async function readChat(client: SwitchyardClient, i: number): Promise<Timing> {
   const started = performance.now();
   let ttftMs: number | null = null;
   let done = false;
@@ -126,63 +162,90 @@ async function measure(count: number, concurrency: number, task: (i: number) => 
   };
 }
 
+interface Round {
+  readonly direct: Measured;
+  readonly relay: Measured;
+  readonly switchyard: Measured;
+}
+
+/** The three comparisons of a placement: each server against direct, and Switchyard against the relay. */
+const COMPARISONS: ReadonlyArray<{ name: string; server: (r: Round) => Measured; baseline: (r: Round) => Measured }> = [
+  { name: 'Switchyard ÷ direct', server: (r) => r.switchyard, baseline: (r) => r.direct },
+  { name: 'bare relay ÷ direct', server: (r) => r.relay, baseline: (r) => r.direct },
+  { name: 'Switchyard ÷ bare relay', server: (r) => r.switchyard, baseline: (r) => r.relay },
+];
+
+const signed = (ms: number) => `${ms >= 0 ? '+' : ''}${ms.toFixed(2)}`;
+
+function printRows(placement: string, concurrency: number, requests: number, rounds: readonly Round[]): void {
+  for (const { name, server, baseline } of COMPARISONS) {
+    const m = (pick: (r: Round) => number) => median(rounds.map(pick));
+    const addedP50 = (r: Round) => server(r).ttftP50 - baseline(r).ttftP50;
+    const ratio = (r: Round) => server(r).tokensPerSecond / baseline(r).tokensPerSecond;
+    console.log(
+      [
+        placement.padEnd(19),
+        String(concurrency).padStart(2),
+        String(requests).padStart(8),
+        name.padEnd(23),
+        `${m((r) => baseline(r).ttftP50).toFixed(1)} / ${m((r) => baseline(r).ttftP99).toFixed(1)}`.padStart(21),
+        `${m((r) => server(r).ttftP50).toFixed(1)} / ${m((r) => server(r).ttftP99).toFixed(1)}`.padStart(19),
+        `${signed(m(addedP50))} / ${signed(m((r) => server(r).ttftP99 - baseline(r).ttftP99))}`.padStart(18),
+        `(${rounds.map((r) => signed(addedP50(r))).join(', ')})`.padEnd(24),
+        m((r) => baseline(r).tokensPerSecond).toFixed(0).padStart(14),
+        m((r) => server(r).tokensPerSecond).toFixed(0).padStart(12),
+        m(ratio).toFixed(3).padStart(6),
+        `(${rounds.map((r) => ratio(r).toFixed(3)).join(', ')})`,
+      ].join(' '),
+    );
+  }
+}
+
 export async function run(): Promise<void> {
   const fake = await startFakeOpenAI({ script: SCRIPT });
   const agent = new Agent({ connections: 64 });
-  const config = {
-    logLevel: 'silent',
-    models: [{ id: 'local', provider: 'openai', baseUrl: fake.url, model: 'bench' }],
-    arms: [{ id: 'local', model: 'local' }],
-    cache: { enabled: false },
-    streaming: { pacing: { minMs: 0, maxMs: 0 } },
-    shadow: { rate: 0 },
-  };
+  const config = gatewayConfig(fake.url);
   const app = buildApp({ config: parseConfig(config), logger: createLogger('silent'), env: {} });
   const { wsUrl } = await app.start(0, '127.0.0.1');
-  const client = createSwitchyardClient({ url: wsUrl });
+  const relay = await startBareRelay(fake.url);
   const gateway = await startGatewayProcess(config);
-  const ownClient = createSwitchyardClient({ url: gateway.wsUrl });
+  const relayProcess = await startRelayProcess(fake.url);
+  const clients = [wsUrl, relay.wsUrl, gateway.wsUrl, relayProcess.wsUrl].map((url) => createSwitchyardClient({ url }));
+  const [client, relayClient, ownClient, ownRelayClient] = clients as [SwitchyardClient, SwitchyardClient, SwitchyardClient, SwitchyardClient];
   const placements = [
-    { name: 'in process', client },
-    { name: COMPILED ? 'own process' : 'own process (tsx)', client: ownClient },
+    { name: 'in process', switchyard: client, relay: relayClient },
+    { name: COMPILED ? 'own process' : 'own process (tsx)', switchyard: ownClient, relay: ownRelayClient },
   ];
   try {
     await measure(WARM_UP, 16, (i) => readDirect(agent, fake.url, i));
-    for (const placement of placements) await measure(WARM_UP, 16, (i) => readSwitchyard(placement.client, i));
+    for (const c of clients) await measure(WARM_UP, 16, (i) => readChat(c, i));
     console.log(`fake server: ${TOKENS.length} tokens, first after ${SCRIPT.firstTokenDelayMs} ms, then ${SCRIPT.tokenDelayMs} ms apart`);
-    console.log('gateway              concurrency  requests  direct TTFT p50/p99 ms  switchyard TTFT p50/p99 ms  added TTFT p50/p99 ms  direct tok/s  switchyard tok/s  throughput ratio');
+    console.log(`each figure: the median of ${ROUNDS} rounds (each round's added TTFT p50 and ratio in brackets)`);
+    console.log(
+      'placement           c requests server ÷ baseline        baseline TTFT p50/p99 server TTFT p50/p99 added TTFT p50/p99 (rounds)' +
+        '                  baseline tok/s server tok/s  ratio (rounds)',
+    );
     for (const { concurrency, requests } of RUNS) {
-      const rounds = placements.map(() => [] as Array<{ direct: Measured; switchyard: Measured }>);
+      const rounds = placements.map(() => [] as Round[]);
       for (let round = 0; round < ROUNDS; round++) {
-        // Each placement against a direct run just before it, in the same minutes.
+        // Each placement's three readers in the same minutes: direct first, then the two servers,
+        // in turn first, so a drift in load does not favour one of them.
         for (const [p, placement] of placements.entries()) {
           const direct = await measure(requests, concurrency, (i) => readDirect(agent, fake.url, i));
-          const switchyard = await measure(requests, concurrency, (i) => readSwitchyard(placement.client, i));
-          rounds[p]!.push({ direct, switchyard });
+          const first = round % 2 === 0 ? placement.relay : placement.switchyard;
+          const second = round % 2 === 0 ? placement.switchyard : placement.relay;
+          const a = await measure(requests, concurrency, (i) => readChat(first, i));
+          const b = await measure(requests, concurrency, (i) => readChat(second, i));
+          rounds[p]!.push(round % 2 === 0 ? { direct, relay: a, switchyard: b } : { direct, relay: b, switchyard: a });
         }
       }
-      for (const [p, placement] of placements.entries()) {
-        const m = (pick: (r: { direct: Measured; switchyard: Measured }) => number) => median(rounds[p]!.map(pick));
-        console.log(
-          [
-            placement.name.padEnd(19),
-            String(concurrency).padStart(11),
-            String(requests).padStart(9),
-            `${m((r) => r.direct.ttftP50).toFixed(1)} / ${m((r) => r.direct.ttftP99).toFixed(1)}`.padStart(22),
-            `${m((r) => r.switchyard.ttftP50).toFixed(1)} / ${m((r) => r.switchyard.ttftP99).toFixed(1)}`.padStart(27),
-            `${m((r) => r.switchyard.ttftP50 - r.direct.ttftP50).toFixed(2)} / ${m((r) => r.switchyard.ttftP99 - r.direct.ttftP99).toFixed(2)}`.padStart(22),
-            m((r) => r.direct.tokensPerSecond).toFixed(0).padStart(13),
-            m((r) => r.switchyard.tokensPerSecond).toFixed(0).padStart(17),
-            m((r) => r.switchyard.tokensPerSecond / r.direct.tokensPerSecond).toFixed(3).padStart(17),
-          ].join(' '),
-        );
-      }
+      for (const [p, placement] of placements.entries()) printRows(placement.name, concurrency, requests, rounds[p]!);
     }
   } finally {
-    await ownClient.dispose();
-    gateway.child.send('stop');
-    await once(gateway.child, 'exit');
-    await client.dispose();
+    for (const c of clients) await c.dispose();
+    await stopTarget(gateway.child);
+    await stopTarget(relayProcess.child);
+    await relay.close();
     await app.stop();
     await agent.close();
     await fake.close();

@@ -2,8 +2,10 @@
  * The upstream bench's gateway in a process of its own, as deployed: the compiled build
  * (`npm run build`) under plain node, or, without a build, the sources under tsx
  * (`UPSTREAM_GATEWAY_SOURCES=1`, set by the bench). The parent sends the configuration over IPC;
- * the gateway answers with its WebSocket URL and stops on `stop`.
+ * the gateway answers with its WebSocket URL, stops on `stop`, and can be profiled (child-profiler.mjs).
  */
+import { answerProfileRequests } from './child-profiler.mjs';
+
 const base = new URL(process.env.UPSTREAM_GATEWAY_SOURCES ? '../../src/' : '../../dist/', import.meta.url);
 const { buildApp } = await import(new URL('app.js', base).href);
 const { parseConfig } = await import(new URL('config/load-config.js', base).href);
@@ -12,6 +14,7 @@ const { createLogger } = await import(new URL('logger.js', base).href);
 process.once('message', async (config) => {
   const app = buildApp({ config: parseConfig(config), logger: createLogger('silent'), env: {} });
   const { wsUrl } = await app.start(0, '127.0.0.1');
+  answerProfileRequests();
   process.on('message', async (message) => {
     if (message !== 'stop') return;
     await app.stop();

@@ -33,7 +33,14 @@ const counted = {
 };
 const app = buildApp({ config, logger: createLogger('silent'), env: {}, backends: new Map([['waiting', counted]]) });
 const { wsUrl } = await app.start(0, '127.0.0.1');
-process.on('message', (message) => {
+process.on('message', async (message) => {
+  // `snapshot <path>`: a heap snapshot for scripts/waiting-heap-diff.ts.
+  if (typeof message === 'string' && message.startsWith('snapshot ')) {
+    for (let i = 0; i < 3; i++) gc();
+    const { writeHeapSnapshot } = await import('node:v8');
+    process.send({ started, snapshot: writeHeapSnapshot(message.slice(9)) });
+    return;
+  }
   if (message !== 'measure') return;
   for (let i = 0; i < 3; i++) gc();
   const memory = process.memoryUsage();

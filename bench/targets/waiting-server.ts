@@ -4,6 +4,7 @@
  * before its first event. It tells its parent over IPC when it listens, and answers `measure` with
  * its memory after a full garbage collection and the number of chats it has started.
  */
+import { writeHeapSnapshot } from 'node:v8';
 import type { ModelBackend } from '../../src/models/backend.js';
 
 const kind = process.argv[2];
@@ -60,6 +61,12 @@ async function start(): Promise<string> {
 
 const wsUrl = await start();
 process.on('message', (message: unknown) => {
+  // `snapshot <path>`: a heap snapshot for scripts/waiting-heap-diff.ts.
+  if (typeof message === 'string' && message.startsWith('snapshot ')) {
+    for (let i = 0; i < 3; i++) gc();
+    process.send!({ started, snapshot: writeHeapSnapshot(message.slice(9)) });
+    return;
+  }
   if (message !== 'measure') return;
   for (let i = 0; i < 3; i++) gc();
   const memory = process.memoryUsage();

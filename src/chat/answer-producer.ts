@@ -8,6 +8,7 @@ import { completionRequestFor } from '../models/arm-request.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
+import { isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
 import type { ChatMetrics, ChatRequest } from './chat-events.js';
 
@@ -36,7 +37,7 @@ export type AnswerEvent =
     };
 
 /** An answer's events; `return()` stops it (and its model call) at once. */
-export interface AnswerStream extends AsyncIterableIterator<AnswerEvent> {
+export interface AnswerStream extends AsyncIterableIterator<AnswerEvent>, SinkReadable<AnswerEvent> {
   return(): Promise<IteratorResult<AnswerEvent>>;
 }
 
@@ -83,11 +84,12 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
  * answer: splicing a second model into it would be worse than an honest error.
  *
  * One object per answer rather than an async generator: events made by one batch (a route and
- * the first tokens) wait in a queue and are handed out without a wait, one promise per batch
- * read from the model, and nothing else alive while the first token is awaited (a generator
- * would hold its register file, a context, and a promise and two closures per await).
+ * the first tokens) wait in a queue and are handed out without a wait, and a read is answered
+ * straight to its reader (`readTo`) by the model call's, which answers this object the same way:
+ * no promise of ours while the first token is awaited (a generator would hold its register file, a
+ * context, and a promise and two closures per await).
  */
-class AnswerProduction implements AnswerStream {
+class AnswerProduction implements AnswerStream, ReadSink<Batch> {
   private readonly started: number;
   private readonly excluded = new Set<string>();
   private decision: RouteDecision | null;
@@ -111,8 +113,10 @@ class AnswerProduction implements AnswerStream {
   private returned = false;
   /** A failure to hand out once the queue is empty (the caller's abort, an unexpected error). */
   private error: { error: unknown } | null = null;
-  /** The read of the model in flight, as the consumer's next() got it; null when none is. */
-  private reading: Promise<IteratorResult<AnswerEvent>> | null = null;
+  /** Whose read is being answered (the model is read for it); null when none is. */
+  private sink: ReadSink<AnswerEvent> | null = null;
+  /** Reads asked for while one is being answered, in order. */
+  private queued: ReadSink<AnswerEvent>[] | null = null;
 
   constructor(
     private readonly deps: ProducerContext,
@@ -130,30 +134,42 @@ class AnswerProduction implements AnswerStream {
     return this;
   }
 
-  /**
-   * A queued event at once; otherwise the promise of the model's next batch, mapped to the event
-   * it makes (no promise of our own: the model call's own read settles at once on an abort, a
-   * deadline or return()).
-   */
+  /** A queued event at once; otherwise a promise answered by `readTo`. */
   next(): Promise<IteratorResult<AnswerEvent>> {
-    if (this.reading !== null) {
-      const nextAfter = () => this.next();
-      return this.reading.then(nextAfter, nextAfter);
+    if (this.sink === null) {
+      try {
+        const ready = this.take();
+        if (ready !== null) return Promise.resolve(ready);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
-    try {
-      const ready = this.take();
-      return ready === null ? this.read() : Promise.resolve(ready);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return new Promise((onRead, onReadError) => this.readTo({ onRead, onReadError }));
   }
 
-  /** A read in flight ends with the model call's, which the call's return() ends at once (see withStreamTimeouts). */
+  /**
+   * Answers `sink` with a queued event at once, or reads the model for it: the model call's read
+   * settles at once on an abort, a deadline or return() (see withStreamTimeouts).
+   */
+  readTo(sink: ReadSink<AnswerEvent>): void {
+    if (this.sink !== null) {
+      (this.queued ??= []).push(sink);
+      return;
+    }
+    this.sink = sink;
+    this.pull();
+  }
+
+  /** A read in flight is answered with the end at once. */
   return(): Promise<IteratorResult<AnswerEvent>> {
     this.returned = this.finished = true;
     this.queue.length = this.head = 0;
     this.error = null;
+    const { sink, queued } = this;
+    this.sink = this.queued = null;
     this.stopBatches();
+    sink?.onRead(DONE);
+    if (queued !== null) for (const waiting of queued) waiting.onRead(DONE);
     return Promise.resolve(DONE);
   }
 
@@ -189,29 +205,54 @@ class AnswerProduction implements AnswerStream {
     batches?.return?.().catch(() => undefined);
   }
 
-  /** Reads the model's next batch, starting an attempt (or ending the answer) when none runs. */
-  private read(): Promise<IteratorResult<AnswerEvent>> {
+  /**
+   * Answers the waiting sink with what can be handed out, starting an attempt (or ending the
+   * answer) when none runs, or reads the model's next batch for it.
+   */
+  private pull(): void {
+    let ready: IteratorResult<AnswerEvent> | null;
     try {
-      if (this.batches === null && !this.startAttempt()) return Promise.resolve(this.take()!);
-      const reading = this.batches!.next().then(this.onBatch, this.onBatchError);
-      this.reading = reading;
-      return reading;
-    } catch (error) {
-      this.fail(error);
-      return Promise.reject(this.takeError());
+      ready = this.take();
+    } catch (failure) {
+      return this.answer(null, failure);
     }
+    if (ready === null) {
+      try {
+        if (this.batches !== null || this.startAttempt()) return this.readBatches();
+        ready = this.take()!;
+      } catch (error) {
+        this.fail(error);
+        return this.answer(null, this.takeError());
+      }
+    }
+    this.answer(ready, undefined);
+  }
+
+  /** The waiting sink gets `result` (or, when null, `error`); a read queued behind it is served next. */
+  private answer(result: IteratorResult<AnswerEvent> | null, error: unknown): void {
+    const sink = this.sink!;
+    this.sink = null;
+    if (result === null) sink.onReadError(error);
+    else sink.onRead(result);
+    if (this.sink !== null || this.queued === null) return;
+    const next = this.queued.shift();
+    if (this.queued.length === 0) this.queued = null;
+    if (next !== undefined) this.readTo(next);
+  }
+
+  private readBatches(): void {
+    const batches = this.batches!;
+    if (isSinkReadable<Batch>(batches)) return batches.readTo(this);
+    batches.next().then(
+      (result) => this.onRead(result),
+      (error: unknown) => this.onReadError(error),
+    );
   }
 
   private takeError(): unknown {
     const { error } = this.error!;
     this.error = null;
     return error;
-  }
-
-  /** What the read hands out once the batch (or the model's failure) was taken in. */
-  private afterRead(): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> {
-    this.reading = null;
-    return this.take() ?? this.read();
   }
 
   /** False when no attempt is left: the answer ends with a failure naming the last arm tried. */
@@ -246,27 +287,29 @@ class AnswerProduction implements AnswerStream {
     return true;
   }
 
-  private readonly onBatch = (result: IteratorResult<Batch>): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> => {
-    if (this.returned) return DONE;
+  /** The model's batch (ReadSink). */
+  onRead(result: IteratorResult<Batch>): void {
+    if (this.returned || this.sink === null) return;
     try {
       if (result.done) this.completed();
       else this.readBatch(result.value);
     } catch (error) {
       this.fail(error);
     }
-    return this.afterRead();
-  };
+    this.pull();
+  }
 
-  private readonly onBatchError = (error: unknown): IteratorResult<AnswerEvent> | Promise<IteratorResult<AnswerEvent>> => {
-    if (this.returned) return DONE;
+  /** The model call failed (ReadSink). */
+  onReadError(error: unknown): void {
+    if (this.returned || this.sink === null) return;
     this.batches = null;
     try {
       this.onFailedAttempt(error);
     } catch (unexpected) {
       this.fail(unexpected);
     }
-    return this.afterRead();
-  };
+    this.pull();
+  }
 
   /** A batch's tokens: the route first if they are the answer's first, then the tokens. */
   private readBatch(batch: Batch): void {

@@ -1,4 +1,5 @@
 import { CodedError } from '../coded-error.js';
+import { isSinkReadable, type ReadSink } from '../read-sink.js';
 import { StopController } from '../stop-signal.js';
 import type { ChatEvent } from './chat-events.js';
 
@@ -49,7 +50,10 @@ const ignore = (): undefined => undefined;
  * with it as its signal. It is aborted when the reader leaves (`return()`, `throw()`) or the chat
  * is cut, before the stream is told, so that the model call stops at once.
  */
-export abstract class TrackedChat extends StopController implements AsyncGenerator<ChatEvent, void, undefined> {
+export abstract class TrackedChat
+  extends StopController
+  implements AsyncGenerator<ChatEvent, void, undefined>, ReadSink<ChatEvent>
+{
   /** The last event's request, once one was read. */
   protected requestId: string | null = null;
   private attempts = 0;
@@ -63,8 +67,8 @@ export abstract class TrackedChat extends StopController implements AsyncGenerat
   /** The reader's read in flight; null while none waits (or once the cut answered it). */
   private resolveRead: ((result: IteratorResult<ChatEvent, void>) => void) | null = null;
   private rejectRead: ((error: unknown) => void) | null = null;
-  /** The stream's read behind it. */
-  private pending: Promise<IteratorResult<ChatEvent, void>> | null = null;
+  /** The cut answered the read in flight: what the stream's read ends with is observed late. */
+  private readAbandoned = false;
   private endedPromise: Promise<void> | null = null;
   private markEnded: (() => void) | null = null;
   /** The drain's chats in flight, once tracked. */
@@ -102,11 +106,11 @@ export abstract class TrackedChat extends StopController implements AsyncGenerat
     this.isCut = true;
     // The stream's last event is out (it ends on its next read): nothing is left to cut.
     if (this.resolveRead === null || this.lastSeen) return;
-    const { resolveRead, rejectRead, pending } = this;
-    this.resolveRead = this.rejectRead = this.pending = null;
+    const { resolveRead, rejectRead } = this;
+    this.resolveRead = this.rejectRead = null;
     // Cut while waiting: this read is abandoned, and what it ends with (a ChatDone, say) is still
-    // observed; its rejection is handled here.
-    pending!.then((result) => this.lateResult(result), ignore);
+    // observed; its rejection is ignored.
+    this.readAbandoned = true;
     try {
       resolveRead(this.cutShort());
     } catch (error) {
@@ -164,7 +168,8 @@ export abstract class TrackedChat extends StopController implements AsyncGenerat
 
   /**
    * One promise per read, settled by the stream's read or by the cut, whichever comes first; not
-   * an async method awaiting a race (a promise, an await and three closures more per event).
+   * an async method awaiting a race (a promise, an await and three closures more per event). The
+   * chat service's stream answers it straight to this object (`readTo`): no promise of its own.
    */
   next(): Promise<IteratorResult<ChatEvent, void>> {
     if (this.finished) return Promise.resolve({ done: true, value: undefined });
@@ -183,17 +188,28 @@ export abstract class TrackedChat extends StopController implements AsyncGenerat
       this.resolveRead = resolve;
       this.rejectRead = reject;
     });
-    const pending = this.stream.next();
-    this.pending = pending;
-    pending.then(this.onRead, this.onReadError);
+    const { stream } = this;
+    if (isSinkReadable<ChatEvent>(stream)) stream.readTo(this);
+    else
+      stream.next().then(
+        (result) => this.onRead(result),
+        (error: unknown) => this.onReadError(error),
+      );
     return read;
   }
 
-  private readonly onRead = (result: IteratorResult<ChatEvent, void>): void => {
+  /** The stream's read (ReadSink). */
+  onRead(result: IteratorResult<ChatEvent, void>): void {
     const resolve = this.resolveRead;
-    // Answered by the cut already.
-    if (resolve === null) return;
-    this.resolveRead = this.rejectRead = this.pending = null;
+    if (resolve === null) {
+      // Answered by the cut already.
+      if (this.readAbandoned) {
+        this.readAbandoned = false;
+        this.lateResult(result);
+      }
+      return;
+    }
+    this.resolveRead = this.rejectRead = null;
     if (result.done) {
       this.settled();
       this.end();
@@ -206,16 +222,17 @@ export abstract class TrackedChat extends StopController implements AsyncGenerat
     else if (event.type === 'chunk') this.chunks += 1;
     else this.lastSeen = true;
     resolve(result);
-  };
+  }
 
-  private readonly onReadError = (error: unknown): void => {
+  onReadError(error: unknown): void {
     const reject = this.rejectRead;
+    this.readAbandoned = false;
     if (reject === null) return;
-    this.resolveRead = this.rejectRead = this.pending = null;
+    this.resolveRead = this.rejectRead = null;
     this.settled();
     this.end();
     reject(error);
-  };
+  }
 
   async return(): Promise<IteratorResult<ChatEvent, void>> {
     this.end();

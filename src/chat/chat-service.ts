@@ -14,6 +14,7 @@ import { chunkCompleteText, chunkWordsForConfidence } from '../streaming/word-ch
 import { chunkLiveTokens } from '../streaming/live-chunker.js';
 import { pacingDelayMs } from '../streaming/pacing.js';
 import { abortableStream } from './abortable-stream.js';
+import { isSinkReadable, type ReadSink } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
 import { finishedRequestLog } from './request-log.js';
@@ -118,6 +119,8 @@ export interface ChatServiceDeps {
 const NO_TOKENS: readonly string[] = [];
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+const ignore = (): undefined => undefined;
 
 type Terminal = Extract<AnswerEvent, { type: 'end' | 'failure' }>;
 
@@ -377,47 +380,252 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           });
     record.cacheKey = cacheKey;
 
-    return (async function* () {
+    return new ChatStream(request, record, token, cacheKey, pinned, signal);
+  }
+
+  /**
+   * One chat's stream: the cache lookup and the wait for the answer's route as states of one
+   * object, then (once the route is out) the chunks and the end as a generator. Not an async
+   * generator from the start: a chat waiting for its first token would hold the generator, its
+   * register file, its function and context, and a promise and reaction per await (memory per
+   * waiting subscription). A reader that can take its read straight (`readTo`, the chat gate's
+   * tracked chat) is answered by the answer's first event with no promise of this object's.
+   */
+  class ChatStream implements AsyncGenerator<ChatEvent, void, undefined>, ReadSink<AnswerEvent> {
+    /** 'opening' while the cache is looked up or the answer's route awaited; 'open' once `rest` streams. */
+    private phase: 'new' | 'opening' | 'open' | 'closed' = 'new';
+    private rest: AsyncGenerator<ChatEvent, void, undefined> | null = null;
+    private answer: AsyncIterator<AnswerEvent> | null = null;
+    /** Whether this chat's call produces the answer (false: it watches another request's). */
+    private leader = false;
+    /** Whose read is in flight. */
+    private reader: ReadSink<ChatEvent> | null = null;
+    private isFinished = false;
+    /** `rest`'s reads handed to the reader; made once the route is out. */
+    private forward: { readonly read: (result: IteratorResult<ChatEvent, void>) => void; readonly fail: (error: unknown) => void } | null =
+      null;
+
+    constructor(
+      private readonly request: ChatRequest,
+      private readonly record: RequestRecord,
+      private readonly token: string,
+      private readonly cacheKey: string | null,
+      private readonly pinned: RouteDecision | null,
+      private readonly signal: StopSignal,
+    ) {}
+
+    [Symbol.asyncIterator](): this {
+      return this;
+    }
+
+    next(): Promise<IteratorResult<ChatEvent, void>> {
+      if (this.rest !== null) return this.rest.next();
+      return new Promise((onRead, onReadError) => this.readTo({ onRead, onReadError }));
+    }
+
+    /** One read at a time (SinkReadable). */
+    readTo(sink: ReadSink<ChatEvent>): void {
+      if (this.reader !== null) return sink.onReadError(new Error('a chat stream takes one read at a time'));
+      if (this.phase === 'closed') return sink.onRead(DONE);
+      this.reader = sink;
+      if (this.rest !== null) {
+        const forward = (this.forward ??= {
+          read: (result) => this.takeReader().onRead(result),
+          fail: (error) => this.takeReader().onReadError(error),
+        });
+        this.rest.next().then(forward.read, forward.fail);
+        return;
+      }
+      this.phase = 'opening';
+      const { cacheKey } = this;
       try {
-        if (cacheKey !== null) {
-          const hit = await cache.get(cacheKey);
-          // An answer from an arm this deployment no longer has (a shared Redis across a config
-          // change) is a miss, and is not kept.
-          if (hit && !armsById.has(hit.answer.armId)) void cache.evict(cacheKey);
-          else if (hit) {
-            record.cached = true;
-            record.shared = true;
-            yield* streamCached(record, token, request, hit.answer, signal);
-            return;
-          }
-        }
-        const decision = pinned ?? routeOrThrow(request);
-        // The first client of a key produces the answer; the others only watch it being made.
-        let leader = cacheKey === null;
-        const answer =
-          cacheKey === null
-            ? produceAnswer(record.id, request, decision, null, signal)
-            : singleFlight.run(
-                cacheKey,
-                (producerSignal) => {
-                  leader = true;
-                  return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
-                },
-                signal,
-              );
-        // The live answer, read in this generator rather than in one more delegated to: each
-        // async layer alive before the first token is a generator, its register file, a context
-        // and a promise per await (memory per waiting subscription).
-        const iterator = answer[Symbol.asyncIterator]();
-        const first = await iterator.next();
-        record.shared = !leader;
+        if (cacheKey === null) return this.startAnswer();
+        cache.get(cacheKey).then(
+          (hit) => this.lookedUp(cacheKey, hit),
+          (error: unknown) => this.failed(error),
+        );
+      } catch (error) {
+        this.failed(error);
+      }
+    }
+
+    /** The answer's first event, its route (ReadSink). */
+    onRead(first: IteratorResult<AnswerEvent>): void {
+      if (this.phase !== 'opening') return;
+      const { record } = this;
+      try {
+        record.shared = !this.leader;
         if (first.done) throw new Error('the answer ended without a route');
         if (first.value.type !== 'route') throw new Error(`the answer began with ${first.value.type}, not a route`);
         const { decision: served, attempts } = first.value;
         record.decision = served;
         record.attempts = attempts;
-        yield routeEvent(record, token, served, { cached: false, attempts });
+        this.begin(this.live(this.answer!, served));
+        this.takeReader().onRead({ done: false, value: routeEvent(record, this.token, served, { cached: false, attempts }) });
+      } catch (error) {
+        this.failed(error);
+      }
+    }
 
+    onReadError(error: unknown): void {
+      if (this.phase === 'opening') this.failed(error);
+    }
+
+    return(): Promise<IteratorResult<ChatEvent, void>> {
+      const { rest, phase } = this;
+      if (rest !== null) {
+        // A rest not started yet ends without running its body: what it would have done on the way out is done here.
+        return rest.return(undefined).then((result) => {
+          this.leftAfterRoute();
+          return result;
+        });
+      }
+      this.phase = 'closed';
+      if (phase === 'opening') {
+        // The caller aborted its signal first (see ChatService.stream), which ends the answer's
+        // read at once; the reader is answered now.
+        this.answer?.return?.().catch(ignore);
+        this.finish();
+        this.reader?.onRead(DONE);
+        this.reader = null;
+      }
+      return Promise.resolve(DONE);
+    }
+
+    throw(error: unknown): Promise<IteratorResult<ChatEvent, void>> {
+      if (this.rest !== null) return this.rest.throw(error);
+      void this.return();
+      return Promise.reject(error);
+    }
+
+    private takeReader(): ReadSink<ChatEvent> {
+      const reader = this.reader!;
+      this.reader = null;
+      return reader;
+    }
+
+    private begin(rest: AsyncGenerator<ChatEvent, void, undefined>): void {
+      this.rest = rest;
+      this.phase = 'open';
+    }
+
+    private lookedUp(cacheKey: string, hit: { answer: CachedAnswer } | undefined): void {
+      if (this.phase !== 'opening') return;
+      const { record } = this;
+      try {
+        // An answer from an arm this deployment no longer has (a shared Redis across a config
+        // change) is a miss, and is not kept.
+        if (hit && !armsById.has(hit.answer.armId)) void cache.evict(cacheKey);
+        else if (hit) {
+          record.cached = true;
+          record.shared = true;
+          this.begin(this.cached(hit.answer));
+          const reader = this.takeReader();
+          this.readTo(reader);
+          return;
+        }
+        this.startAnswer();
+      } catch (error) {
+        this.failed(error);
+      }
+    }
+
+    private startAnswer(): void {
+      const { request, record, cacheKey, signal } = this;
+      const decision = this.pinned ?? routeOrThrow(request);
+      // The first client of a key produces the answer; the others only watch it being made.
+      const answer =
+        cacheKey === null
+          ? produceAnswer(record.id, request, decision, null, signal)
+          : singleFlight.run(
+              cacheKey,
+              (producerSignal) => {
+                this.leader = true;
+                return produceAnswer(record.id, request, decision, cacheKey, producerSignal);
+              },
+              signal,
+            );
+      this.leader ||= cacheKey === null;
+      const iterator = answer[Symbol.asyncIterator]();
+      this.answer = iterator;
+      if (isSinkReadable<AnswerEvent>(iterator)) iterator.readTo(this);
+      else
+        iterator.next().then(
+          (first) => this.onRead(first),
+          (error: unknown) => this.onReadError(error),
+        );
+    }
+
+    /** A failure before the route: the reader gets it (or, when the caller left, the end). */
+    private failed(error: unknown): void {
+      if (this.phase !== 'opening') return;
+      this.phase = 'closed';
+      const reader = this.takeReader();
+      let quiet = true;
+      try {
+        this.failure(error);
+      } catch (thrown) {
+        quiet = false;
+        error = thrown;
+      }
+      this.finish();
+      if (quiet) reader.onRead(DONE);
+      else reader.onReadError(error);
+    }
+
+    /**
+     * Nothing when the caller left (the stream ends quietly); else the record says how the chat
+     * failed, and the error is thrown on.
+     */
+    private failure(error: unknown): void {
+      const { record } = this;
+      if (this.signal.aborted) return;
+      if (error instanceof ChatInputError) {
+        Object.assign(record, { status: 'failed', errorCode: error.code });
+        throw error;
+      }
+      record.status = 'failed';
+      record.errorCode = 'INTERNAL_ERROR';
+      logger.error({ err: error, requestId: record.id }, 'chat stream failed');
+      throw error;
+    }
+
+    /** The reader left once the route was out: the answer is stopped, unless the rest did that on its way out. */
+    private leftAfterRoute(): void {
+      if (this.isFinished) return;
+      if (!this.record.cached && this.record.status === 'streaming') this.record.status = 'cancelled';
+      this.answer?.return?.().catch(ignore);
+      this.finish();
+    }
+
+    private finish(): void {
+      if (this.isFinished) return;
+      this.isFinished = true;
+      const { record } = this;
+      deps.objectives?.finished({
+        objective: record.objective,
+        armId: record.decision?.armId ?? null,
+        costUsd: record.metrics?.costUsd ?? 0,
+        error: record.status === 'failed',
+        cached: record.cached,
+      });
+      logger.info(finishedRequestLog(record), 'request finished');
+    }
+
+    private async *cached(answer: CachedAnswer): AsyncGenerator<ChatEvent, void, undefined> {
+      try {
+        yield* streamCached(this.record, this.token, this.request, answer, this.signal);
+      } catch (error) {
+        this.failure(error);
+      } finally {
+        this.finish();
+      }
+    }
+
+    /** The chunks and the end of a live answer whose route is out. */
+    private async *live(iterator: AsyncIterator<AnswerEvent>, served: RouteDecision): AsyncGenerator<ChatEvent, void, undefined> {
+      const { record, token } = this;
+      try {
         const tokens = new AnswerTokens(iterator);
         const maxWords = chunkWordsForConfidence(served.confidence, chunkBounds);
         let index = 0;
@@ -465,26 +673,11 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           };
         }
       } catch (error) {
-        if (signal.aborted) return;
-        if (error instanceof ChatInputError) {
-          Object.assign(record, { status: 'failed', errorCode: error.code });
-          throw error;
-        }
-        record.status = 'failed';
-        record.errorCode = 'INTERNAL_ERROR';
-        logger.error({ err: error, requestId: record.id }, 'chat stream failed');
-        throw error;
+        this.failure(error);
       } finally {
-        deps.objectives?.finished({
-          objective: record.objective,
-          armId: record.decision?.armId ?? null,
-          costUsd: record.metrics?.costUsd ?? 0,
-          error: record.status === 'failed',
-          cached: record.cached,
-        });
-        logger.info(finishedRequestLog(record), 'request finished');
+        this.finish();
       }
-    })();
+    }
   }
 
   return {

@@ -9,6 +9,8 @@ import {
   type ModelPricing,
 } from './backend.js';
 import { estimateMessageTokens } from './token-counter.js';
+import type { ReadSink, SinkReadable } from '../read-sink.js';
+import { createDeadlineQueue, type DeadlineQueue, type QueuedDeadline } from '../streaming/deadline-queue.js';
 import type { StopSignal } from '../stop-signal.js';
 
 /**
@@ -52,15 +54,12 @@ function generateAnswer(rng: Rng, tokens: number): string[] {
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-/** The timer's callback, one for every stream: the stream is the timer's argument, not a closure. */
-function wakeStream(stream: SimulatedStream): void {
-  stream.wake();
-}
-
 interface StreamSettings {
   readonly config: SimulatedModelConfig;
   readonly seed: number;
   readonly failureRng: Rng;
+  /** The waits of every stream of the backend, on one timer. */
+  readonly waits: DeadlineQueue;
 }
 
 /**
@@ -68,11 +67,13 @@ interface StreamSettings {
  * first token, then every token that is due in one batch, then usage and finish. One object per
  * stream rather than an async generator (a generator, its register file, a context, a promise
  * per await) plus a promise, two closures and an abort registration per wait: a subscription
- * waiting for its first token from a simulated model holds one of these and one timer. The
- * stream is its own abort listener (`handleEvent`) and its timer's argument; aborting it, or
- * `return()`, settles a waiting `next()` at once and clears the timer.
+ * waiting for its first token from a simulated model holds one of these and a slot in the
+ * backend's queue of waits (one timer for every stream). The stream is its own abort listener
+ * (`handleEvent`) and queue entry; aborting it, or `return()`, settles a waiting read at once and
+ * takes it out of the queue. A reader that takes its read
+ * straight (`readTo`, the model call's timed iterator) is answered with no promise of this stream's.
  */
-class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
+class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkReadable<CompletionEvent[]>, QueuedDeadline {
   private readonly stop: StopSignal;
   /** The failure is drawn at the first read, and the answer made once the time to first token passed. */
   private phase: 'new' | 'first-token' | 'streaming' = 'new';
@@ -82,9 +83,11 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
   private started = 0;
   private msPerToken = 0;
   private finished = false;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private resolve: ((result: IteratorResult<CompletionEvent[]>) => void) | null = null;
-  private reject: ((reason: unknown) => void) | null = null;
+  /** Its slot in the backend's waits (QueuedDeadline). */
+  deadlineSlot = -1;
+  /** The read waiting for the timer. */
+  private sink: ReadSink<CompletionEvent[]> | null = null;
+  /** The promise the waiting next() returned. */
   private waiting: Promise<IteratorResult<CompletionEvent[]>> | null = null;
 
   constructor(
@@ -103,21 +106,32 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
       const nextAfter = () => this.next();
       return this.waiting.then(nextAfter, nextAfter);
     }
-    if (this.finished) return Promise.resolve(DONE);
+    const result = new Promise<IteratorResult<CompletionEvent[]>>((onRead, onReadError) => this.readTo({ onRead, onReadError }));
+    if (this.sink !== null) this.waiting = result;
+    return result;
+  }
+
+  /** Answers at once what is due, else when the timer fires (or the stop aborts). */
+  readTo(sink: ReadSink<CompletionEvent[]>): void {
+    if (this.sink !== null) return sink.onReadError(new Error('a simulated stream takes one read at a time'));
+    if (this.finished) return sink.onRead(DONE);
+    let result: IteratorResult<CompletionEvent[]> | null;
     try {
       if (this.stop.aborted) throw this.stop.reason;
       if (this.phase === 'new') {
         this.failing = this.settings.failureRng() < this.settings.config.errorRate;
         this.phase = 'first-token';
-        if (this.settings.config.ttftMs > 0) return this.wait(this.settings.config.ttftMs);
-        return Promise.resolve(this.begin());
+        if (this.settings.config.ttftMs > 0) return this.wait(sink, this.settings.config.ttftMs);
+        result = this.begin();
+      } else {
+        result = this.step();
+        if (result === null) return this.wait(sink, this.started + this.sent * this.msPerToken - performance.now());
       }
-      const result = this.step();
-      return result === null ? this.wait(this.started + this.sent * this.msPerToken - performance.now()) : Promise.resolve(result);
     } catch (error) {
       this.end();
-      return Promise.reject(error);
+      return sink.onReadError(error);
     }
+    sink.onRead(result);
   }
 
   return(): Promise<IteratorResult<CompletionEvent[]>> {
@@ -133,9 +147,8 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
     this.fail(this.stop.reason);
   }
 
-  /** The timer fired: the time to first token, or the next token, is due. */
-  wake(): void {
-    this.timer = null;
+  /** The wait is over (QueuedDeadline): the time to first token, or the next token, is due. */
+  onDeadline(): void {
     if (this.finished) return;
     try {
       if (this.stop.aborted) throw this.stop.reason;
@@ -198,38 +211,32 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]> {
     return batch;
   }
 
-  private wait(ms: number): Promise<IteratorResult<CompletionEvent[]>> {
-    const result = new Promise<IteratorResult<CompletionEvent[]>>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.waiting = result;
+  private wait(sink: ReadSink<CompletionEvent[]>, ms: number): void {
+    this.sink = sink;
     this.stop.addEventListener('abort', this, { once: true });
     this.arm(ms);
-    return result;
   }
 
   private arm(ms: number): void {
-    this.timer = setTimeout(wakeStream, Math.max(0, ms), this);
+    this.settings.waits.schedule(this, performance.now() + Math.max(0, ms));
   }
 
   private end(): void {
     this.finished = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.settings.waits.cancel(this);
     this.stop.removeEventListener('abort', this);
   }
 
   private settle(result: IteratorResult<CompletionEvent[]>): void {
-    const resolve = this.resolve;
-    this.resolve = this.reject = this.waiting = null;
-    resolve?.(result);
+    const { sink } = this;
+    this.sink = this.waiting = null;
+    sink?.onRead(result);
   }
 
   private fail(reason: unknown): void {
-    const reject = this.reject;
-    this.resolve = this.reject = this.waiting = null;
-    reject?.(reason);
+    const { sink } = this;
+    this.sink = this.waiting = null;
+    sink?.onReadError(reason);
   }
 }
 
@@ -239,7 +246,8 @@ export function createSimulatedBackend(config: SimulatedModelConfig): SimulatedB
   const failureRng = createRng(seed);
   const pricing: ModelPricing = { inputPer1k: config.inputPer1k, outputPer1k: config.outputPer1k };
 
-  const settings: StreamSettings = { config, seed, failureRng };
+  // Referenced: a simulated model's wait keeps the process alive, as a socket would.
+  const settings: StreamSettings = { config, seed, failureRng, waits: createDeadlineQueue() };
 
   return {
     id: config.id,

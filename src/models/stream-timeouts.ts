@@ -1,4 +1,6 @@
 import { UpstreamError, type CompletionEvent } from './backend.js';
+import { isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
+import { createDeadlineQueue, type DeadlineQueue, type QueuedDeadline } from '../streaming/deadline-queue.js';
 import { LazyAbortController, type LazyAbortSignal, type StopSignal } from '../stop-signal.js';
 
 /**
@@ -13,10 +15,13 @@ import { LazyAbortController, type LazyAbortSignal, type StopSignal } from '../s
  * socket) and the pending `next()` rejects at once, without waiting for the upstream to notice.
  * `return()` (the consumer unsubscribing) aborts the child signal at once as well.
  *
- * What a stream costs does not grow with its tokens: one timer per stream, re-armed lazily (the
- * idle deadline moves with every batch, and an earlier timer re-arms itself when it fires), one
+ * What a stream costs does not grow with its tokens: one deadline per stream, re-armed lazily (the
+ * idle deadline moves with every batch, and an earlier one re-arms itself when it fires) in a
+ * deadline queue that the model manager shares between its calls (one Node timer for all), one
  * abort listener on the parent signal, one promise per batch, and no closure per `next()`. The
- * child's Node AbortSignal is made only if the backend asks for it (`abortSignal`).
+ * child's Node AbortSignal is made only if the backend asks for it (`abortSignal`). A reader that
+ * takes its read straight (`readTo`, the answer producer) is answered with no promise of this
+ * iterator's, and an upstream that does the same (the simulated model) is read that way too.
  */
 
 export interface StreamTimeouts {
@@ -41,19 +46,32 @@ export interface StreamObserver {
 
 type Batch = readonly CompletionEvent[];
 
-type Start = (signal: LazyAbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>;
+/** Told by the backend once its upstream has sent all it will send (see CompletionRequest.upstreamComplete). */
+export interface UpstreamCompletion {
+  upstreamComplete(): void;
+}
+
+/** Starts the upstream as an object (the model manager's call), given the timed stream itself: no closure per call. */
+export interface StreamStarter {
+  start(signal: LazyAbortSignal, stream: UpstreamCompletion): AsyncIterable<Batch>;
+}
+
+type Start = ((signal: LazyAbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>) | StreamStarter;
 
 /**
- * `start` gets the child stop, and a function the backend calls once its upstream has sent all
- * it will send: from then on no deadline runs (what is left is the backend's own work).
+ * `start` gets the child stop, and what the backend tells once its upstream has sent all it will
+ * send (a function, or for a StreamStarter the stream itself): from then on no deadline runs (what
+ * is left is the backend's own work).
  */
 export function withStreamTimeouts(
   start: Start,
   timeouts: StreamTimeouts,
   signal: StopSignal,
   observer: StreamObserver = {},
+  /** Where the deadline waits; without one, a queue (and a timer) of the stream's own. */
+  deadlines?: DeadlineQueue,
 ): AsyncIterable<Batch> {
-  return new TimedStream(start, timeouts, signal, observer);
+  return new TimedStream(start, timeouts, signal, observer, deadlines);
 }
 
 /** A class, not a literal with a computed key (whose function V8 gives an own `name`, per object). */
@@ -63,16 +81,14 @@ class TimedStream implements AsyncIterable<Batch> {
     private readonly timeouts: StreamTimeouts,
     private readonly signal: StopSignal,
     private readonly observer: StreamObserver,
+    private readonly deadlines: DeadlineQueue | undefined,
   ) {}
 
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
-    return new TimedIterator(this.start, this.timeouts, this.signal, this.observer);
+    // Unreferenced: whatever the stream waits on keeps the process alive; the deadline alone need not.
+    const deadlines = this.deadlines ?? createDeadlineQueue({ ref: false });
+    return new TimedIterator(this.start, this.timeouts, this.signal, this.observer, deadlines);
   }
-}
-
-/** The timer's callback, one for every stream: the iterator is the timer's argument, not a closure. */
-function fireTimer(iterator: TimedIterator): void {
-  iterator.onTimer();
 }
 
 type Phase = 'first-token' | 'idle' | 'total';
@@ -83,29 +99,32 @@ function abortError(signal: StopSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
-class TimedIterator implements AsyncIterator<Batch> {
+class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSink<Batch>, QueuedDeadline, UpstreamCompletion {
   private readonly child = new LazyAbortController();
   private readonly startedAt = performance.now();
   private upstream: AsyncIterator<Batch> | undefined;
   private tokensSent = false;
-  private upstreamComplete = false;
+  private upstreamDone = false;
   private finished = false;
-  /** The next() waiting on the upstream; null between calls. */
-  private resolve: ((result: IteratorResult<Batch>) => void) | null = null;
-  private reject: ((reason: unknown) => void) | null = null;
+  /** The read waiting on the upstream; null between reads. */
+  private sink: ReadSink<Batch> | null = null;
   /** The deadline the waiting next() must meet. */
   private deadlineAt = Infinity;
   private deadlinePhase: Phase = 'first-token';
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Infinity;
+  /** Its slot in `deadlines` (QueuedDeadline). */
+  deadlineSlot = -1;
   /** The promise the waiting next() returned. */
   private waiting: Promise<IteratorResult<Batch>> | null = null;
+  /** The upstream's promise handlers, made for an upstream that cannot be read straight. */
+  private upstreamRead: ((result: IteratorResult<Batch>) => void) | null = null;
+  private upstreamFailed: ((error: unknown) => void) | null = null;
 
   constructor(
     private readonly start: Start,
     private readonly timeouts: StreamTimeouts,
     private readonly parent: StopSignal,
     private readonly observer: StreamObserver,
+    private readonly deadlines: DeadlineQueue,
   ) {
     // The iterator itself is the listener (handleEvent): no closure per stream for it.
     parent.addEventListener('abort', this, { once: true });
@@ -117,28 +136,36 @@ class TimedIterator implements AsyncIterator<Batch> {
       const nextAfter = () => this.next();
       return this.waiting.then(nextAfter, nextAfter);
     }
-    if (this.finished) return Promise.resolve(DONE);
+    const result = new Promise<IteratorResult<Batch>>((onRead, onReadError) => this.readTo({ onRead, onReadError }));
+    // Not answered at once: what a next() called meanwhile waits for.
+    if (this.sink !== null) this.waiting = result;
+    return result;
+  }
+
+  readTo(sink: ReadSink<Batch>): void {
+    if (this.sink !== null) return sink.onReadError(new Error('a timed stream takes one read at a time'));
+    if (this.finished) return sink.onRead(DONE);
     if (this.parent.aborted) {
       const reason = abortError(this.parent);
       this.finish({ kind: 'failed', error: reason });
       this.abandonUpstream(reason);
-      return Promise.reject(reason);
+      return sink.onReadError(reason);
     }
+    let upstream: AsyncIterator<Batch>;
     try {
-      this.upstream ??= this.start(this.child, this.onUpstreamComplete)[Symbol.asyncIterator]();
+      upstream = this.upstream ??= this.startUpstream()[Symbol.asyncIterator]();
     } catch (error) {
       this.finish({ kind: 'failed', error });
-      return Promise.reject(error);
+      return sink.onReadError(error);
     }
     this.setDeadline();
-    const result = new Promise<IteratorResult<Batch>>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    this.waiting = result;
+    this.sink = sink;
     if (this.deadlineAt !== Infinity) this.arm(this.deadlineAt);
-    this.upstream.next().then(this.onResult, this.onError);
-    return result;
+    if (isSinkReadable<Batch>(upstream)) return upstream.readTo(this);
+    upstream.next().then(
+      (this.upstreamRead ??= (result) => this.onRead(result)),
+      (this.upstreamFailed ??= (error: unknown) => this.onReadError(error)),
+    );
   }
 
   return(): Promise<IteratorResult<Batch>> {
@@ -151,17 +178,22 @@ class TimedIterator implements AsyncIterator<Batch> {
     return Promise.resolve(DONE);
   }
 
-  private readonly onUpstreamComplete = (): void => {
-    this.upstreamComplete = true;
-    this.deadlineAt = Infinity;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
-  };
+  private startUpstream(): AsyncIterable<Batch> {
+    const { start } = this;
+    return typeof start === 'function' ? start(this.child, () => this.upstreamComplete()) : start.start(this.child, this);
+  }
 
-  private readonly onResult = (result: IteratorResult<Batch>): void => {
+  /** The backend's upstream sent all it will (UpstreamCompletion). */
+  upstreamComplete(): void {
+    this.upstreamDone = true;
+    this.deadlineAt = Infinity;
+    this.deadlines.cancel(this);
+  }
+
+  /** The upstream's batch (ReadSink). */
+  onRead(result: IteratorResult<Batch>): void {
     // Settled already by a deadline, an abort or return().
-    if (this.resolve === null || this.finished) return;
+    if (this.sink === null || this.finished) return;
     if (result.done) {
       this.finish({ kind: 'completed' });
     } else if (!this.tokensSent && result.value.some((event) => event.type === 'token')) {
@@ -169,27 +201,27 @@ class TimedIterator implements AsyncIterator<Batch> {
       this.observer.firstToken?.();
     }
     this.settleWaiting(result);
-  };
+  }
 
-  private readonly onError = (error: unknown): void => {
-    if (this.resolve === null || this.finished) return;
+  /** The upstream failed (ReadSink). */
+  onReadError(error: unknown): void {
+    if (this.sink === null || this.finished) return;
     this.finish({ kind: 'failed', error });
     this.failWaiting(error);
-  };
+  }
 
   /** The parent signal aborted. */
   handleEvent(): void {
     this.child.abort(this.parent.reason);
-    if (this.resolve === null || this.finished) return;
+    if (this.sink === null || this.finished) return;
     const reason = abortError(this.parent);
     this.finish({ kind: 'failed', error: reason });
     this.failWaiting(reason);
   }
 
-  onTimer(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
-    if (this.resolve === null || this.finished) return;
+  /** The deadline queue's call (QueuedDeadline). */
+  onDeadline(): void {
+    if (this.sink === null || this.finished) return;
     // The deadline moved later since the timer was armed: wait for the rest.
     if (this.deadlineAt > performance.now()) return this.arm(this.deadlineAt);
     const error = this.deadlineError();
@@ -199,26 +231,23 @@ class TimedIterator implements AsyncIterator<Batch> {
   }
 
   private settleWaiting(result: IteratorResult<Batch>): void {
-    const resolve = this.resolve;
-    this.resolve = null;
-    this.reject = null;
+    const { sink } = this;
+    this.sink = null;
     this.waiting = null;
-    resolve?.(result);
+    sink?.onRead(result);
   }
 
   private failWaiting(reason: unknown): void {
-    const reject = this.reject;
-    this.resolve = null;
-    this.reject = null;
+    const { sink } = this;
+    this.sink = null;
     this.waiting = null;
-    reject?.(reason);
+    sink?.onReadError(reason);
   }
 
   private finish(outcome: StreamOutcome): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.deadlines.cancel(this);
     this.parent.removeEventListener('abort', this);
     this.observer.settled?.(outcome);
   }
@@ -231,17 +260,13 @@ class TimedIterator implements AsyncIterator<Batch> {
   }
 
   private arm(at: number): void {
-    // An earlier timer re-arms itself when it fires; only a later one must be replaced.
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(fireTimer, Math.max(0, at - performance.now()), this);
-    // Whatever the stream waits on keeps the process alive; the deadline alone need not.
-    this.timer.unref();
+    // An earlier deadline re-arms itself when it comes; only a later one must be moved.
+    if (this.deadlines.scheduledAt(this) <= at) return;
+    this.deadlines.schedule(this, at);
   }
 
   private setDeadline(): void {
-    if (this.upstreamComplete) {
+    if (this.upstreamDone) {
       this.deadlineAt = Infinity;
       return;
     }

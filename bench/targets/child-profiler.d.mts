@@ -1,0 +1,2 @@
+/** Answers `{ profile: 'start' }` and `{ profile: 'stop' }` from the parent (see child-profiler.mjs). */
+export function answerProfileRequests(): void;
