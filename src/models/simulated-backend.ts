@@ -54,6 +54,9 @@ function generateAnswer(rng: Rng, tokens: number): string[] {
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
+/** Before the answer is made: one empty array for every stream, not one each. */
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
 interface StreamSettings {
   readonly config: SimulatedModelConfig;
   readonly seed: number;
@@ -77,7 +80,7 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkR
   private readonly stop: StopSignal;
   /** The failure is drawn at the first read, and the answer made once the time to first token passed. */
   private phase: 'new' | 'first-token' | 'streaming' = 'new';
-  private tokens: readonly string[] = [];
+  private tokens: readonly string[] = NO_TOKENS;
   private failing = false;
   private sent = 0;
   private started = 0;
