@@ -4,6 +4,7 @@ import {
   defaultFieldResolver,
   GraphQLError,
   getArgumentValues,
+  isNonNullType,
   Kind,
   locatedError,
   type DocumentNode,
@@ -17,6 +18,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
   type SourceLocation,
+  type VariableNode,
 } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
 // graphql-js' own rendering of a value in an error message, as graphql-tools' copy renders it.
@@ -134,6 +136,8 @@ interface CompiledSubscription {
   readonly rootType: GraphQLObjectType;
   readonly fieldDef: GraphQLField<unknown, unknown>;
   readonly responseName: string;
+  /** The field's arguments from the variables, or null when one is a literal (graphql-js builds those). */
+  readonly argumentPlan: readonly ArgumentFromVariable[] | null;
   readonly path: { readonly prev: undefined; readonly key: string; readonly typename: string };
 }
 
@@ -168,6 +172,7 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operationName: s
     rootType,
     fieldDef,
     responseName,
+    argumentPlan: argumentPlanOf(fieldDef, field),
     path: { prev: undefined, key: responseName, typename: rootType.name },
   };
 }
@@ -217,13 +222,56 @@ function subscribeCompiled(args: ExecutionArgs, entry: CompiledSubscription) {
     return new CompiledEvents(stream[Symbol.asyncIterator](), entry, args.contextValue, args.variableValues ?? {});
   };
   try {
-    const fieldArgs = getArgumentValues(fieldDef, field, variables.coerced);
+    const fieldArgs = argumentsOf(entry, variables.coerced);
     const resolve = fieldDef.subscribe ?? args.subscribeFieldResolver ?? defaultFieldResolver;
     const stream: unknown = resolve(args.rootValue, fieldArgs, args.contextValue, info);
     return isPromise(stream) ? stream.then(events, refused) : events(stream);
   } catch (error) {
     return refused(error);
   }
+}
+
+/** One argument of the root field: the variable it is given (null: not given), as graphql-js reads it. */
+interface ArgumentFromVariable {
+  readonly name: string;
+  readonly variable: string | null;
+  readonly defaultValue: unknown;
+  readonly nonNull: boolean;
+}
+
+function argumentPlanOf(fieldDef: GraphQLField<unknown, unknown>, field: FieldNode): readonly ArgumentFromVariable[] | null {
+  const plan: ArgumentFromVariable[] = [];
+  for (const arg of fieldDef.args) {
+    const node = field.arguments?.find((a) => a.name.value === arg.name);
+    if (node !== undefined && node.value.kind !== Kind.VARIABLE) return null;
+    plan.push({ name: arg.name, variable: node === undefined ? null : (node.value as VariableNode).name.value, defaultValue: arg.defaultValue, nonNull: isNonNullType(arg.type) });
+  }
+  return plan;
+}
+
+/**
+ * The field's argument values, as graphql-tools' and graphql-js' `getArgumentValues` make them (a
+ * plain object), without their per-call map of the argument nodes: a chat's `chat(input: $input)` is
+ * one property copied. Anything graphql-js would refuse (a required argument without a value) is
+ * left to it, so it throws its own error.
+ */
+function argumentsOf(entry: CompiledSubscription, coerced: Record<string, unknown>): Record<string, unknown> {
+  const plan = entry.argumentPlan;
+  if (plan === null) return getArgumentValues(entry.fieldDef, entry.field, coerced);
+  const values: Record<string, unknown> = {};
+  for (const arg of plan) {
+    if (arg.variable !== null && Object.prototype.hasOwnProperty.call(coerced, arg.variable)) {
+      const value = coerced[arg.variable];
+      if (value === undefined || (value === null && arg.nonNull)) return getArgumentValues(entry.fieldDef, entry.field, coerced);
+      values[arg.name] = value;
+    } else if (arg.defaultValue !== undefined) {
+      // Not given, or given a variable without a value: the default, else nothing (or graphql-js' refusal).
+      values[arg.name] = arg.defaultValue;
+    } else if (arg.nonNull) {
+      return getArgumentValues(entry.fieldDef, entry.field, coerced);
+    }
+  }
+  return values;
 }
 
 /**

@@ -319,4 +319,18 @@ describe('subscription events through the compiled query', () => {
     expect(masked.results).toMatchObject([{ errors: [{ message: 'Unexpected error.' }] }]);
     await expectSame('subscription { later(code: "NONE") { __typename } }');
   });
+
+  it('builds the arguments from the variables as graphql-js does: defaults for absent ones, nulls, and its refusal of a null for a required one', async () => {
+    const query = 'subscription ($ask: Ask = { text: "default" }, $count: Int) { talk(ask: $ask, count: $count) { ... on Word { text } ... on End { words } } }';
+    const defaults = await expectSame(query, {});
+    expect(defaults.results).toEqual([
+      { data: { talk: { text: 'default' } } },
+      { data: { talk: { text: 'default' } } },
+      { data: { talk: { words: 2 } } },
+    ]);
+    await expectSame(query, { ask: { text: 'given' }, count: 1 });
+    await expectSame(query, { ask: { text: 'given' }, count: null });
+    const refused = await expectSame(query, { ask: null });
+    expect(refused.results).toMatchObject([{ errors: [{ path: ['talk'] }] }]);
+  });
 });
