@@ -5,7 +5,7 @@
  * the first has not (V8 keeps node ids across snapshots of one process) are summed by kind and
  * name, and for closures by where their function is defined. Bytes per subscription.
  *
- *   npm run build && npx tsx scripts/waiting-heap-diff.ts [compiled|tsx|bare] [--top=40]
+ *   npm run build && npx tsx scripts/waiting-heap-diff.ts [compiled|tsx|bare] [--top=40] [--strings] [--held] [--warm-up=50]
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,8 +17,12 @@ import { ChatDocument } from '../src/client/generated/graphql.js';
 import { createSwitchyardClient } from '../src/client/switchyard-client.js';
 
 const SUBSCRIPTIONS = 1_000;
-const WARM_UP = 50;
+/** Subscriptions before the first snapshot, so that one-time costs (compiled code, hidden classes) fall outside; `--warm-up=0` counts them as the bench does. */
+const WARM_UP = Number(process.argv.find((arg) => arg.startsWith('--warm-up='))?.slice(10) ?? 50);
 const kind = process.argv.find((arg) => ['compiled', 'tsx', 'bare'].includes(arg)) ?? 'compiled';
+const showStrings = process.argv.includes('--strings');
+/** Every node also says what holds it (its first retainer and the edge's name). */
+const showHolders = showStrings || process.argv.includes('--held');
 const top = Number(process.argv.find((arg) => arg.startsWith('--top='))?.slice(6) ?? 40);
 
 const target = (file: string) => fileURLToPath(new URL(`../bench/targets/${file}`, import.meta.url));
@@ -57,6 +61,16 @@ async function subscribe(client: ReturnType<typeof createSwitchyardClient>, coun
 interface Group {
   bytes: number;
   count: number;
+}
+
+/** A string's shape, so that the per-chat ones group: ids, hex and digits replaced. */
+function shapeOf(text: string): string {
+  return text
+    .slice(0, 60)
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
+    .replace(/[0-9a-f]{16,}/g, '<hex>')
+    .replace(/[A-Za-z0-9_-]{20,}/g, '<b64>')
+    .replace(/[0-9]+/g, '9');
 }
 
 /** Node ids → [kind, name, self size] of a snapshot, with closures named by their script and line. */
@@ -112,11 +126,29 @@ function readSnapshot(path: string): Map<number, [string, string, number]> {
   const locationFields: string[] = meta.location_fields;
   const locations: number[] = snapshot.locations ?? [];
   for (let i = 0; i < locations.length; i += locationFields.length) lines.set(locations[i]!, String(locations[i + 2]! + 1));
+  // With --strings, each string also says what holds it (its first retainer and the edge's name).
+  const heldBy = new Map<number, string>();
+  if (showHolders) {
+    for (let i = 0, e = 0; i < nodes.length; i += width) {
+      const end = e + nodes[i + edgeCountAt]! * edgeWidth;
+      for (; e < end; e += edgeWidth) {
+        const to = edges[e + edgeToAt]!;
+        if (heldBy.has(to) || (!showHolders && !types[nodes[to + typeAt]!]!.endsWith('string'))) continue;
+        const edgeType = edgeTypes[edges[e + edgeTypeAt]!];
+        const edge = edgeType === 'element' || edgeType === 'hidden' ? `[${edges[e + edgeNameAt]}]` : `.${strings[edges[e + edgeNameAt]!]}`;
+        const holder = types[nodes[i + typeAt]!]!;
+        heldBy.set(to, `${holder === 'object' || holder === 'closure' ? strings[nodes[i + nameAt]!]!.slice(0, 30) : holder}${edge}`);
+      }
+    }
+  }
   const byId = new Map<number, [string, string, number]>();
   for (let i = 0; i < nodes.length; i += width) {
     const type = types[nodes[i + typeAt]!]!;
-    let name = type.endsWith('string') ? '' : strings[nodes[i + nameAt]!]!;
+    // Strings by their text with --strings (which ones a chat holds), else all in one row.
+    let name = type.endsWith('string') && !showStrings ? '' : strings[nodes[i + nameAt]!]!;
+    if (type.endsWith('string') && showStrings) name = `${shapeOf(name)}  ← ${heldBy.get(i) ?? '?'}`;
     if (type === 'closure') name = `${name || '(anonymous)'} @${scriptOf(i)}:${lines.get(i) ?? '?'}`;
+    if (showHolders && !type.endsWith('string')) name = `${name.slice(0, 60)}  ← ${heldBy.get(i) ?? '?'}`;
     byId.set(nodes[i + idAt]!, [type, name.slice(0, 100), nodes[i + sizeAt]!]);
   }
   return byId;
@@ -127,7 +159,7 @@ try {
   const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
   const client = createSwitchyardClient({ url: wsUrl, lazy: false });
   await client.ws.iterate({ query: '{ __typename }' }).next();
-  const warm = await subscribe(client, WARM_UP, 0);
+  const warm = WARM_UP > 0 ? await subscribe(client, WARM_UP, 0) : [];
   const first = (await ask(`snapshot ${join(dir, 'before.heapsnapshot')}`)).snapshot!;
   const waiting = await subscribe(client, SUBSCRIPTIONS, WARM_UP);
   const second = (await ask(`snapshot ${join(dir, 'after.heapsnapshot')}`)).snapshot!;

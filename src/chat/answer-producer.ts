@@ -70,6 +70,9 @@ type Batch = readonly CompletionEvent[];
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
+/** The failure of an answer no arm was tried for. */
+const NO_ARM_ANSWERED = Object.freeze({ code: 'NO_ARM_AVAILABLE', message: 'no arm answered' });
+
 export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
   const context: ProducerContext = { ...deps, armsById: new Map(deps.config.arms.map((arm) => [arm.id, arm])) };
   return (requestId, request, decision, cacheKey, signal) => {
@@ -91,10 +94,11 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
  */
 class AnswerProduction implements AnswerStream, ReadSink<Batch> {
   private readonly started: number;
-  private readonly excluded = new Set<string>();
+  /** Arms that failed before their first token; made at the first failover. */
+  private excluded: Set<string> | null = null;
   private decision: RouteDecision | null;
   private attempts = 0;
-  private lastError: { code: string; message: string } = { code: 'NO_ARM_AVAILABLE', message: 'no arm answered' };
+  private lastError: { readonly code: string; readonly message: string } = NO_ARM_ANSWERED;
   /** The current attempt's batches; null between attempts. */
   private batches: AsyncIterator<Batch> | null = null;
   private arm: ArmConfig | null = null;
@@ -104,8 +108,8 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
   private completionTokens = 0;
   private usage: { promptTokens: number; completionTokens: number; estimated: boolean } | null = null;
   private finishReason = 'stop';
-  /** Events made and not yet handed out, from `head`. */
-  private readonly queue: AnswerEvent[] = [];
+  /** Events made and not yet handed out, from `head`; made with the first event. */
+  private queue: AnswerEvent[] | null = null;
   private head = 0;
   /** No event will be made any more (what is queued is still handed out). */
   private finished = false;
@@ -163,7 +167,8 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
   /** A read in flight is answered with the end at once. */
   return(): Promise<IteratorResult<AnswerEvent>> {
     this.returned = this.finished = true;
-    this.queue.length = this.head = 0;
+    this.queue = null;
+    this.head = 0;
     this.error = null;
     const { sink, queued } = this;
     this.sink = this.queued = null;
@@ -175,9 +180,10 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
 
   /** What can be handed out without reading the model: a queued event, the end, or a failure (thrown). */
   private take(): IteratorResult<AnswerEvent> | null {
-    if (this.head < this.queue.length) {
-      const value = this.queue[this.head++]!;
-      if (this.head === this.queue.length) this.queue.length = this.head = 0;
+    const { queue } = this;
+    if (queue !== null && this.head < queue.length) {
+      const value = queue[this.head++]!;
+      if (this.head === queue.length) queue.length = this.head = 0;
       return { done: false, value };
     }
     if (this.error !== null) {
@@ -189,7 +195,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
   }
 
   private emit(event: AnswerEvent): void {
-    this.queue.push(event);
+    (this.queue ??= []).push(event);
   }
 
   private fail(error: unknown): void {
@@ -361,8 +367,9 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
     }
     // Stop before asking for an arm that will not be tried, so `decision` names the last one tried.
     if (!upstream.retryable || this.attempts >= deps.config.router.maxAttempts) return this.giveUp();
-    this.excluded.add(decision.armId);
-    const next = deps.router.failover(decision, this.excluded);
+    const excluded = (this.excluded ??= new Set());
+    excluded.add(decision.armId);
+    const next = deps.router.failover(decision, excluded);
     if (next === null) return this.giveUp();
     this.decision = next;
   }

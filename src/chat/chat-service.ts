@@ -345,13 +345,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     // A pinned arm is checked before the stream starts, so that an unknown or disabled one is a
     // GraphQL error; other requests are routed only on a cache miss.
     const pinned = request.armId === undefined ? null : routeOrThrow(request);
-    const { token, digest } = issueFeedbackToken();
     const record: RequestRecord = {
       id: newId(),
       createdAt: Date.now(),
       owner: request.owner ?? null,
       client: request.client ?? null,
-      tokenDigest: digest,
+      // Issued with the route (ChatStream.feedbackToken): no token can be shown before it.
+      tokenDigest: '',
       status: 'streaming',
       decision: null,
       objective: request.objective ?? null,
@@ -380,7 +380,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           });
     record.cacheKey = cacheKey;
 
-    return new ChatStream(request, record, token, cacheKey, pinned, signal);
+    return new ChatStream(request, record, cacheKey, pinned, signal);
   }
 
   /**
@@ -401,6 +401,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     /** Whose read is in flight. */
     private reader: ReadSink<ChatEvent> | null = null;
     private isFinished = false;
+    /** The request's feedback token, issued when the route goes out (the first thing that shows it). */
+    private token: string | null = null;
     /** `rest`'s reads handed to the reader; made once the route is out. */
     private forward: { readonly read: (result: IteratorResult<ChatEvent, void>) => void; readonly fail: (error: unknown) => void } | null =
       null;
@@ -408,7 +410,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     constructor(
       private readonly request: ChatRequest,
       private readonly record: RequestRecord,
-      private readonly token: string,
       private readonly cacheKey: string | null,
       private readonly pinned: RouteDecision | null,
       private readonly signal: StopSignal,
@@ -461,7 +462,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         record.decision = served;
         record.attempts = attempts;
         this.begin(this.live(this.answer!, served));
-        this.takeReader().onRead({ done: false, value: routeEvent(record, this.token, served, { cached: false, attempts }) });
+        this.takeReader().onRead({ done: false, value: routeEvent(record, this.feedbackToken(), served, { cached: false, attempts }) });
       } catch (error) {
         this.failed(error);
       }
@@ -496,6 +497,19 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       if (this.rest !== null) return this.rest.throw(error);
       void this.return();
       return Promise.reject(error);
+    }
+
+    /**
+     * Made when the route goes out rather than with the chat: nothing reads it before (a chat
+     * waiting for its first token holds neither the token nor its digest).
+     */
+    private feedbackToken(): string {
+      if (this.token === null) {
+        const { token, digest } = issueFeedbackToken();
+        this.token = token;
+        this.record.tokenDigest = digest;
+      }
+      return this.token;
     }
 
     private takeReader(): ReadSink<ChatEvent> {
@@ -614,7 +628,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
     private async *cached(answer: CachedAnswer): AsyncGenerator<ChatEvent, void, undefined> {
       try {
-        yield* streamCached(this.record, this.token, this.request, answer, this.signal);
+        yield* streamCached(this.record, this.feedbackToken(), this.request, answer, this.signal);
       } catch (error) {
         this.failure(error);
       } finally {
@@ -624,7 +638,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
     /** The chunks and the end of a live answer whose route is out. */
     private async *live(iterator: AsyncIterator<AnswerEvent>, served: RouteDecision): AsyncGenerator<ChatEvent, void, undefined> {
-      const { record, token } = this;
+      const { record } = this;
+      const token = this.feedbackToken();
       try {
         const tokens = new AnswerTokens(iterator);
         const maxWords = chunkWordsForConfidence(served.confidence, chunkBounds);

@@ -23,6 +23,8 @@ export interface FeedbackRecord {
 export interface RequestRecord extends RequestOwnership {
   readonly id: string;
   readonly createdAt: number;
+  /** Hex SHA-256 of its feedback token; '' until the token is issued with the route (nothing can match it before). */
+  tokenDigest: string;
   /** Who made it, for the weight of its feedback: the principal's client (key id or remote address). */
   readonly client: string | null;
   status: RequestStatus;

@@ -11,9 +11,22 @@ import { userError } from './errors.js';
  * Limits on the operation's shape are other plugins' work.
  */
 export function useScopes(): Plugin<GraphQLContext> {
+  // The root fields of a parsed document's operation, walked once: yoga's parser cache gives the
+  // same query text the same document, so a chat's subscribe does not walk it again.
+  const coordinatesOf = new WeakMap<DocumentNode, Map<string | null | undefined, readonly string[]>>();
+  const coordinates = (document: DocumentNode, operationName: string | null | undefined): readonly string[] => {
+    let byName = coordinatesOf.get(document);
+    let found = byName?.get(operationName);
+    if (found === undefined) {
+      found = rootCoordinates(document, operationName);
+      if (byName === undefined) coordinatesOf.set(document, (byName = new Map()));
+      byName.set(operationName, found);
+    }
+    return found;
+  };
   const check = (args: { document: DocumentNode; operationName?: string | null | undefined; contextValue: GraphQLContext }) => {
     try {
-      for (const coordinate of rootCoordinates(args.document, args.operationName)) {
+      for (const coordinate of coordinates(args.document, args.operationName)) {
         requireScope(args.contextValue.principal, coordinate);
       }
       return null;

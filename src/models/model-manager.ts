@@ -17,7 +17,14 @@ import type { HttpModelBackend } from './http-client.js';
 import { createModelHealth, type ModelHealth, type ModelHealthSnapshot } from './model-health.js';
 import { createOpenAIBackend } from './openai-backend.js';
 import { createSimulatedBackend } from './simulated-backend.js';
-import { withStreamTimeouts, type StreamObserver, type StreamOutcome } from './stream-timeouts.js';
+import {
+  withStreamTimeouts,
+  type StreamObserver,
+  type StreamOutcome,
+  type StreamStarter,
+  type UpstreamCompletion,
+} from './stream-timeouts.js';
+import { createDeadlineQueue } from '../streaming/deadline-queue.js';
 import type { Capacity } from '../limits/capacity.js';
 import type { Lease } from '../limits/limiter-store.js';
 import type { LazyAbortSignal } from '../stop-signal.js';
@@ -102,7 +109,7 @@ class BackendRequest implements CompletionRequest {
   constructor(
     request: ModelCallRequest,
     readonly stop: LazyAbortSignal,
-    readonly upstreamComplete: () => void,
+    private readonly stream: UpstreamCompletion,
   ) {
     this.messages = request.messages;
     this.maxTokens = request.maxTokens;
@@ -112,6 +119,11 @@ class BackendRequest implements CompletionRequest {
   get signal(): AbortSignal {
     return this.stop.abortSignal;
   }
+
+  /** A method, not a function per call: backends call it as `request.upstreamComplete?.()`. */
+  upstreamComplete(): void {
+    this.stream.upstreamComplete();
+  }
 }
 
 /**
@@ -119,7 +131,7 @@ class BackendRequest implements CompletionRequest {
  * the stream starts, and reports its health figures when it settles. A class (the observer's
  * methods on its prototype): a chat waiting for its first token holds one.
  */
-class ManagedCall implements StreamObserver {
+class ManagedCall implements StreamObserver, StreamStarter {
   private started = 0;
   private ttftMs: number | null = null;
   /** Only the call that took the half-open probe slot may give it back. */
@@ -135,7 +147,7 @@ class ManagedCall implements StreamObserver {
     private readonly capacity: Pick<Capacity, 'tryUpstreamCall'> | undefined,
   ) {}
 
-  readonly start = (signal: LazyAbortSignal, upstreamComplete: () => void): AsyncIterable<readonly CompletionEvent[]> => {
+  start(signal: LazyAbortSignal, stream: UpstreamCompletion): AsyncIterable<readonly CompletionEvent[]> {
     const { modelId } = this;
     const managed = this.get(modelId);
     if (this.capacity) {
@@ -155,8 +167,8 @@ class ManagedCall implements StreamObserver {
     }
     this.model = managed;
     this.started = this.now();
-    return batchesOf(managed.backend.stream(new BackendRequest(this.request, signal, upstreamComplete)));
-  };
+    return batchesOf(managed.backend.stream(new BackendRequest(this.request, signal, stream)));
+  }
 
   firstToken(): void {
     this.ttftMs = this.now() - this.started;
@@ -196,6 +208,10 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
     models.set(config.id, { config, backend, health });
   }
 
+  // One timer for the deadlines of every call, not one per call; unreferenced, as whatever a
+  // call waits on keeps the process alive.
+  const deadlines = createDeadlineQueue({ ref: false });
+
   const get = (modelId: string): ManagedModel => {
     const model = models.get(modelId);
     if (!model) throw new UpstreamError('MODEL_UNAVAILABLE', `unknown model "${modelId}"`, { retryable: false });
@@ -214,7 +230,7 @@ export function createModelManager(deps: ModelManagerDeps): ModelManager {
     const call = new ManagedCall(modelId, request, get, now, deps.capacity);
     // One iterator does the deadlines and the health figures: no layer between the backend and
     // the caller that only passes batches on. Unknown models fail in `start`, before the timeouts are read.
-    return withStreamTimeouts(call.start, models.get(modelId)?.config.timeouts ?? UNUSED_TIMEOUTS, request.signal, call);
+    return withStreamTimeouts(call, models.get(modelId)?.config.timeouts ?? UNUSED_TIMEOUTS, request.signal, call, deadlines);
   }
 
   return {

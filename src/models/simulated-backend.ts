@@ -10,6 +10,7 @@ import {
 } from './backend.js';
 import { estimateMessageTokens } from './token-counter.js';
 import type { ReadSink, SinkReadable } from '../read-sink.js';
+import { createDeadlineQueue, type DeadlineQueue, type QueuedDeadline } from '../streaming/deadline-queue.js';
 import type { StopSignal } from '../stop-signal.js';
 
 /**
@@ -53,15 +54,15 @@ function generateAnswer(rng: Rng, tokens: number): string[] {
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-/** The timer's callback, one for every stream: the stream is the timer's argument, not a closure. */
-function wakeStream(stream: SimulatedStream): void {
-  stream.wake();
-}
+/** Before the answer is made: one empty array for every stream, not one each. */
+const NO_TOKENS: readonly string[] = Object.freeze([]);
 
 interface StreamSettings {
   readonly config: SimulatedModelConfig;
   readonly seed: number;
   readonly failureRng: Rng;
+  /** The waits of every stream of the backend, on one timer. */
+  readonly waits: DeadlineQueue;
 }
 
 /**
@@ -69,22 +70,24 @@ interface StreamSettings {
  * first token, then every token that is due in one batch, then usage and finish. One object per
  * stream rather than an async generator (a generator, its register file, a context, a promise
  * per await) plus a promise, two closures and an abort registration per wait: a subscription
- * waiting for its first token from a simulated model holds one of these and one timer. The
- * stream is its own abort listener (`handleEvent`) and its timer's argument; aborting it, or
- * `return()`, settles a waiting read at once and clears the timer. A reader that takes its read
+ * waiting for its first token from a simulated model holds one of these and a slot in the
+ * backend's queue of waits (one timer for every stream). The stream is its own abort listener
+ * (`handleEvent`) and queue entry; aborting it, or `return()`, settles a waiting read at once and
+ * takes it out of the queue. A reader that takes its read
  * straight (`readTo`, the model call's timed iterator) is answered with no promise of this stream's.
  */
-class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkReadable<CompletionEvent[]> {
+class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkReadable<CompletionEvent[]>, QueuedDeadline {
   private readonly stop: StopSignal;
   /** The failure is drawn at the first read, and the answer made once the time to first token passed. */
   private phase: 'new' | 'first-token' | 'streaming' = 'new';
-  private tokens: readonly string[] = [];
+  private tokens: readonly string[] = NO_TOKENS;
   private failing = false;
   private sent = 0;
   private started = 0;
   private msPerToken = 0;
   private finished = false;
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Its slot in the backend's waits (QueuedDeadline). */
+  deadlineSlot = -1;
   /** The read waiting for the timer. */
   private sink: ReadSink<CompletionEvent[]> | null = null;
   /** The promise the waiting next() returned. */
@@ -147,9 +150,8 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkR
     this.fail(this.stop.reason);
   }
 
-  /** The timer fired: the time to first token, or the next token, is due. */
-  wake(): void {
-    this.timer = null;
+  /** The wait is over (QueuedDeadline): the time to first token, or the next token, is due. */
+  onDeadline(): void {
     if (this.finished) return;
     try {
       if (this.stop.aborted) throw this.stop.reason;
@@ -219,13 +221,12 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkR
   }
 
   private arm(ms: number): void {
-    this.timer = setTimeout(wakeStream, Math.max(0, ms), this);
+    this.settings.waits.schedule(this, performance.now() + Math.max(0, ms));
   }
 
   private end(): void {
     this.finished = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.settings.waits.cancel(this);
     this.stop.removeEventListener('abort', this);
   }
 
@@ -248,7 +249,8 @@ export function createSimulatedBackend(config: SimulatedModelConfig): SimulatedB
   const failureRng = createRng(seed);
   const pricing: ModelPricing = { inputPer1k: config.inputPer1k, outputPer1k: config.outputPer1k };
 
-  const settings: StreamSettings = { config, seed, failureRng };
+  // Referenced: a simulated model's wait keeps the process alive, as a socket would.
+  const settings: StreamSettings = { config, seed, failureRng, waits: createDeadlineQueue() };
 
   return {
     id: config.id,

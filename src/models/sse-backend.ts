@@ -96,6 +96,8 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
   // Query parameters (Azure's api-version, a key some gateways take) are part of `url`.
   const secrets = modelSecrets({ headers: config.headers, query: Object.fromEntries(new URL(url).searchParams) }, deps.apiKey);
   const logger = deps.logger.child({ component: 'model-backend', provider, model: config.id });
+  // Parsed once: the debug line's fields are built before pino knows the level is off, per request.
+  const loggedUrl = loggableUrl(url);
   const headers: Record<string, string> = {
     ...lowerCaseKeys(config.headers),
     'content-type': 'application/json',
@@ -105,7 +107,7 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
 
   async function* streamBatches(request: CompletionRequest): AsyncGenerator<readonly CompletionEvent[]> {
     const body = spec.requestBody(request);
-    logger.debug({ url: loggableUrl(url), messages: request.messages.length }, 'upstream request');
+    logger.debug({ url: loggedUrl, messages: request.messages.length }, 'upstream request');
 
     const context = { tokensSent: false, secrets };
     let responseBody: ResponseBody | undefined;

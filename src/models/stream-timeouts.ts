@@ -1,5 +1,6 @@
 import { UpstreamError, type CompletionEvent } from './backend.js';
 import { isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
+import { createDeadlineQueue, type DeadlineQueue, type QueuedDeadline } from '../streaming/deadline-queue.js';
 import { LazyAbortController, type LazyAbortSignal, type StopSignal } from '../stop-signal.js';
 
 /**
@@ -14,8 +15,9 @@ import { LazyAbortController, type LazyAbortSignal, type StopSignal } from '../s
  * socket) and the pending `next()` rejects at once, without waiting for the upstream to notice.
  * `return()` (the consumer unsubscribing) aborts the child signal at once as well.
  *
- * What a stream costs does not grow with its tokens: one timer per stream, re-armed lazily (the
- * idle deadline moves with every batch, and an earlier timer re-arms itself when it fires), one
+ * What a stream costs does not grow with its tokens: one deadline per stream, re-armed lazily (the
+ * idle deadline moves with every batch, and an earlier one re-arms itself when it fires) in a
+ * deadline queue that the model manager shares between its calls (one Node timer for all), one
  * abort listener on the parent signal, one promise per batch, and no closure per `next()`. The
  * child's Node AbortSignal is made only if the backend asks for it (`abortSignal`). A reader that
  * takes its read straight (`readTo`, the answer producer) is answered with no promise of this
@@ -44,19 +46,32 @@ export interface StreamObserver {
 
 type Batch = readonly CompletionEvent[];
 
-type Start = (signal: LazyAbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>;
+/** Told by the backend once its upstream has sent all it will send (see CompletionRequest.upstreamComplete). */
+export interface UpstreamCompletion {
+  upstreamComplete(): void;
+}
+
+/** Starts the upstream as an object (the model manager's call), given the timed stream itself: no closure per call. */
+export interface StreamStarter {
+  start(signal: LazyAbortSignal, stream: UpstreamCompletion): AsyncIterable<Batch>;
+}
+
+type Start = ((signal: LazyAbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>) | StreamStarter;
 
 /**
- * `start` gets the child stop, and a function the backend calls once its upstream has sent all
- * it will send: from then on no deadline runs (what is left is the backend's own work).
+ * `start` gets the child stop, and what the backend tells once its upstream has sent all it will
+ * send (a function, or for a StreamStarter the stream itself): from then on no deadline runs (what
+ * is left is the backend's own work).
  */
 export function withStreamTimeouts(
   start: Start,
   timeouts: StreamTimeouts,
   signal: StopSignal,
   observer: StreamObserver = {},
+  /** Where the deadline waits; without one, a queue (and a timer) of the stream's own. */
+  deadlines?: DeadlineQueue,
 ): AsyncIterable<Batch> {
-  return new TimedStream(start, timeouts, signal, observer);
+  return new TimedStream(start, timeouts, signal, observer, deadlines);
 }
 
 /** A class, not a literal with a computed key (whose function V8 gives an own `name`, per object). */
@@ -66,16 +81,14 @@ class TimedStream implements AsyncIterable<Batch> {
     private readonly timeouts: StreamTimeouts,
     private readonly signal: StopSignal,
     private readonly observer: StreamObserver,
+    private readonly deadlines: DeadlineQueue | undefined,
   ) {}
 
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
-    return new TimedIterator(this.start, this.timeouts, this.signal, this.observer);
+    // Unreferenced: whatever the stream waits on keeps the process alive; the deadline alone need not.
+    const deadlines = this.deadlines ?? createDeadlineQueue({ ref: false });
+    return new TimedIterator(this.start, this.timeouts, this.signal, this.observer, deadlines);
   }
-}
-
-/** The timer's callback, one for every stream: the iterator is the timer's argument, not a closure. */
-function fireTimer(iterator: TimedIterator): void {
-  iterator.onTimer();
 }
 
 type Phase = 'first-token' | 'idle' | 'total';
@@ -86,20 +99,20 @@ function abortError(signal: StopSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
-class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSink<Batch> {
+class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSink<Batch>, QueuedDeadline, UpstreamCompletion {
   private readonly child = new LazyAbortController();
   private readonly startedAt = performance.now();
   private upstream: AsyncIterator<Batch> | undefined;
   private tokensSent = false;
-  private upstreamComplete = false;
+  private upstreamDone = false;
   private finished = false;
   /** The read waiting on the upstream; null between reads. */
   private sink: ReadSink<Batch> | null = null;
   /** The deadline the waiting next() must meet. */
   private deadlineAt = Infinity;
   private deadlinePhase: Phase = 'first-token';
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Infinity;
+  /** Its slot in `deadlines` (QueuedDeadline). */
+  deadlineSlot = -1;
   /** The promise the waiting next() returned. */
   private waiting: Promise<IteratorResult<Batch>> | null = null;
   /** The upstream's promise handlers, made for an upstream that cannot be read straight. */
@@ -111,6 +124,7 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
     private readonly timeouts: StreamTimeouts,
     private readonly parent: StopSignal,
     private readonly observer: StreamObserver,
+    private readonly deadlines: DeadlineQueue,
   ) {
     // The iterator itself is the listener (handleEvent): no closure per stream for it.
     parent.addEventListener('abort', this, { once: true });
@@ -139,7 +153,7 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
     }
     let upstream: AsyncIterator<Batch>;
     try {
-      upstream = this.upstream ??= this.start(this.child, this.onUpstreamComplete)[Symbol.asyncIterator]();
+      upstream = this.upstream ??= this.startUpstream()[Symbol.asyncIterator]();
     } catch (error) {
       this.finish({ kind: 'failed', error });
       return sink.onReadError(error);
@@ -164,13 +178,17 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
     return Promise.resolve(DONE);
   }
 
-  private readonly onUpstreamComplete = (): void => {
-    this.upstreamComplete = true;
+  private startUpstream(): AsyncIterable<Batch> {
+    const { start } = this;
+    return typeof start === 'function' ? start(this.child, () => this.upstreamComplete()) : start.start(this.child, this);
+  }
+
+  /** The backend's upstream sent all it will (UpstreamCompletion). */
+  upstreamComplete(): void {
+    this.upstreamDone = true;
     this.deadlineAt = Infinity;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-    this.timerAt = Infinity;
-  };
+    this.deadlines.cancel(this);
+  }
 
   /** The upstream's batch (ReadSink). */
   onRead(result: IteratorResult<Batch>): void {
@@ -201,9 +219,8 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
     this.failWaiting(reason);
   }
 
-  onTimer(): void {
-    this.timer = undefined;
-    this.timerAt = Infinity;
+  /** The deadline queue's call (QueuedDeadline). */
+  onDeadline(): void {
     if (this.sink === null || this.finished) return;
     // The deadline moved later since the timer was armed: wait for the rest.
     if (this.deadlineAt > performance.now()) return this.arm(this.deadlineAt);
@@ -230,8 +247,7 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
   private finish(outcome: StreamOutcome): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.deadlines.cancel(this);
     this.parent.removeEventListener('abort', this);
     this.observer.settled?.(outcome);
   }
@@ -244,17 +260,13 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
   }
 
   private arm(at: number): void {
-    // An earlier timer re-arms itself when it fires; only a later one must be replaced.
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(fireTimer, Math.max(0, at - performance.now()), this);
-    // Whatever the stream waits on keeps the process alive; the deadline alone need not.
-    this.timer.unref();
+    // An earlier deadline re-arms itself when it comes; only a later one must be moved.
+    if (this.deadlines.scheduledAt(this) <= at) return;
+    this.deadlines.schedule(this, at);
   }
 
   private setDeadline(): void {
-    if (this.upstreamComplete) {
+    if (this.upstreamDone) {
       this.deadlineAt = Infinity;
       return;
     }

@@ -1,7 +1,10 @@
-import { buildExecutionContext, buildResolveInfo, subscribe as genericSubscribe } from '@graphql-tools/executor';
+import { createRequire } from 'node:module';
+import { buildResolveInfo, getFragmentsFromDocument, subscribe as genericSubscribe } from '@graphql-tools/executor';
 import {
+  defaultFieldResolver,
   GraphQLError,
   getArgumentValues,
+  isNonNullType,
   Kind,
   locatedError,
   type DocumentNode,
@@ -9,16 +12,30 @@ import {
   type ExecutionResult,
   type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLObjectType,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
   type SourceLocation,
+  type VariableNode,
 } from 'graphql';
 import { compileQuery, isCompiledQuery } from 'graphql-jit';
 // graphql-js' own rendering of a value in an error message, as graphql-tools' copy renders it.
 import { inspect } from 'graphql/jsutils/inspect.js';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
+
+// graphql-jit's variable coercion, compiled per operation. Its ESM build imports its CommonJS
+// modules by their `.js` names, which the package's exports map sends back to the ESM files, so
+// only the CommonJS entry loads (the one its `compileQuery` runs on, with graphql's CommonJS build).
+const { compileVariableParsing } = createRequire(import.meta.url)('graphql-jit/dist/variables.js') as {
+  compileVariableParsing: (schema: GraphQLSchema, definitions: OperationDefinitionNode['variableDefinitions'] & object) => VariableCoercion;
+};
+/** What the compiled coercion returns (its own declaration's type leaves `errors` out of the success case). */
+type VariableCoercion = (inputs: Record<string, unknown>) =>
+  | { readonly errors: readonly GraphQLError[]; readonly coerced: undefined }
+  | { readonly errors: undefined; readonly coerced: Record<string, unknown> };
 
 /**
  * Subscription events executed by code compiled once per document (graphql-jit) instead of by
@@ -27,15 +44,23 @@ import { LRUCache } from 'lru-cache';
  * result in an async generator of its own. For a chat that was ~25% of the gateway's CPU at
  * concurrency 16 (docs/performance.md, "Fifth pass").
  *
- * Only the per-event execution is compiled. Everything before the first event stays graphql-tools'
- * own code, with its error shapes: the variables are coerced by `buildExecutionContext` (a refusal
- * is left to the generic `subscribe`, so it is coded exactly as before), and the subscribe resolver
- * gets graphql-tools' resolve info and graphql-js' argument values. (graphql-jit's own `subscribe`
- * passes the operation's variables as the field's arguments, which breaks `chat(input: {...})` and
- * any renamed variable, so it is not used.) An error the source stream throws is wrapped as the
- * generic executor wraps it. Anything this path does not cover runs the generic `subscribe`
- * unchanged: a root selection that is not one plain field, a document graphql-jit cannot compile,
- * an abort signal, a custom field or type resolver, error coordinates.
+ * The subscribe of a compiled document skips graphql-tools' execution context too (on the first
+ * token's critical path: ~0.1 ms of a lone chat's ~1 ms before its upstream request, docs/performance.md,
+ * "Sixth pass"): the variables are coerced by graphql-jit's code compiled for the operation, the root
+ * field, its definition, the fragments and the response path are looked up once per document, and
+ * the field's own `subscribe` is called with graphql-js' argument values and graphql-tools' resolve
+ * info. Variables that do not coerce are left to the generic `subscribe`, so a refusal is coded
+ * exactly as before; graphql-jit's coercion gives the same values as graphql-tools' for what JSON
+ * can carry (test/server/compiled-subscriptions.test.ts; it differs only for an `undefined` field
+ * inside an input object, which no transport's JSON has). (graphql-jit's own `subscribe` passes the
+ * operation's variables as the field's arguments, which breaks `chat(input: {...})` and any renamed
+ * variable, so it is not used.) An error the source stream throws is wrapped as the generic executor
+ * wraps it. Anything this path does not cover runs the generic `subscribe` unchanged: a root
+ * selection that is not one plain field, a document graphql-jit cannot compile, an abort signal, a
+ * custom field or type resolver, error coordinates.
+ *
+ * envelop's own subscribe (the plugins' onSubscribe hooks, then the result hooks that mask each
+ * event's errors) stays around this one: a plugin can only replace the function it calls.
  */
 export function useCompiledSubscriptionEvents(options: CompileOptions = {}): Plugin {
   const compiledAfter = options.compiledAfter ?? COMPILED_AFTER;
@@ -106,6 +131,14 @@ interface CompiledSubscription {
   readonly operation: OperationDefinitionNode;
   readonly field: FieldNode;
   readonly event: EventQuery;
+  readonly coerce: VariableCoercion;
+  readonly fragments: Record<string, FragmentDefinitionNode>;
+  readonly rootType: GraphQLObjectType;
+  readonly fieldDef: GraphQLField<unknown, unknown>;
+  readonly responseName: string;
+  /** The field's arguments from the variables, or null when one is a literal (graphql-js builds those). */
+  readonly argumentPlan: readonly ArgumentFromVariable[] | null;
+  readonly path: { readonly prev: undefined; readonly key: string; readonly typename: string };
 }
 
 function compile(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): CompiledSubscription | null {
@@ -115,9 +148,33 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operationName: s
   const [field, ...rest] = operation.selectionSet.selections;
   if (field === undefined || rest.length > 0 || field.kind !== Kind.FIELD || (field.directives?.length ?? 0) > 0) return null;
   if (!withinFields(operation.selectionSet, fragmentsOf(document), { left: MAX_COMPILED_FIELDS })) return null;
+  const rootType = schema.getSubscriptionType();
+  const fieldDef = rootType?.getFields()[field.name.value];
+  if (rootType == null || fieldDef === undefined) return null;
   const query = compileQuery(schema, document, operationName);
   if (!isCompiledQuery(query)) return null;
-  return { schema, document, operation, field, event: query.query as EventQuery };
+  let coerce;
+  try {
+    coerce = compileVariableParsing(schema, operation.variableDefinitions ?? []);
+  } catch {
+    // A variable of a type that is not an input type (validation refuses it first).
+    return null;
+  }
+  const responseName = field.alias?.value ?? field.name.value;
+  return {
+    schema,
+    document,
+    operation,
+    field,
+    event: query.query as EventQuery,
+    coerce,
+    fragments: getFragmentsFromDocument(document),
+    rootType,
+    fieldDef,
+    responseName,
+    argumentPlan: argumentPlanOf(fieldDef, field),
+    path: { prev: undefined, key: responseName, typename: rootType.name },
+  };
 }
 
 function fragmentsOf(document: DocumentNode): ReadonlyMap<string, FragmentDefinitionNode> {
@@ -150,15 +207,13 @@ function withinFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<str
 }
 
 function subscribeCompiled(args: ExecutionArgs, entry: CompiledSubscription) {
-  const { schema } = args;
-  const context = buildExecutionContext(args);
-  if (!('schema' in context)) return genericSubscribe(args);
-  const rootType = schema.getSubscriptionType();
-  const fieldDef = rootType?.getFields()[entry.field.name.value];
-  if (rootType == null || fieldDef === undefined) return genericSubscribe(args);
-  const responseName = entry.field.alias?.value ?? entry.field.name.value;
-  const info = buildResolveInfo(context, fieldDef, [entry.field], rootType, { prev: undefined, key: responseName, typename: rootType.name });
-  const refused = (error: unknown): ExecutionResult => ({ errors: [locatedError(error, [entry.field], [responseName])] });
+  const variables = entry.coerce((args.variableValues ?? {}) as Record<string, unknown>);
+  if (variables.errors !== undefined) return genericSubscribe(args);
+  const { field, fieldDef, responseName } = entry;
+  // What graphql-tools' resolve info reads of its execution context (no signal: see `subscribe`).
+  const context = { schema: entry.schema, fragments: entry.fragments, rootValue: args.rootValue, contextValue: args.contextValue, operation: entry.operation, variableValues: variables };
+  const info = buildResolveInfo(context as never, fieldDef, [field], entry.rootType, entry.path);
+  const refused = (error: unknown): ExecutionResult => ({ errors: [locatedError(error, [field], [responseName])] });
   const events = (stream: unknown): AsyncIterable<ExecutionResult> | ExecutionResult => {
     if (stream instanceof Error) return refused(stream);
     if (!isAsyncIterable(stream)) {
@@ -167,13 +222,56 @@ function subscribeCompiled(args: ExecutionArgs, entry: CompiledSubscription) {
     return new CompiledEvents(stream[Symbol.asyncIterator](), entry, args.contextValue, args.variableValues ?? {});
   };
   try {
-    const fieldArgs = getArgumentValues(fieldDef, entry.field, context.variableValues.coerced as Record<string, unknown>);
-    const resolve = fieldDef.subscribe ?? context.subscribeFieldResolver;
-    const stream: unknown = resolve(context.rootValue, fieldArgs, context.contextValue, info);
+    const fieldArgs = argumentsOf(entry, variables.coerced);
+    const resolve = fieldDef.subscribe ?? args.subscribeFieldResolver ?? defaultFieldResolver;
+    const stream: unknown = resolve(args.rootValue, fieldArgs, args.contextValue, info);
     return isPromise(stream) ? stream.then(events, refused) : events(stream);
   } catch (error) {
     return refused(error);
   }
+}
+
+/** One argument of the root field: the variable it is given (null: not given), as graphql-js reads it. */
+interface ArgumentFromVariable {
+  readonly name: string;
+  readonly variable: string | null;
+  readonly defaultValue: unknown;
+  readonly nonNull: boolean;
+}
+
+function argumentPlanOf(fieldDef: GraphQLField<unknown, unknown>, field: FieldNode): readonly ArgumentFromVariable[] | null {
+  const plan: ArgumentFromVariable[] = [];
+  for (const arg of fieldDef.args) {
+    const node = field.arguments?.find((a) => a.name.value === arg.name);
+    if (node !== undefined && node.value.kind !== Kind.VARIABLE) return null;
+    plan.push({ name: arg.name, variable: node === undefined ? null : (node.value as VariableNode).name.value, defaultValue: arg.defaultValue, nonNull: isNonNullType(arg.type) });
+  }
+  return plan;
+}
+
+/**
+ * The field's argument values, as graphql-tools' and graphql-js' `getArgumentValues` make them (a
+ * plain object), without their per-call map of the argument nodes: a chat's `chat(input: $input)` is
+ * one property copied. Anything graphql-js would refuse (a required argument without a value) is
+ * left to it, so it throws its own error.
+ */
+function argumentsOf(entry: CompiledSubscription, coerced: Record<string, unknown>): Record<string, unknown> {
+  const plan = entry.argumentPlan;
+  if (plan === null) return getArgumentValues(entry.fieldDef, entry.field, coerced);
+  const values: Record<string, unknown> = {};
+  for (const arg of plan) {
+    if (arg.variable !== null && Object.prototype.hasOwnProperty.call(coerced, arg.variable)) {
+      const value = coerced[arg.variable];
+      if (value === undefined || (value === null && arg.nonNull)) return getArgumentValues(entry.fieldDef, entry.field, coerced);
+      values[arg.name] = value;
+    } else if (arg.defaultValue !== undefined) {
+      // Not given, or given a variable without a value: the default, else nothing (or graphql-js' refusal).
+      values[arg.name] = arg.defaultValue;
+    } else if (arg.nonNull) {
+      return getArgumentValues(entry.fieldDef, entry.field, coerced);
+    }
+  }
+  return values;
 }
 
 /**

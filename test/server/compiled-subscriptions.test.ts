@@ -1,4 +1,4 @@
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult, type GraphQLResolveInfo } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { MAX_COMPILED_FIELDS, useCompiledSubscriptionEvents } from '../../src/server/compiled-subscriptions.js';
@@ -13,6 +13,14 @@ const typeDefs = /* GraphQL */ `
   input Ask {
     text: String!
     mood: Mood = CALM
+    f: Float
+    tags: [String!]
+    deep: Deep
+  }
+  input Deep {
+    x: Int = 3
+    lists: [[Int]]
+    id: ID
   }
   enum Mood {
     CALM
@@ -43,6 +51,8 @@ const typeDefs = /* GraphQL */ `
     failsMidway: Event!
     notAStream: Event!
     plain: String!
+    echo(ask: Ask, n: Int = 4, mood: Mood, lists: [[Int]], on: Boolean): Word!
+    later(code: String!): Event!
   }
 `;
 
@@ -87,6 +97,34 @@ const resolvers = {
       resolve: (event: unknown) => event,
     },
     notAStream: { subscribe: () => ({ not: 'iterable' }) },
+    // What the subscribe resolver was given, as the text of its one event.
+    echo: {
+      subscribe: async function* (root: unknown, args: unknown, _context: unknown, info: GraphQLResolveInfo) {
+        const seen = {
+          args,
+          variables: info.variableValues,
+          fieldName: info.fieldName,
+          fieldNodes: info.fieldNodes.map((node) => node.loc?.start),
+          returnType: String(info.returnType),
+          parentType: String(info.parentType),
+          path: info.path,
+          operation: info.operation.name?.value ?? null,
+          fragments: Object.keys(info.fragments),
+          rootValue: root === undefined ? 'undefined' : typeof root,
+          prototypes: [Object.getPrototypeOf(args) === Object.prototype, Object.getPrototypeOf(info.variableValues) === Object.prototype],
+        };
+        yield { kind: 'word', text: JSON.stringify(seen), index: 0, mood: 'CALM' } satisfies Word;
+      },
+      resolve: (event: unknown) => event,
+    },
+    // Refuses after a turn, as the chat resolver does (its gate is async).
+    later: {
+      subscribe: async (_: unknown, { code }: { code: string }) => {
+        await Promise.resolve();
+        if (code === 'NONE') return undefined;
+        throw code === 'PLAIN' ? new Error('secret detail') : new GraphQLError('later not', { extensions: { code } });
+      },
+    },
     plain: {
       subscribe: async function* () {
         yield { plain: 'one' };
@@ -219,5 +257,80 @@ describe('subscription events through the compiled query', () => {
     expect(broke.thrown).toMatchObject({ message: 'the stream broke' });
     const returned = await expectSame('subscription { talk(ask: { text: "a" }, count: 5) { __typename } }', undefined, 2);
     expect(returned.results.slice(2)).toEqual([{ returned: { done: true } }, { afterReturn: { done: true } }]);
+  });
+
+  it('gives the subscribe resolver the same arguments and resolve info: variables coerced with defaults, lists, enums, nested inputs', async () => {
+    const query = `subscription Echo($ask: Ask, $n: Int, $mood: Mood = LOUD, $lists: [[Int]], $on: Boolean!) {
+      echo(ask: $ask, n: $n, mood: $mood, lists: $lists) { ...Seen text @include(if: $on) }
+    } fragment Seen on Word { index }`;
+    const cases: Record<string, unknown>[] = [
+      { on: true },
+      { on: true, ask: { text: 'a' }, n: null, mood: null },
+      { on: false, ask: { text: 'a', mood: 'LOUD', f: 2, tags: 'one', deep: {} }, n: 7, lists: 5 },
+      { on: true, ask: { text: 'a', tags: ['x', 'y'], deep: { x: null, lists: [1, [2, null], null], id: 12 } }, lists: [[1], null, 3] },
+      { on: true, ask: { text: 'a', deep: null }, extra: 'not declared' },
+    ];
+    for (const variables of cases) {
+      const outcome = await expectSame(query, variables);
+      expect(outcome.results).toHaveLength(1);
+    }
+    const seen = await expectSame(query, cases[3]);
+    expect(JSON.parse((seen.results[0] as { data: { echo: { text: string } } }).data.echo.text)).toMatchObject({
+      args: { ask: { text: 'a', mood: 'CALM', tags: ['x', 'y'], deep: { x: null, lists: [[1], [2, null], null], id: '12' } }, n: 4, mood: 'LOUD', lists: [[1], null, [3]] },
+      fieldName: 'echo',
+      path: { key: 'echo', typename: 'Subscription' },
+      operation: 'Echo',
+      fragments: ['Seen'],
+    });
+    await expectSame('subscription { renamed: echo(ask: { text: "lit", deep: { lists: 1 } }, lists: [[2]]) { text } }');
+  });
+
+  it('refuses bad variables of every kind exactly as the generic executor does, and compiles nothing wrong for them', async () => {
+    const query = 'subscription ($ask: Ask!, $n: Int, $mood: Mood, $lists: [[Int]]) { echo(ask: $ask, n: $n, mood: $mood, lists: $lists) { text } }';
+    const bad: Record<string, unknown>[] = [
+      {},
+      { ask: null },
+      { ask: 'text' },
+      { ask: { text: null } },
+      { ask: { text: 'a', unknown: 1 } },
+      { ask: { text: 'a', f: 'NaN' } },
+      { ask: { text: 'a', tags: [null] } },
+      { ask: { text: 'a', deep: { x: 1.5 } } },
+      { ask: { text: 'a', deep: { id: true } } },
+      { ask: { text: 'a' }, n: 2 ** 31 },
+      { ask: { text: 'a' }, n: '1' },
+      { ask: { text: 'a' }, mood: 'SAD' },
+      { ask: { text: 'a' }, lists: [['x']] },
+      { ask: [{ text: 'a' }] },
+    ];
+    for (const variables of bad) {
+      const outcome = await expectSame(query, variables);
+      expect(outcome.results).toMatchObject([{ errors: expect.arrayContaining([expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) })]) }]);
+    }
+    // A good subscription of the same document after the refusals still runs compiled.
+    const good = await run(compiled, 'subscription ($ask: Ask!) { talk(ask: $ask, count: 1) { ... on Word { executedBy } } }', { ask: { text: 'a' } });
+    expect(good.results[0]).toEqual({ data: { talk: { executedBy: 'compiled' } } });
+  });
+
+  it('codes and masks a refusal that comes after a turn (an async subscribe), and a resolver that returns no stream', async () => {
+    const coded = await expectSame('subscription { later(code: "BUSY") { __typename } }');
+    expect(coded.results).toMatchObject([{ errors: [{ message: 'later not', extensions: { code: 'BUSY' }, path: ['later'] }] }]);
+    const masked = await expectSame('subscription { later(code: "PLAIN") { __typename } }');
+    expect(masked.results).toMatchObject([{ errors: [{ message: 'Unexpected error.' }] }]);
+    await expectSame('subscription { later(code: "NONE") { __typename } }');
+  });
+
+  it('builds the arguments from the variables as graphql-js does: defaults for absent ones, nulls, and its refusal of a null for a required one', async () => {
+    const query = 'subscription ($ask: Ask = { text: "default" }, $count: Int) { talk(ask: $ask, count: $count) { ... on Word { text } ... on End { words } } }';
+    const defaults = await expectSame(query, {});
+    expect(defaults.results).toEqual([
+      { data: { talk: { text: 'default' } } },
+      { data: { talk: { text: 'default' } } },
+      { data: { talk: { words: 2 } } },
+    ]);
+    await expectSame(query, { ask: { text: 'given' }, count: 1 });
+    await expectSame(query, { ask: { text: 'given' }, count: null });
+    const refused = await expectSame(query, { ask: null });
+    expect(refused.results).toMatchObject([{ errors: [{ path: ['talk'] }] }]);
   });
 });
