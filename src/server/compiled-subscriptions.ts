@@ -44,12 +44,13 @@ type VariableCoercion = (inputs: Record<string, unknown>) =>
  * result in an async generator of its own. For a chat that was ~25% of the gateway's CPU at
  * concurrency 16 (docs/performance.md, "Fifth pass").
  *
- * The subscribe of a compiled document skips graphql-tools' execution context too (on the first
- * token's critical path: ~0.1 ms of a lone chat's ~1 ms before its upstream request, docs/performance.md,
- * "Sixth pass"): the variables are coerced by graphql-jit's code compiled for the operation, the root
- * field, its definition, the fragments and the response path are looked up once per document, and
- * the field's own `subscribe` is called with graphql-js' argument values and graphql-tools' resolve
- * info. Variables that do not coerce are left to the generic `subscribe`, so a refusal is coded
+ * The subscribe of a compiled document skips graphql-tools' execution context too (it is on the
+ * first token's critical path: with the plan below, 0.12–0.16 ms less of a lone chat's ~0.9 ms before
+ * its upstream request, docs/performance.md, "Sixth pass"): the variables are coerced by graphql-jit's
+ * code compiled for the operation, the root field, its definition, the fragments and the response
+ * path are looked up once per document, and the field's own `subscribe` is called with the argument
+ * values graphql-js would give (copied by a plan made per document, `argumentsOf`) and graphql-tools'
+ * resolve info. Variables that do not coerce are left to the generic `subscribe`, so a refusal is coded
  * exactly as before; graphql-jit's coercion gives the same values as graphql-tools' for what JSON
  * can carry (test/server/compiled-subscriptions.test.ts; it differs only for an `undefined` field
  * inside an input object, which no transport's JSON has). (graphql-jit's own `subscribe` passes the
