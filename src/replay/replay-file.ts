@@ -81,8 +81,13 @@ async function isGzip(path: string): Promise<boolean> {
 
 /** Rows in file order; blank lines are skipped. */
 export async function* readReplayFile(path: string): AsyncGenerator<ReplayRow> {
+  // Opened after the gzip check: a stream opened first would emit its own ENOENT with no listener
+  // yet, which crashes the process instead of rejecting here.
+  const gzip = await isGzip(path);
   const file = createReadStream(path);
-  const input = (await isGzip(path)) ? file.pipe(createGunzip()) : file;
+  const input = gzip ? file.pipe(createGunzip()) : file;
+  // pipe() does not forward a read error; without this one it would be unhandled.
+  if (gzip) file.once('error', (error) => input.destroy(error));
   const lines = createInterface({ input, crlfDelay: Infinity });
   let lineNumber = 0;
   try {
