@@ -148,7 +148,9 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operationName: s
   if (operation === undefined || operation.operation !== 'subscription') return null;
   const [field, ...rest] = operation.selectionSet.selections;
   if (field === undefined || rest.length > 0 || field.kind !== Kind.FIELD || (field.directives?.length ?? 0) > 0) return null;
-  if (!withinFields(operation.selectionSet, fragmentsOf(document), { left: MAX_COMPILED_FIELDS })) return null;
+  // graphql-tools' own table (memoized per document, no prototype), which the resolve info reads too.
+  const fragments = getFragmentsFromDocument(document);
+  if (!withinFields(operation.selectionSet, fragments, { left: MAX_COMPILED_FIELDS })) return null;
   const rootType = schema.getSubscriptionType();
   const fieldDef = rootType?.getFields()[field.name.value];
   if (rootType == null || fieldDef === undefined) return null;
@@ -169,7 +171,7 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operationName: s
     field,
     event: query.query as EventQuery,
     coerce,
-    fragments: getFragmentsFromDocument(document),
+    fragments,
     rootType,
     fieldDef,
     responseName,
@@ -178,20 +180,12 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operationName: s
   };
 }
 
-function fragmentsOf(document: DocumentNode): ReadonlyMap<string, FragmentDefinitionNode> {
-  const fragments = new Map<string, FragmentDefinitionNode>();
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-  }
-  return fragments;
-}
-
 /**
  * Whether the selection, fragments expanded, has at most `budget.left` fields; stops counting past
  * it. A fragment spread counts as well, so that even a cycle of spreads (refused by validation
  * before any execution) would end here.
  */
-function withinFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, budget: { left: number }): boolean {
+function withinFields(selectionSet: SelectionSetNode, fragments: Readonly<Record<string, FragmentDefinitionNode>>, budget: { left: number }): boolean {
   for (const selection of selectionSet.selections) {
     if (selection.kind === Kind.FIELD) {
       if (--budget.left < 0) return false;
@@ -200,7 +194,7 @@ function withinFields(selectionSet: SelectionSetNode, fragments: ReadonlyMap<str
       if (!withinFields(selection.selectionSet, fragments, budget)) return false;
     } else {
       if (--budget.left < 0) return false;
-      const fragment = fragments.get(selection.name.value);
+      const fragment = fragments[selection.name.value];
       if (fragment !== undefined && !withinFields(fragment.selectionSet, fragments, budget)) return false;
     }
   }
