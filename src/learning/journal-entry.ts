@@ -17,6 +17,9 @@ const record = z
   })
   .strict();
 
+/** The schemas of a journal line (the format test fingerprints them with learning-format.ts's). */
+export const journalLineSchemas = { numbered, record } as const;
+
 export type JournalEntry = { readonly n: number; readonly event: LearningEvent } | { readonly record: Record<string, unknown> };
 
 export function decodeJournalEntry(value: unknown): Decoded<JournalEntry> {
