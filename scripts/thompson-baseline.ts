@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { readReplayFile, type ReplayRow } from '../src/replay/replay-file.js';
 import { parseSeeds, spreadOf, type Spread } from '../src/replay/replay-seeds.js';
+import { selectHalf } from '../src/replay/row-split.js';
 import { createRng, sampleBeta, type Rng } from '../src/router/random.js';
 
 /**
@@ -15,8 +16,8 @@ import { createRng, sampleBeta, type Rng } from '../src/router/random.js';
  *    the max of θ − λ·ĉ/c_ref (ĉ the tag's running mean cost, c_ref the reference model's mean cost on
  *    the training half), observe the chosen model's logged outcome and cost, update that model's posterior
  *    and cost mean. Nothing else: no hierarchy, no forgetting, no sharpening.
- * Splits: rows at even / odd 0-based positions (as the replay's `--rows`), both ways round, and a seeded
- * random half (both ways round); test rows keep the file order.
+ * Splits: rows at even / odd 0-based positions and the seeded random halves (src/replay/row-split.ts, as
+ * the replay's `--rows` and `--split-seed`), each both ways round; test rows keep the file order.
  * Also, on each test half: the static per-tag frontier from the *training* half's means (what a warm start
  * can know) and the hindsight one from the *test* half's means (a bound on any per-tag router), each as
  * the upper hull of the λ sweep read at a few cost shares; and whether the rows carry within-tag order
@@ -54,16 +55,12 @@ function shuffle<T>(items: readonly T[], rng: Rng): T[] {
 }
 
 function splitsOf(rows: readonly ReplayRow[], splitSeed: number): Split[] {
-  const even = rows.filter((_, i) => i % 2 === 0);
-  const odd = rows.filter((_, i) => i % 2 === 1);
-  const inA = new Set(shuffle(rows.map((_, i) => i), createRng(splitSeed)).slice(0, Math.ceil(rows.length / 2)));
-  const a = rows.filter((_, i) => inA.has(i));
-  const b = rows.filter((_, i) => !inA.has(i));
+  const [even, odd, a, b] = (['even', 'odd', 'random-a', 'random-b'] as const).map((half) => selectHalf(rows, half, splitSeed));
   return [
-    { name: 'even → odd', train: even, test: odd },
-    { name: 'odd → even', train: odd, test: even },
-    { name: `random(${splitSeed}) A → B`, train: a, test: b },
-    { name: `random(${splitSeed}) B → A`, train: b, test: a },
+    { name: 'even → odd', train: even!, test: odd! },
+    { name: 'odd → even', train: odd!, test: even! },
+    { name: `random(${splitSeed}) A → B`, train: a!, test: b! },
+    { name: `random(${splitSeed}) B → A`, train: b!, test: a! },
   ];
 }
 
