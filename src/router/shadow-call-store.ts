@@ -44,6 +44,8 @@ export interface ShadowCallRecord {
   costUsd: number;
   readonly startedAt: number;
   comparison: StoredComparison | null;
+  /** Set when the stored text was cut at `shadow.maxStoredAnswerBytes`: the answer's whole size in UTF-8 bytes. */
+  truncatedFromBytes?: number;
 }
 
 export interface ShadowCallStore {
@@ -56,7 +58,10 @@ export interface ShadowCallStore {
    * shared store cannot be asked.
    */
   find(requestId: string): Promise<ShadowCallRecord | undefined>;
-  /** Makes the call's current state visible to other instances; never throws. */
+  /**
+   * Keeps the call's current state (its text cut to the stored cap, in place: the store keeps this
+   * object) and makes it visible to other instances; never throws.
+   */
   save(call: ShadowCallRecord): Promise<void>;
   /**
    * Called once per learning event applied, whoever observed it: comparisons given on other
@@ -76,7 +81,29 @@ export function comparisonOf(primaryScore: number, shadowScore: number, weights:
   return { preferred: preferenceOf(primaryScore, shadowScore), primaryScore, shadowScore, weights };
 }
 
-export function createShadowCallStore(options: { readonly maxCalls: number; readonly ttlMs: number }): ShadowCallStore {
+const encoder = new TextEncoder();
+
+/**
+ * Cuts a call's text to at most `maxBytes` of UTF-8 (never inside a character), remembering the
+ * whole answer's size. Answers are stored for the whole feedback window, in process and in Redis:
+ * what one of them may hold is bounded, whatever a model streamed.
+ */
+export function capStoredAnswer(call: ShadowCallRecord, maxBytes: number): void {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most answers need no counting at all.
+  if (call.text.length * 3 <= maxBytes) return;
+  const bytes = Buffer.byteLength(call.text);
+  if (bytes <= maxBytes) return;
+  const { read } = encoder.encodeInto(call.text, new Uint8Array(maxBytes));
+  call.text = call.text.slice(0, read);
+  call.truncatedFromBytes = bytes;
+}
+
+export function createShadowCallStore(options: {
+  readonly maxCalls: number;
+  readonly ttlMs: number;
+  /** What one stored answer may hold, in UTF-8 bytes (shadow.maxStoredAnswerBytes). */
+  readonly maxAnswerBytes: number;
+}): ShadowCallStore {
   const calls = createGrowingLru<string, ShadowCallRecord>(options.maxCalls, {
     ttl: options.ttlMs,
     // A comparison must not keep an old call alive past its window.
@@ -86,7 +113,7 @@ export function createShadowCallStore(options: { readonly maxCalls: number; read
     add: (call) => void calls.set(call.requestId, call),
     get: (id) => calls.get(id),
     find: async (id) => calls.get(id),
-    save: async () => undefined,
+    save: async (call) => capStoredAnswer(call, options.maxAnswerBytes),
     applied(event) {
       if (event.type !== 'judgement' || event.kind !== 'comparison') return;
       const call = calls.get(event.requestId);
@@ -167,6 +194,7 @@ export function createSharedShadowCallStore(deps: SharedShadowCallStoreDeps): Sh
       return { ...(JSON.parse(call) as SharedCall), comparison };
     },
     async save(call) {
+      await local.save(call);
       try {
         await write(call, false);
       } catch (error) {
