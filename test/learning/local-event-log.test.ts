@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CodedError } from '../../src/coded-error.js';
 import { defaultConfig } from '../../src/config/default-config.js';
@@ -96,4 +99,25 @@ describe('the embedded event log meeting another version of the learned state', 
     await second.log().stop();
     expect(second.state.snapshot()).toEqual(first.state.snapshot());
   });
+
+  it('stops npm run warm-start too, with one line, before any row is taught', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'switchyard-format-'));
+    const stateFile = join(dir, 'state.json');
+    writeFileSync(stateFile, JSON.stringify({ version: NEWER, learnt: 'by a newer version' }));
+    const configFile = join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify({ ...defaultConfig, router: { stateFile } }));
+    const data = join(dir, 'rows.jsonl');
+    writeFileSync(data, `${JSON.stringify({ prompt: 'hello', outcomes: { [config.arms[0]!.model]: { quality: 1 } } })}\n`);
+    const before = contents();
+    const repo = fileURLToPath(new URL('../..', import.meta.url));
+    const failure = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/warm-start.ts', '--data', data], {
+      cwd: repo,
+      env: { ...process.env, SWITCHYARD_CONFIG: configFile },
+    }).catch((error: { code: number; stderr: string }) => error);
+    expect(failure).toMatchObject({ code: 1 });
+    const stderr = (failure as { stderr: string }).stderr;
+    expect(stderr.startsWith(`warm-start: LEARNED_STATE_TOO_NEW: ${stateFile} holds learned state in format ${NEWER}`)).toBe(true);
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(contents()).toEqual(before);
+  }, 60_000);
 });
