@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { createGrowingLru } from '../growing-lru.js';
 import { RequestStoreUnavailableError } from '../chat/request-store.js';
 import { sharedRequestKey } from '../chat/shared-request-store.js';
@@ -142,6 +143,40 @@ const RESHARE_EVERY_MS = 250;
 
 type SharedCall = Omit<ShadowCallRecord, 'comparison'>;
 
+const count = z.number().finite().nonnegative();
+const score = z.number().min(0).max(1);
+/**
+ * A call as another instance shared it, and its last comparison: read like the learning log's
+ * entries, so a record this version cannot read (another version's, a buggy writer's) is no call
+ * rather than a thrown error or a half-filled answer. Fields it does not know are dropped.
+ */
+const sharedCallSchema = z.object({
+  requestId: z.string(),
+  armId: z.string(),
+  modelId: z.string(),
+  primaryArmId: z.string(),
+  context: z.string(),
+  status: z.enum(['running', 'completed', 'failed', 'cancelled']),
+  text: z.string(),
+  errorCode: z.string().nullable(),
+  latencyMs: count.nullable(),
+  ttftMs: count.nullable(),
+  completionTokens: count,
+  costUsd: count,
+  startedAt: count,
+  truncatedFromBytes: count.optional(),
+});
+const givenSchema = z.object({ scores: z.tuple([score, score]), weights: z.tuple([score, score]).optional() });
+
+function parseShared<T>(schema: z.ZodType<T>, text: string): T | null {
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
 export function createSharedShadowCallStore(deps: SharedShadowCallStoreDeps): SharedShadowCallStore {
   const { local, redis, logger } = deps;
   const keyOf = (id: string) => sharedRequestKey(deps.keyPrefix, id);
@@ -187,11 +222,16 @@ export function createSharedShadowCallStore(deps: SharedShadowCallStoreDeps): Sh
       } catch (error) {
         throw new RequestStoreUnavailableError(`the shared request store cannot be reached: ${(error as Error).message}`);
       }
-      const [call, given] = fields;
-      if (!call) return undefined;
-      const found = given ? (JSON.parse(given) as { scores: number[]; weights?: number[] }) : null;
-      const comparison = found ? comparisonOf(found.scores[0]!, found.scores[1]!, [found.weights?.[0] ?? 1, found.weights?.[1] ?? 1]) : null;
-      return { ...(JSON.parse(call) as SharedCall), comparison };
+      const [text, givenText] = fields;
+      if (!text) return undefined;
+      const call = parseShared(sharedCallSchema, text);
+      const given = givenText ? parseShared(givenSchema, givenText) : null;
+      if (!call || (givenText && !given)) {
+        logger.warn({ requestId: id }, 'a shared shadow call this version cannot read: treated as none');
+        return undefined;
+      }
+      const comparison = given ? comparisonOf(given.scores[0], given.scores[1], given.weights ?? [1, 1]) : null;
+      return { ...(call as SharedCall), comparison };
     },
     async save(call) {
       await local.save(call);

@@ -194,6 +194,21 @@ describe.skipIf(skipWithoutRedis())('shared shadow calls and the comparison swap
     expect(a.calls.get('r-long')!.text).toBe(seen!.text);
   });
 
+  it('a shared call this version cannot read is no call, never a thrown error; fields it does not know are dropped', async () => {
+    const key = (id: string) => sharedRequestKey(PREFIX, id);
+    await a.redis.hset(key('r-garbled'), 's', '{"requestId": "r-garbled", "text": ');
+    expect(await b.calls.find('r-garbled')).toBeUndefined();
+    await a.redis.hset(key('r-half'), 's', JSON.stringify({ requestId: 'r-half', status: 'completed' }));
+    expect(await b.calls.find('r-half')).toBeUndefined();
+    const { comparison: _, ...shared } = call('r-bad-cmp');
+    await a.redis.hset(key('r-bad-cmp'), 's', JSON.stringify(shared), 'cmp', JSON.stringify({ scores: ['up', 2] }));
+    expect(await b.calls.find('r-bad-cmp')).toBeUndefined();
+    const newer = call('r-newer');
+    const { comparison: __, ...newerShared } = newer;
+    await a.redis.hset(key('r-newer'), 's', JSON.stringify({ ...newerShared, reasoning: 'a newer field' }));
+    expect(await b.calls.find('r-newer')).toEqual(newer);
+  });
+
   it('an expired record is not found', async () => {
     const old = call('r-expired', { startedAt: Date.now() - TTL_MS - 1 });
     await a.calls.save(old);
