@@ -107,7 +107,17 @@ const ShadowCall = builder.objectRef<ShadowCallView>('ShadowCall').implement({
     primaryArm: t.exposeID('primaryArmId', { description: 'The arm the request was first routed to.' }),
     context: t.exposeString('context'),
     status: t.field({ type: ShadowCallStatus, resolve: (c) => c.status }),
-    text: t.exposeString('text'),
+    text: t.exposeString('text', {
+      description: 'The answer as stored: at most shadow.maxStoredAnswerBytes of UTF-8, cut there (never inside a character) when longer.',
+    }),
+    textTruncated: t.exposeBoolean('textTruncated', {
+      description: 'Whether text is only the beginning of the answer, cut at shadow.maxStoredAnswerBytes: a judge did not see it all.',
+    }),
+    // An Int holds it: a JS string's UTF-8 size stays below 2^31 (V8 strings are under 2^29 units, 3 bytes each at most).
+    truncatedFromBytes: t.exposeInt('truncatedFromBytes', {
+      nullable: true,
+      description: "The whole answer's size in UTF-8 bytes, as the model streamed it, when text was cut; null when text is all of it.",
+    }),
     errorCode: t.exposeString('errorCode', { nullable: true }),
     latencyMs: t.float({ nullable: true, resolve: (c) => roundMsOrNull(c.latencyMs) }),
     ttftMs: t.float({ nullable: true, resolve: (c) => roundMsOrNull(c.ttftMs) }),

@@ -68,8 +68,12 @@ export interface ShadowCallView {
   readonly primaryArmId: string;
   readonly context: string;
   readonly status: ShadowCallStatus;
-  /** The shadow answer so far (complete once status is completed). */
+  /** The shadow answer so far (complete once status is completed), as stored: cut at shadow.maxStoredAnswerBytes. */
   readonly text: string;
+  /** Whether `text` is the stored beginning of a longer answer. */
+  readonly textTruncated: boolean;
+  /** The whole answer's size in UTF-8 bytes when `text` was cut; null when `text` is all of it. */
+  readonly truncatedFromBytes: number | null;
   readonly errorCode: string | null;
   readonly latencyMs: number | null;
   readonly ttftMs: number | null;
@@ -410,6 +414,8 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     context: call.context,
     status: call.status,
     text: call.text,
+    textTruncated: call.truncatedFromBytes !== undefined,
+    truncatedFromBytes: call.truncatedFromBytes ?? null,
     errorCode: call.errorCode,
     latencyMs: call.latencyMs,
     ttftMs: call.ttftMs,

@@ -189,6 +189,46 @@ describe('shadowing and the primary stream', () => {
   });
 });
 
+describe('stored shadow answers', () => {
+  it('say over GraphQL when the stored text was cut at maxStoredAnswerBytes, and the whole size; a short one is whole', async () => {
+    const maxStoredAnswerBytes = 1_024;
+    // 2-byte characters: the cut and the size are in UTF-8 bytes, not characters.
+    const tokens = Array.from({ length: 200 }, (_, i) => `éèê${i % 10} `);
+    const wholeText = tokens.join('');
+    const wholeBytes = Buffer.byteLength(wholeText);
+    expect(wholeBytes).toBeGreaterThan(maxStoredAnswerBytes);
+    let long = true;
+    const longShadow = createScriptedBackend('m-good', { tokens });
+    const shortShadow = createScriptedBackend('m-good');
+    // One model id, two scripts: the first request's shadow answer is long, the second's short.
+    const shadowBackend: ModelBackend = { ...longShadow, stream: (request) => (long ? longShadow : shortShadow).stream(request) };
+    const g = await start(twoArmConfig({ maxStoredAnswerBytes }), new Map([['m-good', shadowBackend]]));
+    const completedCall = async (outcome: ChatOutcome) => {
+      const ask = async () =>
+        (await g.client.request(ShadowCallDocument, { requestId: outcome.requestId, feedbackToken: outcome.feedbackToken })).shadowCall!;
+      await expect.poll(async () => (await ask()).status).toBe('COMPLETED');
+      return ask();
+    };
+
+    const cut = await completedCall(await chat(g, 'a long shadow answer'));
+    expect(cut.textTruncated).toBe(true);
+    expect(cut.truncatedFromBytes).toBe(wholeBytes);
+    expect(Buffer.byteLength(cut.text)).toBeLessThanOrEqual(maxStoredAnswerBytes);
+    expect(Buffer.byteLength(cut.text)).toBeGreaterThan(maxStoredAnswerBytes - 2);
+    expect(wholeText.startsWith(cut.text)).toBe(true);
+    // Measured on the whole answer as it streamed, not on the stored text.
+    expect(cut.completionTokens).toBe(tokens.length);
+
+    long = false;
+    const whole = await completedCall(await chat(g, 'a short shadow answer'));
+    expect(whole).toMatchObject({
+      textTruncated: false,
+      truncatedFromBytes: null,
+      text: Array.from({ length: 12 }, (_, i) => `word${i} `).join(''),
+    });
+  });
+});
+
 describe('shadow limits', () => {
   it('pauses at maxConcurrent shadow calls, counts the skips, and resumes when one ends', async () => {
     let gate = deferred();
