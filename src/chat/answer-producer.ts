@@ -102,6 +102,8 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
   /** The current attempt's batches; null between attempts. */
   private batches: AsyncIterator<Batch> | null = null;
   private arm: ArmConfig | null = null;
+  /** The current attempt's pull, not yet observed (see `observePull`). */
+  private pullUnobserved = false;
   private attemptStarted = 0;
   private ttftMs: number | null = null;
   private text = '';
@@ -248,11 +250,26 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
 
   private readBatches(): void {
     const batches = this.batches!;
-    if (isSinkReadable<Batch>(batches)) return batches.readTo(this);
-    batches.next().then(
-      (result) => this.onRead(result),
-      (error: unknown) => this.onReadError(error),
-    );
+    if (isSinkReadable<Batch>(batches)) batches.readTo(this);
+    else
+      batches.next().then(
+        (result) => this.onRead(result),
+        (error: unknown) => this.onReadError(error),
+      );
+    this.observePull();
+  }
+
+  /**
+   * The attempt's pull goes to learning once its first read has sent the upstream request (the
+   * read does, synchronously), not before: the request does not wait for the event, its journal
+   * line and the analyzer. Before anything else the attempt tells learning (a failure, a batch,
+   * even one answered within that read), so the pull still comes first.
+   */
+  private observePull(): void {
+    if (!this.pullUnobserved) return;
+    this.pullUnobserved = false;
+    const decision = this.decision!;
+    void this.deps.learning.observe({ type: 'pull', requestId: this.requestId, armId: decision.armId, context: decision.context });
   }
 
   private takeError(): unknown {
@@ -272,7 +289,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
       return false;
     }
     this.attempts += 1;
-    void deps.learning.observe({ type: 'pull', requestId: this.requestId, armId: decision.armId, context: decision.context });
+    this.pullUnobserved = true;
     const arm = deps.armsById.get(decision.armId)!;
     this.arm = arm;
     this.attemptStarted = deps.now();
@@ -287,6 +304,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
       )[Symbol.asyncIterator]();
     } catch (error) {
       this.batches = null;
+      this.observePull();
       this.onFailedAttempt(error);
       return this.finished ? false : this.startAttempt();
     }
@@ -295,6 +313,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
 
   /** The model's batch (ReadSink). */
   onRead(result: IteratorResult<Batch>): void {
+    this.observePull();
     if (this.returned || this.sink === null) return;
     try {
       if (result.done) this.completed();
@@ -307,6 +326,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
 
   /** The model call failed (ReadSink). */
   onReadError(error: unknown): void {
+    this.observePull();
     if (this.returned || this.sink === null) return;
     this.batches = null;
     try {
