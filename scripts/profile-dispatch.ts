@@ -90,6 +90,7 @@ const STEPS: ReadonlyArray<readonly [string, Mark, Mark]> = [
   ['gate → upstream request made', 'gate', 'request'],
   ['request made → headers written', 'request', 'headersSent'],
   ['subscribe → upstream request made', 'subscribe', 'request'],
+  ['subscribe → upstream headers written', 'subscribe', 'headersSent'],
   ['subscribe → first chunk (TTFT)', 'subscribe', 'firstChunk'],
 ];
 

@@ -10,6 +10,7 @@ import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js
 import type { ShadowRouter } from '../router/shadow-router.js';
 import { isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
+import type { AfterDispatch, DeferredWork } from './after-dispatch.js';
 import type { ChatMetrics, ChatRequest } from './chat-events.js';
 
 /**
@@ -60,6 +61,8 @@ export interface AnswerProducerDeps {
   readonly shadow?: ShadowRouter | undefined;
   readonly logger: Logger;
   readonly now: () => number;
+  /** Where the attempt's pull waits for its request to be written; without it, it is observed at once. */
+  readonly afterDispatch?: AfterDispatch | undefined;
 }
 
 interface ProducerContext extends AnswerProducerDeps {
@@ -92,7 +95,7 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
  * no promise of ours while the first token is awaited (a generator would hold its register file, a
  * context, and a promise and two closures per await).
  */
-class AnswerProduction implements AnswerStream, ReadSink<Batch> {
+class AnswerProduction implements AnswerStream, ReadSink<Batch>, DeferredWork {
   private readonly started: number;
   /** Arms that failed before their first token; made at the first failover. */
   private excluded: Set<string> | null = null;
@@ -256,14 +259,20 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
         (result) => this.onRead(result),
         (error: unknown) => this.onReadError(error),
       );
+    if (!this.pullUnobserved) return;
+    if (this.deps.afterDispatch) this.deps.afterDispatch(this);
+    else this.observePull();
+  }
+
+  runDeferred(): void {
     this.observePull();
   }
 
   /**
-   * The attempt's pull goes to learning once its first read has sent the upstream request (the
-   * read does, synchronously), not before: the request does not wait for the event, its journal
-   * line and the analyzer. Before anything else the attempt tells learning (a failure, a batch,
-   * even one answered within that read), so the pull still comes first.
+   * The attempt's pull goes to learning once its first read has dispatched the upstream request
+   * (the read does, synchronously), after the request is written (afterDispatch), not before: the
+   * request does not wait for the event, its journal line and the analyzer. Before anything else
+   * the attempt tells learning (a failure, a batch), it is observed, so the pull still comes first.
    */
   private observePull(): void {
     if (!this.pullUnobserved) return;

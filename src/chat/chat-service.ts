@@ -17,6 +17,7 @@ import { abortableStream } from './abortable-stream.js';
 import { isSinkReadable, type ReadSink } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
+import { createAfterDispatch, type DeferredWork } from './after-dispatch.js';
 import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
@@ -194,7 +195,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const logger = deps.logger.child({ component: 'chat' });
   const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
   const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
-  const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now });
+  const afterDispatch = createAfterDispatch(logger);
+  const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now, afterDispatch });
 
   async function findRequest(id: string): Promise<RequestRecord | undefined> {
     try {
@@ -381,8 +383,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
     const chat = new ChatStream(request, record, cacheKey, pinned, signal);
     chat.open();
-    // Once the upstream request is out (it goes in `open`): nothing asks for the record before an event.
-    requests.add(record);
+    // Stored once the upstream request is written (it is dispatched in `open`), or before the
+    // chat's first event if that is sooner: nothing can ask for the record before an event names it.
+    afterDispatch(chat);
     return chat;
   }
 
@@ -399,9 +402,11 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
    * waits for it, which they do while the model thinks. The answer's first event, or a failure
    * before it, that comes before that read is kept for it.
    */
-  class ChatStream implements AsyncGenerator<ChatEvent, void, undefined>, ReadSink<AnswerEvent> {
+  class ChatStream implements AsyncGenerator<ChatEvent, void, undefined>, ReadSink<AnswerEvent>, DeferredWork {
     /** 'opening' while the cache is looked up or the answer's route awaited; 'open' once `rest` streams. */
     private phase: 'new' | 'opening' | 'open' | 'closed' = 'new';
+    /** The record is in the request store (see `stream`). */
+    private stored = false;
     /** What came before the first read (the route, or how the chat failed before it); handed to that read. */
     private early: { readonly result: IteratorResult<ChatEvent, void> } | { readonly error: unknown } | null = null;
     private rest: AsyncGenerator<ChatEvent, void, undefined> | null = null;
@@ -462,8 +467,14 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       this.reader = sink;
       if (this.rest !== null) {
         const forward = (this.forward ??= {
-          read: (result) => this.takeReader().onRead(result),
-          fail: (error) => this.takeReader().onReadError(error),
+          read: (result) => {
+            this.runDeferred();
+            this.takeReader().onRead(result);
+          },
+          fail: (error) => {
+            this.runDeferred();
+            this.takeReader().onReadError(error);
+          },
         });
         this.rest.next().then(forward.read, forward.fail);
         return;
@@ -472,8 +483,16 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       this.open();
     }
 
+    /** Stores the record (DeferredWork): before the first event, at the latest. */
+    runDeferred(): void {
+      if (this.stored) return;
+      this.stored = true;
+      requests.add(this.record);
+    }
+
     /** The reader gets `result`, or, when none reads yet, its first read will. */
     private hand(result: IteratorResult<ChatEvent, void>): void {
+      this.runDeferred();
       if (this.reader !== null) this.takeReader().onRead(result);
       else this.early = { result };
     }
@@ -610,6 +629,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         error = thrown;
       }
       this.finish();
+      this.runDeferred();
       if (quiet) return this.hand(DONE);
       if (this.reader !== null) this.takeReader().onReadError(error);
       else this.early = { error };
