@@ -4,17 +4,20 @@ import { defaultConfig } from '../src/config/default-config.js';
 import { renderLearningCurve } from '../src/replay/learning-curve-chart.js';
 import { readReplayFile, ReplayFormatError, type ReplayRow } from '../src/replay/replay-file.js';
 import { parseSeeds, runReplaySeeds, type SeedsReport, type Spread } from '../src/replay/replay-seeds.js';
+import { isRowHalf, ROW_HALVES, selectHalf, type RowHalf } from '../src/replay/row-split.js';
 
 /**
- * npm run replay -- --data FILE [--rows even|odd] [--warm-start FILE [--warm-start-rows even|odd]
- *                   [--warm-start-weight W]] [--no-tags] [--cost-weight X] [--budget-share B] [--policy thompson|ucb1|egreedy]
+ * npm run replay -- --data FILE [--rows HALF] [--warm-start FILE [--warm-start-rows HALF]] [--split-seed N]
+ *                   [--warm-start-weight W] [--no-tags] [--cost-weight X] [--budget-share B] [--policy thompson|ucb1|egreedy]
  *                   [--seed N | --seeds A..B] [--curve-every N] [--json]
- * Replays logged outcomes through the router with the server's default configuration.
+ * Replays logged outcomes through the router with the server's default configuration. HALF: even, odd,
+ * random-a or random-b (src/replay/row-split.ts; the random halves drawn with --split-seed, default 1).
  */
 
 const USAGE =
-  'usage: npm run replay -- --data FILE [--rows even|odd] [--warm-start FILE [--warm-start-rows even|odd] [--warm-start-weight W]]\n' +
-  '         [--no-tags] [--cost-weight X] [--budget-share B] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]';
+  'usage: npm run replay -- --data FILE [--rows HALF] [--warm-start FILE [--warm-start-rows HALF] [--warm-start-weight W]] [--split-seed N]\n' +
+  '         [--no-tags] [--cost-weight X] [--budget-share B] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]\n' +
+  `         HALF: ${ROW_HALVES.join('|')} (random halves drawn with --split-seed, default 1)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -28,11 +31,10 @@ function parseNumber(value: string | undefined, flag: string): number | undefine
   return n;
 }
 
-function parseParity(value: string | undefined, flag: string): ((index: number) => boolean) | undefined {
+function parseHalf(value: string | undefined, flag: string): RowHalf | undefined {
   if (value === undefined) return undefined;
-  if (value === 'even') return (i) => i % 2 === 0;
-  if (value === 'odd') return (i) => i % 2 === 1;
-  fail(`${flag} must be even or odd, got "${value}"`);
+  if (isRowHalf(value)) return value;
+  fail(`${flag} must be one of ${ROW_HALVES.join(', ')}, got "${value}"`);
 }
 
 const usd = (v: number) => `$${v.toExponential(2)}`;
@@ -64,12 +66,11 @@ function printReport(file: string, report: SeedsReport, policy: string, useTags:
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-async function readRows(path: string, keep: ((index: number) => boolean) | undefined): Promise<ReplayRow[]> {
+async function readRows(path: string, half: RowHalf | undefined, splitSeed: number): Promise<ReplayRow[]> {
   readingFile = path;
   const rows: ReplayRow[] = [];
-  let index = 0;
-  for await (const row of readReplayFile(path)) if (!keep || keep(index++)) rows.push(row);
-  return rows;
+  for await (const row of readReplayFile(path)) rows.push(row);
+  return half ? selectHalf(rows, half, splitSeed) : rows;
 }
 
 async function main(): Promise<void> {
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
         'warm-start': { type: 'string' },
         'warm-start-rows': { type: 'string' },
         'warm-start-weight': { type: 'string' },
+        'split-seed': { type: 'string' },
         'no-tags': { type: 'boolean', default: false },
         'cost-weight': { type: 'string' },
         'budget-share': { type: 'string' },
@@ -112,8 +114,10 @@ async function main(): Promise<void> {
   if (values['warm-start'] === undefined && (values['warm-start-rows'] ?? values['warm-start-weight']) !== undefined) {
     fail('--warm-start-rows and --warm-start-weight need --warm-start');
   }
-  const keepRows = parseParity(values.rows, '--rows');
-  const keepWarmStartRows = parseParity(values['warm-start-rows'], '--warm-start-rows');
+  const keepRows = parseHalf(values.rows, '--rows');
+  const keepWarmStartRows = parseHalf(values['warm-start-rows'], '--warm-start-rows');
+  const splitSeed = parseNumber(values['split-seed'], '--split-seed') ?? 1;
+  if (!Number.isInteger(splitSeed)) fail('--split-seed must be an integer');
 
   const config = parseConfig(
     {
@@ -126,9 +130,9 @@ async function main(): Promise<void> {
     },
     'replay options',
   );
-  const rows = await readRows(values.data, keepRows);
-  if (rows.length === 0) fail(`${values.data} holds no rows${keepRows ? ' of that parity' : ''}`);
-  const warmStart = values['warm-start'] ? { rows: await readRows(values['warm-start'], keepWarmStartRows), weight: warmStartWeight } : undefined;
+  const rows = await readRows(values.data, keepRows, splitSeed);
+  if (rows.length === 0) fail(`${values.data} holds no rows${keepRows ? ' in that half' : ''}`);
+  const warmStart = values['warm-start'] ? { rows: await readRows(values['warm-start'], keepWarmStartRows, splitSeed), weight: warmStartWeight } : undefined;
   const useTags = !values['no-tags'];
   const report = runReplaySeeds(rows, { config, useTags, warmStart, curveEvery }, seeds);
   if (values.json) {

@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
+import { CodedError } from '../src/coded-error.js';
 import { ConfigError, loadConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/logger.js';
 import { readReplayFile, ReplayFormatError } from '../src/replay/replay-file.js';
 import { loggedRow } from '../src/replay/replay-runner.js';
-import { WarmStartError, type LoggedRow } from '../src/learning/warm-start.js';
+import type { LoggedRow } from '../src/learning/warm-start.js';
 import { warmStartStateFile } from '../src/learning/warm-start-file.js';
 
 /**
@@ -45,7 +46,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const expected = error instanceof ConfigError || error instanceof ReplayFormatError || error instanceof WarmStartError;
+  // A coded error (a bad row, learned state of a newer format) is one line; an unexpected one keeps its stack.
+  const expected = error instanceof ConfigError || error instanceof ReplayFormatError || error instanceof CodedError;
   const { code, path } = error as NodeJS.ErrnoException;
   const message =
     expected ? (error as Error).message

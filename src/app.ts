@@ -123,7 +123,11 @@ export function buildApp(deps: AppDeps): App {
     const verdict = event.verdicts[0]!;
     record.feedback = { score: verdict.score, weight: verdict.weight ?? 1, comment: event.comment ?? null, receivedAt: event.at };
   };
-  const localShadowCalls = createShadowCallStore({ maxCalls: config.shadow.maxStoredCalls, ttlMs: config.feedback.ttlMs });
+  const localShadowCalls = createShadowCallStore({
+    maxCalls: config.shadow.maxStoredCalls,
+    ttlMs: config.feedback.ttlMs,
+    maxAnswerBytes: config.shadow.maxStoredAnswerBytes,
+  });
   const instanceId = randomUUID();
   // The analyzer's Prometheus view reads the router and the log, built below: read lazily, at scrape time.
   const banditView = () => banditViewOf(router, config.analyzer.maxContexts);

@@ -304,6 +304,22 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
     gauge('learning_dropped_events_total', 'Buffered learning events dropped because the buffer was full (learning.maxBuffered).', (s) => s.dropped);
     gauge('learning_applied_events_total', 'Learning events applied to this instance since it started, from every instance.', (s) => s.applied);
     gauge('learning_degraded', '1 while the shared learning log cannot be reached (learning continues locally).', (s) => (s.state === 'degraded' ? 1 : 0));
+    gauge(
+      'learning_newer_format',
+      'The newest learning format met in the shared log that this version cannot read (0: none); its events are skipped and its snapshot kept.',
+      (s) => s.newerFormat ?? 0,
+    );
+    new Gauge({
+      name: `${prefix}learning_skipped_events_total`,
+      help: 'Shared-log learning events not applied here: of a newer format (a mixed-version fleet) or malformed.',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const { skipped } = learning();
+        this.set({ reason: 'newer' }, skipped.newer);
+        this.set({ reason: 'malformed' }, skipped.malformed);
+      },
+    });
   }
 
   const disagreeing = deps.disagreeingClients;

@@ -639,6 +639,12 @@ export const shadowSchema = z
     budgetUsdPerMinute: nonNegative.default(1),
     /** Shadow answers kept for comparisons (the oldest are forgotten first; they also expire with feedback.ttlMs). */
     maxStoredCalls: z.number().int().positive().default(10_000),
+    /**
+     * What one stored shadow answer may hold, in UTF-8 bytes; a longer one is kept cut there (never
+     * inside a character). The default keeps an answer of limits.maxTokens' default (4,096 tokens) whole in
+     * practice; the bounds keep it a useful prefix and within what one Redis value should hold.
+     */
+    maxStoredAnswerBytes: z.number().int().min(1_024).max(64 * 1024 * 1024).default(32_768),
     /** Seed of the draw that selects requests; unset draws a fresh seed. */
     seed: z.number().int().optional(),
   })

@@ -26,4 +26,11 @@ export interface EventLogStatus {
   readonly dropped: number;
   /** Events applied to this instance's state since it started. */
   readonly applied: number;
+  /**
+   * Events of the shared log not applied here: of a format newer than this build reads (a mixed-
+   * version fleet), or malformed (a buggy or foreign writer). Always 0 embedded.
+   */
+  readonly skipped: { readonly newer: number; readonly malformed: number };
+  /** The newest learning format met in the shared log (snapshot or event) that this build cannot read; null when none. */
+  readonly newerFormat: number | null;
 }

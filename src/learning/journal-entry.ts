@@ -1,90 +1,43 @@
 import { z } from 'zod';
-import type { LearningEvent, Verdict } from './learning-events.js';
+import type { LearningEvent } from './learning-events.js';
+import { decodeEvent, eventRecordFormat, eventRecordMarker, invalid, type Decoded } from './learning-format.js';
 
 /**
- * A journal line, validated as strictly as the configuration: an event numbered by the state's
- * applied count, or a finished request's record. Impossible values (a negative cost, a score
+ * A journal line: an event numbered by the state's applied count, or a finished request's record,
+ * with the line's format marker `v` (learning-format.ts; absent on lines of format 2). The event
+ * is decoded by the same schema as the Redis stream's: impossible values (a negative cost, a score
  * outside [0, 1], an unknown event type) are refused.
  */
 
-const text = z.string().min(1);
-const count = z.number().finite().nonnegative();
-const envelope = { id: text, origin: text, at: count };
-const verdict = z
+const numbered = z.object({ v: z.unknown().optional(), n: z.number().int().positive(), event: z.unknown() }).strict();
+const record = z
   .object({
-    armId: text,
-    context: text,
-    score: z.number().min(0).max(1),
-    previous: z.number().min(0).max(1).nullable(),
-    costUsd: count,
-    latencyMs: count,
-    weight: z.number().min(0).max(1).optional(),
+    v: z.unknown().optional(),
+    record: z.object({ id: z.string().min(1), createdAt: z.number().finite().nonnegative(), status: z.string().min(1) }).passthrough(),
   })
   .strict();
-// A field added to Verdict but not here made every journal invalid once (so kill -9 restored
-// nothing): this fails to compile while a Verdict key is missing from the schema.
-const verdictKeysJournaled: Record<Exclude<keyof Verdict, keyof z.infer<typeof verdict>>, never> = {};
-void verdictKeysJournaled;
 
-const eventSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('pull'), requestId: text, armId: text, context: text, ...envelope }).strict(),
-  z
-    .object({
-      type: z.literal('outcome'),
-      kind: z.enum(['primary', 'shadow', 'cached', 'refused']),
-      requestId: text,
-      armId: text,
-      modelId: text,
-      context: text,
-      costUsd: count,
-      latencyMs: count,
-      ttftMs: count.nullable(),
-      promptTokens: count,
-      completionTokens: count,
-      error: z.boolean(),
-      ...envelope,
-    })
-    .strict(),
-  z
-    .object({
-      type: z.literal('judgement'),
-      kind: z.enum(['feedback', 'comparison']),
-      requestId: text,
-      client: z.string().nullable(),
-      shared: z.boolean(),
-      verdicts: z.array(verdict).min(1).max(2),
-      comment: z.string().nullable().optional(),
-      ...envelope,
-    })
-    .strict(),
-  z.object({ type: z.literal('arm-enabled'), armId: text, enabled: z.boolean(), ...envelope }).strict(),
-  z.object({ type: z.literal('shadow-rate'), rate: z.number().min(0).max(1), ...envelope }).strict(),
-  z
-    .object({
-      type: z.literal('logged'),
-      weight: z.number().finite().positive(),
-      rows: z.array(
-        z
-          .object({
-            context: text,
-            outcomes: z.array(
-              z.object({ armId: text, quality: z.number().min(0).max(1), costUsd: count.nullable(), latencyMs: count.nullable() }).strict(),
-            ),
-          })
-          .strict(),
-      ),
-      ...envelope,
-    })
-    .strict(),
-]);
-
-const entrySchema = z.union([
-  z.object({ n: z.number().int().positive(), event: eventSchema }).strict(),
-  z.object({ record: z.object({ id: text, createdAt: count, status: text }).passthrough() }).strict(),
-]);
+/** The schemas of a journal line (the format test fingerprints them with learning-format.ts's). */
+export const journalLineSchemas = { numbered, record } as const;
 
 export type JournalEntry = { readonly n: number; readonly event: LearningEvent } | { readonly record: Record<string, unknown> };
 
-export function parseJournalEntry(value: unknown): JournalEntry {
-  return entrySchema.parse(value) as JournalEntry;
+export function decodeJournalEntry(value: unknown): Decoded<JournalEntry> {
+  const marker = value !== null && typeof value === 'object' ? (value as { v?: unknown }).v : undefined;
+  // The marker first: a line of a newer format is newer whatever else it holds.
+  const format = eventRecordFormat(marker);
+  if (format.kind !== 'ok') return format;
+  const line = numbered.safeParse(value);
+  if (line.success) {
+    const event = decodeEvent(line.data.event, line.data.v);
+    return event.kind === 'ok' ? { kind: 'ok', value: { n: line.data.n, event: event.value } } : event;
+  }
+  const entry = record.safeParse(value);
+  if (!entry.success) return invalid(line.error);
+  return { kind: 'ok', value: { record: entry.data.record } };
+}
+
+/** The line a journal entry is written as. */
+export function encodeJournalEntry(entry: JournalEntry): string {
+  return `${JSON.stringify({ ...eventRecordMarker(), ...entry })}\n`;
 }

@@ -4,8 +4,9 @@ import type { Logger } from '../logger.js';
 import type { EventLog, EventLogStatus } from './event-log.js';
 import type { LearningEvent } from './learning-events.js';
 import type { LearningState } from './learning-state.js';
-import { parseJournalEntry, type JournalEntry } from './journal-entry.js';
-import { readStateFile, writeFileDurably } from './state-file.js';
+import { decodeJournalEntry, encodeJournalEntry, type JournalEntry } from './journal-entry.js';
+import type { Decoded } from './learning-format.js';
+import { learnedStateTooNew, readStateFile, writeFileDurably } from './state-file.js';
 
 /**
  * The embedded event log: one process, events applied the moment they are observed. With a state
@@ -19,7 +20,9 @@ import { readStateFile, writeFileDurably } from './state-file.js';
  * request records still live, writes the state file (which covers every event journaled before)
  * and deletes the old journal. Restart: the state file, then both journals' events numbered past
  * it, in order. A torn last line (a crash mid-write) is skipped with a warning; any other line that
- * is not a valid entry makes the journal refused whole and moved aside, like a bad state file.
+ * is not a valid entry makes the journal refused whole and moved aside, like a bad state file. A
+ * state file or journal line of a newer format (learning-format.ts) stops start-up with
+ * LEARNED_STATE_TOO_NEW before anything is moved, replayed or written.
  */
 
 export interface LocalEventLogDeps {
@@ -41,6 +44,9 @@ export interface LocalEventLog extends EventLog {
   journalRecord(record: Record<string, unknown>): Promise<void>;
 }
 
+// Nothing is skipped here: a newer line stops start-up, a malformed one sets its journal aside.
+const NOTHING_SKIPPED = { newer: 0, malformed: 0 } as const;
+
 export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
   const { state, stateFile, logger } = deps;
   const journalPath = stateFile ? `${stateFile.path}.journal` : null;
@@ -54,29 +60,41 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
   let flushTimer: NodeJS.Timeout | null = null;
   let flushing: Promise<void> = Promise.resolve();
 
-  const replay = (path: string, from: number): void => {
-    if (!existsSync(path)) return;
-    const text = readFileSync(path, 'utf8');
-    const raw = text.split('\n');
+  /**
+   * Decodes a journal without touching it: null when there is none. A line of a newer format
+   * throws LEARNED_STATE_TOO_NEW wherever it is (before anything is moved aside or replayed).
+   */
+  const readJournal = (path: string): { entries: JournalEntry[]; unreadable: { line: number; reason: string } | null } | null => {
+    if (!existsSync(path)) return null;
+    const raw = readFileSync(path, 'utf8').split('\n');
     const entries: JournalEntry[] = [];
+    let unreadable: { line: number; reason: string } | null = null;
     for (let i = 0; i < raw.length; i++) {
       const line = raw[i]!;
       if (line === '') continue;
+      let decoded: Decoded<JournalEntry>;
       try {
-        entries.push(parseJournalEntry(JSON.parse(line)));
+        decoded = decodeJournalEntry(JSON.parse(line));
       } catch (error) {
-        const last = raw.slice(i + 1).every((rest) => rest === '');
-        if (last) {
-          logger.warn({ path, line: i + 1 }, 'journal: torn last record skipped');
-          continue;
-        }
-        const movedTo = `${path}.unreadable-${Date.now()}`;
-        renameSync(path, movedTo);
-        logger.warn({ path, movedTo, line: i + 1, reason: (error as Error).message }, 'journal unreadable: moved aside, not replayed');
-        return;
+        decoded = { kind: 'malformed', reason: (error as Error).message, issues: ['not JSON'] };
       }
+      if (decoded.kind === 'newer') throw learnedStateTooNew(path, decoded.version);
+      if (decoded.kind === 'ok') entries.push(decoded.value);
+      else if (raw.slice(i + 1).every((rest) => rest === '')) logger.warn({ path, line: i + 1 }, 'journal: torn last record skipped');
+      else unreadable ??= { line: i + 1, reason: decoded.reason };
     }
-    for (const entry of entries) {
+    return { entries, unreadable };
+  };
+
+  const replay = (path: string, journal: ReturnType<typeof readJournal>, from: number): void => {
+    if (!journal) return;
+    if (journal.unreadable) {
+      const movedTo = `${path}.unreadable-${Date.now()}`;
+      renameSync(path, movedTo);
+      logger.warn({ path, movedTo, ...journal.unreadable }, 'journal unreadable: moved aside, not replayed');
+      return;
+    }
+    for (const entry of journal.entries) {
       if ('record' in entry) deps.onRecord?.(entry.record);
       else if (entry.n > from && entry.n > state.applied()) {
         state.apply(entry.event);
@@ -86,14 +104,17 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
   };
 
   if (stateFile) {
+    // Everything is read before anything is moved aside: learned state of a newer format stops start-up untouched.
+    const older = readJournal(`${journalPath}.1`);
+    const current = readJournal(journalPath!);
     const snapshot = readStateFile(stateFile.path, logger);
     if (snapshot) {
       state.restore(snapshot);
       logger.info({ path: stateFile.path, contexts: snapshot.stats.contexts.length }, 'learned state restored');
     }
     const from = state.applied();
-    replay(`${journalPath}.1`, from);
-    replay(journalPath!, from);
+    replay(`${journalPath}.1`, older, from);
+    replay(journalPath!, current, from);
     if (state.applied() > from) logger.info({ events: state.applied() - from }, 'journal replayed');
   }
 
@@ -126,7 +147,7 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
 
   const journal = (entry: JournalEntry): Promise<void> => {
     if (!journalPath) return Promise.resolve();
-    lines.push(`${JSON.stringify(entry)}\n`);
+    lines.push(encodeJournalEntry(entry));
     const written = new Promise<void>((resolve) => waiters.push(resolve));
     if (fsyncMs === 0) void flush();
     else flushTimer ??= setTimeout(() => void flush(), fsyncMs);
@@ -146,7 +167,7 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
         await old?.close();
         const aside = `${journalPath}.1`;
         if (existsSync(journalPath!)) await rename(journalPath!, aside);
-        for (const record of deps.liveRecords?.() ?? []) lines.push(`${JSON.stringify({ record })}\n`);
+        for (const record of deps.liveRecords?.() ?? []) lines.push(encodeJournalEntry({ record }));
         await flush();
         await writeFileDurably(stateFile.path, snapshot);
         await rm(aside, { force: true });
@@ -180,6 +201,6 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
       handle = null;
     },
     save,
-    status: (): EventLogStatus => ({ kind: 'embedded', state: 'ok', buffered: 0, dropped: 0, applied }),
+    status: (): EventLogStatus => ({ kind: 'embedded', state: 'ok', buffered: 0, dropped: 0, applied, skipped: NOTHING_SKIPPED, newerFormat: null }),
   };
 }

@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { EventLog, EventLogStatus } from './event-log.js';
 import type { JudgementEvent, LearningEvent } from './learning-events.js';
+import { decodeEvent, decodeSnapshot, KNOWN_EVENT_TYPES, LEARNING_FORMAT_VERSION } from './learning-format.js';
 import type { LearningSnapshot, LearningState } from './learning-state.js';
-import { parseLearningSnapshot } from './state-file.js';
 
 /**
  * The shared event log: a Redis Stream every instance appends the events it observes to and
@@ -22,6 +23,10 @@ import { parseLearningSnapshot } from './state-file.js';
  * - Snapshots: one instance at a time writes the state with the stream id it covers; a starting
  *   instance loads it and reads the stream after it. The stream is trimmed behind the snapshot
  *   and the positions of the instances still reading.
+ * - Mixed versions (learning-format.ts): every entry carries its format `v`. An entry this build
+ *   cannot read (a newer format, or malformed) is skipped, never applied, and counted; a newer
+ *   snapshot is neither loaded nor replaced (the instance starts from the events left in the
+ *   stream), so the newer version finds its state intact when it is back.
  */
 
 export interface RedisEventLogDeps {
@@ -37,12 +42,8 @@ export interface RedisEventLogDeps {
   readonly logger: Logger;
   /** Called once per event applied, whoever observed it (to keep local request records' scores current). */
   readonly onApplied?: (event: LearningEvent) => void;
-  /** Where to start from when Redis cannot be reached at start-up (a state file). */
-  readonly fallback?: (() => { snapshot: LearningSnapshot; streamId: string } | null) | undefined;
   /** Called when Redis is back and the buffer appended, before the shared order is replayed (to share what was kept locally). */
   readonly onReconnected?: () => Promise<void>;
-  /** Called with each snapshot this instance applied from the shared log (to keep a state file). */
-  readonly onSnapshot?: (snapshot: LearningSnapshot, streamId: string) => void;
 }
 
 export interface RedisEventLog extends EventLog {
@@ -66,7 +67,7 @@ const APPLY_WAIT_MS = 5_000;
 const APPEND_SCRIPT = `
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local appended = 0
-local i = 2
+local i = 3
 while i <= #ARGV do
   local seq = tonumber(ARGV[i])
   if seq > last then
@@ -76,7 +77,7 @@ while i <= #ARGV do
       previous = redis.call('HGET', key, ARGV[i + 3]) or ''
       redis.call('HSET', key, ARGV[i + 3], ARGV[i + 4])
     end
-    redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1], 'p', previous)
+    redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1], 'p', previous, 'v', ARGV[2])
     last = seq
     appended = appended + 1
   end
@@ -89,7 +90,9 @@ return appended
 /**
  * Replaces the snapshot only with a newer one (a lagging instance must not move it back), keeping
  * the id of the one it replaces: the stream is trimmed behind that, so an instance that has just
- * read the older snapshot still finds the entries after it.
+ * read the older snapshot still finds the entries after it. Never replaces a snapshot of a newer
+ * format than the writer's (ARGV[3]): minus that format. The stored format is the state's leading "version"
+ * (how every snapshot is serialised), decoded in full only for a state that does not lead with it.
  */
 const SNAPSHOT_SCRIPT = `
 local current = redis.call('HGET', KEYS[1], 'id')
@@ -98,11 +101,29 @@ if current then
   local nm, ns = string.match(ARGV[1], '(%d+)-(%d+)')
   cm, cs, nm, ns = tonumber(cm), tonumber(cs), tonumber(nm), tonumber(ns)
   if nm < cm or (nm == cm and ns <= cs) then return 0 end
+  local stored = redis.call('HGET', KEYS[1], 'state')
+  if stored then
+    local format = tonumber(string.match(stored, '^{"version":(%d+)'))
+    if not format then
+      local ok, decoded = pcall(cjson.decode, stored)
+      if ok and type(decoded) == 'table' then format = tonumber(decoded.version) end
+    end
+    if format and format > tonumber(ARGV[3]) then return -format end
+  end
   redis.call('HSET', KEYS[1], 'previous', current)
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', ARGV[2])
 return 1
 `;
+
+/** The record a judgement's append script found (field 'p'): the scores it replaces, with their judge weights. */
+const replacedScores = z.looseObject({
+  scores: z.array(z.number().min(0).max(1)).optional(),
+  weights: z.array(z.number().min(0).max(1)).optional(),
+});
+
+/** How many kinds of unreadable entry are each warned about once (past it, only counted). */
+const MAX_WARNED_KINDS = 32;
 
 /** Orders stream ids ("ms-seq"). */
 export function compareStreamIds(a: string, b: string): number {
@@ -176,6 +197,9 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
   let tailing: Promise<void> | null = null;
   let timer: NodeJS.Timeout | undefined;
   let lastSnapshotApplied = -1;
+  const skipped = { newer: 0, malformed: 0 };
+  let newerFormat: number | null = null;
+  const warned = new Set<string>();
   const backoff = createBackoff();
   redis.on('ready', backoff.wake);
 
@@ -212,18 +236,44 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     }
   };
 
+  /** Warns once per kind of thing this build cannot read (the log is not flooded by a fleet's worth of them). */
+  const warnOnce = (kind: string, fields: Record<string, unknown>, message: string) => {
+    if (warned.has(kind) || warned.size >= MAX_WARNED_KINDS) return;
+    warned.add(kind);
+    logger.warn(fields, message);
+  };
+
+  const metNewer = (version: number) => {
+    newerFormat = Math.max(newerFormat ?? 0, version);
+  };
+
+  const newerSnapshot = (version: number) => {
+    metNewer(version);
+    warnOnce(
+      `snapshot:${version}`,
+      { version, readable: LEARNING_FORMAT_VERSION },
+      'the shared learning snapshot is of a newer format than this version reads: not loaded and never replaced by this instance ' +
+        '(a mixed-version fleet or a rollback; see docs/reliability.md, "Learning format versions")',
+    );
+  };
+
+  /** The shared snapshot if this build reads it; null when there is none, it is unreadable, or of a newer format. */
   const readSnapshot = async (): Promise<{ snapshot: LearningSnapshot; id: string } | null> => {
     const [id, text] = await redis.hmget(keys.snapshot, 'id', 'state');
     if (!id || !text) return null;
+    let decoded;
     try {
-      return { snapshot: parseLearningSnapshot(JSON.parse(text)), id };
-    } catch (error) {
-      logger.warn({ err: (error as Error).message }, 'the shared learning snapshot is unreadable: ignored');
-      return null;
+      decoded = decodeSnapshot(JSON.parse(text));
+    } catch {
+      decoded = { kind: 'malformed', issues: ['not JSON'] } as const;
     }
+    if (decoded.kind === 'ok') return { snapshot: decoded.value, id };
+    if (decoded.kind === 'newer') newerSnapshot(decoded.version);
+    else logger.warn({ issues: decoded.issues.slice(0, 5) }, 'the shared learning snapshot is unreadable: ignored');
+    return null;
   };
 
-  /** Back from local learning: the newer of the state it left and the shared snapshot, then the stream after it. */
+  /** Back from local learning: the newer of the state it left and the shared snapshot (if readable), then the stream after it. */
   const rebase = async () => {
     const left = base!;
     const shared = await readSnapshot();
@@ -235,7 +285,7 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
   };
 
   const appendBatch = async (batch: readonly Pending[]) => {
-    const args: Array<string | number> = [SEQUENCE_TTL_SECONDS];
+    const args: Array<string | number> = [SEQUENCE_TTL_SECONDS, LEARNING_FORMAT_VERSION];
     for (const item of batch) {
       const { event } = item;
       if (event.type === 'judgement') {
@@ -291,37 +341,88 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     return flushing;
   };
 
-  const applyEntry = ([id, fields]: StreamEntry) => {
-    let json = '';
+  /** An entry this build cannot read: skipped, counted, warned about once per kind, with nothing of its content. */
+  const skip = (id: string, skippedEntry: { kind: 'newer'; version: number } | { kind: 'malformed'; type: unknown; issues: readonly string[] }) => {
+    if (skippedEntry.kind === 'newer') {
+      skipped.newer += 1;
+      metNewer(skippedEntry.version);
+      warnOnce(
+        `newer:${skippedEntry.version}`,
+        { id, version: skippedEntry.version, readable: LEARNING_FORMAT_VERSION },
+        'learning events of a newer format in the shared log: skipped, not applied (counted in switchyard_learning_skipped_events_total)',
+      );
+      return;
+    }
+    skipped.malformed += 1;
+    const type = typeof skippedEntry.type === 'string' && KNOWN_EVENT_TYPES.has(skippedEntry.type) ? skippedEntry.type : 'unknown';
+    warnOnce(
+      `malformed:${type}`,
+      { id, type, issues: skippedEntry.issues.slice(0, 5) },
+      'malformed learning event in the shared log: skipped, not applied (counted in switchyard_learning_skipped_events_total)',
+    );
+  };
+
+  /** The entry's event as this build reads it (judgements with the scores they replace), or null when it was skipped. */
+  const readEntry = ([id, fields]: StreamEntry): LearningEvent | null => {
+    let json: string | undefined;
     let previous = '-';
+    let marker: string | undefined;
     for (let i = 0; i < fields.length; i += 2) {
       if (fields[i] === 'e') json = fields[i + 1]!;
       else if (fields[i] === 'p') previous = fields[i + 1]!;
+      else if (fields[i] === 'v') marker = fields[i + 1]!;
     }
-    let event: LearningEvent;
+    let value: unknown;
     try {
-      event = JSON.parse(json) as LearningEvent;
+      value = json === undefined ? undefined : JSON.parse(json);
     } catch {
-      logger.warn({ id }, 'unreadable learning event in the stream: skipped');
-      lastId = id;
-      return;
+      value = undefined;
     }
-    if (event.type === 'judgement' && previous !== '-') {
-      // The record's scores as the append script found them: what this judgement replaces.
-      const found = previous === '' ? {} : (JSON.parse(previous) as { scores?: number[]; weights?: number[] });
-      const scores = found.scores ?? [];
-      // A replacement teaches at the judge weight of the score it replaces, wherever that was given.
-      const weights = found.weights ?? [];
-      event = {
-        ...event,
-        verdicts: event.verdicts.map((v, i) => ({
-          ...v,
-          previous: scores[i] ?? null,
-          ...(scores[i] !== undefined && weights[i] !== undefined ? { weight: weights[i] } : {}),
-        })),
-      };
+    const type = (value as { type?: unknown } | null | undefined)?.type;
+    const decoded = decodeEvent(value, marker);
+    if (decoded.kind === 'newer') {
+      skip(id, decoded);
+      return null;
     }
-    lastId = id;
+    if (decoded.kind === 'malformed') {
+      skip(id, { kind: 'malformed', type, issues: value === undefined ? ['e: not JSON'] : decoded.issues });
+      return null;
+    }
+    const event = decoded.value;
+    if (event.type !== 'judgement' || previous === '-') return event;
+    // The record's scores as the append script found them: what this judgement replaces.
+    let found: z.infer<typeof replacedScores> = {};
+    if (previous !== '') {
+      let parsed;
+      try {
+        parsed = replacedScores.safeParse(JSON.parse(previous));
+      } catch {
+        parsed = null;
+      }
+      if (!parsed?.success) {
+        skip(id, { kind: 'malformed', type, issues: ['p: not the scores a judgement replaces'] });
+        return null;
+      }
+      found = parsed.data;
+    }
+    const scores = found.scores ?? [];
+    // A replacement teaches at the judge weight of the score it replaces, wherever that was given.
+    const weights = found.weights ?? [];
+    return {
+      ...event,
+      verdicts: event.verdicts.map((v, i) => ({
+        ...v,
+        previous: scores[i] ?? null,
+        ...(scores[i] !== undefined && weights[i] !== undefined ? { weight: weights[i] } : {}),
+      })),
+    };
+  };
+
+  const applyEntry = (entry: StreamEntry) => {
+    // Past the entry first, whatever it holds: an entry this build cannot read must not stop the reading.
+    lastId = entry[0];
+    const event = readEntry(entry);
+    if (!event) return;
     unconfirmed.delete(event.id);
     applyHere(event);
     settle(event.id);
@@ -370,10 +471,13 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     const lock = await redis.set(keys.snapshotLock, deps.instanceId, 'PX', Math.max(100, deps.snapshotIntervalMs - 50), 'NX');
     if (lock !== 'OK') return;
     const id = lastId;
-    const snapshot = state.snapshot();
-    await redis.eval(SNAPSHOT_SCRIPT, 1, keys.snapshot, id, JSON.stringify(snapshot));
+    const written = await redis.eval(SNAPSHOT_SCRIPT, 1, keys.snapshot, id, JSON.stringify(state.snapshot()), LEARNING_FORMAT_VERSION);
+    // A newer version's snapshot stays (and is asked about again next time: an operator may delete it to finish a rollback).
+    if (typeof written === 'number' && written < 0) {
+      newerSnapshot(-written);
+      return;
+    }
     lastSnapshotApplied = applied;
-    deps.onSnapshot?.(snapshot, id);
     // Trim behind the snapshot before the newest, and never past an instance still reading older entries.
     const previous = await redis.hget(keys.snapshot, 'previous');
     if (!previous) return;
@@ -396,6 +500,8 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     buffered: pending.length,
     dropped,
     applied,
+    skipped: { ...skipped },
+    newerFormat,
   });
 
   return {
@@ -444,11 +550,6 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
         // Caught up before serving: a restarted instance routes on what the others learnt meanwhile.
         while ((await readOnce(false)) === BATCH);
       } catch (error) {
-        const fallback = deps.fallback?.() ?? null;
-        if (fallback) {
-          state.restore(fallback.snapshot);
-          lastId = fallback.streamId;
-        }
         goLocal(error);
       }
       started = true;

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
 import { createGrowingLru } from '../growing-lru.js';
 import { RequestStoreUnavailableError } from '../chat/request-store.js';
 import { sharedRequestKey } from '../chat/shared-request-store.js';
@@ -44,6 +45,8 @@ export interface ShadowCallRecord {
   costUsd: number;
   readonly startedAt: number;
   comparison: StoredComparison | null;
+  /** Set when the stored text was cut at `shadow.maxStoredAnswerBytes`: the answer's whole size in UTF-8 bytes. */
+  truncatedFromBytes?: number;
 }
 
 export interface ShadowCallStore {
@@ -56,7 +59,10 @@ export interface ShadowCallStore {
    * shared store cannot be asked.
    */
   find(requestId: string): Promise<ShadowCallRecord | undefined>;
-  /** Makes the call's current state visible to other instances; never throws. */
+  /**
+   * Keeps the call's current state (its text cut to the stored cap, in place: the store keeps this
+   * object) and makes it visible to other instances; never throws.
+   */
   save(call: ShadowCallRecord): Promise<void>;
   /**
    * Called once per learning event applied, whoever observed it: comparisons given on other
@@ -76,7 +82,29 @@ export function comparisonOf(primaryScore: number, shadowScore: number, weights:
   return { preferred: preferenceOf(primaryScore, shadowScore), primaryScore, shadowScore, weights };
 }
 
-export function createShadowCallStore(options: { readonly maxCalls: number; readonly ttlMs: number }): ShadowCallStore {
+const encoder = new TextEncoder();
+
+/**
+ * Cuts a call's text to at most `maxBytes` of UTF-8 (never inside a character), remembering the
+ * whole answer's size. Answers are stored for the whole feedback window, in process and in Redis:
+ * what one of them may hold is bounded, whatever a model streamed.
+ */
+export function capStoredAnswer(call: ShadowCallRecord, maxBytes: number): void {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most answers need no counting at all.
+  if (call.text.length * 3 <= maxBytes) return;
+  const bytes = Buffer.byteLength(call.text);
+  if (bytes <= maxBytes) return;
+  const { read } = encoder.encodeInto(call.text, new Uint8Array(maxBytes));
+  call.text = call.text.slice(0, read);
+  call.truncatedFromBytes = bytes;
+}
+
+export function createShadowCallStore(options: {
+  readonly maxCalls: number;
+  readonly ttlMs: number;
+  /** What one stored answer may hold, in UTF-8 bytes (shadow.maxStoredAnswerBytes). */
+  readonly maxAnswerBytes: number;
+}): ShadowCallStore {
   const calls = createGrowingLru<string, ShadowCallRecord>(options.maxCalls, {
     ttl: options.ttlMs,
     // A comparison must not keep an old call alive past its window.
@@ -86,7 +114,7 @@ export function createShadowCallStore(options: { readonly maxCalls: number; read
     add: (call) => void calls.set(call.requestId, call),
     get: (id) => calls.get(id),
     find: async (id) => calls.get(id),
-    save: async () => undefined,
+    save: async (call) => capStoredAnswer(call, options.maxAnswerBytes),
     applied(event) {
       if (event.type !== 'judgement' || event.kind !== 'comparison') return;
       const call = calls.get(event.requestId);
@@ -114,6 +142,40 @@ const COMPARISON_FIELD = JUDGEMENT_FIELD.comparison;
 const RESHARE_EVERY_MS = 250;
 
 type SharedCall = Omit<ShadowCallRecord, 'comparison'>;
+
+const count = z.number().finite().nonnegative();
+const score = z.number().min(0).max(1);
+/**
+ * A call as another instance shared it, and its last comparison: read like the learning log's
+ * entries, so a record this version cannot read (another version's, a buggy writer's) is no call
+ * rather than a thrown error or a half-filled answer. Fields it does not know are dropped.
+ */
+const sharedCallSchema = z.object({
+  requestId: z.string(),
+  armId: z.string(),
+  modelId: z.string(),
+  primaryArmId: z.string(),
+  context: z.string(),
+  status: z.enum(['running', 'completed', 'failed', 'cancelled']),
+  text: z.string(),
+  errorCode: z.string().nullable(),
+  latencyMs: count.nullable(),
+  ttftMs: count.nullable(),
+  completionTokens: count,
+  costUsd: count,
+  startedAt: count,
+  truncatedFromBytes: count.optional(),
+});
+const givenSchema = z.object({ scores: z.tuple([score, score]), weights: z.tuple([score, score]).optional() });
+
+function parseShared<T>(schema: z.ZodType<T>, text: string): T | null {
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
 
 export function createSharedShadowCallStore(deps: SharedShadowCallStoreDeps): SharedShadowCallStore {
   const { local, redis, logger } = deps;
@@ -160,13 +222,19 @@ export function createSharedShadowCallStore(deps: SharedShadowCallStoreDeps): Sh
       } catch (error) {
         throw new RequestStoreUnavailableError(`the shared request store cannot be reached: ${(error as Error).message}`);
       }
-      const [call, given] = fields;
-      if (!call) return undefined;
-      const found = given ? (JSON.parse(given) as { scores: number[]; weights?: number[] }) : null;
-      const comparison = found ? comparisonOf(found.scores[0]!, found.scores[1]!, [found.weights?.[0] ?? 1, found.weights?.[1] ?? 1]) : null;
-      return { ...(JSON.parse(call) as SharedCall), comparison };
+      const [text, givenText] = fields;
+      if (!text) return undefined;
+      const call = parseShared(sharedCallSchema, text);
+      const given = givenText ? parseShared(givenSchema, givenText) : null;
+      if (!call || (givenText && !given)) {
+        logger.warn({ requestId: id }, 'a shared shadow call this version cannot read: treated as none');
+        return undefined;
+      }
+      const comparison = given ? comparisonOf(given.scores[0], given.scores[1], given.weights ?? [1, 1]) : null;
+      return { ...(call as SharedCall), comparison };
     },
     async save(call) {
+      await local.save(call);
       try {
         await write(call, false);
       } catch (error) {

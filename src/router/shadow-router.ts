@@ -246,7 +246,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
   /** Ids of the shared log's events in recentSpend: an event applied again (a replay after an outage) counts once. */
   const counted = new Set<string>();
   const inFlight = new Map<StoredCall, { controller: AbortController; settled: Promise<void> }>();
-  const stored = deps.calls ?? createShadowCallStore({ maxCalls: config.maxStoredCalls, ttlMs: deps.retentionMs });
+  const stored = deps.calls ?? createShadowCallStore({ maxCalls: config.maxStoredCalls, ttlMs: deps.retentionMs, maxAnswerBytes: config.maxStoredAnswerBytes });
 
   const statsOf = (armId: string): MutableArmStats => {
     let stats = armStats.get(armId);

@@ -50,6 +50,12 @@ describe('configuration', () => {
     expect(message).toMatch(/arms\.1\.model: unknown model "missing-model"/);
   });
 
+  it('bounds what one stored shadow answer may hold: 32 KiB by default, at least 1 KiB', () => {
+    expect(parseConfig(defaultConfig).shadow.maxStoredAnswerBytes).toBe(32_768);
+    expect(() => parseConfig({ ...defaultConfig, shadow: { maxStoredAnswerBytes: 100 } })).toThrow(/shadow\.maxStoredAnswerBytes: .*1024/);
+    expect(() => parseConfig({ ...defaultConfig, shadow: { maxStoredAnswerBytes: 1.5 } })).toThrow(/shadow\.maxStoredAnswerBytes/);
+  });
+
   it('rejects unknown fields, so typos do not pass silently', () => {
     expect(() => parseConfig({ ...defaultConfig, bandti: {} })).toThrow(/bandti/);
   });

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,8 +8,9 @@ import { spawnSwitchyard } from '../helpers/switchyard-process.js';
 /**
  * Embedded (no Redis) with a state file: kill -9 loses no accepted feedback (the journal is fsynced
  * before a feedback is answered), request records survive the restart (feedback for earlier
- * requests is still taken), a torn last journal record is skipped with a warning, and an
- * impossible state file (a negative alpha) is refused, moved aside and reported.
+ * requests is still taken), a torn last journal record is skipped with a warning, an
+ * impossible state file (a negative alpha) is refused, moved aside and reported, and a state file
+ * of a newer format (a rollback) stops start-up, left byte for byte as it was.
  */
 
 function embeddedConfig(stateFile: string): Record<string, unknown> {
@@ -86,5 +87,23 @@ describe('durable learning without Redis', () => {
     expect(errors).toBeUndefined();
     expect(data!.arms.every((arm) => arm.pulls === 0)).toBe(true);
     await gateway.stop();
+  }, 60_000);
+
+  it('refuses to start on a state file of a newer format, with the coded reason, and leaves it byte for byte', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-durable-'));
+    const stateFile = join(dir, 'state.json');
+    // What a newer version saved (run a first gateway for a real journal beside it).
+    const first = await spawnSwitchyard({ config: embeddedConfig(stateFile) });
+    await chatOn(first, 0, 'before the rollback');
+    await first.kill();
+    writeFileSync(stateFile, JSON.stringify({ version: 3, stats: { version: 2, contexts: [] }, learntByANewerVersion: true }));
+    const before = Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]));
+    expect(Object.keys(before)).toContain('state.json.journal');
+    const started = spawnSwitchyard({ config: embeddedConfig(stateFile) });
+    await expect(started).rejects.toThrow(
+      `switchyard: failed to start: LEARNED_STATE_TOO_NEW: ${stateFile} holds learned state in format 3, newer than this version of Switchyard reads (format 2)`,
+    );
+    const after = Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(join(dir, name))]));
+    expect(after).toEqual(before);
   }, 60_000);
 });

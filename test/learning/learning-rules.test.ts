@@ -4,7 +4,7 @@ import { parseConfig } from '../../src/config/load-config.js';
 import type { OutcomeEvent } from '../../src/learning/learning-events.js';
 import { createLearningRules } from '../../src/learning/learning-rules.js';
 import { createLearningState } from '../../src/learning/learning-state.js';
-import { parseLearningSnapshot } from '../../src/learning/state-file.js';
+import { parseLearningSnapshot } from '../../src/learning/learning-format.js';
 import { createStats } from '../../src/router/create-policy.js';
 import { createRewardCalculator } from '../../src/router/reward-calculator.js';
 

@@ -157,6 +157,18 @@ describe('replay', () => {
     expect(chart.at(-1)).toMatch(/^\s+300 +█+.* \d+\.\d% ± *\d+\.\d +█*.* \d+\.\d% ± *\d+\.\d$/);
   });
 
+  it('replays a seeded random half, warm-started on the other half', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/replay.ts', '--data', smallFile, '--rows', 'random-b', '--warm-start', smallFile, '--warm-start-rows', 'random-a', '--split-seed', '2'],
+      { cwd: new URL('../..', import.meta.url).pathname },
+    );
+    expect(stdout).toMatch(/300 requests, policy thompson, tags, seed 1, warm start from /);
+    await expect(
+      run(process.execPath, ['--import', 'tsx', 'scripts/replay.ts', '--data', smallFile, '--rows', 'thirds'], { cwd: new URL('../..', import.meta.url).pathname }),
+    ).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--rows must be one of even, odd, random-a, random-b/) });
+  });
+
   it('replays the sample the repo ships (what README runs) better than random, at less cost than the best single model', async () => {
     const rows = await readAll('examples/replay-sample.jsonl');
     expect(rows.length).toBeGreaterThanOrEqual(300);

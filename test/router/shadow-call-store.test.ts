@@ -11,6 +11,7 @@ import { createSilentLogger } from '../../src/logger.js';
 import { createStats } from '../../src/router/create-policy.js';
 import { createRewardCalculator } from '../../src/router/reward-calculator.js';
 import {
+  capStoredAnswer,
   createShadowCallStore,
   createSharedShadowCallStore,
   type ShadowCallRecord,
@@ -27,6 +28,7 @@ const config = parseConfig({ ...defaultConfig, bandit: { hierarchyStrength: 0, h
 const reward = createRewardCalculator(config.reward);
 const PREFIX = 'test:';
 const TTL_MS = 60_000;
+const MAX_ANSWER_BYTES = 1_024;
 const logger = createSilentLogger();
 
 interface Instance {
@@ -42,7 +44,7 @@ function instance(url: string, name: string): Instance {
   const rules = createLearningRules(reward);
   const stats = createStats(config.bandit, reward, config.arms);
   const state = createLearningState({ stats, rules, arms: config.arms, maxContexts: 100 });
-  const local = createShadowCallStore({ maxCalls: 100, ttlMs: TTL_MS });
+  const local = createShadowCallStore({ maxCalls: 100, ttlMs: TTL_MS, maxAnswerBytes: MAX_ANSWER_BYTES });
   const log = createRedisEventLog({
     redis,
     state,
@@ -105,6 +107,43 @@ const until = async (condition: () => boolean, timeoutMs = 5_000) => {
   }
 };
 
+describe('what one stored shadow answer may hold', () => {
+  const capped = (text: string, maxBytes = MAX_ANSWER_BYTES) => {
+    const stored = call('r-cap', { text });
+    capStoredAnswer(stored, maxBytes);
+    return stored;
+  };
+
+  it('keeps an answer within the cap whole, and cuts a longer one at the cap, remembering its size', () => {
+    expect(capped('x'.repeat(MAX_ANSWER_BYTES))).toMatchObject({ text: 'x'.repeat(MAX_ANSWER_BYTES) });
+    expect(capped('x'.repeat(MAX_ANSWER_BYTES)).truncatedFromBytes).toBeUndefined();
+    const long = capped('y'.repeat(5_000));
+    expect(long.text).toBe('y'.repeat(MAX_ANSWER_BYTES));
+    expect(long.truncatedFromBytes).toBe(5_000);
+  });
+
+  it('never cuts inside a character: 3-byte letters and 4-byte emoji (surrogate pairs)', () => {
+    const euros = capped('€'.repeat(500));
+    expect(euros.text).toBe('€'.repeat(341));
+    expect(euros.truncatedFromBytes).toBe(1_500);
+    for (const maxBytes of [1_024, 1_025, 1_026, 1_027]) {
+      const emoji = capped('🙂'.repeat(400), maxBytes);
+      expect(emoji.text).toBe('🙂'.repeat(256));
+      expect(Buffer.byteLength(emoji.text)).toBeLessThanOrEqual(maxBytes);
+    }
+  });
+
+  it('is applied when the local store keeps a call', async () => {
+    const store = createShadowCallStore({ maxCalls: 10, ttlMs: TTL_MS, maxAnswerBytes: MAX_ANSWER_BYTES });
+    const running = call('r-local', { status: 'running', text: '' });
+    store.add(running);
+    await store.save(running);
+    Object.assign(running, { status: 'completed', text: 'z'.repeat(3_000) });
+    await store.save(running);
+    expect(store.get('r-local')).toMatchObject({ text: 'z'.repeat(MAX_ANSWER_BYTES), truncatedFromBytes: 3_000 });
+  });
+});
+
 describe.skipIf(skipWithoutRedis())('shared shadow calls and the comparison swap (real Redis)', () => {
   let server: RedisServerHandle;
   let a: Instance;
@@ -142,6 +181,32 @@ describe.skipIf(skipWithoutRedis())('shared shadow calls and the comparison swap
     const ttl = await a.redis.pttl(sharedRequestKey(PREFIX, 'r-found'));
     expect(ttl).toBeGreaterThan(TTL_MS - 5_000);
     expect(ttl).toBeLessThanOrEqual(TTL_MS);
+  });
+
+  it('a long answer is stored cut at the cap, in Redis as here: every instance shows the same text', async () => {
+    const long = call('r-long', { text: 'é'.repeat(2_000) });
+    a.calls.add(long);
+    await a.calls.save(long);
+    const raw = JSON.parse((await a.redis.hget(sharedRequestKey(PREFIX, 'r-long'), 's'))!) as { text: string };
+    expect(Buffer.byteLength(raw.text)).toBe(MAX_ANSWER_BYTES);
+    const seen = await b.calls.find('r-long');
+    expect(seen).toMatchObject({ text: 'é'.repeat(512), truncatedFromBytes: 4_000 });
+    expect(a.calls.get('r-long')!.text).toBe(seen!.text);
+  });
+
+  it('a shared call this version cannot read is no call, never a thrown error; fields it does not know are dropped', async () => {
+    const key = (id: string) => sharedRequestKey(PREFIX, id);
+    await a.redis.hset(key('r-garbled'), 's', '{"requestId": "r-garbled", "text": ');
+    expect(await b.calls.find('r-garbled')).toBeUndefined();
+    await a.redis.hset(key('r-half'), 's', JSON.stringify({ requestId: 'r-half', status: 'completed' }));
+    expect(await b.calls.find('r-half')).toBeUndefined();
+    const { comparison: _, ...shared } = call('r-bad-cmp');
+    await a.redis.hset(key('r-bad-cmp'), 's', JSON.stringify(shared), 'cmp', JSON.stringify({ scores: ['up', 2] }));
+    expect(await b.calls.find('r-bad-cmp')).toBeUndefined();
+    const newer = call('r-newer');
+    const { comparison: __, ...newerShared } = newer;
+    await a.redis.hset(key('r-newer'), 's', JSON.stringify({ ...newerShared, reasoning: 'a newer field' }));
+    expect(await b.calls.find('r-newer')).toEqual(newer);
   });
 
   it('an expired record is not found', async () => {

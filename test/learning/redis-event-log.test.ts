@@ -1,0 +1,171 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sharedRequestKey } from '../../src/chat/shared-request-store.js';
+import { defaultConfig } from '../../src/config/default-config.js';
+import { parseConfig } from '../../src/config/load-config.js';
+import type { LearningEvent } from '../../src/learning/learning-events.js';
+import { LEARNING_FORMAT_VERSION } from '../../src/learning/learning-format.js';
+import { createLearningRules } from '../../src/learning/learning-rules.js';
+import { createLearningState } from '../../src/learning/learning-state.js';
+import { createRedisEventLog } from '../../src/learning/redis-event-log.js';
+import { createLogger } from '../../src/logger.js';
+import { createStats } from '../../src/router/create-policy.js';
+import { createRewardCalculator } from '../../src/router/reward-calculator.js';
+import { skipWithoutRedis, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
+
+/**
+ * The shared log meeting entries it cannot read, against a real redis-server: entries of a newer
+ * format and malformed ones (a buggy or foreign writer) are skipped, counted and warned about once
+ * per kind, with nothing of their content logged; the readable entries around them are applied
+ * exactly as a reader that never met them would; a newer snapshot is neither loaded nor replaced.
+ */
+
+const config = parseConfig({ ...defaultConfig, bandit: { hierarchyStrength: 0, halfLife: 0 } });
+const reward = createRewardCalculator(config.reward);
+const NEWER = LEARNING_FORMAT_VERSION + 1;
+const SECRET = 'content-that-must-not-reach-a-log';
+const arm = config.arms[0]!.id;
+const other = config.arms[1]!.id;
+
+let server: RedisServerHandle | undefined;
+const clients: Redis[] = [];
+const skip = skipWithoutRedis();
+
+beforeAll(async () => {
+  if (!skip) server = await startRedisServer();
+}, 30_000);
+afterAll(async () => {
+  for (const client of clients) client.disconnect();
+  await server?.stop();
+});
+
+function instance(prefix: string, name: string, snapshotIntervalMs = 60_000) {
+  const redis = new Redis(server!.url, { maxRetriesPerRequest: 1 });
+  clients.push(redis);
+  const lines: Array<Record<string, unknown> & { msg: string }> = [];
+  const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+  const state = createLearningState({ stats: createStats(config.bandit, reward, config.arms), rules: createLearningRules(reward), arms: config.arms, maxContexts: 10 });
+  const log = createRedisEventLog({
+    redis,
+    state,
+    keyPrefix: prefix,
+    requestKey: (id) => sharedRequestKey(prefix, id),
+    instanceId: name,
+    maxBuffered: 1_000,
+    snapshotIntervalMs,
+    logger,
+  });
+  return { redis, state, log, lines };
+}
+
+let counter = 0;
+const envelope = () => ({ id: `ev-${++counter}`, origin: 'writer', at: counter });
+const pull = (armId: string): LearningEvent => ({ type: 'pull', requestId: `r${counter}`, armId, context: 'code', ...envelope() });
+const feedback = (armId: string, score: number): LearningEvent => ({
+  type: 'judgement',
+  kind: 'feedback',
+  requestId: `r${counter}`,
+  client: null,
+  shared: false,
+  verdicts: [{ armId, context: 'code', score, previous: null, costUsd: 0, latencyMs: 10 }],
+  ...envelope(),
+});
+
+const until = async (check: () => boolean, ms = 10_000) => {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+};
+
+describe.skipIf(skip)('the shared event log meeting entries it cannot read', () => {
+  it('skips newer and malformed entries, applies the rest in order, counts them and warns once per kind', async () => {
+    const prefix = 'formats-a:';
+    const stream = `${prefix}learning:stream`;
+    const writer = instance(prefix, 'writer');
+    const control = instance(prefix, 'control');
+    await writer.log.start();
+    await writer.log.append(pull(arm));
+    // What another writer put in the stream: a newer version's events (twice), a malformed event
+    // of a known type, one of no known type, text that is not JSON, and judgements whose
+    // replaced scores are not scores, or not JSON.
+    const raw = writer.redis;
+    await raw.xadd(stream, '*', 'e', JSON.stringify({ type: 'tool-call', tool: SECRET, ...envelope() }), 'p', '-', 'v', String(NEWER));
+    await raw.xadd(stream, '*', 'e', JSON.stringify({ ...pull(arm), hint: SECRET }), 'p', '-', 'v', String(NEWER));
+    await raw.xadd(stream, '*', 'e', JSON.stringify({ ...pull(arm), armId: 7, requestId: SECRET }), 'p', '-', 'v', '2');
+    await raw.xadd(stream, '*', 'e', JSON.stringify({ type: SECRET, ...envelope() }), 'p', '-');
+    await raw.xadd(stream, '*', 'e', `{"type":"pull","${SECRET}`, 'p', '-');
+    await raw.xadd(stream, '*', 'e', JSON.stringify(feedback(arm, 1)), 'p', `{"scores":["${SECRET}"]}`);
+    // Before, a 'p' that is not JSON threw before the reader moved past it: re-read for ever.
+    await raw.xadd(stream, '*', 'e', JSON.stringify(feedback(arm, 1)), 'p', `{"scores": [${SECRET}`);
+    await writer.log.append(feedback(other, 1));
+    await writer.log.append(pull(other));
+
+    const reader = instance(prefix, 'reader');
+    await reader.log.start();
+    // The control saw only the readable events: the reader must hold exactly its state.
+    await control.log.start();
+    expect(reader.log.status()).toMatchObject({ applied: 3, skipped: { newer: 2, malformed: 5 }, newerFormat: NEWER });
+    expect(reader.state.snapshot()).toEqual(writer.state.snapshot());
+
+    // Reading goes on past them: more of both, then a readable event, applied at once.
+    await raw.xadd(stream, '*', 'e', JSON.stringify({ type: 'tool-call', ...envelope() }), 'p', '-', 'v', String(NEWER));
+    await raw.xadd(stream, '*', 'e', 'null', 'p', '-');
+    await writer.log.append(pull(arm));
+    await until(() => reader.log.status().applied === 4);
+    expect(reader.log.status().skipped).toEqual({ newer: 3, malformed: 6 });
+    expect(reader.state.snapshot()).toEqual(writer.state.snapshot());
+
+    const warnings = reader.lines.filter((line) => line.level === 40);
+    const newer = warnings.filter((line) => line.msg.startsWith('learning events of a newer format'));
+    expect(newer).toHaveLength(1);
+    expect(newer[0]).toMatchObject({ version: NEWER, readable: LEARNING_FORMAT_VERSION });
+    const malformed = warnings.filter((line) => line.msg.startsWith('malformed learning event'));
+    // Once per kind: a malformed pull, a malformed judgement, and entries of no known type.
+    expect(malformed.map((line) => line.type).sort()).toEqual(['judgement', 'pull', 'unknown']);
+    expect(JSON.stringify(reader.lines)).not.toContain(SECRET);
+    for (const { log } of [writer, control, reader]) await log.stop();
+  }, 30_000);
+
+  it('neither loads nor replaces a snapshot of a newer format, and writes its own once it is gone', async () => {
+    const prefix = 'formats-b:';
+    const snapshotKey = `${prefix}learning:snapshot`;
+    const writer = instance(prefix, 'writer');
+    await writer.log.start();
+    await writer.log.append(pull(arm));
+    await writer.log.append(pull(other));
+    const newerState = JSON.stringify({ version: NEWER, stats: { learnt: SECRET } });
+    await writer.redis.hset(snapshotKey, 'id', '1-0', 'state', newerState);
+    const stored = async () => writer.redis.hgetall(snapshotKey);
+    const before = await stored();
+
+    const reader = instance(prefix, 'reader', 100);
+    await reader.log.start();
+    // Started from the stream's events, not from the snapshot it cannot read.
+    expect(reader.state.snapshot()).toEqual(writer.state.snapshot());
+    expect(reader.log.status().newerFormat).toBe(NEWER);
+    await writer.log.append(pull(arm));
+    await until(() => reader.log.status().applied === 3);
+    // Several snapshot intervals, then a stop (which snapshots too): the newer snapshot is intact.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await reader.log.stop();
+    expect(await stored()).toEqual(before);
+    const warned = reader.lines.filter((line) => line.msg.startsWith('the shared learning snapshot is of a newer format'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ version: NEWER, readable: LEARNING_FORMAT_VERSION });
+    expect(JSON.stringify(reader.lines)).not.toContain(SECRET);
+
+    // An operator finishing a rollback deletes it: this build's own snapshot follows.
+    await writer.redis.del(snapshotKey);
+    const again = instance(prefix, 'again', 100);
+    await again.log.start();
+    await until(() => again.log.status().applied === 3);
+    await again.log.append(pull(other));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await again.log.stop();
+    const written = await stored();
+    expect(JSON.parse(written.state!)).toMatchObject({ version: LEARNING_FORMAT_VERSION, applied: 4 });
+    await writer.log.stop();
+  }, 30_000);
+});
