@@ -92,7 +92,7 @@ interface Timing {
   readonly totalMs: number;
 }
 
-async function readDirect(agent: Agent, url: string, i: number): Promise<Timing> {
+export async function readDirect(agent: Agent, url: string, i: number): Promise<Timing> {
   const started = performance.now();
   const response = await request(`${url}/chat/completions`, {
     method: 'POST',

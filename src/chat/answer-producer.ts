@@ -10,6 +10,7 @@ import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js
 import type { ShadowRouter } from '../router/shadow-router.js';
 import { isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
+import type { AfterDispatch, DeferredWork } from './after-dispatch.js';
 import type { ChatMetrics, ChatRequest } from './chat-events.js';
 
 /**
@@ -60,6 +61,8 @@ export interface AnswerProducerDeps {
   readonly shadow?: ShadowRouter | undefined;
   readonly logger: Logger;
   readonly now: () => number;
+  /** Where the attempt's pull waits for its request to be written; without it, it is observed at once. */
+  readonly afterDispatch?: AfterDispatch | undefined;
 }
 
 interface ProducerContext extends AnswerProducerDeps {
@@ -92,7 +95,7 @@ export function createAnswerProducer(deps: AnswerProducerDeps): AnswerProducer {
  * no promise of ours while the first token is awaited (a generator would hold its register file, a
  * context, and a promise and two closures per await).
  */
-class AnswerProduction implements AnswerStream, ReadSink<Batch> {
+class AnswerProduction implements AnswerStream, ReadSink<Batch>, DeferredWork {
   private readonly started: number;
   /** Arms that failed before their first token; made at the first failover. */
   private excluded: Set<string> | null = null;
@@ -102,6 +105,8 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
   /** The current attempt's batches; null between attempts. */
   private batches: AsyncIterator<Batch> | null = null;
   private arm: ArmConfig | null = null;
+  /** The current attempt's pull, not yet observed (see `observePull`). */
+  private pullUnobserved = false;
   private attemptStarted = 0;
   private ttftMs: number | null = null;
   private text = '';
@@ -248,11 +253,32 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
 
   private readBatches(): void {
     const batches = this.batches!;
-    if (isSinkReadable<Batch>(batches)) return batches.readTo(this);
-    batches.next().then(
-      (result) => this.onRead(result),
-      (error: unknown) => this.onReadError(error),
-    );
+    if (isSinkReadable<Batch>(batches)) batches.readTo(this);
+    else
+      batches.next().then(
+        (result) => this.onRead(result),
+        (error: unknown) => this.onReadError(error),
+      );
+    if (!this.pullUnobserved) return;
+    if (this.deps.afterDispatch) this.deps.afterDispatch(this);
+    else this.observePull();
+  }
+
+  runDeferred(): void {
+    this.observePull();
+  }
+
+  /**
+   * The attempt's pull goes to learning once its first read has dispatched the upstream request
+   * (the read does, synchronously), after the request is written (afterDispatch), not before: the
+   * request does not wait for the event, its journal line and the analyzer. Before anything else
+   * the attempt tells learning (a failure, a batch), it is observed, so the pull still comes first.
+   */
+  private observePull(): void {
+    if (!this.pullUnobserved) return;
+    this.pullUnobserved = false;
+    const decision = this.decision!;
+    void this.deps.learning.observe({ type: 'pull', requestId: this.requestId, armId: decision.armId, context: decision.context });
   }
 
   private takeError(): unknown {
@@ -272,7 +298,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
       return false;
     }
     this.attempts += 1;
-    void deps.learning.observe({ type: 'pull', requestId: this.requestId, armId: decision.armId, context: decision.context });
+    this.pullUnobserved = true;
     const arm = deps.armsById.get(decision.armId)!;
     this.arm = arm;
     this.attemptStarted = deps.now();
@@ -287,6 +313,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
       )[Symbol.asyncIterator]();
     } catch (error) {
       this.batches = null;
+      this.observePull();
       this.onFailedAttempt(error);
       return this.finished ? false : this.startAttempt();
     }
@@ -295,6 +322,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
 
   /** The model's batch (ReadSink). */
   onRead(result: IteratorResult<Batch>): void {
+    this.observePull();
     if (this.returned || this.sink === null) return;
     try {
       if (result.done) this.completed();
@@ -307,6 +335,7 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch> {
 
   /** The model call failed (ReadSink). */
   onReadError(error: unknown): void {
+    this.observePull();
     if (this.returned || this.sink === null) return;
     this.batches = null;
     try {

@@ -17,6 +17,7 @@ import { abortableStream } from './abortable-stream.js';
 import { isSinkReadable, type ReadSink } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
+import { createAfterDispatch, type DeferredWork } from './after-dispatch.js';
 import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
 import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
@@ -194,7 +195,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const logger = deps.logger.child({ component: 'chat' });
   const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
   const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
-  const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now });
+  const afterDispatch = createAfterDispatch(logger);
+  const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now, afterDispatch });
 
   async function findRequest(id: string): Promise<RequestRecord | undefined> {
     try {
@@ -365,7 +367,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       feedback: null,
       session: request.session ?? null,
     };
-    requests.add(record);
     const cacheKey =
       request.cache === false
         ? null
@@ -380,7 +381,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           });
     record.cacheKey = cacheKey;
 
-    return new ChatStream(request, record, cacheKey, pinned, signal);
+    const chat = new ChatStream(request, record, cacheKey, pinned, signal);
+    chat.open();
+    // Stored once the upstream request is written (it is dispatched in `open`), or before the
+    // chat's first event if that is sooner: nothing can ask for the record before an event names it.
+    afterDispatch(chat);
+    return chat;
   }
 
   /**
@@ -390,10 +396,19 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
    * register file, its function and context, and a promise and reaction per await (memory per
    * waiting subscription). A reader that can take its read straight (`readTo`, the chat gate's
    * tracked chat) is answered by the answer's first event with no promise of this object's.
+   *
+   * Opened when it is made, not at its first read: the upstream request goes out before the
+   * transport's layers (graphql-ws, envelop, the subscription's mapping) have set up the read that
+   * waits for it, which they do while the model thinks. The answer's first event, or a failure
+   * before it, that comes before that read is kept for it.
    */
-  class ChatStream implements AsyncGenerator<ChatEvent, void, undefined>, ReadSink<AnswerEvent> {
+  class ChatStream implements AsyncGenerator<ChatEvent, void, undefined>, ReadSink<AnswerEvent>, DeferredWork {
     /** 'opening' while the cache is looked up or the answer's route awaited; 'open' once `rest` streams. */
     private phase: 'new' | 'opening' | 'open' | 'closed' = 'new';
+    /** The record is in the request store (see `stream`). */
+    private stored = false;
+    /** What came before the first read (the route, or how the chat failed before it); handed to that read. */
+    private early: { readonly result: IteratorResult<ChatEvent, void> } | { readonly error: unknown } | null = null;
     private rest: AsyncGenerator<ChatEvent, void, undefined> | null = null;
     private answer: AsyncIterator<AnswerEvent> | null = null;
     /** Whether this chat's call produces the answer (false: it watches another request's). */
@@ -420,23 +435,13 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     }
 
     next(): Promise<IteratorResult<ChatEvent, void>> {
-      if (this.rest !== null) return this.rest.next();
+      if (this.rest !== null && this.early === null) return this.rest.next();
       return new Promise((onRead, onReadError) => this.readTo({ onRead, onReadError }));
     }
 
-    /** One read at a time (SinkReadable). */
-    readTo(sink: ReadSink<ChatEvent>): void {
-      if (this.reader !== null) return sink.onReadError(new Error('a chat stream takes one read at a time'));
-      if (this.phase === 'closed') return sink.onRead(DONE);
-      this.reader = sink;
-      if (this.rest !== null) {
-        const forward = (this.forward ??= {
-          read: (result) => this.takeReader().onRead(result),
-          fail: (error) => this.takeReader().onReadError(error),
-        });
-        this.rest.next().then(forward.read, forward.fail);
-        return;
-      }
+    /** Looks the answer up in the cache, or starts it: once, as the stream is made. */
+    open(): void {
+      if (this.phase !== 'new') return;
       this.phase = 'opening';
       const { cacheKey } = this;
       try {
@@ -448,6 +453,48 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       } catch (error) {
         this.failed(error);
       }
+    }
+
+    /** One read at a time (SinkReadable). */
+    readTo(sink: ReadSink<ChatEvent>): void {
+      if (this.reader !== null) return sink.onReadError(new Error('a chat stream takes one read at a time'));
+      const { early } = this;
+      if (early !== null) {
+        this.early = null;
+        return 'result' in early ? sink.onRead(early.result) : sink.onReadError(early.error);
+      }
+      if (this.phase === 'closed') return sink.onRead(DONE);
+      this.reader = sink;
+      if (this.rest !== null) {
+        const forward = (this.forward ??= {
+          read: (result) => {
+            this.runDeferred();
+            this.takeReader().onRead(result);
+          },
+          fail: (error) => {
+            this.runDeferred();
+            this.takeReader().onReadError(error);
+          },
+        });
+        this.rest.next().then(forward.read, forward.fail);
+        return;
+      }
+      // Not opened yet (made outside `stream`): opened for this read.
+      this.open();
+    }
+
+    /** Stores the record (DeferredWork): before the first event, at the latest. */
+    runDeferred(): void {
+      if (this.stored) return;
+      this.stored = true;
+      requests.add(this.record);
+    }
+
+    /** The reader gets `result`, or, when none reads yet, its first read will. */
+    private hand(result: IteratorResult<ChatEvent, void>): void {
+      this.runDeferred();
+      if (this.reader !== null) this.takeReader().onRead(result);
+      else this.early = { result };
     }
 
     /** The answer's first event, its route (ReadSink). */
@@ -462,7 +509,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         record.decision = served;
         record.attempts = attempts;
         this.begin(this.live(this.answer!, served));
-        this.takeReader().onRead({ done: false, value: routeEvent(record, this.feedbackToken(), served, { cached: false, attempts }) });
+        this.hand({ done: false, value: routeEvent(record, this.feedbackToken(), served, { cached: false, attempts }) });
       } catch (error) {
         this.failed(error);
       }
@@ -474,6 +521,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
     return(): Promise<IteratorResult<ChatEvent, void>> {
       const { rest, phase } = this;
+      this.early = null;
       if (rest !== null) {
         // A rest not started yet ends without running its body: what it would have done on the way out is done here.
         return rest.return(undefined).then((result) => {
@@ -534,8 +582,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
           record.cached = true;
           record.shared = true;
           this.begin(this.cached(hit.answer));
-          const reader = this.takeReader();
-          this.readTo(reader);
+          if (this.reader !== null) this.readTo(this.takeReader());
           return;
         }
         this.startAnswer();
@@ -570,11 +617,10 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         );
     }
 
-    /** A failure before the route: the reader gets it (or, when the caller left, the end). */
+    /** A failure before the route: the reader gets it (or, when the caller left, the end), or its first read will. */
     private failed(error: unknown): void {
       if (this.phase !== 'opening') return;
       this.phase = 'closed';
-      const reader = this.takeReader();
       let quiet = true;
       try {
         this.failure(error);
@@ -583,8 +629,10 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         error = thrown;
       }
       this.finish();
-      if (quiet) reader.onRead(DONE);
-      else reader.onReadError(error);
+      this.runDeferred();
+      if (quiet) return this.hand(DONE);
+      if (this.reader !== null) this.takeReader().onReadError(error);
+      else this.early = { error };
     }
 
     /**

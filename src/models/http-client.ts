@@ -48,10 +48,22 @@ export function createUpstreamAgent(timeouts: Pick<TimeoutsConfig, 'connectMs' |
 
 export type ResponseBody = Dispatcher.ResponseData['body'];
 
+/** Where a backend's requests go, parsed once per backend rather than by undici per request. */
+export interface UpstreamTarget {
+  readonly origin: string;
+  /** The path with its query. */
+  readonly path: string;
+}
+
+export function upstreamTarget(url: string): UpstreamTarget {
+  const parsed = new URL(url);
+  return { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+}
+
 export interface UpstreamCall {
   /** "openai" or "anthropic": prefixes error messages so a log line says who failed. */
   readonly provider: string;
-  readonly url: string;
+  readonly target: UpstreamTarget;
   readonly headers: Record<string, string>;
   readonly body: unknown;
   readonly signal: AbortSignal;
@@ -79,12 +91,14 @@ export async function openUpstream(call: UpstreamCall): Promise<UpstreamStream> 
   throwIfAborted(call.signal);
   let response: Dispatcher.ResponseData;
   try {
-    response = await loadUndici().request(call.url, {
+    // The dispatcher's own request(): undici's top-level one would parse the URL again per call.
+    response = await call.dispatcher.request({
+      origin: call.target.origin,
+      path: call.target.path,
       method: 'POST',
       headers: call.headers,
       body: JSON.stringify(call.body),
       signal: call.signal,
-      dispatcher: call.dispatcher,
     });
   } catch (error) {
     throw toUpstreamError(error, { provider: call.provider, tokensSent: false, signal: call.signal });

@@ -11,6 +11,7 @@ import {
   lowerCaseKeys,
   openUpstream,
   toUpstreamError,
+  upstreamTarget,
   type HttpBackendDeps,
   type HttpModelBackend,
   type ResponseBody,
@@ -98,6 +99,7 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
   const logger = deps.logger.child({ component: 'model-backend', provider, model: config.id });
   // Parsed once: the debug line's fields are built before pino knows the level is off, per request.
   const loggedUrl = loggableUrl(url);
+  const target = upstreamTarget(url);
   const headers: Record<string, string> = {
     ...lowerCaseKeys(config.headers),
     'content-type': 'application/json',
@@ -115,7 +117,7 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
     try {
       const response = await openUpstream({
         provider,
-        url,
+        target,
         headers,
         body,
         signal: request.signal,

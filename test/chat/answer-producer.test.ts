@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { CacheManager } from '../../src/cache/cache-manager.js';
+import { createAfterDispatch } from '../../src/chat/after-dispatch.js';
 import { createAnswerProducer, type AnswerEvent } from '../../src/chat/answer-producer.js';
+import type { LearningEventBody } from '../../src/learning/learning-events.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/logger.js';
 import { batchedEvents, UpstreamError, type CompletionEvent, type ModelCallRequest } from '../../src/models/backend.js';
@@ -63,7 +65,7 @@ function scriptedModels(scripts: Record<string, Step[]>) {
 
 const decisionFor = (armId: string): RouteDecision => ({ armId, modelId: armId, context: '*', confidence: 0.5, pinned: false });
 
-function producer(scripts: Record<string, Step[]>) {
+function producer(scripts: Record<string, Step[]>, options: { deferPulls?: boolean } = {}) {
   const config = parseConfig({
     models: [
       { id: 'first', provider: 'simulated' },
@@ -80,18 +82,25 @@ function producer(scripts: Record<string, Step[]>) {
     rewardOf: () => 0.5,
   } as unknown as AdaptiveRouter;
   const cache = { cacheable: () => false, set: async () => undefined } as unknown as CacheManager;
+  /** What learning was told, and how many model reads had been made by then. */
+  const observed: Array<{ event: LearningEventBody; reads: number }> = [];
   const produce = createAnswerProducer({
     config,
     router,
     models,
     cache,
-    learning: { observe: async () => undefined },
+    learning: {
+      observe: async (event) => {
+        observed.push({ event, reads: calls.reduce((sum, call) => sum + call.reads, 0) });
+      },
+    },
     logger: createLogger('silent'),
     now: () => performance.now(),
+    afterDispatch: options.deferPulls ? createAfterDispatch(createLogger('silent')) : undefined,
   });
   const stop = new StopController();
   const answer = produce('r1', { messages: [{ role: 'user', content: 'hi' }] }, decisionFor('first'), null, stop);
-  return { answer, calls, stop };
+  return { answer, calls, stop, observed };
 }
 
 const tokens = (...texts: string[]): CompletionEvent[] => texts.map((text) => ({ type: 'token', text }));
@@ -155,6 +164,34 @@ describe('answer producer', () => {
     await answer.return();
     await expect(waiting).resolves.toEqual({ done: true, value: undefined });
     expect(calls[0]!.returned).toBe(true);
+  });
+
+  it("observes an attempt's pull after its first model read (the upstream request) is made, and before its outcome", async () => {
+    const { answer, observed } = producer(
+      { first: [new UpstreamError('UPSTREAM_HTTP_ERROR', 'down', { retryable: true, status: 503 })], second: [tokens('ok')] },
+      { deferPulls: true },
+    );
+    const events: AnswerEvent[] = [];
+    for await (const event of answer) events.push(event);
+    expect(types(events)).toEqual(['route', 'tokens', 'end']);
+    expect(observed.map(({ event }) => `${event.type} ${'armId' in event ? event.armId : ''}`)).toEqual([
+      'pull first',
+      'outcome first',
+      'pull second',
+      'outcome second',
+    ]);
+    // Each pull was told once its attempt's model read had been made: one read for the first arm, two with the second's.
+    expect(observed.filter(({ event }) => event.type === 'pull').map(({ reads }) => reads)).toEqual([1, 2]);
+  });
+
+  it('a pull left for after the write is observed by then, even when nothing else happens in the answer', async () => {
+    const { answer, observed } = producer({ first: ['hang'] }, { deferPulls: true });
+    const waiting = answer.next();
+    expect(observed).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(observed.map(({ event }) => event.type)).toEqual(['pull']);
+    await answer.return();
+    await expect(waiting).resolves.toEqual({ done: true, value: undefined });
   });
 
   it('when every arm fails before its first token: a route naming the last arm tried, then the failure', async () => {
