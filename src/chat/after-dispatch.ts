@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
  * that dispatched it, before or after the dispatch, delays the write. Work queued here runs in one
  * `setImmediate` of its own, queued after undici's, so after the writes of the turn. An owner that
  * needs its work done sooner (an event it is about to hand out depends on it) runs it itself:
- * `run` on an item that already ran does nothing.
+ * `runDeferred` on an item that already ran does nothing.
  */
 
 export interface DeferredWork {
