@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { invalid } from '../learning/learning-format.js';
 import type { Logger } from '../logger.js';
 import { isConnectionSession } from '../server/request-session.js';
 import {
@@ -44,6 +46,96 @@ export function sharedSessionKey(keyPrefix: string, session: string): string {
 
 type StoredRecord = Omit<RequestRecord, 'feedback'>;
 
+const count = z.number().finite().nonnegative();
+const unit = z.number().min(0).max(1);
+const nullableText = z.string().nullable();
+/**
+ * A record as another instance shared it (field `r`): read like the learning log's entries, so a
+ * record this version cannot read (another version's, a buggy writer's) is no record rather than
+ * a thrown error or a half-filled answer. Fields it does not know are dropped (a newer version's).
+ */
+const storedRecordSchema = z.object({
+  id: z.string().min(1),
+  createdAt: count,
+  owner: nullableText,
+  tokenDigest: z.string(),
+  client: nullableText,
+  status: z.enum(['streaming', 'completed', 'failed', 'cancelled']),
+  decision: z
+    .object({
+      armId: z.string(),
+      modelId: z.string(),
+      context: z.string(),
+      confidence: unit,
+      pinned: z.boolean(),
+      explanation: z
+        .object({
+          selection: z.enum(['policy', 'pinned', 'cached', 'failover']),
+          policy: z.string(),
+          candidates: z.array(
+            z.object({
+              armId: z.string(),
+              sampledUtility: z.number().nullable(),
+              meanUtility: z.number(),
+              expectedCostUsd: count.nullable(),
+              chosen: z.boolean(),
+            }),
+          ),
+          selectionProbability: unit.nullable(),
+        })
+        .optional(),
+    })
+    .nullable(),
+  // Absent in records shared before requests had their own objective.
+  objective: z.object({ costWeight: count.optional(), latencyWeight: count.optional(), maxCostUsd: count.optional() }).nullable().optional(),
+  shared: z.boolean(),
+  cached: z.boolean(),
+  cacheKey: nullableText,
+  attempts: z.number().int().nonnegative(),
+  finishReason: nullableText,
+  errorCode: nullableText,
+  metrics: z
+    .object({
+      latencyMs: count,
+      ttftMs: count.nullable(),
+      promptTokens: count,
+      completionTokens: count,
+      tokensEstimated: z.boolean(),
+      costUsd: count,
+      reward: z.number().nullable(),
+    })
+    .nullable(),
+  session: nullableText,
+});
+// A field added to RequestRecord but not here would be dropped from every shared record: this
+// fails to compile while a stored key is missing from the schema.
+const storedKeysDecoded: Record<Exclude<keyof StoredRecord, keyof z.infer<typeof storedRecordSchema>>, never> = {};
+void storedKeysDecoded;
+/** The last score given (field `fb`), as the learning log's append script swaps it. */
+const givenSchema = z.object({
+  scores: z.array(unit).min(1),
+  weights: z.array(unit).optional(),
+  comment: nullableText.optional(),
+  receivedAt: count.optional(),
+});
+
+/** How many kinds of unreadable record are each warned about once (past it, logged at debug). */
+const MAX_WARNED_KINDS = 32;
+
+type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly string[] };
+
+/** A field's JSON through its schema; what is wrong is described by path and code, never by value (records hold prompts and answers). */
+function readField<T>(schema: z.ZodType<T>, text: string): Read<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, issues: ['(root): invalid_json'] };
+  }
+  const parsed = schema.safeParse(value);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: invalid(parsed.error).issues };
+}
+
 export interface SharedRequestStore extends RequestStore {
   /**
    * Shares the records whose sharing failed (Redis was away), with the score they hold. Call it
@@ -88,21 +180,46 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
     const pipeline = redis.pipeline();
     for (const id of ids) pipeline.hgetall(keyOf(id));
     const results = (await pipeline.exec()) ?? [];
-    return results.flatMap(([error, fields]) => {
-      const record = error ? undefined : parse(fields as Record<string, string>);
+    return results.flatMap(([error, fields], i) => {
+      const record = error ? undefined : parse(ids[i]!, fields as Record<string, string>);
       return record ? [record] : [];
     });
   };
 
-  const parse = (fields: Record<string, string>): RequestRecord | undefined => {
+  const warned = new Set<string>();
+  /** Warned once per kind (field and failing paths): a fleet's worth of one bad writer's records does not flood the log. */
+  const unreadable = (requestId: string, field: 'r' | 'fb', issues: readonly string[]) => {
+    const kind = `${field}:${issues.join(',')}`;
+    const fields = { requestId, field, issues: issues.slice(0, 5) };
+    const message = 'a shared request record this version cannot read: treated as unknown (REQUEST_NOT_FOUND, request(id) null)';
+    if (warned.has(kind) || warned.size >= MAX_WARNED_KINDS) {
+      logger.debug(fields, message);
+      return;
+    }
+    warned.add(kind);
+    logger.warn(fields, message);
+  };
+
+  /** The record in a shared hash; undefined when there is none or this version cannot read it (never half of one). */
+  const parse = (id: string, fields: Record<string, string>): RequestRecord | undefined => {
     if (!fields.r) return undefined;
-    const record = JSON.parse(fields.r) as StoredRecord;
+    const record = readField(storedRecordSchema, fields.r);
+    if (!record.ok) {
+      unreadable(id, 'r', record.issues);
+      return undefined;
+    }
     let feedback: FeedbackRecord | null = null;
     if (fields.fb) {
-      const given = JSON.parse(fields.fb) as { scores: number[]; weights?: number[]; comment?: string | null; receivedAt?: number };
-      feedback = { score: given.scores[0]!, weight: given.weights?.[0] ?? 1, comment: given.comment ?? null, receivedAt: given.receivedAt ?? 0 };
+      const given = readField(givenSchema, fields.fb);
+      if (!given.ok) {
+        unreadable(id, 'fb', given.issues);
+        return undefined;
+      }
+      const { scores, weights, comment, receivedAt } = given.value;
+      feedback = { score: scores[0]!, weight: weights?.[0] ?? 1, comment: comment ?? null, receivedAt: receivedAt ?? 0 };
     }
-    return { ...record, feedback };
+    const stored: StoredRecord = record.value;
+    return { ...stored, feedback };
   };
 
   async function reshare(): Promise<void> {
@@ -148,7 +265,7 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
       } catch (error) {
         throw new RequestStoreUnavailableError(`the shared request store cannot be reached: ${(error as Error).message}`);
       }
-      return parse(fields);
+      return parse(id, fields);
     },
     async save(record) {
       try {

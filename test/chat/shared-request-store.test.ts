@@ -1,8 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRequestStore, type RequestRecord } from '../../src/chat/request-store.js';
-import { createSharedRequestStore, type SharedRequestStore } from '../../src/chat/shared-request-store.js';
-import { createSilentLogger } from '../../src/logger.js';
+import { createSharedRequestStore, sharedRequestKey, sharedSessionKey, type SharedRequestStore } from '../../src/chat/shared-request-store.js';
+import { createSilentLogger, type Logger } from '../../src/logger.js';
+import { createCapturingLogger } from '../helpers/gateway.js';
 import { skipWithoutRedis, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
 
 /** recentRequests on any instance: two shared request stores (two "instances") over one real redis-server. */
@@ -32,7 +33,7 @@ describe.skipIf(skipWithoutRedis())('shared request store: recentRequests across
   let server: RedisServerHandle;
   const clients: Redis[] = [];
   const stores: SharedRequestStore[] = [];
-  const instance = async () => {
+  const instance = async (logger: Logger = createSilentLogger()) => {
     const redis = new Redis(server.url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     redis.on('error', () => undefined);
     clients.push(redis);
@@ -43,7 +44,7 @@ describe.skipIf(skipWithoutRedis())('shared request store: recentRequests across
       redis,
       keyPrefix: 'test:',
       ttlMs: TTL_MS,
-      logger: createSilentLogger(),
+      logger,
       canReshare: () => false,
     });
     stores.push(store);
@@ -102,5 +103,63 @@ describe.skipIf(skipWithoutRedis())('shared request store: recentRequests across
     } finally {
       await server.start();
     }
+  });
+
+  it('a shared record this version cannot read is no record, warned once per kind by path, never by value; unknown fields are dropped', async () => {
+    const log = createCapturingLogger('warn');
+    const reader = await instance(log.logger);
+    const redis = clients.at(-1)!;
+    const key = (id: string) => sharedRequestKey('test:', id);
+    const { feedback: _, ...stored } = record('r-template', null, Date.now());
+    const shared = (id: string, fields: Record<string, unknown> = {}) => JSON.stringify({ ...stored, id, ...fields });
+
+    await redis.hset(key('r-garbled'), 'r', '{"id": "r-garbled", "status": ');
+    expect(await reader.find('r-garbled')).toBeUndefined();
+    // Wrong types and a value out of its enum: none of the record's values reach the log.
+    await redis.hset(key('r-wrong'), 'r', shared('r-wrong', { status: 'SECRET-status', attempts: 'SECRET-attempts', metrics: { latencyMs: -1 } }));
+    expect(await reader.find('r-wrong')).toBeUndefined();
+    // A record missing fields is not handed out half-filled.
+    await redis.hset(key('r-half'), 'r', JSON.stringify({ id: 'r-half', status: 'completed' }));
+    expect(await reader.find('r-half')).toBeUndefined();
+    // A readable record with a score this version cannot read: no record either (its score would be wrong).
+    await redis.hset(key('r-bad-fb'), 'r', shared('r-bad-fb'), 'fb', JSON.stringify({ scores: ['SECRET-up'] }));
+    expect(await reader.find('r-bad-fb')).toBeUndefined();
+    await redis.hset(key('r-garbled-fb'), 'r', shared('r-garbled-fb'), 'fb', '{"scores": [');
+    expect(await reader.find('r-garbled-fb')).toBeUndefined();
+    // The same kind again: warned about once.
+    await redis.hset(key('r-garbled-2'), 'r', '{');
+    expect(await reader.find('r-garbled-2')).toBeUndefined();
+
+    const warnings = log.lines.map((line) => JSON.parse(line) as { requestId: string; field: string; issues: string[] });
+    expect(warnings.map((w) => [w.requestId, w.field])).toEqual([
+      ['r-garbled', 'r'],
+      ['r-wrong', 'r'],
+      ['r-half', 'r'],
+      ['r-bad-fb', 'fb'],
+      ['r-garbled-fb', 'fb'],
+    ]);
+    expect(warnings[0]!.issues).toEqual(['(root): invalid_json']);
+    expect(warnings[1]!.issues).toEqual(expect.arrayContaining(['status: invalid_value', 'attempts: invalid_type', 'metrics.latencyMs: too_small']));
+    expect(warnings[3]!.issues).toEqual(['scores.0: invalid_type']);
+    expect(log.lines.join('\n')).not.toContain('SECRET');
+
+    // A newer version's extra fields: the record is read, without them.
+    const newer = { ...record('r-newer', null, stored.createdAt), feedback: { score: 0.75, weight: 0.5, comment: 'ok', receivedAt: 1 } };
+    await redis.hset(
+      key('r-newer'),
+      'r',
+      shared('r-newer', { reasoning: 'a newer field' }),
+      'fb',
+      JSON.stringify({ scores: [0.75], weights: [0.5], comment: 'ok', receivedAt: 1, judge: 'a newer field' }),
+    );
+    expect(await reader.find('r-newer')).toEqual(newer);
+
+    // Listed for a session: the unreadable record is left out, the others still listed.
+    const now = Date.now();
+    const listed = sharedSessionKey('test:', 'session:mixed');
+    await redis.hset(key('r-listed-ok'), 'r', shared('r-listed-ok', { session: 'session:mixed', createdAt: now - 10 }));
+    await redis.hset(key('r-listed-bad'), 'r', shared('r-listed-bad', { session: 'session:mixed', createdAt: 'yesterday' }));
+    await redis.zadd(listed, now - 10, 'r-listed-ok', now, 'r-listed-bad');
+    expect((await reader.recent('session:mixed', 10)).map((r) => r.id)).toEqual(['r-listed-ok']);
   });
 });
