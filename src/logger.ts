@@ -67,3 +67,17 @@ export function terminalDestination(isTerminal = process.stdout.isTTY === true):
 export function createSilentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+/**
+ * Whether a warning is the first of its kind, for at most `maxKinds` kinds (past them none is): data
+ * a fleet writes (shared records, events) can be unreadable many times over, and one line per kind
+ * tells an operator as much as a line per record.
+ */
+export function createFirstOfKind(maxKinds = 32): (kind: string) => boolean {
+  const seen = new Set<string>();
+  return (kind) => {
+    if (seen.has(kind) || seen.size >= maxKinds) return false;
+    seen.add(kind);
+    return true;
+  };
+}

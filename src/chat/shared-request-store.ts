@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { invalid } from '../learning/learning-format.js';
-import type { Logger } from '../logger.js';
+import { createFirstOfKind, type Logger } from '../logger.js';
 import { isConnectionSession } from '../server/request-session.js';
 import {
   MAX_RECENT_PER_SESSION,
@@ -119,8 +119,6 @@ const givenSchema = z.object({
   receivedAt: count.optional(),
 });
 
-/** How many kinds of unreadable record are each warned about once (past it, logged at debug). */
-const MAX_WARNED_KINDS = 32;
 
 type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly string[] };
 
@@ -186,18 +184,14 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
     });
   };
 
-  const warned = new Set<string>();
+  const firstOfKind = createFirstOfKind();
   /** Warned once per kind (field and failing paths): a fleet's worth of one bad writer's records does not flood the log. */
   const unreadable = (requestId: string, field: 'r' | 'fb', issues: readonly string[]) => {
     const kind = `${field}:${issues.join(',')}`;
     const fields = { requestId, field, issues: issues.slice(0, 5) };
     const message = 'a shared request record this version cannot read: treated as unknown (REQUEST_NOT_FOUND, request(id) null)';
-    if (warned.has(kind) || warned.size >= MAX_WARNED_KINDS) {
-      logger.debug(fields, message);
-      return;
-    }
-    warned.add(kind);
-    logger.warn(fields, message);
+    if (firstOfKind(kind)) logger.warn(fields, message);
+    else logger.debug(fields, message);
   };
 
   /** The record in a shared hash; undefined when there is none or this version cannot read it (never half of one). */

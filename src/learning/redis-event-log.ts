@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { Logger } from '../logger.js';
+import { createFirstOfKind, type Logger } from '../logger.js';
 import type { EventLog, EventLogStatus } from './event-log.js';
 import type { JudgementEvent, LearningEvent } from './learning-events.js';
 import { decodeEvent, decodeSnapshot, KNOWN_EVENT_TYPES, LEARNING_FORMAT_VERSION } from './learning-format.js';
@@ -122,8 +122,6 @@ const replacedScores = z.looseObject({
   weights: z.array(z.number().min(0).max(1)).optional(),
 });
 
-/** How many kinds of unreadable entry are each warned about once (past it, only counted). */
-const MAX_WARNED_KINDS = 32;
 
 /** Orders stream ids ("ms-seq"). */
 export function compareStreamIds(a: string, b: string): number {
@@ -199,7 +197,7 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
   let lastSnapshotApplied = -1;
   const skipped = { newer: 0, malformed: 0 };
   let newerFormat: number | null = null;
-  const warned = new Set<string>();
+  const firstOfKind = createFirstOfKind();
   const backoff = createBackoff();
   redis.on('ready', backoff.wake);
 
@@ -238,9 +236,7 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
 
   /** Warns once per kind of thing this build cannot read (the log is not flooded by a fleet's worth of them). */
   const warnOnce = (kind: string, fields: Record<string, unknown>, message: string) => {
-    if (warned.has(kind) || warned.size >= MAX_WARNED_KINDS) return;
-    warned.add(kind);
-    logger.warn(fields, message);
+    if (firstOfKind(kind)) logger.warn(fields, message);
   };
 
   const metNewer = (version: number) => {
