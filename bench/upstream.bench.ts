@@ -3,7 +3,8 @@
  * directly (undici with a keep-alive pool + the repo's SSE parser). Same server, same script (50
  * tokens, 20 ms to the first, 1 ms apart), concurrency 1 and 16. Prints the time to first token of
  * each (p50, p99), what Switchyard adds to it, and the throughput ratio; each figure is the median
- * over ROUNDS alternating runs, so drift on a shared machine hits both sides alike.
+ * over alternating rounds (3 at c=1, 5 at c=16), so drift on a shared machine hits both sides alike;
+ * each measured run is preceded by unmeasured chats that reopen the reader's upstream connections.
  *
  * A third reader is the bare relay (bare-relay.ts): bare graphql-yoga + graphql-ws relaying the
  * same server with undici and the same parser, sending events of Switchyard's shape. What it adds
@@ -34,11 +35,23 @@ import { median, percentile, runAtConcurrency } from './bench-kit.js';
 
 const TOKENS = Array.from({ length: 50 }, (_, i) => ` tok${i}`);
 export const SCRIPT = { tokens: TOKENS, firstTokenDelayMs: 20, tokenDelayMs: 1 };
+/**
+ * At c=16 one delay (a GC pause, a machine stall) holds all 16 chats in flight, so a p99 over one
+ * round of 480 chats is its 5th slowest: one event. Five rounds pool 2,400 chats per reader, whose
+ * p99 (the 24th slowest) needs more than one such batch; both it and the median of the rounds' p99s
+ * are printed.
+ */
 const RUNS = [
-  { concurrency: 1, requests: 100 },
-  { concurrency: 16, requests: 480 },
+  { concurrency: 1, requests: 100, rounds: 3 },
+  { concurrency: 16, requests: 480, rounds: 5 },
 ];
-const ROUNDS = 3;
+/**
+ * Unmeasured chats each reader serves, 16 at a time, just before each measured run: a reader idles
+ * while the others run, its upstream keep-alive sockets expire, and without this its first 16 chats
+ * would each open a connection (docs/performance.md, "Stop 21": that batch set most round p99s).
+ * The same for direct, the relay and Switchyard.
+ */
+const PRE_WARM = 32;
 /**
  * Chats each side serves at the highest concurrency before anything is measured, so every pooled
  * connection is open and the JIT has settled: it takes thousands of chats (the gateway bench's
@@ -142,6 +155,7 @@ export async function readChat(client: SwitchyardClient, i: number): Promise<Tim
 }
 
 interface Measured {
+  readonly ttfts: readonly number[];
   readonly ttftP50: number;
   readonly ttftP99: number;
   readonly totalP50: number;
@@ -149,12 +163,14 @@ interface Measured {
 }
 
 async function measure(count: number, concurrency: number, task: (i: number) => Promise<Timing>): Promise<Measured> {
+  await runAtConcurrency(PRE_WARM, 16, (i) => task(count + i));
   const timings: Timing[] = [];
   const run = await runAtConcurrency(count, concurrency, async (i) => {
     timings.push(await task(i));
   });
   const ttfts = timings.map((t) => t.ttftMs);
   return {
+    ttfts,
     ttftP50: percentile(ttfts, 50),
     ttftP99: percentile(ttfts, 99),
     totalP50: percentile(timings.map((t) => t.totalMs), 50),
@@ -182,6 +198,7 @@ function printRows(placement: string, concurrency: number, requests: number, rou
     const m = (pick: (r: Round) => number) => median(rounds.map(pick));
     const addedP50 = (r: Round) => server(r).ttftP50 - baseline(r).ttftP50;
     const ratio = (r: Round) => server(r).tokensPerSecond / baseline(r).tokensPerSecond;
+    const pooledP99 = (pick: (r: Round) => Measured) => percentile(rounds.flatMap((r) => pick(r).ttfts), 99);
     console.log(
       [
         placement.padEnd(19),
@@ -195,7 +212,8 @@ function printRows(placement: string, concurrency: number, requests: number, rou
         m((r) => baseline(r).tokensPerSecond).toFixed(0).padStart(14),
         m((r) => server(r).tokensPerSecond).toFixed(0).padStart(12),
         m(ratio).toFixed(3).padStart(6),
-        `(${rounds.map((r) => ratio(r).toFixed(3)).join(', ')})`,
+        `(${rounds.map((r) => ratio(r).toFixed(3)).join(', ')})`.padEnd(8 * rounds.length),
+        `${signed(pooledP99(server) - pooledP99(baseline))}`.padStart(8),
       ].join(' '),
     );
   }
@@ -220,14 +238,15 @@ export async function run(): Promise<void> {
     await measure(WARM_UP, 16, (i) => readDirect(agent, fake.url, i));
     for (const c of clients) await measure(WARM_UP, 16, (i) => readChat(c, i));
     console.log(`fake server: ${TOKENS.length} tokens, first after ${SCRIPT.firstTokenDelayMs} ms, then ${SCRIPT.tokenDelayMs} ms apart`);
-    console.log(`each figure: the median of ${ROUNDS} rounds (each round's added TTFT p50 and ratio in brackets)`);
+    console.log(`each figure: the median of the rounds (each round's added TTFT p50 and ratio in brackets); before each`);
+    console.log(`measured run ${PRE_WARM} unmeasured chats, 16 at a time; last column: added p99 of all rounds' chats pooled`);
     console.log(
       'placement           c requests server ÷ baseline        baseline TTFT p50/p99 server TTFT p50/p99 added TTFT p50/p99 (rounds)' +
         '                  baseline tok/s server tok/s  ratio (rounds)',
     );
-    for (const { concurrency, requests } of RUNS) {
+    for (const { concurrency, requests, rounds: roundCount } of RUNS) {
       const rounds = placements.map(() => [] as Round[]);
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; round < roundCount; round++) {
         // Each placement's three readers in the same minutes: direct first, then the two servers,
         // in turn first, so a drift in load does not favour one of them.
         for (const [p, placement] of placements.entries()) {
