@@ -136,7 +136,8 @@ export function buildApp(deps: AppDeps): App {
     bandit: banditView,
     learning: () => learningLog.status(),
     disagreeingClients: () => disagreement.get().flagged.length,
-    unreadableRequestRecords: () => ({ journal: journalRestore.unreadable() }),
+    // The store this instance keeps its records in: shared through Redis, or journaled beside the state file.
+    unreadableRequestRecords: () => (sharedRequests ? { shared: sharedRequests.unreadable() } : { journal: journalRestore.unreadable() }),
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const objectives = createObjectiveTally({ maxObjectives: config.analyzer.maxObjectives });

@@ -28,7 +28,7 @@ export interface MetricsRegistryDeps {
   /** Clients flagged as disagreeing with everyone else's feedback, from the shared per-interval view. */
   readonly disagreeingClients?: () => number;
   /** Request records this version could not read, by where they were kept, read on every scrape. */
-  readonly unreadableRequestRecords?: () => Readonly<Record<'journal', number>>;
+  readonly unreadableRequestRecords?: () => Readonly<Partial<Record<'journal' | 'shared', number>>>;
 }
 
 export interface MetricsRegistry {
@@ -340,7 +340,8 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
   if (unreadableRecords) {
     new Counter({
       name: `${prefix}request_records_unreadable_total`,
-      help: 'Request records this version cannot read, treated as unknown: journaled ones skipped at start-up (store "journal").',
+      help:
+        'Request records this version cannot read, treated as unknown: reads of shared ones in Redis (store "shared"; the same record read twice counts twice), journaled ones skipped at start-up (store "journal").',
       labelNames: ['store'],
       registers,
       collect() {

@@ -75,6 +75,8 @@ export interface SharedRequestStore extends RequestStore {
    * record and kept their own previous score, and the record's score is the last one given.
    */
   reshare(): Promise<void>;
+  /** Reads of a shared record this version could not read (each read counts: the same record read twice counts twice). */
+  unreadable(): number;
   close(): void;
 }
 
@@ -119,8 +121,10 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
   };
 
   const firstOfKind = createFirstOfKind();
-  /** Warned once per kind (field and failing paths): a fleet's worth of one bad writer's records does not flood the log. */
+  let unreadableReads = 0;
+  /** Counted every time; warned once per kind (field and failing paths): a fleet's worth of one bad writer's records does not flood the log. */
   const unreadable = (requestId: string, field: 'r' | 'fb', issues: readonly string[]) => {
+    unreadableReads += 1;
     const kind = `${field}:${issues.join(',')}`;
     const fields = { requestId, field, issues: issues.slice(0, 5) };
     const message = 'a shared request record this version cannot read: treated as unknown (REQUEST_NOT_FOUND, request(id) null)';
@@ -206,6 +210,7 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
       }
     },
     reshare,
+    unreadable: () => unreadableReads,
     close: () => clearInterval(timer),
   };
 }
