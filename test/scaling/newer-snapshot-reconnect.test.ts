@@ -7,7 +7,8 @@ import { spawnSwitchyard, type SwitchyardProcess } from '../helpers/switchyard-p
 
 /**
  * A newer version's learning snapshot that appears in Redis while a running gateway reconnects
- * (Redis restarted from its append-only file, a newer replica first to write): the gateway neither
+ * (Redis restarted from its append-only file, a newer replica first to write; the gateway held with
+ * SIGSTOP meanwhile, so that it reconnects to the newer snapshot whatever the load): the gateway neither
  * loads nor replaces it and reports it (`switchyard_learning_newer_format`), whether it was idle
  * through the outage (nothing to append, no rebase) or learnt locally and buffered meanwhile.
  */
@@ -61,11 +62,19 @@ describe.skipIf(skipWithoutRedis())('a newer snapshot met across a Redis reconne
           expect(await chatOn(gateway, 0, 'during the outage')).not.toBeNull();
           expect((await figures(gateway)).learning).toMatchObject({ state: 'degraded' });
         }
-        await redis.start();
-        // A newer replica, first back, snapshots at the head of the stream (where this gateway is too when idle).
-        const [head] = await client.xrevrange(`${prefix}learning:stream`, '+', '-', 'COUNT', 1);
-        await client.hset(snapshotKey, 'id', head![0], 'state', JSON.stringify({ version: 3, stats: { learnt: SECRET } }));
-        const planted = await client.hgetall(snapshotKey);
+        // Held still while Redis comes back, so that the newer snapshot is there before it reconnects
+        // (its connection is to the killed server, whether it has noticed yet or not), whatever the load.
+        process.kill(gateway.pid, 'SIGSTOP');
+        let planted: Record<string, string>;
+        try {
+          await redis.start();
+          // A newer replica, first back, snapshots at the head of the stream (where this gateway is too when idle).
+          const [head] = await client.xrevrange(`${prefix}learning:stream`, '+', '-', 'COUNT', 1);
+          await client.hset(snapshotKey, 'id', head![0], 'state', JSON.stringify({ version: 3, stats: { learnt: SECRET } }));
+          planted = await client.hgetall(snapshotKey);
+        } finally {
+          process.kill(gateway.pid, 'SIGCONT');
+        }
 
         await until('the newer format is reported', async () => (await figures(gateway)).newerFormat === 3);
         await until('the gateway is back on the shared log', async () => {
