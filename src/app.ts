@@ -22,7 +22,7 @@ import { createSpendEstimator } from './limits/spend-estimate.js';
 import { createClientInfluence } from './learning/client-influence.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
-import { createRequestStore, type RequestRecord } from './chat/request-store.js';
+import { createJournalRestore, createRequestStore } from './chat/request-store.js';
 import type { LearningEvent } from './learning/learning-events.js';
 import type { SwitchyardConfig } from './config/schema.js';
 import type { GraphQLServices } from './graphql/context.js';
@@ -116,6 +116,7 @@ export function buildApp(deps: AppDeps): App {
     // Embedded with a state file: finished requests are journaled, so feedback survives a restart.
     persist: (record) => localLog?.journalRecord({ ...record }) ?? Promise.resolve(),
   });
+  const journalRestore = createJournalRestore({ store: localRequests, ttlMs: config.feedback.ttlMs, logger: logger.child({ component: 'requests' }) });
   const keepFeedback = (event: LearningEvent) => {
     if (event.type !== 'judgement' || event.kind !== 'feedback') return;
     const record = localRequests.get(event.requestId);
@@ -135,6 +136,8 @@ export function buildApp(deps: AppDeps): App {
     bandit: banditView,
     learning: () => learningLog.status(),
     disagreeingClients: () => disagreement.get().flagged.length,
+    // The store this instance keeps its records in: shared through Redis, or journaled beside the state file.
+    unreadableRequestRecords: () => (sharedRequests ? { shared: sharedRequests.unreadable() } : { journal: journalRestore.unreadable() }),
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const objectives = createObjectiveTally({ maxObjectives: config.analyzer.maxObjectives });
@@ -175,10 +178,7 @@ export function buildApp(deps: AppDeps): App {
         stateFile: config.router.stateFile
           ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs, journalFsyncMs: config.learning.journalFsyncMs }
           : undefined,
-        onRecord: (record) => {
-          const restored = record as unknown as RequestRecord;
-          if (restored.createdAt + config.feedback.ttlMs > Date.now()) localRequests.add({ ...restored, feedback: restored.feedback ?? null });
-        },
+        onRecord: journalRestore.restore,
         onReplayed: keepFeedback,
         liveRecords: () => [...localRequests.all()].filter((r) => r.status === 'completed' || r.status === 'failed').map((r) => ({ ...r })),
         logger: logger.child({ component: 'learned-state' }),
