@@ -204,6 +204,11 @@ export function buildApp(deps: AppDeps): App {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
+  // Records and shadow calls kept locally while Redis was away are shared once the log has caught up.
+  const canReshare = () => {
+    const status = learningLog.status();
+    return status.state === 'ok' && status.buffered === 0;
+  };
   const sharedRequests = sharedLearning
     ? createSharedRequestStore({
         local: localRequests,
@@ -211,14 +216,10 @@ export function buildApp(deps: AppDeps): App {
         keyPrefix: config.redis.keyPrefix,
         ttlMs: config.feedback.ttlMs,
         logger: logger.child({ component: 'requests' }),
-        canReshare: () => canReshare(),
+        canReshare,
       })
     : null;
   const requests = sharedRequests ?? localRequests;
-  const canReshare = () => {
-    const status = learningLog.status();
-    return status.state === 'ok' && status.buffered === 0;
-  };
   const sharedShadowCalls = sharedLearning
     ? createSharedShadowCallStore({
         local: localShadowCalls,
@@ -267,6 +268,7 @@ export function buildApp(deps: AppDeps): App {
     logger,
   });
 
+  const pricing = (modelId: string) => models.view(modelId).pricing;
   const gate = createChatGate({
     chat,
     shadow,
@@ -275,10 +277,10 @@ export function buildApp(deps: AppDeps): App {
       onChargeError: (error) => logger.warn({ err: error }, 'counting a chat against its limits failed'),
     }),
     capacity,
-    pricing: (modelId) => models.view(modelId).pricing,
+    pricing,
     spendEstimate: createSpendEstimator({
       config,
-      pricing: (modelId) => models.view(modelId).pricing,
+      pricing,
       // The operator's switches, not router.arms(): that summarises every posterior.
       enabledArmIds: () => config.arms.filter((arm) => learning.operator.isArmEnabled(arm.id)).map((arm) => arm.id),
     }),
@@ -374,8 +376,7 @@ export function buildApp(deps: AppDeps): App {
         });
       }
       await learningLog.start();
-      const address = await server.start(port, host);
-      return address;
+      return server.start(port, host);
     },
     async stop() {
       const deadline = performance.now() + config.server.shutdownTimeoutMs;
