@@ -8,7 +8,7 @@ import { isRowHalf, ROW_HALVES, selectHalf, type RowHalf } from '../src/replay/r
 
 /**
  * npm run replay -- --data FILE [--rows HALF] [--warm-start FILE [--warm-start-rows HALF]] [--split-seed N]
- *                   [--warm-start-weight W] [--no-tags] [--cost-weight X] [--budget-share B] [--policy thompson|ucb1|egreedy]
+ *                   [--warm-start-weight W] [--no-tags] [--cost-weight X] [--budget-share B] [--knowledge-gradient H] [--policy thompson|ucb1|egreedy]
  *                   [--seed N | --seeds A..B] [--curve-every N] [--json]
  * Replays logged outcomes through the router with the server's default configuration. HALF: even, odd,
  * random-a or random-b (src/replay/row-split.ts; the random halves drawn with --split-seed, default 1).
@@ -16,7 +16,7 @@ import { isRowHalf, ROW_HALVES, selectHalf, type RowHalf } from '../src/replay/r
 
 const USAGE =
   'usage: npm run replay -- --data FILE [--rows HALF] [--warm-start FILE [--warm-start-rows HALF] [--warm-start-weight W]] [--split-seed N]\n' +
-  '         [--no-tags] [--cost-weight X] [--budget-share B] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]\n' +
+  '         [--no-tags] [--cost-weight X] [--budget-share B] [--knowledge-gradient H] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]\n' +
   `         HALF: ${ROW_HALVES.join('|')} (random halves drawn with --split-seed, default 1)`;
 
 function fail(message: string): never {
@@ -87,6 +87,7 @@ async function main(): Promise<void> {
         'no-tags': { type: 'boolean', default: false },
         'cost-weight': { type: 'string' },
         'budget-share': { type: 'string' },
+        'knowledge-gradient': { type: 'string' },
         policy: { type: 'string' },
         seed: { type: 'string' },
         seeds: { type: 'string' },
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
   if (values.seed !== undefined && values.seeds !== undefined) fail('give --seed or --seeds, not both');
   const costWeight = parseNumber(values['cost-weight'], '--cost-weight');
   const budgetShare = parseNumber(values['budget-share'], '--budget-share');
+  const knowledgeGradient = parseNumber(values['knowledge-gradient'], '--knowledge-gradient');
   const seeds =
     values.seeds !== undefined
       ? (parseSeeds(values.seeds) ?? fail(`--seeds must be a range A..B or a list A,B,C, got "${values.seeds}"`))
@@ -126,7 +128,10 @@ async function main(): Promise<void> {
         ...(costWeight !== undefined ? { cost: costWeight } : {}),
         ...(budgetShare !== undefined ? { budgetShare } : {}),
       },
-      ...(values.policy !== undefined ? { bandit: { policy: values.policy } } : {}),
+      bandit: {
+        ...(values.policy !== undefined ? { policy: values.policy } : {}),
+        ...(knowledgeGradient !== undefined ? { knowledgeGradient } : {}),
+      },
     },
     'replay options',
   );

@@ -22,7 +22,7 @@ import { createSpendEstimator } from './limits/spend-estimate.js';
 import { createClientInfluence } from './learning/client-influence.js';
 import { createOpenAIRoutes } from './openai/openai-routes.js';
 import { requireSafeBinding } from './server/binding.js';
-import { createRequestStore, type RequestRecord } from './chat/request-store.js';
+import { createJournalRestore, createRequestStore } from './chat/request-store.js';
 import type { LearningEvent } from './learning/learning-events.js';
 import type { SwitchyardConfig } from './config/schema.js';
 import type { GraphQLServices } from './graphql/context.js';
@@ -116,6 +116,7 @@ export function buildApp(deps: AppDeps): App {
     // Embedded with a state file: finished requests are journaled, so feedback survives a restart.
     persist: (record) => localLog?.journalRecord({ ...record }) ?? Promise.resolve(),
   });
+  const journalRestore = createJournalRestore({ store: localRequests, ttlMs: config.feedback.ttlMs, logger: logger.child({ component: 'requests' }) });
   const keepFeedback = (event: LearningEvent) => {
     if (event.type !== 'judgement' || event.kind !== 'feedback') return;
     const record = localRequests.get(event.requestId);
@@ -135,6 +136,8 @@ export function buildApp(deps: AppDeps): App {
     bandit: banditView,
     learning: () => learningLog.status(),
     disagreeingClients: () => disagreement.get().flagged.length,
+    // The store this instance keeps its records in: shared through Redis, or journaled beside the state file.
+    unreadableRequestRecords: () => (sharedRequests ? { shared: sharedRequests.unreadable() } : { journal: journalRestore.unreadable() }),
     buckets: config.analyzer.prometheus });
   const analyzer = createPerformanceAnalyzer({ config: config.analyzer, metrics });
   const objectives = createObjectiveTally({ maxObjectives: config.analyzer.maxObjectives });
@@ -175,10 +178,7 @@ export function buildApp(deps: AppDeps): App {
         stateFile: config.router.stateFile
           ? { path: config.router.stateFile, intervalMs: config.router.stateSaveIntervalMs, journalFsyncMs: config.learning.journalFsyncMs }
           : undefined,
-        onRecord: (record) => {
-          const restored = record as unknown as RequestRecord;
-          if (restored.createdAt + config.feedback.ttlMs > Date.now()) localRequests.add({ ...restored, feedback: restored.feedback ?? null });
-        },
+        onRecord: journalRestore.restore,
         onReplayed: keepFeedback,
         liveRecords: () => [...localRequests.all()].filter((r) => r.status === 'completed' || r.status === 'failed').map((r) => ({ ...r })),
         logger: logger.child({ component: 'learned-state' }),
@@ -204,6 +204,11 @@ export function buildApp(deps: AppDeps): App {
     keyPrefix: config.redis.keyPrefix,
     logger,
   });
+  // Records and shadow calls kept locally while Redis was away are shared once the log has caught up.
+  const canReshare = () => {
+    const status = learningLog.status();
+    return status.state === 'ok' && status.buffered === 0;
+  };
   const sharedRequests = sharedLearning
     ? createSharedRequestStore({
         local: localRequests,
@@ -211,14 +216,10 @@ export function buildApp(deps: AppDeps): App {
         keyPrefix: config.redis.keyPrefix,
         ttlMs: config.feedback.ttlMs,
         logger: logger.child({ component: 'requests' }),
-        canReshare: () => canReshare(),
+        canReshare,
       })
     : null;
   const requests = sharedRequests ?? localRequests;
-  const canReshare = () => {
-    const status = learningLog.status();
-    return status.state === 'ok' && status.buffered === 0;
-  };
   const sharedShadowCalls = sharedLearning
     ? createSharedShadowCallStore({
         local: localShadowCalls,
@@ -267,6 +268,7 @@ export function buildApp(deps: AppDeps): App {
     logger,
   });
 
+  const pricing = (modelId: string) => models.view(modelId).pricing;
   const gate = createChatGate({
     chat,
     shadow,
@@ -275,10 +277,10 @@ export function buildApp(deps: AppDeps): App {
       onChargeError: (error) => logger.warn({ err: error }, 'counting a chat against its limits failed'),
     }),
     capacity,
-    pricing: (modelId) => models.view(modelId).pricing,
+    pricing,
     spendEstimate: createSpendEstimator({
       config,
-      pricing: (modelId) => models.view(modelId).pricing,
+      pricing,
       // The operator's switches, not router.arms(): that summarises every posterior.
       enabledArmIds: () => config.arms.filter((arm) => learning.operator.isArmEnabled(arm.id)).map((arm) => arm.id),
     }),
@@ -374,8 +376,7 @@ export function buildApp(deps: AppDeps): App {
         });
       }
       await learningLog.start();
-      const address = await server.start(port, host);
-      return address;
+      return server.start(port, host);
     },
     async stop() {
       const deadline = performance.now() + config.server.shutdownTimeoutMs;

@@ -27,6 +27,8 @@ export interface MetricsRegistryDeps {
   readonly prefix?: string;
   /** Clients flagged as disagreeing with everyone else's feedback, from the shared per-interval view. */
   readonly disagreeingClients?: () => number;
+  /** Request records this version could not read, by where they were kept, read on every scrape. */
+  readonly unreadableRequestRecords?: () => Readonly<Partial<Record<'journal' | 'shared', number>>>;
 }
 
 export interface MetricsRegistry {
@@ -330,6 +332,21 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
       registers,
       collect() {
         this.set(disagreeing());
+      },
+    });
+  }
+
+  const unreadableRecords = deps.unreadableRequestRecords;
+  if (unreadableRecords) {
+    new Counter({
+      name: `${prefix}request_records_unreadable_total`,
+      help:
+        'Request records this version cannot read, treated as unknown: reads of shared ones in Redis (store "shared"; the same record read twice counts twice), journaled ones skipped at start-up (store "journal").',
+      labelNames: ['store'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [store, count] of Object.entries(unreadableRecords())) this.inc({ store }, count);
       },
     });
   }

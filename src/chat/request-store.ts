@@ -1,4 +1,7 @@
+import { z } from 'zod';
 import { createGrowingLru } from '../growing-lru.js';
+import { invalid } from '../learning/learning-format.js';
+import { createFirstOfKind, type Logger } from '../logger.js';
 import type { RouteDecision } from '../router/adaptive-router.js';
 import type { RequestOwnership } from '../auth/request-access.js';
 import type { RequestObjective } from '../router/objectives.js';
@@ -42,6 +45,122 @@ export interface RequestRecord extends RequestOwnership {
   feedback: FeedbackRecord | null;
   /** The session it is listed under (see src/server/request-session.ts); null when the caller cannot be told apart. */
   readonly session: string | null;
+}
+
+const count = z.number().finite().nonnegative();
+const unit = z.number().min(0).max(1);
+const nullableText = z.string().nullable();
+
+/**
+ * The one description of a request record kept outside this process (shared through Redis, field
+ * `r`, without its feedback; journaled beside the state file, with it): a record this version
+ * cannot read (another version's, a buggy writer's) is no record rather than a thrown error or a
+ * half-filled answer. Fields it does not know are dropped (a newer version's).
+ */
+export const storedRequestRecordSchema = z.object({
+  id: z.string().min(1),
+  createdAt: count,
+  owner: nullableText,
+  tokenDigest: z.string(),
+  client: nullableText,
+  status: z.enum(['streaming', 'completed', 'failed', 'cancelled']),
+  decision: z
+    .object({
+      armId: z.string(),
+      modelId: z.string(),
+      context: z.string(),
+      confidence: unit,
+      pinned: z.boolean(),
+      explanation: z
+        .object({
+          selection: z.enum(['policy', 'pinned', 'cached', 'failover']),
+          policy: z.string(),
+          candidates: z.array(
+            z.object({
+              armId: z.string(),
+              sampledUtility: z.number().nullable(),
+              meanUtility: z.number(),
+              expectedCostUsd: count.nullable(),
+              chosen: z.boolean(),
+            }),
+          ),
+          selectionProbability: unit.nullable(),
+        })
+        .optional(),
+    })
+    .nullable(),
+  // Absent in records kept before requests had their own objective.
+  objective: z.object({ costWeight: count.optional(), latencyWeight: count.optional(), maxCostUsd: count.optional() }).nullable().optional(),
+  shared: z.boolean(),
+  cached: z.boolean(),
+  cacheKey: nullableText,
+  attempts: z.number().int().nonnegative(),
+  finishReason: nullableText,
+  errorCode: nullableText,
+  metrics: z
+    .object({
+      latencyMs: count,
+      ttftMs: count.nullable(),
+      promptTokens: count,
+      completionTokens: count,
+      tokensEstimated: z.boolean(),
+      costUsd: count,
+      reward: z.number().nullable(),
+    })
+    .nullable(),
+  session: nullableText,
+});
+// A field added to RequestRecord but not here would be dropped from every record kept outside the
+// process: this fails to compile while a record key other than feedback is missing from the schema.
+const storedKeysDecoded: Record<Exclude<keyof RequestRecord, 'feedback' | keyof z.infer<typeof storedRequestRecordSchema>>, never> = {};
+void storedKeysDecoded;
+
+const journaledRecordSchema = storedRequestRecordSchema.extend({
+  // Absent or null until a score is given.
+  feedback: z.object({ score: unit, weight: unit, comment: nullableText, receivedAt: count }).nullable().optional(),
+});
+
+/** A value read through a schema, or what is wrong with it by path and code, never by value (records hold prompts and answers). */
+export type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly string[] };
+
+export function readWith<T>(schema: z.ZodType<T>, value: unknown): Read<T> {
+  const parsed = schema.safeParse(value);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: invalid(parsed.error).issues };
+}
+
+export interface JournalRestore {
+  /** Puts a journaled record back in the store, if this version reads it and its feedback window is still open. */
+  restore(value: unknown): void;
+  /** Journaled records skipped because this version cannot read them. */
+  unreadable(): number;
+}
+
+/**
+ * Request records put back from the embedded journal at start-up (the journal hands each record
+ * line on as written, src/learning/local-event-log.ts), read through the record schema. A record
+ * this version cannot read is skipped, not the journal: counted, and warned about once per kind
+ * (its failing paths, never its values); feedback for it is refused as for an unknown request.
+ */
+export function createJournalRestore(deps: { store: RequestStore; ttlMs: number; logger: Logger }): JournalRestore {
+  let unreadable = 0;
+  const firstOfKind = createFirstOfKind();
+  return {
+    restore(value) {
+      const read = readWith(journaledRecordSchema, value);
+      if (!read.ok) {
+        unreadable += 1;
+        const id = (value as { id?: unknown } | null)?.id;
+        const fields = { requestId: typeof id === 'string' ? id : null, issues: read.issues.slice(0, 5) };
+        const message = 'a journaled request record this version cannot read: skipped (feedback for it is refused as for an unknown request)';
+        if (firstOfKind(read.issues.join(','))) deps.logger.warn(fields, message);
+        else deps.logger.debug(fields, message);
+        return;
+      }
+      const record = read.value;
+      if (record.createdAt + deps.ttlMs > Date.now()) deps.store.add({ ...record, feedback: record.feedback ?? null });
+    },
+    unreadable: () => unreadable,
+  };
 }
 
 export interface RequestStore {

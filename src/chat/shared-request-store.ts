@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { invalid } from '../learning/learning-format.js';
 import { createFirstOfKind, type Logger } from '../logger.js';
 import { isConnectionSession } from '../server/request-session.js';
 import {
   MAX_RECENT_PER_SESSION,
+  readWith,
   RequestStoreUnavailableError,
+  storedRequestRecordSchema,
+  type Read,
   type FeedbackRecord,
   type RequestRecord,
   type RequestStore,
@@ -46,83 +48,16 @@ export function sharedSessionKey(keyPrefix: string, session: string): string {
 
 type StoredRecord = Omit<RequestRecord, 'feedback'>;
 
-const count = z.number().finite().nonnegative();
 const unit = z.number().min(0).max(1);
-const nullableText = z.string().nullable();
-/**
- * A record as another instance shared it (field `r`): read like the learning log's entries, so a
- * record this version cannot read (another version's, a buggy writer's) is no record rather than
- * a thrown error or a half-filled answer. Fields it does not know are dropped (a newer version's).
- */
-const storedRecordSchema = z.object({
-  id: z.string().min(1),
-  createdAt: count,
-  owner: nullableText,
-  tokenDigest: z.string(),
-  client: nullableText,
-  status: z.enum(['streaming', 'completed', 'failed', 'cancelled']),
-  decision: z
-    .object({
-      armId: z.string(),
-      modelId: z.string(),
-      context: z.string(),
-      confidence: unit,
-      pinned: z.boolean(),
-      explanation: z
-        .object({
-          selection: z.enum(['policy', 'pinned', 'cached', 'failover']),
-          policy: z.string(),
-          candidates: z.array(
-            z.object({
-              armId: z.string(),
-              sampledUtility: z.number().nullable(),
-              meanUtility: z.number(),
-              expectedCostUsd: count.nullable(),
-              chosen: z.boolean(),
-            }),
-          ),
-          selectionProbability: unit.nullable(),
-        })
-        .optional(),
-    })
-    .nullable(),
-  // Absent in records shared before requests had their own objective.
-  objective: z.object({ costWeight: count.optional(), latencyWeight: count.optional(), maxCostUsd: count.optional() }).nullable().optional(),
-  shared: z.boolean(),
-  cached: z.boolean(),
-  cacheKey: nullableText,
-  attempts: z.number().int().nonnegative(),
-  finishReason: nullableText,
-  errorCode: nullableText,
-  metrics: z
-    .object({
-      latencyMs: count,
-      ttftMs: count.nullable(),
-      promptTokens: count,
-      completionTokens: count,
-      tokensEstimated: z.boolean(),
-      costUsd: count,
-      reward: z.number().nullable(),
-    })
-    .nullable(),
-  session: nullableText,
-});
-// A field added to RequestRecord but not here would be dropped from every shared record: this
-// fails to compile while a stored key is missing from the schema.
-const storedKeysDecoded: Record<Exclude<keyof StoredRecord, keyof z.infer<typeof storedRecordSchema>>, never> = {};
-void storedKeysDecoded;
 /** The last score given (field `fb`), as the learning log's append script swaps it. */
 const givenSchema = z.object({
   scores: z.array(unit).min(1),
   weights: z.array(unit).optional(),
-  comment: nullableText.optional(),
-  receivedAt: count.optional(),
+  comment: z.string().nullable().optional(),
+  receivedAt: z.number().finite().nonnegative().optional(),
 });
 
-
-type Read<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly issues: readonly string[] };
-
-/** A field's JSON through its schema; what is wrong is described by path and code, never by value (records hold prompts and answers). */
+/** A field's JSON through its schema (storedRequestRecordSchema for a record: read like the learning log's entries). */
 function readField<T>(schema: z.ZodType<T>, text: string): Read<T> {
   let value: unknown;
   try {
@@ -130,8 +65,7 @@ function readField<T>(schema: z.ZodType<T>, text: string): Read<T> {
   } catch {
     return { ok: false, issues: ['(root): invalid_json'] };
   }
-  const parsed = schema.safeParse(value);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: invalid(parsed.error).issues };
+  return readWith(schema, value);
 }
 
 export interface SharedRequestStore extends RequestStore {
@@ -141,6 +75,8 @@ export interface SharedRequestStore extends RequestStore {
    * record and kept their own previous score, and the record's score is the last one given.
    */
   reshare(): Promise<void>;
+  /** Reads of a shared record this version could not read (each read counts: the same record read twice counts twice). */
+  unreadable(): number;
   close(): void;
 }
 
@@ -185,8 +121,10 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
   };
 
   const firstOfKind = createFirstOfKind();
-  /** Warned once per kind (field and failing paths): a fleet's worth of one bad writer's records does not flood the log. */
+  let unreadableReads = 0;
+  /** Counted every time; warned once per kind (field and failing paths): a fleet's worth of one bad writer's records does not flood the log. */
   const unreadable = (requestId: string, field: 'r' | 'fb', issues: readonly string[]) => {
+    unreadableReads += 1;
     const kind = `${field}:${issues.join(',')}`;
     const fields = { requestId, field, issues: issues.slice(0, 5) };
     const message = 'a shared request record this version cannot read: treated as unknown (REQUEST_NOT_FOUND, request(id) null)';
@@ -197,7 +135,7 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
   /** The record in a shared hash; undefined when there is none or this version cannot read it (never half of one). */
   const parse = (id: string, fields: Record<string, string>): RequestRecord | undefined => {
     if (!fields.r) return undefined;
-    const record = readField(storedRecordSchema, fields.r);
+    const record = readField(storedRequestRecordSchema, fields.r);
     if (!record.ok) {
       unreadable(id, 'r', record.issues);
       return undefined;
@@ -272,6 +210,7 @@ export function createSharedRequestStore(deps: SharedRequestStoreDeps): SharedRe
       }
     },
     reshare,
+    unreadable: () => unreadableReads,
     close: () => clearInterval(timer),
   };
 }

@@ -202,6 +202,13 @@ const banditSchema = z
      */
     explorationFloor: nonNegative.default(0),
     /**
+     * Thompson: > 0 ranks candidates by a knowledge-gradient index (posterior-mean utility plus the
+     * value of information priced in the same utility units) instead of a draw, with the requests
+     * still to come in a context guessed as this many times those seen. 0 = Thompson draws. Opt-in:
+     * see docs/learning.md ("Exploring by value of information") for where it helps and where it hurts.
+     */
+    knowledgeGradient: z.number().min(0).max(100).default(0),
+    /**
      * The forgetting mixture (src/router/forgetting-mixture.ts): short memories beside halfLife,
      * weighted per context by predictive likelihood relative to the context's difficulty. Thompson only.
      */

@@ -37,6 +37,17 @@ export function decodeJournalEntry(value: unknown): Decoded<JournalEntry> {
   return { kind: 'ok', value: { record: entry.data.record } };
 }
 
+/**
+ * The record of a line that did not decode but is a request record line (`record`, and a marker of
+ * a format this build reads): null for any other line. Its record is the request store's to read
+ * (src/chat/request-store.ts): one this version cannot read is that record's loss, not the journal's.
+ */
+export function undecodedRecord(value: unknown): { readonly record: unknown } | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !('record' in value)) return null;
+  if (Object.keys(value).some((key) => key !== 'record' && key !== 'v')) return null;
+  return eventRecordFormat((value as { v?: unknown }).v).kind === 'ok' ? { record: value.record } : null;
+}
+
 /** The line a journal entry is written as. */
 export function encodeJournalEntry(entry: JournalEntry): string {
   return `${JSON.stringify({ ...eventRecordMarker(), ...entry })}\n`;

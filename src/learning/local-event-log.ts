@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { EventLog, EventLogStatus } from './event-log.js';
 import type { LearningEvent } from './learning-events.js';
 import type { LearningState } from './learning-state.js';
-import { decodeJournalEntry, encodeJournalEntry, type JournalEntry } from './journal-entry.js';
+import { decodeJournalEntry, encodeJournalEntry, undecodedRecord, type JournalEntry } from './journal-entry.js';
 import type { Decoded } from './learning-format.js';
 import { learnedStateTooNew, readStateFile, writeFileDurably } from './state-file.js';
 
@@ -19,18 +19,22 @@ import { learnedStateTooNew, readStateFile, writeFileDurably } from './state-fil
  * Compaction: each periodic save moves the journal aside (`.journal.1`), starts a new one with the
  * request records still live, writes the state file (which covers every event journaled before)
  * and deletes the old journal. Restart: the state file, then both journals' events numbered past
- * it, in order. A torn last line (a crash mid-write) is skipped with a warning; any other line that
- * is not a valid entry makes the journal refused whole and moved aside, like a bad state file. A
- * state file or journal line of a newer format (learning-format.ts) stops start-up with
- * LEARNED_STATE_TOO_NEW before anything is moved, replayed or written.
+ * it, in order. A torn last line (a crash mid-write) is skipped with a warning; a request record
+ * line is handed on whatever its record holds (the request store skips one it cannot read); any
+ * other line that is not a valid entry makes the journal refused whole and moved aside, like a bad
+ * state file. A state file or journal line of a newer format (learning-format.ts) stops start-up
+ * with LEARNED_STATE_TOO_NEW before anything is moved, replayed or written.
  */
 
 export interface LocalEventLogDeps {
   readonly state: LearningState;
   readonly stateFile?: { readonly path: string; readonly intervalMs: number; readonly journalFsyncMs?: number } | undefined;
   readonly logger: Logger;
-  /** Request records found in the journal at start-up, oldest first (to put back in the request store). */
-  readonly onRecord?: (record: Record<string, unknown>) => void;
+  /**
+   * Request records found in the journal at start-up, oldest first, as written (to put back in the
+   * request store, whose schema reads them): a record line is handed on whatever its record holds.
+   */
+  readonly onRecord?: (record: unknown) => void;
   /** Applied events replayed at start-up (to bring restored records' scores up to date). */
   readonly onReplayed?: (event: LearningEvent) => void;
   /** The records to carry into a fresh journal at compaction. */
@@ -44,7 +48,10 @@ export interface LocalEventLog extends EventLog {
   journalRecord(record: Record<string, unknown>): Promise<void>;
 }
 
-// Nothing is skipped here: a newer line stops start-up, a malformed one sets its journal aside.
+/** A journal entry as read: a record line's record as written (see LocalEventLogDeps.onRecord). */
+type ReadEntry = JournalEntry | { readonly record: unknown };
+
+// No event is skipped here: a newer line stops start-up, a malformed one sets its journal aside.
 const NOTHING_SKIPPED = { newer: 0, malformed: 0 } as const;
 
 export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
@@ -64,22 +71,26 @@ export function createLocalEventLog(deps: LocalEventLogDeps): LocalEventLog {
    * Decodes a journal without touching it: null when there is none. A line of a newer format
    * throws LEARNED_STATE_TOO_NEW wherever it is (before anything is moved aside or replayed).
    */
-  const readJournal = (path: string): { entries: JournalEntry[]; unreadable: { line: number; reason: string } | null } | null => {
+  const readJournal = (path: string): { entries: ReadEntry[]; unreadable: { line: number; reason: string } | null } | null => {
     if (!existsSync(path)) return null;
     const raw = readFileSync(path, 'utf8').split('\n');
-    const entries: JournalEntry[] = [];
+    const entries: ReadEntry[] = [];
     let unreadable: { line: number; reason: string } | null = null;
     for (let i = 0; i < raw.length; i++) {
       const line = raw[i]!;
       if (line === '') continue;
       let decoded: Decoded<JournalEntry>;
+      let value: unknown;
       try {
-        decoded = decodeJournalEntry(JSON.parse(line));
+        value = JSON.parse(line);
+        decoded = decodeJournalEntry(value);
       } catch (error) {
         decoded = { kind: 'malformed', reason: (error as Error).message, issues: ['not JSON'] };
       }
       if (decoded.kind === 'newer') throw learnedStateTooNew(path, decoded.version);
+      const record = decoded.kind === 'malformed' ? undecodedRecord(value) : null;
       if (decoded.kind === 'ok') entries.push(decoded.value);
+      else if (record) entries.push(record);
       else if (raw.slice(i + 1).every((rest) => rest === '')) logger.warn({ path, line: i + 1 }, 'journal: torn last record skipped');
       else unreadable ??= { line: i + 1, reason: decoded.reason };
     }

@@ -91,25 +91,27 @@ return appended
  * Replaces the snapshot only with a newer one (a lagging instance must not move it back), keeping
  * the id of the one it replaces: the stream is trimmed behind that, so an instance that has just
  * read the older snapshot still finds the entries after it. Never replaces a snapshot of a newer
- * format than the writer's (ARGV[3]): minus that format. The stored format is the state's leading "version"
- * (how every snapshot is serialised), decoded in full only for a state that does not lead with it.
+ * format than the writer's (ARGV[3]): minus that format, whatever the ids (a newer replica's
+ * snapshot at this writer's own position is as much a newer one as one behind it). The stored
+ * format is the state's leading "version" (how every snapshot is serialised), decoded in full only
+ * for a state that does not lead with it.
  */
 const SNAPSHOT_SCRIPT = `
+local stored = redis.call('HGET', KEYS[1], 'state')
+if stored then
+  local format = tonumber(string.match(stored, '^{"version":(%d+)'))
+  if not format then
+    local ok, decoded = pcall(cjson.decode, stored)
+    if ok and type(decoded) == 'table' then format = tonumber(decoded.version) end
+  end
+  if format and format > tonumber(ARGV[3]) then return -format end
+end
 local current = redis.call('HGET', KEYS[1], 'id')
 if current then
   local cm, cs = string.match(current, '(%d+)-(%d+)')
   local nm, ns = string.match(ARGV[1], '(%d+)-(%d+)')
   cm, cs, nm, ns = tonumber(cm), tonumber(cs), tonumber(nm), tonumber(ns)
   if nm < cm or (nm == cm and ns <= cs) then return 0 end
-  local stored = redis.call('HGET', KEYS[1], 'state')
-  if stored then
-    local format = tonumber(string.match(stored, '^{"version":(%d+)'))
-    if not format then
-      local ok, decoded = pcall(cjson.decode, stored)
-      if ok and type(decoded) == 'table' then format = tonumber(decoded.version) end
-    end
-    if format and format > tonumber(ARGV[3]) then return -format end
-  end
   redis.call('HSET', KEYS[1], 'previous', current)
 end
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'state', ARGV[2])
@@ -199,7 +201,13 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
   let newerFormat: number | null = null;
   const firstOfKind = createFirstOfKind();
   const backoff = createBackoff();
-  redis.on('ready', backoff.wake);
+  // Redis back (or another one in its place): its snapshot may be gone (an empty restart) or a newer
+  // version's may have taken its place, so the next interval snapshots even if nothing new was applied.
+  const reconnected = () => {
+    lastSnapshotApplied = -1;
+    backoff.wake();
+  };
+  redis.on('ready', reconnected);
 
   const settle = (eventId: string) => {
     const resolve = waiters.get(eventId);
@@ -564,7 +572,7 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
       backoff.wake();
       await snapshotAndTrim().catch(() => undefined);
       await redis.hdel(keys.positions, deps.instanceId).catch(() => undefined);
-      redis.off('ready', backoff.wake);
+      redis.off('ready', reconnected);
       reader.disconnect();
       await tailing?.catch(() => undefined);
       for (const eventId of [...waiters.keys()]) settle(eventId);

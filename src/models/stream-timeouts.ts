@@ -56,15 +56,13 @@ export interface StreamStarter {
   start(signal: LazyAbortSignal, stream: UpstreamCompletion): AsyncIterable<Batch>;
 }
 
-type Start = ((signal: LazyAbortSignal, upstreamComplete: () => void) => AsyncIterable<Batch>) | StreamStarter;
-
 /**
- * `start` gets the child stop, and what the backend tells once its upstream has sent all it will
- * send (a function, or for a StreamStarter the stream itself): from then on no deadline runs (what
- * is left is the backend's own work).
+ * `start.start` gets the child stop, and the timed stream, which the backend tells once its
+ * upstream has sent all it will send: from then on no deadline runs (what is left is the backend's
+ * own work).
  */
 export function withStreamTimeouts(
-  start: Start,
+  start: StreamStarter,
   timeouts: StreamTimeouts,
   signal: StopSignal,
   observer: StreamObserver = {},
@@ -77,7 +75,7 @@ export function withStreamTimeouts(
 /** A class, not a literal with a computed key (whose function V8 gives an own `name`, per object). */
 class TimedStream implements AsyncIterable<Batch> {
   constructor(
-    private readonly start: Start,
+    private readonly start: StreamStarter,
     private readonly timeouts: StreamTimeouts,
     private readonly signal: StopSignal,
     private readonly observer: StreamObserver,
@@ -120,7 +118,7 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
   private upstreamFailed: ((error: unknown) => void) | null = null;
 
   constructor(
-    private readonly start: Start,
+    private readonly start: StreamStarter,
     private readonly timeouts: StreamTimeouts,
     private readonly parent: StopSignal,
     private readonly observer: StreamObserver,
@@ -179,8 +177,7 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
   }
 
   private startUpstream(): AsyncIterable<Batch> {
-    const { start } = this;
-    return typeof start === 'function' ? start(this.child, () => this.upstreamComplete()) : start.start(this.child, this);
+    return this.start.start(this.child, this);
   }
 
   /** The backend's upstream sent all it will (UpstreamCompletion). */

@@ -71,10 +71,11 @@ export function createPolicy(config: BanditConfig, rng: Rng, stats: PolicyStats 
   switch (config.policy) {
     case 'thompson': {
       const floor = config.explorationFloor;
-      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration, floor });
+      const knowledgeGradient = config.knowledgeGradient;
+      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration, floor, knowledgeGradient });
       const { mixture } = stats;
       if (!mixture) return thompson;
-      const shorts = Array.from({ length: mixture.size - 1 }, (_, j) => createThompsonPolicy(rng, mixture.view(j + 1), { concentration: config.mixture.concentration, floor }));
+      const shorts = Array.from({ length: mixture.size - 1 }, (_, j) => createThompsonPolicy(rng, mixture.view(j + 1), { concentration: config.mixture.concentration, floor, knowledgeGradient }));
       return createMixturePolicy(rng, mixture, [thompson, ...shorts]);
     }
     case 'ucb1':

@@ -1,6 +1,7 @@
 import type { BanditPolicy, PolicyStats } from './bandit.js';
 import type { DecisionTrace } from './route-explanation.js';
 import { sampleBeta, type Rng } from './random.js';
+import { valuePerObservation } from './value-of-information.js';
 
 export interface ThompsonOptions {
   /**
@@ -13,6 +14,11 @@ export interface ThompsonOptions {
    * before any other; among several such, the highest draw. 0 = none.
    */
   readonly floor?: number | undefined;
+  /**
+   * > 0: rank by a knowledge-gradient index instead of a draw (see selectByValue); the requests still to
+   * come in the context are guessed as this many times those seen so far. 0 = Thompson draws.
+   */
+  readonly knowledgeGradient?: number | undefined;
 }
 
 /**
@@ -29,13 +35,71 @@ export interface ThompsonOptions {
  * evidence is sharpened and the prior is left wide, so an arm unused for long is explored as under
  * exact sampling and forgetting still brings it back (the drift bounds in docs/learning.md).
  */
+const KG_MIN_HORIZON = 50;
+
 export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: ThompsonOptions): BanditPolicy {
   const k = options.concentration;
   const floor = options.floor ?? 0;
+  const kg = options.knowledgeGradient ?? 0;
+  let ua = new Float64Array(16);
+  let aa = new Float64Array(16);
+  let ba = new Float64Array(16);
+  let pa = new Float64Array(16);
+  /**
+   * Knowledge gradient, online (Ryzhov, Powell & Frazier 2012) with KG*'s batch lookahead: each
+   * candidate's posterior-mean utility plus the value of what observing it teaches, times the requests
+   * left to use it on. The value is in utility units, so an arm's information is priced against its
+   * cost: a dear arm is explored only where the decision it could overturn is worth its price over the
+   * horizon. The horizon is unknown online; as many again as the context has seen (at least
+   * KG_MIN_HORIZON) grows exploration with traffic the way a doubling schedule does.
+   */
+  const selectByValue = (candidates: readonly string[], context: string, penaltyOf: ((id: string) => number) | undefined, trace?: DecisionTrace) => {
+    if (ua.length < candidates.length) {
+      ua = new Float64Array(candidates.length * 2);
+      aa = new Float64Array(candidates.length * 2);
+      ba = new Float64Array(candidates.length * 2);
+      pa = new Float64Array(candidates.length * 2);
+    }
+    let seen = 0;
+    for (let i = 0; i < candidates.length; i++) {
+      const id = candidates[i]!;
+      const arm = stats.read(id, context, 1);
+      const penalty = penaltyOf ? penaltyOf(id) : arm.penalty;
+      aa[i] = arm.alpha;
+      ba[i] = arm.beta;
+      pa[i] = penalty;
+      ua[i] = arm.alpha / (arm.alpha + arm.beta) - penalty;
+      seen += arm.evidence;
+    }
+    const horizon = kg * Math.max(KG_MIN_HORIZON, seen);
+    let first = -Infinity;
+    let second = -Infinity;
+    for (let i = 0; i < candidates.length; i++) {
+      const u = ua[i]!;
+      if (u > first) {
+        second = first;
+        first = u;
+      } else if (u > second) second = u;
+    }
+    let best = candidates[0]!;
+    let bestValue = -Infinity;
+    for (let i = 0; i < candidates.length; i++) {
+      const u = ua[i]!;
+      const other = u === first ? second : first;
+      const index = u + horizon * valuePerObservation(aa[i]!, ba[i]!, other === -Infinity ? Infinity : u - other, Math.max(1, horizon));
+      if (trace) trace.scored(candidates[i]!, aa[i]!, ba[i]!, index + pa[i]!, pa[i]!);
+      if (index > bestValue) {
+        bestValue = index;
+        best = candidates[i]!;
+      }
+    }
+    return best;
+  };
   return {
     name: 'thompson',
     select(candidates, context, penaltyOf, trace?: DecisionTrace) {
       if (candidates.length === 0) throw new RangeError('select needs at least one candidate');
+      if (kg > 0) return selectByValue(candidates, context, penaltyOf, trace);
       let best = candidates[0]!;
       let bestValue = -Infinity;
       // Whether `best` is below the floor: such a candidate goes before every other.

@@ -2,6 +2,7 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parsePrometheusText } from '../helpers/prometheus-text.js';
 import { chatOn, feedbackBatch, graphql, inParallel, replicaConfig, type Served } from '../helpers/replicas.js';
 import { spawnSwitchyard } from '../helpers/switchyard-process.js';
 
@@ -9,8 +10,10 @@ import { spawnSwitchyard } from '../helpers/switchyard-process.js';
  * Embedded (no Redis) with a state file: kill -9 loses no accepted feedback (the journal is fsynced
  * before a feedback is answered), request records survive the restart (feedback for earlier
  * requests is still taken), a torn last journal record is skipped with a warning, an
- * impossible state file (a negative alpha) is refused, moved aside and reported, and a state file
- * of a newer format (a rollback) stops start-up, left byte for byte as it was.
+ * impossible state file (a negative alpha) is refused, moved aside and reported, a journaled
+ * request record this version cannot read is skipped (counted, warned once per kind) while the
+ * rest of the journal is restored, and a state file of a newer format (a rollback) stops start-up,
+ * left byte for byte as it was.
  */
 
 function embeddedConfig(stateFile: string): Record<string, unknown> {
@@ -73,6 +76,51 @@ describe('durable learning without Redis', () => {
     expect((await totals(third)).judged).toBe(accepted + 1);
     await third.stop();
   }, 120_000);
+
+  it('skips a journaled request record it cannot read, counted and warned once per kind, and restores the rest of the journal', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-durable-'));
+    const stateFile = join(dir, 'state.json');
+    const first = await spawnSwitchyard({ config: embeddedConfig(stateFile) });
+    const served: Served[] = [];
+    for (let i = 0; i < 4; i++) served.push((await chatOn(first, 0, `journaled ${i}`))!);
+    expect(await feedbackBatch(first, [{ ...served[0]!, thumbs: 'UP' }])).toEqual([]);
+    const before = await totals(first);
+    await first.kill();
+
+    // Among the good records: two a buggy writer's (a route that is not one: one kind of failure),
+    // and one without what makes a record line one (no id: another kind).
+    const journal = `${stateFile}.journal`;
+    const lines = readFileSync(journal, 'utf8').split('\n').filter(Boolean);
+    const at = lines.findIndex((line) => line.startsWith('{"record"'));
+    expect(at).toBeGreaterThanOrEqual(0);
+    const now = Date.now();
+    const buggy = (id: string) => JSON.stringify({ record: { ...JSON.parse(lines[at]!).record, id, createdAt: now, decision: 'best' } });
+    lines.splice(at + 1, 0, buggy('buggy-1'), JSON.stringify({ record: { status: 'completed', createdAt: now } }), buggy('buggy-2'));
+    writeFileSync(journal, `${lines.join('\n')}\n`);
+
+    const second = await spawnSwitchyard({ config: embeddedConfig(stateFile) });
+    try {
+      // The rest of the journal: every event replayed, every good record takes feedback (a second score replaces the first).
+      expect(await totals(second)).toEqual(before);
+      expect(await feedbackBatch(second, served.map((request) => ({ ...request, thumbs: 'DOWN' as const })))).toEqual([]);
+      expect((await totals(second)).judged).toBe(before.judged + served.length - 1);
+      // The skipped ones are unknown here.
+      const refused = await feedbackBatch(second, [{ requestId: 'buggy-1', feedbackToken: served[0]!.feedbackToken, thumbs: 'UP' }]);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toMatch(/^REQUEST_NOT_FOUND: /);
+      const metrics = parsePrometheusText(await (await fetch(second.url.replace('/graphql', '/metrics'))).text());
+      const unreadable = metrics.get('switchyard_request_records_unreadable_total')!.samples;
+      expect(Object.fromEntries(unreadable.map((s) => [s.labels.store, s.value]))).toMatchObject({ journal: 3 });
+    } finally {
+      expect(await second.stop()).toBe(0);
+    }
+    const warnings = second.logs.filter((line) => line.msg?.startsWith('a journaled request record this version cannot read'));
+    expect(warnings.map((line) => [line.level, line.requestId])).toEqual([
+      [40, 'buggy-1'],
+      [40, null],
+    ]);
+    expect(readdirSync(dir).some((name) => name.includes('unreadable'))).toBe(false);
+  }, 90_000);
 
   it('refuses a state file with a negative alpha: moved aside, a warning, a fresh start that answers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'switchyard-durable-'));

@@ -199,7 +199,7 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     const signal = new AbortController().signal;
     const { error } = await collect(
       withStreamTimeouts(
-        (child) => batchesOf(backend.stream({ messages, maxTokens: 64, signal: child.abortSignal })),
+        { start: (child) => batchesOf(backend.stream({ messages, maxTokens: 64, signal: child.abortSignal })) },
         { firstTokenMs: 150, idleMs: 10_000, totalMs: 10_000 },
         signal,
       ),
@@ -212,7 +212,7 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     fake.enqueue({ fault: { kind: 'stall', afterTokens: 2 } });
     const { text, error } = await collect(
       withStreamTimeouts(
-        (child) => batchesOf(backend.stream({ messages, maxTokens: 64, signal: child.abortSignal })),
+        { start: (child) => batchesOf(backend.stream({ messages, maxTokens: 64, signal: child.abortSignal })) },
         { firstTokenMs: 10_000, idleMs: 150, totalMs: 10_000 },
         new AbortController().signal,
       ),

@@ -81,7 +81,7 @@ describe('reads answered straight to the reader', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const backend = createSimulatedBackend(simulated({ ttftMs: 3_600_000 }));
     const timed = withStreamTimeouts(
-      (signal) => batchesOf(backend.stream({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, stop: signal, signal: undefined as never })),
+      { start: (signal) => batchesOf(backend.stream({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, stop: signal, signal: undefined as never })) },
       { firstTokenMs: 500, idleMs: 500, totalMs: 10_000 },
       new StopController(),
     )[Symbol.asyncIterator]();
@@ -102,7 +102,7 @@ describe('reads answered straight to the reader', () => {
   it('a timed stream answers a second reader after the first, and a read of an ended stream at once', async () => {
     const backend = createSimulatedBackend(simulated({ ttftMs: 0, tokensPerSecond: 0 }));
     const timed = withStreamTimeouts(
-      (signal) => batchesOf(backend.stream({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, stop: signal, signal: undefined as never })),
+      { start: (signal) => batchesOf(backend.stream({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 10, stop: signal, signal: undefined as never })) },
       { firstTokenMs: 500, idleMs: 500, totalMs: 10_000 },
       new StopController(),
     )[Symbol.asyncIterator]() as unknown as { readTo(sink: ReadSink<Batch>): void };

@@ -80,7 +80,7 @@ describe('API keys never leak into errors or logs', { shuffle: false }, () => {
     backends.push(backend);
     const { error } = await collect(
       withStreamTimeouts(
-        (signal) => batchesOf(backend.stream({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 16, signal: signal.abortSignal })),
+        { start: (signal) => batchesOf(backend.stream({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 16, signal: signal.abortSignal })) },
         // Long enough for the first call's connection on a loaded machine, else a timeout would end it
         // before the request (and its key) reached the fake; only the stall case waits for it.
         { firstTokenMs: 2_000, idleMs: 2_000, totalMs: 5_000 },

@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CompletionEvent } from '../../src/models/backend.js';
-import { withStreamTimeouts } from '../../src/models/stream-timeouts.js';
+import { withStreamTimeouts, type UpstreamCompletion } from '../../src/models/stream-timeouts.js';
 import type { StopSignal } from '../../src/stop-signal.js';
 import { collect } from './helpers.js';
 
@@ -39,7 +39,7 @@ const generous = { firstTokenMs: 10_000, idleMs: 10_000, totalMs: 10_000 };
 describe('withStreamTimeouts', () => {
   it('passes a healthy stream through untouched and leaves the child signal alone', async () => {
     const { start, seen } = upstream(['a', 'b']);
-    const { events, error } = await collect(withStreamTimeouts(start, generous, new AbortController().signal));
+    const { events, error } = await collect(withStreamTimeouts({ start }, generous, new AbortController().signal));
     expect(error).toBeUndefined();
     expect(events).toEqual([
       { type: 'token', text: 'a' },
@@ -51,7 +51,7 @@ describe('withStreamTimeouts', () => {
   it('throws a retryable UPSTREAM_FIRST_TOKEN_TIMEOUT while next() is still pending, aborting the child', async () => {
     const { start, seen } = upstream([], { hang: true });
     const { error } = await collect(
-      withStreamTimeouts(start, { ...generous, firstTokenMs: 50 }, new AbortController().signal),
+      withStreamTimeouts({ start }, { ...generous, firstTokenMs: 50 }, new AbortController().signal),
     );
     expect(error).toMatchObject({ code: 'UPSTREAM_FIRST_TOKEN_TIMEOUT', retryable: true });
     expect(seen.signal?.aborted).toBe(true);
@@ -60,7 +60,7 @@ describe('withStreamTimeouts', () => {
 
   it('throws a final UPSTREAM_IDLE_TIMEOUT when the stream stalls after tokens', async () => {
     const { start, seen } = upstream(['a'], { hang: true });
-    const { events, error } = await collect(withStreamTimeouts(start, { ...generous, idleMs: 50 }, new AbortController().signal));
+    const { events, error } = await collect(withStreamTimeouts({ start }, { ...generous, idleMs: 50 }, new AbortController().signal));
     expect(events).toEqual([{ type: 'token', text: 'a' }]);
     expect(error).toMatchObject({ code: 'UPSTREAM_IDLE_TIMEOUT', retryable: false });
     expect(seen.signal?.aborted).toBe(true);
@@ -69,14 +69,14 @@ describe('withStreamTimeouts', () => {
   it('throws UPSTREAM_TOTAL_TIMEOUT when the total budget runs out first', async () => {
     const { start } = upstream([], { hang: true });
     const { error } = await collect(
-      withStreamTimeouts(start, { firstTokenMs: 10_000, idleMs: 10_000, totalMs: 50 }, new AbortController().signal),
+      withStreamTimeouts({ start }, { firstTokenMs: 10_000, idleMs: 10_000, totalMs: 50 }, new AbortController().signal),
     );
     expect(error).toMatchObject({ code: 'UPSTREAM_TOTAL_TIMEOUT', retryable: true });
   });
 
   it('return() aborts the child signal at once, even with a next() pending upstream', async () => {
     const { start, seen } = upstream(['a'], { hang: true });
-    const iterator = withStreamTimeouts(start, generous, new AbortController().signal)[Symbol.asyncIterator]();
+    const iterator = withStreamTimeouts({ start }, generous, new AbortController().signal)[Symbol.asyncIterator]();
     expect(await iterator.next()).toEqual({ done: false, value: [{ type: 'token', text: 'a' }] });
     expect(await iterator.return!()).toEqual({ done: true, value: undefined });
     expect(seen.signal?.aborted).toBe(true);
@@ -87,7 +87,7 @@ describe('withStreamTimeouts', () => {
   it('a parent abort aborts the child and rejects the pending next() with the parent reason', async () => {
     const { start, seen } = upstream([], { hang: true });
     const parent = new AbortController();
-    const pending = withStreamTimeouts(start, generous, parent.signal)[Symbol.asyncIterator]().next();
+    const pending = withStreamTimeouts({ start }, generous, parent.signal)[Symbol.asyncIterator]().next();
     const reason = new Error('client unsubscribed');
     parent.abort(reason);
     await expect(pending).rejects.toBe(reason);
@@ -99,7 +99,7 @@ describe('withStreamTimeouts', () => {
     const start = (): AsyncIterable<readonly CompletionEvent[]> => ({
       [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(failure) }),
     });
-    const { error } = await collect(withStreamTimeouts(start, generous, new AbortController().signal));
+    const { error } = await collect(withStreamTimeouts({ start }, generous, new AbortController().signal));
     expect(error).toBe(failure);
   });
 });
@@ -124,8 +124,8 @@ describe('withStreamTimeouts on fake timers', () => {
     const queued: Array<IteratorResult<readonly CompletionEvent[]>> = [];
     let waiting: ((result: IteratorResult<readonly CompletionEvent[]>) => void) | null = null;
     const seen: { signal?: StopSignal; upstreamComplete?: () => void; pulls: number } = { pulls: 0 };
-    const start = (signal: StopSignal, upstreamComplete: () => void): AsyncIterable<readonly CompletionEvent[]> => {
-      Object.assign(seen, { signal, upstreamComplete });
+    const start = (signal: StopSignal, stream: UpstreamCompletion): AsyncIterable<readonly CompletionEvent[]> => {
+      Object.assign(seen, { signal, upstreamComplete: () => stream.upstreamComplete() });
       return {
         [Symbol.asyncIterator]: () => ({
           next() {
@@ -156,7 +156,7 @@ describe('withStreamTimeouts on fake timers', () => {
   it('a burst of 1,000 batches arms one timer per kind of deadline, not one per batch, and leaves none behind', async () => {
     const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout');
     const source = handFed();
-    const iterator = withStreamTimeouts(source.start, timeouts, new AbortController().signal)[Symbol.asyncIterator]();
+    const iterator = withStreamTimeouts(source, timeouts, new AbortController().signal)[Symbol.asyncIterator]();
     for (let i = 0; i < 1_000; i++) {
       source.tokens(`t${i} `);
       expect((await iterator.next()).done).toBe(false);
@@ -172,7 +172,7 @@ describe('withStreamTimeouts on fake timers', () => {
 
   it('a stream that stalls after a burst fails UPSTREAM_IDLE_TIMEOUT exactly idleMs after the last wait began', async () => {
     const source = handFed();
-    const iterator = withStreamTimeouts(source.start, timeouts, new AbortController().signal)[Symbol.asyncIterator]();
+    const iterator = withStreamTimeouts(source, timeouts, new AbortController().signal)[Symbol.asyncIterator]();
     for (let i = 0; i < 50; i++) {
       source.tokens('a', 'b', 'c');
       await iterator.next();
@@ -195,7 +195,7 @@ describe('withStreamTimeouts on fake timers', () => {
   it('holds one abort listener on the parent for the whole stream, and none once it ends', async () => {
     const parent = new AbortController();
     const source = handFed();
-    const iterator = withStreamTimeouts(source.start, timeouts, parent.signal)[Symbol.asyncIterator]();
+    const iterator = withStreamTimeouts(source, timeouts, parent.signal)[Symbol.asyncIterator]();
     for (let i = 0; i < 20; i++) {
       source.tokens('x');
       await iterator.next();
@@ -210,7 +210,7 @@ describe('withStreamTimeouts on fake timers', () => {
     const parent = new AbortController();
     const source = handFed();
     const settled: string[] = [];
-    const iterator = withStreamTimeouts(source.start, timeouts, parent.signal, {
+    const iterator = withStreamTimeouts(source, timeouts, parent.signal, {
       settled: (outcome) => settled.push(outcome.kind),
     })[Symbol.asyncIterator]();
     source.tokens('one');
@@ -230,7 +230,7 @@ describe('withStreamTimeouts on fake timers', () => {
   it('tells its observer of the first token once, and of the end once', async () => {
     const source = handFed();
     const events: string[] = [];
-    const iterator = withStreamTimeouts(source.start, timeouts, new AbortController().signal, {
+    const iterator = withStreamTimeouts(source, timeouts, new AbortController().signal, {
       firstToken: () => events.push('first token'),
       settled: (outcome) => events.push(outcome.kind),
     })[Symbol.asyncIterator]();
@@ -245,7 +245,7 @@ describe('withStreamTimeouts on fake timers', () => {
 
   it('runs no deadline once the backend says its upstream is complete (its own work is not the upstream)', async () => {
     const source = handFed();
-    const iterator = withStreamTimeouts(source.start, timeouts, new AbortController().signal)[Symbol.asyncIterator]();
+    const iterator = withStreamTimeouts(source, timeouts, new AbortController().signal)[Symbol.asyncIterator]();
     source.tokens('a');
     await iterator.next();
     source.seen.upstreamComplete!();

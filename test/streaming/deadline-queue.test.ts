@@ -194,7 +194,7 @@ describe('stream deadlines on one shared queue', () => {
     const outcomes: Array<{ i: number; code: string; at: number }> = [];
     const start = performance.now();
     for (let i = 0; i < 50; i++) {
-      const stream = withStreamTimeouts(hanging, { firstTokenMs: 100 + 10 * (i % 5), idleMs: 1_000, totalMs: 10_000 }, new StopController(), {}, deadlines);
+      const stream = withStreamTimeouts({ start: hanging }, { firstTokenMs: 100 + 10 * (i % 5), idleMs: 1_000, totalMs: 10_000 }, new StopController(), {}, deadlines);
       stream[Symbol.asyncIterator]()
         .next()
         .catch((error: { code: string }) => outcomes.push({ i, code: error.code, at: performance.now() - start }));
@@ -214,8 +214,8 @@ describe('stream deadlines on one shared queue', () => {
     const deadlines = createDeadlineQueue({ ref: false });
     const left = new StopController();
     const stays = new StopController();
-    const leftRead = withStreamTimeouts(hanging, { firstTokenMs: 100, idleMs: 100, totalMs: 100 }, left, {}, deadlines)[Symbol.asyncIterator]().next();
-    const staysRead = withStreamTimeouts(hanging, { firstTokenMs: 200, idleMs: 200, totalMs: 300 }, stays, {}, deadlines)[Symbol.asyncIterator]().next();
+    const leftRead = withStreamTimeouts({ start: hanging }, { firstTokenMs: 100, idleMs: 100, totalMs: 100 }, left, {}, deadlines)[Symbol.asyncIterator]().next();
+    const staysRead = withStreamTimeouts({ start: hanging }, { firstTokenMs: 200, idleMs: 200, totalMs: 300 }, stays, {}, deadlines)[Symbol.asyncIterator]().next();
     const staysFailed = expect(staysRead).rejects.toMatchObject({ code: 'UPSTREAM_FIRST_TOKEN_TIMEOUT' });
     expect(deadlines.size).toBe(2);
     const reason = new Error('client left');
@@ -241,7 +241,7 @@ describe('stream deadlines on one shared queue', () => {
         return: () => Promise.resolve({ done: true as const, value: undefined }),
       }),
     });
-    const iterator = withStreamTimeouts(upstream, { firstTokenMs: 100, idleMs: 100, totalMs: 10_000 }, new StopController(), {}, deadlines)[
+    const iterator = withStreamTimeouts({ start: upstream }, { firstTokenMs: 100, idleMs: 100, totalMs: 10_000 }, new StopController(), {}, deadlines)[
       Symbol.asyncIterator
     ]();
     const start = performance.now();
