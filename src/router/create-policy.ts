@@ -72,10 +72,11 @@ export function createPolicy(config: BanditConfig, rng: Rng, stats: PolicyStats 
     case 'thompson': {
       const floor = config.explorationFloor;
       const knowledgeGradient = config.knowledgeGradient;
-      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration, floor, knowledgeGradient });
+      const informationDirected = config.informationDirected;
+      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration, floor, knowledgeGradient, informationDirected });
       const { mixture } = stats;
       if (!mixture) return thompson;
-      const shorts = Array.from({ length: mixture.size - 1 }, (_, j) => createThompsonPolicy(rng, mixture.view(j + 1), { concentration: config.mixture.concentration, floor, knowledgeGradient }));
+      const shorts = Array.from({ length: mixture.size - 1 }, (_, j) => createThompsonPolicy(rng, mixture.view(j + 1), { concentration: config.mixture.concentration, floor, knowledgeGradient, informationDirected }));
       return createMixturePolicy(rng, mixture, [thompson, ...shorts]);
     }
     case 'ucb1':
