@@ -4,21 +4,30 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** Working arrays of {@link informationDirectedChoice}, grown when a decision has more candidates (no allocation per call). */
 export interface IdsScratch {
+  /** Per candidate: mean utility (quality mean − penalty), the quality's variance, its mean and posterior count (α + β). */
   mean: Float64Array;
   variance: Float64Array;
+  quality: Float64Array;
+  count: Float64Array;
   gain: Float64Array;
 }
 
 export function createIdsScratch(size = 16): IdsScratch {
-  return { mean: new Float64Array(size), variance: new Float64Array(size), gain: new Float64Array(size) };
+  return { mean: new Float64Array(size), variance: new Float64Array(size), quality: new Float64Array(size), count: new Float64Array(size), gain: new Float64Array(size) };
 }
 
 export function ensureIdsScratch(scratch: IdsScratch, size: number): void {
   if (scratch.mean.length >= size) return;
   scratch.mean = new Float64Array(size * 2);
   scratch.variance = new Float64Array(size * 2);
+  scratch.quality = new Float64Array(size * 2);
+  scratch.count = new Float64Array(size * 2);
   scratch.gain = new Float64Array(size * 2);
 }
+
+/** Keeps the arcsine's argument inside (0, 1), where its derivative is finite. */
+const EDGE = 1e-9;
+const TAIL_CORRECTION = process.env.IDS_TAIL !== '0';
 
 /** The information ratio (π·Δ)² / (π·v) of playing `b` with probability q and `a` otherwise. */
 function ratio(da: number, db: number, va: number, vb: number, q: number): number {
@@ -63,7 +72,7 @@ export interface IdsDecision {
  * `u` is one uniform draw in [0, 1): the only randomness.
  */
 export function informationDirectedChoice(n: number, scratch: IdsScratch, u: number, out: IdsDecision): IdsDecision {
-  const { mean, variance, gain } = scratch;
+  const { mean, variance, quality, count, gain } = scratch;
   let leader = 0;
   for (let i = 1; i < n; i++) if (mean[i]! > mean[leader]!) leader = i;
   const vl = variance[leader]!;
@@ -75,14 +84,30 @@ export function informationDirectedChoice(n: number, scratch: IdsScratch, u: num
     const vi = variance[i]!;
     const s2 = vi + vl;
     if (!(s2 > 0)) continue;
-    const s = Math.sqrt(s2);
-    const z = (mean[i]! - mean[leader]!) / s;
+    const d = mean[i]! - mean[leader]!;
+    let s = Math.sqrt(s2);
+    let z = d / s;
+    if (TAIL_CORRECTION && d < 0) {
+      // The quality the challenger needs to draw level (its penalty added to the leader's utility).
+      const c = mean[leader]! + quality[i]! - mean[i]!;
+      if (c >= 1) continue;
+      const cc = Math.max(EDGE, Math.min(1 - EDGE, c));
+      const slope = 0.5 / Math.sqrt(cc * (1 - cc));
+      const spread = 1 / (4 * (count[i]! + 1)) + vl * slope * slope;
+      const za = (Math.asin(Math.sqrt(Math.max(0, quality[i]!))) - Math.asin(Math.sqrt(cc))) / Math.sqrt(spread);
+      if (za < 0) {
+        z = za;
+        s = d / za;
+      }
+    }
     const cdf = normalCdf(z);
     const pdf = Math.exp(-0.5 * z * z) * INV_SQRT_2PI;
     leaderRegret += s * (z * cdf + pdf);
     const spread = cdf * (1 - cdf);
     if (!(spread > 0)) continue;
-    const h = (pdf * pdf) / (s2 * spread);
+    // The conditional means given which arm is best move the difference by s·φ/Φ; each arm's share of
+    // that move is its share of the difference's variance.
+    const h = (s * s * pdf * pdf) / (s2 * s2 * spread);
     gain[i] = vi * vi * h;
     leaderGain += vl * vl * h;
   }

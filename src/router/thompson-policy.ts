@@ -63,7 +63,7 @@ export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: Thom
   const selectByInformation = (candidates: readonly string[], context: string, penaltyOf: ((id: string) => number) | undefined, trace?: DecisionTrace) => {
     const n = candidates.length;
     ensureIdsScratch(scratch, n);
-    const { mean, variance } = scratch;
+    const { mean, variance, quality, count } = scratch;
     for (let i = 0; i < n; i++) {
       const id = candidates[i]!;
       const arm = stats.read(id, context, idsConcentration);
@@ -72,6 +72,8 @@ export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: Thom
       const p = arm.alpha / total;
       mean[i] = p - penalty;
       variance[i] = (p * (1 - p)) / (total + 1);
+      quality[i] = p;
+      count[i] = total;
       if (trace) trace.scored(id, arm.alpha, arm.beta, p, penalty);
     }
     return candidates[informationDirectedChoice(n, scratch, rng(), decision).chosen]!;
