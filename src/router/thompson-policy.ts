@@ -52,13 +52,15 @@ export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: Thom
   let ba = new Float64Array(16);
   let pa = new Float64Array(16);
   const ids = options.informationDirected === true;
-  const idsConcentration = Number(process.env.IDS_K ?? 1);
   const scratch = createIdsScratch();
   const decision: IdsDecision = { chosen: 0, leader: 0, challenger: -1, q: 0, ratio: 0 };
   /**
    * Information-directed sampling (src/router/information-directed.ts): each candidate's utility as a
-   * normal with its exact posterior's mean and variance minus its penalty; play the leader or mix it
-   * with the one challenger whose (regret)² / information is lowest. One uniform draw per decision.
+   * normal with its posterior's mean and variance minus its penalty; play the leader or mix it with the
+   * one challenger whose (regret)² / information is lowest. One uniform draw per decision. The posterior
+   * is the sharpened one the draws use (recent evidence counted k times), for the reason Thompson
+   * sharpens: it commits earlier among many near-equal arms (cold start 93.1% at 40.6% of GPT-4's cost
+   * against 92.3% at 37.7% with the exact posterior, utility +0.004; docs/learning.md).
    */
   const selectByInformation = (candidates: readonly string[], context: string, penaltyOf: ((id: string) => number) | undefined, trace?: DecisionTrace) => {
     const n = candidates.length;
@@ -66,7 +68,7 @@ export function createThompsonPolicy(rng: Rng, stats: PolicyStats, options: Thom
     const { mean, variance, quality, count } = scratch;
     for (let i = 0; i < n; i++) {
       const id = candidates[i]!;
-      const arm = stats.read(id, context, idsConcentration);
+      const arm = stats.read(id, context, k);
       const penalty = penaltyOf ? penaltyOf(id) : arm.penalty;
       const total = arm.alpha + arm.beta;
       const p = arm.alpha / total;
