@@ -8,8 +8,8 @@ import type { Plugin } from 'graphql-yoga';
  * BAD_USER_INPUT on every transport, and `codeRequestErrors` does the second for the transports
  * yoga does not serve itself (enveloped-operation.ts).
  *
- * Only errors without an original error are coded: a resolver's own failure either has a code
- * already or is unexpected, and masked as such.
+ * Only request errors are coded (see `uncodedRequestError`): a resolver's own failure either has a
+ * code already or is unexpected, and masked as such.
  */
 export function codeRequestErrors(errors: readonly GraphQLError[], code: string): GraphQLError[] {
   return errors.map((error) => {
@@ -26,11 +26,18 @@ export function codeRequestErrors(errors: readonly GraphQLError[], code: string)
   });
 }
 
+/**
+ * An error about the request rather than a resolver's: one with no original error, or one with no
+ * path (a variable of the wrong type carries the scalar's own error as its original error, but no
+ * resolver ran for it: `Int cannot represent non-integer value`).
+ */
+const uncodedRequestError = (e: GraphQLError) => e.extensions?.code === undefined && (e.originalError === undefined || e.path === undefined);
+
 function coded(result: ExecutionResult): ExecutionResult | null {
-  if (!result.errors?.some((e) => e.extensions?.code === undefined && e.originalError === undefined)) return null;
+  if (!result.errors?.some(uncodedRequestError)) return null;
   return {
     ...result,
-    errors: result.errors.map((e) => (e.extensions?.code === undefined && e.originalError === undefined ? codeRequestErrors([e], 'BAD_USER_INPUT')[0]! : e)),
+    errors: result.errors.map((e) => (uncodedRequestError(e) ? codeRequestErrors([e], 'BAD_USER_INPUT')[0]! : e)),
   };
 }
 
