@@ -281,7 +281,7 @@ describe('third-party GraphQL clients', () => {
     it('gets BAD_USER_INPUT for a variable of the wrong type, as for a missing one, over HTTP and graphql-ws', async () => {
       const query = 'mutation ($score: Float) { submitFeedback(input: { requestId: "nope", score: $score }) { learned } }';
       const client = new GraphQLClient(gateway.url);
-      for (const variables of [{ score: 'high' }, { score: [1] }]) {
+      for (const variables of [{ score: 'high' }, { score: [1] }] as Array<Record<string, unknown>>) {
         const error = await client.request(query, variables).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(ClientError);
         expect((error as ClientError).response.errors).toMatchObject([
