@@ -44,8 +44,29 @@ function coded(result: ExecutionResult): ExecutionResult | null {
 const isSingle = (result: unknown): result is ExecutionResult =>
   typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result);
 
-export function useCodedRequestErrors(): Plugin {
+/**
+ * yoga refuses a body past the cap that declared no length (chunked) with its own code; one
+ * condition gets one code, the one a declared length gets (request-size.ts): BODY_TOO_LARGE.
+ */
+function bodyTooLarge(result: ExecutionResult, maxBytes: number): ExecutionResult | null {
+  if (!result.errors?.some((e) => e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE')) return null;
   return {
+    ...result,
+    errors: result.errors.map((e) =>
+      e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE'
+        ? new GraphQLError(`the request body is larger than ${maxBytes} bytes`, { extensions: { ...e.extensions, code: 'BODY_TOO_LARGE' } })
+        : e,
+    ),
+  };
+}
+
+export function useCodedRequestErrors(maxRequestBytes: number): Plugin {
+  return {
+    onResultProcess: ({ result, setResult }) => {
+      if (!isSingle(result)) return;
+      const fixed = bodyTooLarge(result, maxRequestBytes);
+      if (fixed) setResult(fixed);
+    },
     onExecute: () => ({
       onExecuteDone: ({ result, setResult }) => {
         if (!isSingle(result)) return;

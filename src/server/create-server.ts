@@ -151,7 +151,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     plugins: [
       useEarlyChatRefusal(earlyRefusal),
       useOperationLimits(deps.operationLimits),
-      useCodedRequestErrors(),
+      useCodedRequestErrors(deps.maxRequestBytes),
       useOperationGate(gate),
       useScopes(),
       useCompiledSubscriptionEvents(),
