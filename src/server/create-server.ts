@@ -21,6 +21,7 @@ import { useCompiledSubscriptionEvents } from './compiled-subscriptions.js';
 import { useOperationLimits } from './operation-limits.js';
 import { createOriginPolicy } from './origin-policy.js';
 import { useCodedNotAcceptable } from './not-acceptable.js';
+import { useEventSourceEnd } from './event-source-end.js';
 import { useGraphQLSSESingleConnection } from './sse-single-connection.js';
 import { createOperationGate, useOperationGate, type TrustedDocumentsOptions } from './trusted-documents.js';
 import type { GraphQLContext, GraphQLServices } from '../graphql/context.js';
@@ -156,6 +157,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       useScopes(),
       useCompiledSubscriptionEvents(),
       useGraphQLSSESingleConnection({ path: options.graphqlPath, gate }),
+      useEventSourceEnd(),
       // Result processors, after yoga's own: multipart for subscriptions, then a coded 406.
       useMultipartSubscriptions(),
       useCodedNotAcceptable(),
