@@ -14,6 +14,7 @@
  * printed to out-dir/child.log). Printed per round: TTFT p50/p99, GC, stalls, and the profile's
  * self time inside the stall windows by frame; out-dir/timeline.json keeps the raw record, and
  * out-dir/end.heapsnapshot the heap after the last round (HEAP_SNAPSHOT=0 to skip).
+ * ROUND_ZERO_TARGET=relay runs the bench's bare relay (bench/bare-relay.ts, under tsx) instead.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -35,6 +36,7 @@ const REQUESTS = 480;
 const TICK = 5;
 const CONCURRENCY = 16;
 const TARGET = fileURLToPath(new URL('../bench/targets/upstream-gateway.mjs', import.meta.url));
+const RELAY_TARGET = fileURLToPath(new URL('../bench/targets/upstream-relay.ts', import.meta.url));
 const PROBE = fileURLToPath(new URL('../bench/targets/timeline-probe.mjs', import.meta.url));
 
 if (!COMPILED) throw new Error('no dist/: run `npm run build` first');
@@ -67,8 +69,12 @@ const now = () => performance.timeOrigin + performance.now();
 const log = openSync(`${out}/child.log`, 'w');
 const flags = (process.env.ROUND_ZERO_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const fake = await startFakeOpenAI({ script: SCRIPT });
-const child = fork(TARGET, [], { execArgv: ['--expose-gc', '--import', PROBE, ...flags], stdio: ['inherit', log, log, 'ipc'] });
-child.send(gatewayConfig(fake.url) as never);
+// ROUND_ZERO_TARGET=relay: the bench's bare relay (under tsx, as the bench runs it) in the same schedule.
+const relay = process.env.ROUND_ZERO_TARGET === 'relay';
+const child = relay
+  ? fork(RELAY_TARGET, [], { execArgv: ['--expose-gc', '--import', 'tsx', '--import', PROBE, ...flags], stdio: ['inherit', log, log, 'ipc'] })
+  : fork(TARGET, [], { execArgv: ['--expose-gc', '--import', PROBE, ...flags], stdio: ['inherit', log, log, 'ipc'] });
+child.send((relay ? { upstreamUrl: fake.url } : gatewayConfig(fake.url)) as never);
 const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
 const client = createSwitchyardClient({ url: wsUrl });
 async function ask<T>(message: unknown, key: string): Promise<T> {
