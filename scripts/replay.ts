@@ -8,7 +8,7 @@ import { isRowHalf, ROW_HALVES, selectHalf, type RowHalf } from '../src/replay/r
 
 /**
  * npm run replay -- --data FILE [--rows HALF] [--warm-start FILE [--warm-start-rows HALF]] [--split-seed N]
- *                   [--warm-start-weight W] [--no-tags] [--cost-weight X] [--budget-share B] [--knowledge-gradient H] [--policy thompson|ucb1|egreedy]
+ *                   [--warm-start-weight W] [--no-tags] [--cost-weight X] [--budget-share B] [--knowledge-gradient H] [--ids] [--policy thompson|ucb1|egreedy]
  *                   [--seed N | --seeds A..B] [--curve-every N] [--json]
  * Replays logged outcomes through the router with the server's default configuration. HALF: even, odd,
  * random-a or random-b (src/replay/row-split.ts; the random halves drawn with --split-seed, default 1).
@@ -16,7 +16,7 @@ import { isRowHalf, ROW_HALVES, selectHalf, type RowHalf } from '../src/replay/r
 
 const USAGE =
   'usage: npm run replay -- --data FILE [--rows HALF] [--warm-start FILE [--warm-start-rows HALF] [--warm-start-weight W]] [--split-seed N]\n' +
-  '         [--no-tags] [--cost-weight X] [--budget-share B] [--knowledge-gradient H] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]\n' +
+  '         [--no-tags] [--cost-weight X] [--budget-share B] [--knowledge-gradient H] [--ids] [--policy thompson|ucb1|egreedy] [--seed N | --seeds A..B] [--curve-every N] [--json]\n' +
   `         HALF: ${ROW_HALVES.join('|')} (random halves drawn with --split-seed, default 1)`;
 
 function fail(message: string): never {
@@ -88,6 +88,7 @@ async function main(): Promise<void> {
         'cost-weight': { type: 'string' },
         'budget-share': { type: 'string' },
         'knowledge-gradient': { type: 'string' },
+        ids: { type: 'boolean', default: false },
         policy: { type: 'string' },
         seed: { type: 'string' },
         seeds: { type: 'string' },
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
       bandit: {
         ...(values.policy !== undefined ? { policy: values.policy } : {}),
         ...(knowledgeGradient !== undefined ? { knowledgeGradient } : {}),
+        ...(values.ids ? { informationDirected: true } : {}),
       },
     },
     'replay options',

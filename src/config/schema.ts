@@ -209,6 +209,12 @@ const banditSchema = z
      */
     knowledgeGradient: z.number().min(0).max(100).default(0),
     /**
+     * Thompson: true ranks by information-directed sampling (expected regret in utility units, cost
+     * included, squared over the information gained about the best arm; at most two arms mixed) instead
+     * of a draw per candidate. Opt-in: see docs/learning.md ("Information-directed sampling").
+     */
+    informationDirected: z.boolean().default(false),
+    /**
      * The forgetting mixture (src/router/forgetting-mixture.ts): short memories beside halfLife,
      * weighted per context by predictive likelihood relative to the context's difficulty. Thompson only.
      */

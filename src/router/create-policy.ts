@@ -72,7 +72,12 @@ export function createPolicy(config: BanditConfig, rng: Rng, stats: PolicyStats 
     case 'thompson': {
       const floor = config.explorationFloor;
       const knowledgeGradient = config.knowledgeGradient;
-      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration, floor, knowledgeGradient });
+      // Information-directed sampling ranks by the long memory only; the short memories keep their
+      // Thompson draws: a short memory is drawn to find out whether an arm has changed, and IDS, which
+      // trusts a confident posterior, explores a seemingly settled arm too rarely for that
+      // (rotating stream 93.4% of the best memory with IDS in every memory, 96.8% this way; docs/learning.md).
+      const informationDirected = config.informationDirected;
+      const thompson = createThompsonPolicy(rng, stats, { concentration: config.sampleConcentration, floor, knowledgeGradient, informationDirected });
       const { mixture } = stats;
       if (!mixture) return thompson;
       const shorts = Array.from({ length: mixture.size - 1 }, (_, j) => createThompsonPolicy(rng, mixture.view(j + 1), { concentration: config.mixture.concentration, floor, knowledgeGradient }));

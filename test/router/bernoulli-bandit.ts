@@ -60,3 +60,27 @@ export function runBernoulli(
   }
   return { atCheckpoints };
 }
+
+/** The rotating stream's arm means: arm i has ROTATION[(i - phase) mod 3], the phase moving every 1,000 requests. */
+export const ROTATION = [0.85, 0.55, 0.25] as const;
+const ROTATING_ARMS = ['a0', 'a1', 'a2'];
+
+/**
+ * Mean reward over 5,000 requests of three arms whose means rotate every 1,000. Rewards come from one
+ * uniform stream per seed (the t-th request's reward is u_t < mean), so every policy meets the same luck.
+ */
+export function rotatingReward(overrides: Record<string, unknown>, seed: number): number {
+  const policy = policyFor(overrides, seed);
+  const rng = createRng(100 + seed);
+  let reward = 0;
+  for (let t = 0; t < 5_000; t++) {
+    const phase = Math.floor(t / 1_000);
+    const id = policy.select(ROTATING_ARMS, 'rotating');
+    const arm = ROTATING_ARMS.indexOf(id);
+    const r = rng() < ROTATION[(arm - phase + 300) % 3]! ? 1 : 0;
+    policy.recordPull(id, 'rotating');
+    policy.update(id, 'rotating', r, 1);
+    reward += r;
+  }
+  return reward / 5_000;
+}

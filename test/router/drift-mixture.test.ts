@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRng } from '../../src/router/random.js';
-import { bernoulliStreams, policyFor, runBernoulli } from './bernoulli-bandit.js';
+import { bernoulliStreams, policyFor, rotatingReward, runBernoulli } from './bernoulli-bandit.js';
 
 /**
  * Drift without a knob (src/router/forgetting-mixture.ts): the default configuration against
@@ -8,30 +8,6 @@ import { bernoulliStreams, policyFor, runBernoulli } from './bernoulli-bandit.js
  * memory chosen in hindsight, and lose little on stationary traffic against textbook Thompson sampling.
  */
 const WITHOUT_MIXTURE = { mixture: { halfLives: [] } };
-
-const ROTATION = [0.85, 0.55, 0.25];
-const ARMS = ['a0', 'a1', 'a2'];
-
-/**
- * Three arms whose means rotate every 1,000 of 5,000 requests: arm i has ROTATION[(i - phase) mod 3].
- * Rewards come from one uniform stream per seed (the t-th request's reward is u_t < mean), so every
- * policy meets the same luck.
- */
-function rotatingReward(overrides: Record<string, unknown>, seed: number): number {
-  const policy = policyFor(overrides, seed);
-  const rng = createRng(100 + seed);
-  let reward = 0;
-  for (let t = 0; t < 5_000; t++) {
-    const phase = Math.floor(t / 1_000);
-    const id = policy.select(ARMS, 'rotating');
-    const arm = ARMS.indexOf(id);
-    const r = rng() < ROTATION[(arm - phase + 300) % 3]! ? 1 : 0;
-    policy.recordPull(id, 'rotating');
-    policy.update(id, 'rotating', r, 1);
-    reward += r;
-  }
-  return reward / 5_000;
-}
 
 const SEEDS = [0, 1, 2, 3, 4, 5];
 const meanReward = (overrides: Record<string, unknown>) =>
