@@ -41,7 +41,7 @@ function Header(props: { app: AppState }) {
   const connection = useStore(app.connection.state);
   const adminKey = useStore(app.connection.adminKey);
   const [draft, setDraft] = useState('');
-  const statusText = { connected: 'Connected', connecting: 'Connecting…', down: 'Gateway unreachable' }[connection.status];
+  const statusText = { connected: 'Connected', connecting: 'Connecting…', down: 'Gateway unreachable', refused: 'Key required' }[connection.status];
   return (
     <header class="top">
       <div class="brand">
@@ -105,6 +105,7 @@ function Header(props: { app: AppState }) {
 
 function ConnectionBanner(props: { app: AppState }) {
   const state = useStore(props.app.connection.state);
+  const adminKey = useStore(props.app.connection.adminKey);
   const feed = useStore(props.app.feed.state);
   const [, setNow] = useState(Date.now());
   useEffect(() => {
@@ -112,6 +113,22 @@ function ConnectionBanner(props: { app: AppState }) {
     const timer = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(timer);
   }, [state.status]);
+  if (state.status === 'refused') {
+    // The gateway answers, but not without a key it knows: reconnecting alone changes nothing.
+    return (
+      <div class="banner banner-down" role="alert" data-testid="connection-banner">
+        {adminKey ? (
+          <>
+            <strong>The gateway does not accept this key.</strong> Forget it and type a client key of this gateway in the key field above.
+          </>
+        ) : (
+          <>
+            <strong>The gateway needs a client key.</strong> Type yours (with the scopes you need: read, chat, feedback, admin) in the key field above.
+          </>
+        )}
+      </div>
+    );
+  }
   if (state.status === 'down') {
     const downFor = Math.max(0, Math.round((Date.now() - state.since) / 1000));
     return (

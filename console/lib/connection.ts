@@ -9,7 +9,14 @@ import { createStore, type Store } from './store.js';
  * re-sending it would ask the question again.
  */
 
-export type ConnectionStatus = 'connecting' | 'connected' | 'down';
+/**
+ * `refused`: the gateway is up but closed the connection at its start (4403) because the key sent
+ * (or the lack of one) is not one it takes: with client keys configured, every operation needs one.
+ */
+export type ConnectionStatus = 'connecting' | 'connected' | 'down' | 'refused';
+
+/** graphql-ws's close code for a connection_init the server refused (here: no valid key). */
+const FORBIDDEN = 4403;
 
 export interface ConnectionState {
   readonly status: ConnectionStatus;
@@ -83,14 +90,15 @@ export function createConnection(options: { url: string; session: string; adminK
     },
     on: {
       connected: () => setStatus('connected', 0),
-      closed: () => {
+      closed: (event: unknown) => {
         for (const interrupt of [...interruptible]) interrupt();
         if (closingForNewKey) {
           closingForNewKey = false;
           setStatus('connecting', 0);
         } else {
+          const status = (event as { code?: unknown } | null)?.code === FORBIDDEN ? 'refused' : 'down';
           const current = state.get();
-          setStatus('down', current.status === 'down' ? current.retries + 1 : 0);
+          setStatus(status, current.status === status ? current.retries + 1 : 0);
         }
       },
     },

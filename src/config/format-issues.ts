@@ -34,10 +34,15 @@ export function closestKey(key: string, known: readonly string[]): string | unde
   return bestDistance <= Math.max(1, Math.floor(key.length / 3)) ? best : undefined;
 }
 
-export function formatIssues(error: z.ZodError, source: string): string {
+/**
+ * `setBy` names, by field path, the environment variable a field came from (`server.port` →
+ * `PORT=70000`): the file, or the embedded default, did not say what is wrong there.
+ */
+export function formatIssues(error: z.ZodError, source: string, setBy: Readonly<Record<string, string>> = {}): string {
   const lines = error.issues.map((issue) => {
     const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
-    return `  - ${path}: ${issue.message}`;
+    const origin = setBy[path] === undefined ? '' : ` (set by ${setBy[path]})`;
+    return `  - ${path}${origin}: ${issue.message}`;
   });
   return `invalid configuration in ${source}:\n${lines.join('\n')}`;
 }

@@ -16,9 +16,9 @@ export interface ConfigEnvironment {
 }
 
 /** Validates a raw configuration object, throwing a ConfigError that lists every problem. */
-export function parseConfig(raw: unknown, source = 'configuration'): SwitchyardConfig {
+export function parseConfig(raw: unknown, source = 'configuration', setBy: Readonly<Record<string, string>> = {}): SwitchyardConfig {
   const result = configSchema.safeParse(raw, { error: configErrorMap });
-  if (!result.success) throw new ConfigError(formatIssues(result.error, source));
+  if (!result.success) throw new ConfigError(formatIssues(result.error, source, setBy));
   return result.data;
 }
 
@@ -50,14 +50,20 @@ export function loadConfig(env: ConfigEnvironment): SwitchyardConfig {
   }
 
   const overridden: Record<string, unknown> = { ...raw };
+  const setBy: Record<string, string> = {};
   if (env.PORT !== undefined && env.PORT !== '') {
     const port = Number(env.PORT);
     if (!Number.isInteger(port)) throw new ConfigError(`PORT must be an integer, got "${env.PORT}"`);
     overridden.server = { ...(raw.server as object | undefined), port };
+    setBy['server.port'] = `PORT=${env.PORT}`;
   }
   if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
     overridden.redis = { ...(raw.redis as object | undefined), url: env.REDIS_URL };
+    setBy['redis.url'] = 'REDIS_URL';
   }
-  if (env.LOG_LEVEL !== undefined && env.LOG_LEVEL !== '') overridden.logLevel = env.LOG_LEVEL;
-  return parseConfig(overridden, source);
+  if (env.LOG_LEVEL !== undefined && env.LOG_LEVEL !== '') {
+    overridden.logLevel = env.LOG_LEVEL;
+    setBy['logLevel'] = `LOG_LEVEL=${env.LOG_LEVEL}`;
+  }
+  return parseConfig(overridden, source, setBy);
 }

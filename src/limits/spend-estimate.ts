@@ -27,7 +27,13 @@ export function createSpendEstimator(deps: {
   const worstCaseOn = (arm: ArmConfig, promptTokens: number, maxTokens: number | undefined): number => {
     const pricing = deps.pricing(arm.model);
     if (!pricing) return 0;
-    const completionTokens = Math.min(maxTokens ?? arm.maxTokens ?? config.limits.defaultMaxTokens, arm.maxTokens ?? Infinity);
+    // Never past limits.maxTokens: a chat asking for more is refused as MAX_TOKENS_OUT_OF_RANGE once
+    // admitted, and must not be refused first as a budget it could never spend.
+    const completionTokens = Math.min(
+      maxTokens ?? arm.maxTokens ?? config.limits.defaultMaxTokens,
+      arm.maxTokens ?? Infinity,
+      config.limits.maxTokens,
+    );
     return costUsd(pricing, promptTokens, completionTokens);
   };
 

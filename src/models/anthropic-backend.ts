@@ -5,7 +5,8 @@ import { createSseBackend, END_OF_STREAM, parseEventJson, streamEndedEarly, type
 
 /**
  * Anthropic's Messages API with streaming. System messages are lifted out of `messages` into the
- * top-level `system` field (joined by blank lines), as the API requires.
+ * top-level `system` field (joined by blank lines), as the API requires; a temperature past 1 is
+ * sent as 1, Anthropic's highest, and turns the API refuses are mended (see requestBody).
  *
  * Events, in order: `token`* (each `text_delta`), one `usage` (input tokens from `message_start`,
  * output tokens from the last `message_delta`), one `finish` whose reason is normalised to the
@@ -30,16 +31,23 @@ export function createAnthropicBackend(config: AnthropicModelConfig, deps: HttpB
         .filter((m) => m.role === 'system')
         .map((m) => m.content)
         .join('\n\n');
+      // The Messages API refuses what OpenAI's format (and so Switchyard's) allows: an empty turn,
+      // a final assistant turn (a prefill) ending in whitespace, no turn at all beside the system
+      // prompt. Empty turns say nothing and are left out; a system prompt alone is the user's turn.
+      const turns = request.messages
+        .filter((m) => m.role !== 'system' && m.content.trim() !== '')
+        .map((m) => ({ role: m.role, content: m.content }));
+      const last = turns.at(-1);
+      if (last?.role === 'assistant') last.content = last.content.trimEnd();
       const body: Record<string, unknown> = {
         model: config.model,
         max_tokens: request.maxTokens,
-        messages: request.messages
-          .filter((m) => m.role !== 'system')
-          .map((m) => ({ role: m.role, content: m.content })),
+        messages: turns.length > 0 ? turns : [{ role: 'user', content: system }],
         stream: true,
       };
-      if (system !== '') body['system'] = system;
-      if (request.temperature !== undefined) body['temperature'] = request.temperature;
+      if (system !== '' && turns.length > 0) body['system'] = system;
+      // Anthropic's temperature runs 0–1, OpenAI's and Switchyard's 0–2: past 1 is its most random.
+      if (request.temperature !== undefined) body['temperature'] = Math.min(request.temperature, 1);
       return body;
     },
     translate: translateEvents,

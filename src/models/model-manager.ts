@@ -181,7 +181,7 @@ class ManagedCall implements StreamObserver, StreamStarter {
     if (outcome.kind === 'completed') {
       const latencyMs = this.now() - this.started;
       model.health.recordSuccess({ latencyMs, ttftMs: this.ttftMs ?? latencyMs });
-    } else if (outcome.kind === 'failed' && !this.request.signal.aborted) {
+    } else if (outcome.kind === 'failed' && !this.request.signal.aborted && !refusedAsInvalid(outcome.error)) {
       const { error } = outcome;
       model.health.recordFailure({ retryAfterMs: error instanceof UpstreamError ? error.retryAfterMs : undefined });
     } else if (this.probe) {
@@ -190,6 +190,15 @@ class ManagedCall implements StreamObserver, StreamStarter {
       model.health.release();
     }
   }
+}
+
+/**
+ * The provider refused this request as invalid (HTTP 400, 413, 422: a prompt past the model's
+ * context window, a parameter it does not take): a fault of the request, not of the model. The
+ * breaker does not count it, or one caller's requests would open the circuit for every caller.
+ */
+function refusedAsInvalid(error: unknown): boolean {
+  return error instanceof UpstreamError && (error.status === 400 || error.status === 413 || error.status === 422);
 }
 
 export function createModelManager(deps: ModelManagerDeps): ModelManager {

@@ -235,6 +235,7 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
 
   return {
     matches: (path) => config.openai.enabled && path.startsWith(PREFIX),
+    refuse: (res, error) => sendError(res, errorResponse(error)),
     handle(req, res, auth: Authentication) {
       try {
         if (auth instanceof AccessError) throw auth;

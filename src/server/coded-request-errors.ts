@@ -8,8 +8,8 @@ import type { Plugin } from 'graphql-yoga';
  * BAD_USER_INPUT on every transport, and `codeRequestErrors` does the second for the transports
  * yoga does not serve itself (enveloped-operation.ts).
  *
- * Only errors without an original error are coded: a resolver's own failure either has a code
- * already or is unexpected, and masked as such.
+ * Only request errors are coded (see `uncodedRequestError`): a resolver's own failure either has a
+ * code already or is unexpected, and masked as such.
  */
 export function codeRequestErrors(errors: readonly GraphQLError[], code: string): GraphQLError[] {
   return errors.map((error) => {
@@ -26,19 +26,47 @@ export function codeRequestErrors(errors: readonly GraphQLError[], code: string)
   });
 }
 
+/**
+ * An error about the request rather than a resolver's: one with no original error, or one with no
+ * path (a variable of the wrong type carries the scalar's own error as its original error, but no
+ * resolver ran for it: `Int cannot represent non-integer value`).
+ */
+const uncodedRequestError = (e: GraphQLError) => e.extensions?.code === undefined && (e.originalError === undefined || e.path === undefined);
+
 function coded(result: ExecutionResult): ExecutionResult | null {
-  if (!result.errors?.some((e) => e.extensions?.code === undefined && e.originalError === undefined)) return null;
+  if (!result.errors?.some(uncodedRequestError)) return null;
   return {
     ...result,
-    errors: result.errors.map((e) => (e.extensions?.code === undefined && e.originalError === undefined ? codeRequestErrors([e], 'BAD_USER_INPUT')[0]! : e)),
+    errors: result.errors.map((e) => (uncodedRequestError(e) ? codeRequestErrors([e], 'BAD_USER_INPUT')[0]! : e)),
   };
 }
 
 const isSingle = (result: unknown): result is ExecutionResult =>
   typeof result === 'object' && result !== null && !(Symbol.asyncIterator in result);
 
-export function useCodedRequestErrors(): Plugin {
+/**
+ * yoga refuses a body past the cap that declared no length (chunked) with its own code; one
+ * condition gets one code, the one a declared length gets (request-size.ts): BODY_TOO_LARGE.
+ */
+function bodyTooLarge(result: ExecutionResult, maxBytes: number): ExecutionResult | null {
+  if (!result.errors?.some((e) => e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE')) return null;
   return {
+    ...result,
+    errors: result.errors.map((e) =>
+      e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE'
+        ? new GraphQLError(`the request body is larger than ${maxBytes} bytes`, { extensions: { ...e.extensions, code: 'BODY_TOO_LARGE' } })
+        : e,
+    ),
+  };
+}
+
+export function useCodedRequestErrors(maxRequestBytes: number): Plugin {
+  return {
+    onResultProcess: ({ result, setResult }) => {
+      if (!isSingle(result)) return;
+      const fixed = bodyTooLarge(result, maxRequestBytes);
+      if (fixed) setResult(fixed);
+    },
     onExecute: () => ({
       onExecuteDone: ({ result, setResult }) => {
         if (!isSingle(result)) return;

@@ -29,7 +29,6 @@ import { createConsoleAssets } from './console-assets.js';
 import { graphiqlDocument } from './graphiql-document.js';
 import { createRequestSessionOf, type SessionCredentials } from './request-session.js';
 import { refuseOversizedBody } from './request-size.js';
-import { codedErrorResponse } from '../openai/error-response.js';
 import { watchSlowReaders } from './slow-reader-watchdog.js';
 import { coalesceWebSocketWrites } from './websocket-write-coalescing.js';
 import { withFields } from '../with-fields.js';
@@ -108,6 +107,12 @@ export type Authentication = Principal | AccessError;
 export interface HttpRoute {
   matches(path: string): boolean;
   handle(req: IncomingMessage, res: ServerResponse, auth: Authentication): void;
+  /**
+   * Answers a refusal the server made before `handle` ran (a body too large, the instance
+   * stopping, too many connections) in the route's own error shape: its clients (the OpenAI SDKs)
+   * read nothing from a GraphQL-shaped body.
+   */
+  refuse(res: ServerResponse, error: CodedError): void;
 }
 
 type YogaServerContext = { req: IncomingMessage; res: ServerResponse; principal?: Principal };
@@ -146,7 +151,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     plugins: [
       useEarlyChatRefusal(earlyRefusal),
       useOperationLimits(deps.operationLimits),
-      useCodedRequestErrors(),
+      useCodedRequestErrors(deps.maxRequestBytes),
       useOperationGate(gate),
       useScopes(),
       useCompiledSubscriptionEvents(),
@@ -198,8 +203,11 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       return sendJson(res, 403, { errors: [{ message: origin.error.message, extensions: { code: origin.error.code } }] });
     }
     if (origin.kind === 'listed' && origins.applyCors(req, res)) return;
+    const route = deps.routes?.find((r) => r.matches(path));
     const declaredBytes = Number(req.headers['content-length'] ?? 0);
-    if (declaredBytes > deps.maxRequestBytes) return refuseOversizedBody(req, res, deps.maxRequestBytes);
+    if (declaredBytes > deps.maxRequestBytes) {
+      return refuseOversizedBody(req, deps.maxRequestBytes, (error) => sendRefusal(res, route, 413, error));
+    }
     if (serveConsole?.(req, res)) return;
     if (path === '/health') {
       if (stopping) return sendJson(res, 503, { status: 'stopping' });
@@ -208,19 +216,20 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     if (stopping && path !== '/livez') {
       // Balancers read /health; a request that still arrives is told to go elsewhere.
       res.setHeader('connection', 'close');
-      res.setHeader('retry-after', '1');
-      return sendJson(res, 503, {
-        errors: [{ message: 'this instance is stopping; retry, another instance will answer', extensions: { code: 'SHUTTING_DOWN' } }],
-      });
+      return sendRefusal(
+        res,
+        route,
+        503,
+        new CodedError('SHUTTING_DOWN', 'this instance is stopping; retry, another instance will answer', { retryAfter: 1 }),
+      );
     }
     const auth = path === '/livez' ? null : authenticate(bearerToken(req.headers.authorization), req);
-    const route = deps.routes?.find((r) => r.matches(path));
     if (auth === null || auth instanceof AccessError) return serve(req, res, path, auth, route);
     // A client's HTTP requests in flight (an SSE stream for its whole life) hold connection slots,
     // the same per-client slots as its WebSockets: no transport lets one client hold more.
     void deps.connections.slots.tryAcquire(principalName(auth), deps.connections.maxConnectionsPerClient).then(
       (lease) => {
-        if (!lease) return refuseConnection(res, route !== undefined);
+        if (!lease) return refuseConnection(res, route);
         res.once('close', () => lease.release());
         serve(req, res, path, auth, route);
       },
@@ -231,16 +240,21 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     );
   });
 
-  const refuseConnection = (res: ServerResponse, openai: boolean) => {
+  /**
+   * A refusal made before anything served the request, in the error shape of the route it was
+   * for (see HttpRoute.refuse), GraphQL's elsewhere; `retryAfter` in its details (seconds) is also
+   * sent as `retry-after`.
+   */
+  const sendRefusal = (res: ServerResponse, route: HttpRoute | undefined, status: number, error: CodedError) => {
+    if (route) return route.refuse(res, error);
+    const retryAfter = error.details['retryAfter'];
+    if (typeof retryAfter === 'number') res.setHeader('retry-after', String(retryAfter));
+    sendJson(res, status, { errors: [{ message: error.message, extensions: { code: error.code, ...error.details } }] });
+  };
+
+  const refuseConnection = (res: ServerResponse, route: HttpRoute | undefined) => {
     const message = `TOO_MANY_CONNECTIONS: at most ${deps.connections.maxConnectionsPerClient} requests in flight and sockets open per client`;
-    if (openai) {
-      const refusal = codedErrorResponse('TOO_MANY_CONNECTIONS', message, { retryAfterSeconds: 1 });
-      res.writeHead(refusal.status, { ...refusal.headers, 'content-type': 'application/json; charset=utf-8' });
-      res.end(JSON.stringify(refusal.body));
-      return;
-    }
-    res.setHeader('retry-after', '1');
-    sendJson(res, 429, { errors: [{ message, extensions: { code: 'TOO_MANY_CONNECTIONS', retryAfter: 1 } }] });
+    sendRefusal(res, route, 429, new CodedError('TOO_MANY_CONNECTIONS', message, { retryAfter: 1 }));
   };
 
   const serve = (req: IncomingMessage, res: ServerResponse, path: string, auth: Authentication | null, route: HttpRoute | undefined) => {

@@ -29,14 +29,20 @@ export interface OriginPolicy {
   applyCors(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-/** Headers a page may read from answers: retry hints of refusals. */
-const EXPOSED_HEADERS = ['retry-after', 'retry-after-ms'];
+/**
+ * Headers a page may read from answers: retry hints of refusals, and /v1's request id (the
+ * OpenAI SDKs read it as `_request_id`) and feedback token (src/openai/openai-routes.ts).
+ */
+const EXPOSED_HEADERS = ['retry-after', 'retry-after-ms', 'x-request-id', 'x-switchyard-feedback-token'];
+
+/** graphql-sse's single-connection mode reserves its stream with PUT and ends an operation with DELETE. */
+const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'];
 
 export function createOriginPolicy(corsOrigins: readonly string[]): OriginPolicy {
   const listed = new Set(corsOrigins);
   const middleware = cors({
     origin: [...listed],
-    methods: ['GET', 'POST', 'OPTIONS'],
+    methods: METHODS,
     credentials: false,
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600,

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { CodedError } from '../coded-error.js';
 import type { SwitchyardConfig } from '../config/schema.js';
 
 /**
@@ -20,14 +21,12 @@ export const REFUSED_BODY_DRAIN_FACTOR = 4;
 export const REFUSED_BODY_DRAIN_MS = 5_000;
 
 /**
- * Answers a request whose declared body is past `maxBytes` with 413 `BODY_TOO_LARGE`, then reads
- * and discards the body (never buffering it) up to `REFUSED_BODY_DRAIN_FACTOR × maxBytes` bytes or
+ * Answers a request whose declared body is past `maxBytes` with `BODY_TOO_LARGE` (through
+ * `answer`, which writes the 413 in the shape the request's route speaks), then reads and
+ * discards the body (never buffering it) up to `REFUSED_BODY_DRAIN_FACTOR × maxBytes` bytes or
  * `REFUSED_BODY_DRAIN_MS`: past either the connection is cut; a body read whole leaves it open.
  */
-export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, maxBytes: number): void {
-  const body = JSON.stringify({
-    errors: [{ message: `the request body is larger than ${maxBytes} bytes`, extensions: { code: 'BODY_TOO_LARGE' } }],
-  });
+export function refuseOversizedBody(req: IncomingMessage, maxBytes: number, answer: (error: CodedError) => void): void {
   const socket = req.socket;
   const cut = () => {
     clearTimeout(timer);
@@ -45,6 +44,5 @@ export function refuseOversizedBody(req: IncomingMessage, res: ServerResponse, m
   req.on('error', cut);
   // No `Connection: close` header: with it, node destroys the socket as soon as the answer is
   // written, before the body is read.
-  res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(body);
+  answer(new CodedError('BODY_TOO_LARGE', `the request body is larger than ${maxBytes} bytes`));
 }

@@ -70,13 +70,17 @@ export function createOperationGate(trusted: TrustedDocumentsOptions | null): Op
   return {
     resolve(params) {
       const id = requestedId(params);
+      const text = typeof params.query === 'string' ? params.query : '';
+      const textMayRun = !trusted || trusted.allowArbitraryOperations;
       if (id !== undefined) {
-        const text = trusted?.documents.get(id);
-        if (text === undefined) throw notFound(id, trusted !== null);
+        const document = trusted?.documents.get(id);
+        if (document !== undefined) return { ...params, query: document };
+        // Apollo's automatic persisted queries send a hash alone, then on PERSISTED_QUERY_NOT_FOUND
+        // the hash with its text: that text runs wherever text may run.
+        if (text === '' || !textMayRun) throw notFound(id, trusted !== null);
         return { ...params, query: text };
       }
-      const text = typeof params.query === 'string' ? params.query : '';
-      if (trusted && !trusted.allowArbitraryOperations) throw onlyTrusted();
+      if (!textMayRun) throw onlyTrusted();
       return { ...params, query: text };
     },
   };

@@ -30,6 +30,15 @@ describe('configuration', () => {
     expect(config.logLevel).toBe('warn');
   });
 
+  it('names the environment variable that set a bad field, not only the file or the embedded default', () => {
+    const bad = () => loadConfig({ PORT: '70000', LOG_LEVEL: 'loud' });
+    expect(bad).toThrow(/^invalid configuration in the embedded default:\n/);
+    expect(bad).toThrow(/\n {2}- server\.port \(set by PORT=70000\): Too big/);
+    expect(bad).toThrow(/\n {2}- logLevel \(set by LOG_LEVEL=loud\): Invalid option/);
+    const path = writeConfig(JSON.stringify({ ...defaultConfig, logLevel: 'loud' }));
+    expect(() => loadConfig({ SWITCHYARD_CONFIG: path })).toThrow(/\n {2}- logLevel: Invalid option/);
+  });
+
   it('names every bad field and the problem', () => {
     const bad = structuredClone(defaultConfig) as unknown as {
       models: Array<Record<string, unknown>>;

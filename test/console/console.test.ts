@@ -346,3 +346,43 @@ describe.skipIf(!runBrowserTests)('the web console across a gateway restart', { 
     await page.close();
   });
 });
+
+describe.skipIf(!runBrowserTests)('the web console on a gateway with client keys', { timeout: 90_000 }, () => {
+  const KEY = 'sk-console-7c1e3a5b9d2f4e6a';
+  let gateway: RunningGateway;
+  let browser: Browser;
+  beforeAll(async () => {
+    gateway = await startGateway({
+      config: testConfigInput({ auth: { keys: [{ id: 'operator', env: 'OPERATOR_KEY', scopes: ['read', 'chat', 'feedback'] }] } }),
+      env: { OPERATOR_KEY: KEY },
+    });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.close();
+  });
+
+  it('says a key is needed (not that the gateway is down), refuses a wrong one, and works with the right one', async () => {
+    const page = await browser.newPage();
+    await page.goto(consoleUrl(gateway));
+    const status = page.getByTestId('connection-status');
+    const banner = page.getByTestId('connection-banner');
+    await status.getByText('Key required').waitFor(SOON);
+    expect(await banner.textContent()).toMatch(/^The gateway needs a client key\./);
+
+    await page.getByLabel('Admin key').fill('sk-not-a-key-of-this-gateway');
+    await page.getByRole('button', { name: 'Use' }).click();
+    await banner.getByText('The gateway does not accept this key.').waitFor(SOON);
+    expect(await status.textContent()).toBe('Key required');
+
+    await page.getByRole('button', { name: 'Forget' }).click();
+    await page.getByLabel('Admin key').fill(KEY);
+    await page.getByRole('button', { name: 'Use' }).click();
+    await status.getByText('Connected').waitFor(SOON);
+    await banner.waitFor({ state: 'detached' });
+    await ask(page, 'Hello with a key', 'keys');
+    await page.getByTestId('answer-status').getByText(/^Done/).waitFor(SOON);
+    await page.close();
+  });
+});

@@ -76,6 +76,11 @@ async function respondAnthropic(context: ResponseContext, script: FakeAnthropicS
     sendError(404, 'not_found_error', 'Not found');
     return;
   }
+  const invalid = invalidRequest(request.body);
+  if (invalid !== null) {
+    sendError(400, 'invalid_request_error', invalid);
+    return;
+  }
   if (script.status !== undefined && script.status !== 200) {
     sendError(script.status, script.errorType, script.errorMessage);
     return;
@@ -142,4 +147,26 @@ async function respondAnthropic(context: ResponseContext, script: FakeAnthropicS
   );
   await context.write(event('message_stop', { type: 'message_stop' }));
   res.end();
+}
+
+/**
+ * The checks of the Messages API that a translation from OpenAI's format can trip, with the
+ * API's own messages: a temperature past Anthropic's 0–1 (OpenAI's range is 0–2), no messages
+ * at all (a system prompt alone), an empty message, a prefill ending in whitespace.
+ */
+function invalidRequest(body: unknown): string | null {
+  const { max_tokens: maxTokens, temperature, messages } = (body ?? {}) as { max_tokens?: unknown; temperature?: unknown; messages?: unknown };
+  if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1) return 'max_tokens: Field required';
+  if (temperature !== undefined && (typeof temperature !== 'number' || temperature < 0 || temperature > 1)) return 'temperature: range: 0..1';
+  if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
+  const list = messages as Array<{ role?: unknown; content?: unknown }>;
+  for (const [i, message] of list.entries()) {
+    const last = i === list.length - 1 && message.role === 'assistant';
+    const text = typeof message.content === 'string' ? message.content : '';
+    if (text.trim() === '' && !last) {
+      return `messages.${i}: all messages must have non-empty content except for the optional final assistant message`;
+    }
+    if (last && text !== text.trimEnd()) return 'messages: final assistant content cannot end with trailing whitespace';
+  }
+  return null;
 }

@@ -54,6 +54,18 @@ describe('the size of one request', () => {
     const response = await fetch(gateway.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     expect(response.status).toBe(413);
     expect(((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('BODY_TOO_LARGE');
+
+    // Sent without a length (chunked), the same body gets the same answer.
+    const chunked = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new Blob([body]).stream(),
+      duplex: 'half',
+    } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(await chunked.json()).toEqual({
+      errors: [{ message: `the request body is larger than ${gateway.config.limits.maxPromptChars * 6 + 1024 * 1024} bytes`, extensions: { code: 'BODY_TOO_LARGE' } }],
+    });
   });
 });
 

@@ -1,5 +1,7 @@
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import OpenAI from 'openai';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ChatDocument, type ChatSubscription } from '../../src/client/generated/graphql.js';
@@ -118,6 +120,33 @@ describe('spend abuse by a caller without a key (embedded default limits)', () =
     expect(await pinnedChat(from('127.0.0.2'), 'titan')).toMatchObject({ code: null });
     // Routed chats count only against the hourly budget, which the pinned ones left room in.
     expect(await pinnedChat(from('127.0.0.1'), undefined)).toMatchObject({ code: null });
+  });
+
+  it('refuses a token limit past limits.maxTokens as MAX_TOKENS_OUT_OF_RANGE, not as a budget no chat can spend', async () => {
+    // 10M tokens on titan would be $300: past every budget, but no chat is let run past limits.maxTokens.
+    const maxTokens = 10_000_000;
+    const caller = from('127.0.0.3');
+    for (const arm of ['titan', undefined]) {
+      const result = await caller.iterate({ query: CHAT, variables: { input: { messages: [{ role: 'USER', content: 'hi' }], arm, maxTokens } } }).next();
+      expect(result.value).toMatchObject({ errors: [{ extensions: { code: 'MAX_TOKENS_OUT_OF_RANGE' } }] });
+    }
+    const dispatcher = new Agent({ connect: { localAddress: '127.0.0.4' } });
+    try {
+      const openai = new OpenAI({
+        baseURL: gateway.url.replace(/\/graphql$/, '/v1'),
+        apiKey: 'unused',
+        fetch: (url, init) => undiciFetch(url as string, { ...(init as object), dispatcher }) as unknown as Promise<Response>,
+      });
+      const refused = await openai.chat.completions
+        .create({ model: 'switchyard/auto', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: maxTokens })
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(refused).toMatchObject({ status: 400, code: 'MAX_TOKENS_OUT_OF_RANGE', param: 'max_tokens' });
+    } finally {
+      await dispatcher.close();
+    }
+    // Refused after admission, nothing stays reserved: the caller chats on.
+    expect(await pinnedChat(caller, 'titan')).toMatchObject({ code: null });
   });
 
   it('refuses the spent caller on /v1 too, with 429 BUDGET_EXHAUSTED and no retry', async () => {

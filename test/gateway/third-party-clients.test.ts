@@ -278,6 +278,28 @@ describe('third-party GraphQL clients', () => {
       await expect(refused).rejects.toMatchObject({ response: { errors: [{ extensions: { code: 'REQUEST_NOT_FOUND' } }] } });
     });
 
+    it('gets BAD_USER_INPUT for a variable of the wrong type, as for a missing one, over HTTP and graphql-ws', async () => {
+      const query = 'mutation ($score: Float) { submitFeedback(input: { requestId: "nope", score: $score }) { learned } }';
+      const client = new GraphQLClient(gateway.url);
+      for (const variables of [{ score: 'high' }, { score: [1] }] as Array<Record<string, unknown>>) {
+        const error = await client.request(query, variables).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ClientError);
+        expect((error as ClientError).response.errors).toMatchObject([
+          { message: expect.stringMatching(/^Variable "\$score" got invalid value/), extensions: { code: 'BAD_USER_INPUT' } },
+        ]);
+      }
+      const ws = createWsClient({ url: gateway.wsUrl, webSocketImpl: WebSocket, retryAttempts: 0 });
+      try {
+        const results = [];
+        for await (const result of ws.iterate({ query: 'query ($n: Int) { recentRequests(limit: $n) { id } }', variables: { n: 1.5 } })) {
+          results.push(result);
+        }
+        expect(results).toMatchObject([{ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] }]);
+      } finally {
+        await ws.dispose();
+      }
+    });
+
     it('gets a coded error, not a bare 406, for a subscription it cannot stream', async () => {
       const client = new GraphQLClient(gateway.url);
       const error = await client.request(ChatDocument, chatInput('no streaming here')).catch((e: unknown) => e);

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { ApolloClient, HttpLink, InMemoryCache } from '@apollo/client';
+import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
 import { print } from 'graphql';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
@@ -25,6 +28,30 @@ async function post(url: string, body: Record<string, unknown>) {
     body: JSON.stringify(body),
   });
   return (await response.json()) as { data?: { arms?: unknown[] }; errors?: Array<{ extensions?: { code?: string } }> };
+}
+
+/**
+ * Apollo Client with automatic persisted queries: it sends the hash alone, and on
+ * PERSISTED_QUERY_NOT_FOUND the hash with the text. Returns the arms and every body it posted.
+ */
+async function apolloPersistedArms(url: string): Promise<{ arms: unknown[]; bodies: Array<Record<string, unknown>> }> {
+  const bodies: Array<Record<string, unknown>> = [];
+  const recording: typeof fetch = (input, init) => {
+    bodies.push(JSON.parse(String(init?.body)) as Record<string, unknown>);
+    return fetch(input, init);
+  };
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const client = new ApolloClient({
+    link: new PersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: url, fetch: recording })),
+    cache: new InMemoryCache(),
+  });
+  try {
+    const { data, error } = await client.query({ query: ArmsDocument, fetchPolicy: 'network-only' });
+    if (error) throw error;
+    return { arms: data!.arms, bodies };
+  } finally {
+    client.stop();
+  }
 }
 
 const codeOf = (result: unknown) =>
@@ -133,8 +160,10 @@ describe('trusted documents only', () => {
     expect(isSwitchyardError(error, 'PERSISTED_QUERY_REQUIRED')).toBe(true);
   });
 
-  it('refuses an unknown id with PERSISTED_QUERY_NOT_FOUND', async () => {
+  it('refuses an unknown id with PERSISTED_QUERY_NOT_FOUND, even sent with operation text', async () => {
     expect(codeOf(await post(gateway.url, { documentId: 'sha256:0000' }))).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const persisted = { extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } };
+    expect(codeOf(await post(gateway.url, { query: '{ arms { id } }', ...persisted }))).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 });
 
@@ -146,6 +175,10 @@ describe('trusted documents with arbitrary operations allowed', () => {
     try {
       expect((await post(gateway.url, { documentId: idOf(ArmsDocument) })).data?.arms).toHaveLength(4);
       expect((await postGraphQL(gateway.url, '{ arms { id } }')).data?.arms).toHaveLength(4);
+      // A hash the manifest lacks, sent again with its text, runs the text.
+      const text = '{ arms { id } }';
+      const withText = await post(gateway.url, { query: text, extensions: { persistedQuery: { version: 1, sha256Hash: 'f'.repeat(64) } } });
+      expect(withText.data?.arms).toHaveLength(4);
     } finally {
       await gateway.close();
     }
@@ -159,6 +192,19 @@ describe('without trusted documents', () => {
       const result = await post(gateway.url, { documentId: idOf(ArmsDocument) });
       expect(codeOf(result)).toBe('PERSISTED_QUERY_NOT_FOUND');
       expect(JSON.stringify(result)).toMatch(/server\.trustedDocuments/);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("serves Apollo's automatic persisted queries: the hash alone is not found, the hash with its text runs", async () => {
+    const gateway = await startGateway();
+    try {
+      const { arms, bodies } = await apolloPersistedArms(gateway.url);
+      expect(arms).toHaveLength(4);
+      expect(bodies).toHaveLength(2);
+      expect(bodies[0]).not.toHaveProperty('query');
+      expect(bodies[1]).toMatchObject({ query: expect.stringContaining('arms'), extensions: { persistedQuery: { version: 1 } } });
     } finally {
       await gateway.close();
     }

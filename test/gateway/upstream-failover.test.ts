@@ -238,6 +238,21 @@ describe('failure after the first token', () => {
 });
 
 describe('circuit breaker', () => {
+  it('does not count requests the provider refuses as invalid (400, 413, 422): one caller cannot open it for all', async () => {
+    const { fakes, gateway } = await start();
+    const refusals = [400, 413, 422, 400, 400].map((status) => ({ status, errorMessage: "This model's maximum context length is 8192 tokens" }));
+    fakes.a.enqueue(...refusals);
+    for (let i = 0; i < refusals.length; i++) {
+      const { terminal } = outcomeOf(await chat(gateway, { arm: 'a' }));
+      expect(terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR', partial: false });
+    }
+    // Past failureThreshold (3) refusals, the model is still closed and serves the next request.
+    expect((await modelsById(gateway)).get('m-a')).toMatchObject({ status: 'HEALTHY', consecutiveFailures: 0, failures: 0 });
+    const served = outcomeOf(await chat(gateway, { arm: 'a' }));
+    expect(served.terminal.__typename).toBe('ChatDone');
+    expect(fakes.a.requests).toHaveLength(refusals.length + 1);
+  });
+
   it('opens after repeated failures, is skipped by the router, and closes after a half-open probe', async () => {
     // circuit: failureThreshold 3; openMs long enough that the circuit cannot half-open while this
     // test still expects it open, even on a loaded machine, yet short enough to wait for.

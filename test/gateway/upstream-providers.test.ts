@@ -1,3 +1,5 @@
+import OpenAI from 'openai';
+import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatDocument } from '../../src/client/generated/graphql.js';
 import { startFakeAnthropic, type FakeAnthropicServer } from '../fakes/anthropic-server.js';
@@ -82,6 +84,46 @@ describe('anthropic through the gateway', () => {
       stream: true,
       messages: [{ role: 'user', content: USER_MESSAGE }],
     });
+  });
+
+  it('takes what OpenAI takes and the Messages API refuses: temperature past 1, empty turns, a system prompt alone, a prefill ending in a space', async () => {
+    const fake = await startFakeAnthropic({ script: { tokens: ['Fine', '.'] } });
+    closers.push(() => fake.close());
+    const gateway = await gatewayWith({
+      logLevel: 'silent',
+      models: [{ id: 'claude', provider: 'anthropic', baseUrl: fake.url, model: 'claude-sonnet-5-5', timeouts: TEST_TIMEOUTS }],
+      arms: [{ id: 'claude', model: 'claude' }],
+      cache: { enabled: false },
+      shadow: { rate: 0 },
+    });
+    const client = new OpenAI({ baseURL: gateway.url.replace(/\/graphql$/, '/v1'), apiKey: 'unused', maxRetries: 0 });
+    const cases: Array<{ request: Pick<ChatCompletionCreateParamsNonStreaming, 'messages' | 'temperature'>; sent: Record<string, unknown> }> = [
+      { request: { messages: [{ role: 'user', content: 'Be creative.' }], temperature: 1.5 }, sent: { temperature: 1 } },
+      {
+        request: {
+          messages: [
+            { role: 'user', content: 'Hello' },
+            { role: 'assistant', content: '' },
+            { role: 'user', content: [{ type: 'text', text: ' ' }] },
+            { role: 'user', content: 'Again' },
+          ],
+        },
+        sent: { messages: [{ role: 'user', content: 'Hello' }, { role: 'user', content: 'Again' }] },
+      },
+      { request: { messages: [{ role: 'system', content: 'Write a haiku.' }] }, sent: { messages: [{ role: 'user', content: 'Write a haiku.' }] } },
+      {
+        request: { messages: [{ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'The colour is ' }] },
+        sent: { messages: [{ role: 'user', content: 'Name a colour.' }, { role: 'assistant', content: 'The colour is' }] },
+      },
+    ];
+    for (const { request, sent } of cases) {
+      const completion = await client.chat.completions.create({ model: 'claude', ...request });
+      expect(completion.choices[0]!.message.content).toBe('Fine.');
+      expect(fake.requests.at(-1)!.body).toMatchObject(sent);
+    }
+    expect(fake.requests.at(-2)!.body).not.toHaveProperty('system');
+    // Nothing was blamed on the model.
+    expect((await modelsById(gateway)).get('claude')).toMatchObject({ status: 'HEALTHY', errorRate: 0 });
   });
 
   it('an overloaded error event before the first token fails over to an openai arm', async () => {

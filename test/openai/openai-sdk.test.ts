@@ -172,6 +172,13 @@ describe('the official openai SDK through /v1', () => {
     expect(underScoped).toMatchObject({ status: 403, code: 'FORBIDDEN' });
     // The reader may list models.
     expect((await reader.models.list()).data.length).toBe(3);
+
+    // A body past the size cap is refused before /v1 reads it, still in the shape the SDK reads.
+    const content = 'z'.repeat(gateway.config.limits.maxPromptChars * 6 + 1024 * 1024);
+    const tooLarge = await refused(openai.chat.completions.create({ model: 'a', messages: [{ role: 'user', content }] }));
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge).toMatchObject({ code: 'BODY_TOO_LARGE', type: 'invalid_request_error' });
+    expect(tooLarge.message).toMatch(/^413 the request body is larger than \d+ bytes$/);
   });
 
   it('raises a mid-stream upstream failure as an APIError from the stream', async () => {
