@@ -16,7 +16,7 @@
  * `own process`, where Switchyard and the relay each run in a child process as deployed
  * (Switchyard's compiled build when there is one; the relay under tsx) and the fake server, the
  * direct reader and the clients stay here: a server's loop then carries only its own work, and the
- * processes share the machine's cores.
+ * processes share the machine's cores. After warm-up each child does one full GC (collectGarbage).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -85,14 +85,31 @@ async function startTarget(child: ChildProcess, setup: unknown): Promise<{ wsUrl
 /** The gateway in a child process (see targets/upstream-gateway.mjs). */
 export function startGatewayProcess(config: unknown): Promise<{ wsUrl: string; child: ChildProcess }> {
   const child = COMPILED
-    ? fork(GATEWAY_TARGET, [], { stdio: 'inherit' })
-    : fork(GATEWAY_TARGET, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, UPSTREAM_GATEWAY_SOURCES: '1' }, stdio: 'inherit' });
+    ? fork(GATEWAY_TARGET, [], { execArgv: ['--expose-gc'], stdio: 'inherit' })
+    : fork(GATEWAY_TARGET, [], {
+        execArgv: ['--expose-gc', '--import', 'tsx'],
+        env: { ...process.env, UPSTREAM_GATEWAY_SOURCES: '1' },
+        stdio: 'inherit',
+      });
   return startTarget(child, config);
 }
 
 /** The bare relay in a child process (see targets/upstream-relay.ts). */
 export function startRelayProcess(upstreamUrl: string): Promise<{ wsUrl: string; child: ChildProcess }> {
-  return startTarget(fork(RELAY_TARGET, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' }), { upstreamUrl });
+  return startTarget(fork(RELAY_TARGET, [], { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: 'inherit' }), { upstreamUrl });
+}
+
+/**
+ * A full GC in a target (see targets/): after warm-up, so that the garbage its thousands of warm-up
+ * chats promoted is not collected inside one of the measured runs. Without it, the first mark-compact
+ * after warm-up (old generation grown to ~70 MB, nothing collected while the target idled) lands in
+ * whichever run comes first at c=16, in the relay as in Switchyard (docs/performance.md, "Ninth pass").
+ */
+export async function collectGarbage(child: ChildProcess): Promise<void> {
+  const answer = once(child, 'message');
+  child.send('gc');
+  const [{ collected }] = (await answer) as [{ collected: boolean }];
+  if (!collected) throw new Error('the target was not started with --expose-gc');
 }
 
 export async function stopTarget(child: ChildProcess): Promise<void> {
@@ -237,6 +254,9 @@ export async function run(): Promise<void> {
   try {
     await measure(WARM_UP, 16, (i) => readDirect(agent, fake.url, i));
     for (const c of clients) await measure(WARM_UP, 16, (i) => readChat(c, i));
+    // Only the own-process targets: the in-process servers share this process, which has no gc().
+    await collectGarbage(gateway.child);
+    await collectGarbage(relayProcess.child);
     console.log(`fake server: ${TOKENS.length} tokens, first after ${SCRIPT.firstTokenDelayMs} ms, then ${SCRIPT.tokenDelayMs} ms apart`);
     console.log(`each figure: the median of the rounds (each round's added TTFT p50 and ratio in brackets); before each`);
     console.log(`measured run ${PRE_WARM} unmeasured chats, 16 at a time; last column: added p99 of all rounds' chats pooled`);

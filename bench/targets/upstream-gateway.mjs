@@ -2,7 +2,8 @@
  * The upstream bench's gateway in a process of its own, as deployed: the compiled build
  * (`npm run build`) under plain node, or, without a build, the sources under tsx
  * (`UPSTREAM_GATEWAY_SOURCES=1`, set by the bench). The parent sends the configuration over IPC;
- * the gateway answers with its WebSocket URL, stops on `stop`, and can be profiled (child-profiler.mjs).
+ * the gateway answers with its WebSocket URL, collects its garbage on `gc`, stops on `stop`, and can be
+ * profiled (child-profiler.mjs).
  */
 import { answerProfileRequests } from './child-profiler.mjs';
 
@@ -16,6 +17,8 @@ process.once('message', async (config) => {
   const { wsUrl } = await app.start(0, '127.0.0.1');
   answerProfileRequests();
   process.on('message', async (message) => {
+    // A full GC when the parent asks (forked with --expose-gc): after warm-up, see bench/upstream.bench.ts.
+    if (message === 'gc') return (globalThis.gc?.(), process.send({ collected: globalThis.gc !== undefined }));
     if (message !== 'stop') return;
     await app.stop();
     process.exit(0);

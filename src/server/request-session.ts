@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
+import { createInterner } from '../interner.js';
 
 /**
  * Which session a request is listed under, so that `recentRequests` shows a caller its own
@@ -35,19 +36,26 @@ export function isConnectionSession(session: string): boolean {
 
 export type RequestSessionOf = (credentials: SessionCredentials, principal: Principal) => string | null;
 
+/** Distinct named and key sessions whose strings are shared between requests (see createInterner). */
+const INTERNED_SESSIONS = 4_096;
+
 export function createRequestSessionOf(): RequestSessionOf {
-  const connectionIds = new WeakMap<object, string>();
+  // The whole session string, one per connection: each request record keeps its session, and a
+  // string built per request would be a copy of the same text in every record (docs/performance.md,
+  // "Ninth pass").
+  const connectionSessions = new WeakMap<object, string>();
+  const { intern } = createInterner(INTERNED_SESSIONS);
   return (credentials, principal) => {
     const session = credentials.connectionParams?.session ?? credentials.request?.headers.get(SESSION_HEADER);
-    if (typeof session === 'string' && SESSION_PATTERN.test(session)) return `session:${session}`;
-    if (principal.keyId !== null) return `key:${principal.keyId}`;
+    if (typeof session === 'string' && SESSION_PATTERN.test(session)) return intern(`session:${session}`);
+    if (principal.keyId !== null) return intern(`key:${principal.keyId}`);
     const socket = credentials.socket;
     if (socket === undefined) return null;
-    let id = connectionIds.get(socket);
+    let id = connectionSessions.get(socket);
     if (id === undefined) {
-      id = randomUUID();
-      connectionIds.set(socket, id);
+      id = `connection:${randomUUID()}`;
+      connectionSessions.set(socket, id);
     }
-    return `connection:${id}`;
+    return id;
   };
 }
