@@ -2,6 +2,7 @@ import type { CacheManager } from '../cache/cache-manager.js';
 import type { ArmConfig, SwitchyardConfig } from '../config/schema.js';
 import type { Learning } from '../learning/learning.js';
 import type { OutcomeEvent } from '../learning/learning-events.js';
+import { failedCallKind } from '../learning/learning-rules.js';
 import type { Logger } from '../logger.js';
 import { batchesOf, costUsd, UpstreamError, type CompletionEvent } from '../models/backend.js';
 import { completionRequestFor } from '../models/arm-request.js';
@@ -378,8 +379,8 @@ class AnswerProduction implements AnswerStream, ReadSink<Batch>, DeferredWork {
         : new UpstreamError('UPSTREAM_ERROR', 'the model call failed', { retryable: false, cause: error });
     if (!(error instanceof UpstreamError)) deps.logger.error({ err: error, arm: decision.armId }, 'model call failed');
     this.outcome({
-      // A refused call (circuit open, Retry-After pending, this instance full) never reached the model.
-      kind: upstream.code === 'MODEL_UNAVAILABLE' || upstream.code === 'OVERLOADED' ? 'refused' : 'primary',
+      // What a failure teaches (a refusal, the caller's invalid request: nothing) is the learning rules' call.
+      kind: failedCallKind(upstream),
       latencyMs: deps.now() - this.attemptStarted,
       ttftMs: this.ttftMs === null ? null : this.ttftMs - (this.attemptStarted - this.started),
       promptTokens: 0,

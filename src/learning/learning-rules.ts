@@ -1,4 +1,5 @@
 import type { RequestSample } from '../analyzer/performance-analyzer.js';
+import { refusedAsInvalid, type UpstreamError } from '../models/backend.js';
 import type { RewardCalculator } from '../router/reward-calculator.js';
 import type { JudgementEvent, LearningEventBody, LoggedEvent, OutcomeEvent, Verdict } from './learning-events.js';
 
@@ -88,6 +89,18 @@ export function verdictEvidence(verdict: Verdict, reward: Pick<RewardCalculator,
   return lessons;
 }
 
+/**
+ * The outcome kind of a failed live call, so the rule below applies to it. `refused` teaches the
+ * bandit nothing: a call refused here (circuit open, Retry-After pending, this instance full)
+ * never reached the model, and one the provider refused as invalid (HTTP 400, 413, 422: a prompt
+ * past the context window, a parameter the model does not take) is the caller's mistake, not a
+ * measure of the arm: penalising it would let one caller's over-long prompts steer everyone's
+ * routing. Any other failure is a failed pull of the arm.
+ */
+export function failedCallKind(error: UpstreamError): 'primary' | 'refused' {
+  return error.code === 'MODEL_UNAVAILABLE' || error.code === 'OVERLOADED' || refusedAsInvalid(error) ? 'refused' : 'primary';
+}
+
 function outcomeLessons(event: OutcomeEvent, reward: Pick<RewardCalculator, 'operational'>): Lessons {
   const sample: RequestSample = {
     armId: event.armId,
@@ -104,7 +117,8 @@ function outcomeLessons(event: OutcomeEvent, reward: Pick<RewardCalculator, 'ope
   const analyzer: AnalyzerLesson[] = [{ kind: 'sample', sample }];
   // A cache hit measures the cache, not the model; a refused call never reached the model (the
   // failures that opened its circuit were learnt already, and learning them again would punish
-  // one outage twice).
+  // one outage twice) or was refused as the caller's mistake (failedCallKind): no reward, and no
+  // cost or latency sample either (a refusal's latency is not the arm's).
   if (event.kind === 'cached' || event.kind === 'refused') return { ...NOTHING, analyzer };
   const { armId, context } = event;
   // Cost and latency are measured on every call; shadow calls add no pull: pulls count what users

@@ -138,6 +138,17 @@ export interface UpstreamErrorOptions {
   readonly cause?: unknown;
 }
 
+/**
+ * The provider refused this request as invalid (HTTP 400, 413, 422: a prompt past the model's
+ * context window, a parameter it does not take): a fault of the request, not of the model. The
+ * one classification of such refusals: the breaker does not count them (model-manager.ts), or one
+ * caller's requests would open the circuit for every caller, and the bandit learns nothing from
+ * them (failedCallKind in learning-rules.ts).
+ */
+export function refusedAsInvalid(error: unknown): boolean {
+  return error instanceof UpstreamError && (error.status === 400 || error.status === 413 || error.status === 422);
+}
+
 /** A failure of a model call. Its message must never contain credentials. */
 export class UpstreamError extends Error {
   override readonly name = 'UpstreamError';

@@ -4,6 +4,7 @@ import { createAnthropicBackend } from './anthropic-backend.js';
 import {
   batchedEvents,
   batchesOf,
+  refusedAsInvalid,
   UpstreamError,
   type ChatMessage,
   type CompletionEvent,
@@ -190,15 +191,6 @@ class ManagedCall implements StreamObserver, StreamStarter {
       model.health.release();
     }
   }
-}
-
-/**
- * The provider refused this request as invalid (HTTP 400, 413, 422: a prompt past the model's
- * context window, a parameter it does not take): a fault of the request, not of the model. The
- * breaker does not count it, or one caller's requests would open the circuit for every caller.
- */
-function refusedAsInvalid(error: unknown): boolean {
-  return error instanceof UpstreamError && (error.status === 400 || error.status === 413 || error.status === 422);
 }
 
 export function createModelManager(deps: ModelManagerDeps): ModelManager {
