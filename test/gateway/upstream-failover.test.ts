@@ -211,6 +211,50 @@ describe('failover before the first token', () => {
   });
 });
 
+describe('a request the provider refuses as invalid', () => {
+  // OpenAI's answer to a prompt past the context window: HTTP 400, invalid_request_error.
+  const CONTEXT_WINDOW = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9001 tokens.";
+
+  it('teaches the bandit nothing and is not failed over; a genuine 500 still teaches', async () => {
+    const { fakes, gateway } = await start();
+    const before = await armsById(gateway);
+
+    // Unpinned: whichever arm the bandit picks refuses; the request is not tried on the other
+    // (it would most likely refuse it too) and the client gets the provider's reason.
+    const faulted = faultFirstRequest(fakes, { status: 400, errorType: 'invalid_request_error', errorMessage: CONTEXT_WINDOW });
+    const unpinned = outcomeOf(await chat(gateway));
+    const refusing = faulted()!;
+    expect(unpinned.route).toMatchObject({ arm: refusing, attempts: 1 });
+    expect(unpinned.chunks).toBe(0);
+    expect(unpinned.terminal).toMatchObject({ __typename: 'ChatError', code: 'UPSTREAM_HTTP_ERROR', partial: false, attempts: 1 });
+    expect(unpinned.terminal.__typename === 'ChatError' && unpinned.terminal.message).toContain('maximum context length');
+    expect(fakes[other(refusing)].requests).toHaveLength(0);
+
+    // Pinned, 413 and 422 alike.
+    for (const status of [413, 422]) {
+      fakes[refusing].enqueue({ status, errorMessage: CONTEXT_WINDOW, tokens: TOKENS[refusing] });
+      const pinned = outcomeOf(await chat(gateway, { arm: refusing }));
+      expect(pinned.terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR', partial: false, attempts: 1 });
+    }
+    expect(fakes[refusing].requests).toHaveLength(3);
+
+    // Three pulls, and the posterior and reward mean exactly where they were (prior Beta(1, 1)).
+    const after = await armsById(gateway);
+    const { pulls: pullsBefore, ...figuresBefore } = before.get(refusing)!;
+    const { pulls: pullsAfter, ...figuresAfter } = after.get(refusing)!;
+    expect(pullsAfter - pullsBefore).toBe(3);
+    expect(figuresAfter).toEqual(figuresBefore);
+    expect(figuresAfter.posterior).toMatchObject({ alpha: 1, beta: 1 });
+    expect(after.get(other(refusing))).toEqual(before.get(other(refusing)));
+
+    // A genuine upstream failure of the same arm is a failed pull: +1 on beta.
+    fakes[refusing].enqueue({ status: 500, tokens: TOKENS[refusing] });
+    const failed = outcomeOf(await chat(gateway, { arm: refusing }));
+    expect(failed.terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR', partial: false, attempts: 1 });
+    expect((await armsById(gateway)).get(refusing)).toMatchObject({ pulls: pullsBefore + 4, posterior: { alpha: 1, beta: 2 } });
+  });
+});
+
 describe('failure after the first token', () => {
   const faults: Array<[string, FakeOpenAIScript, string]> = [
     ['a stall mid-stream', { fault: { kind: 'stall', afterTokens: 2 } }, 'UPSTREAM_IDLE_TIMEOUT'],

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/config/default-config.js';
 import { parseConfig } from '../../src/config/load-config.js';
 import type { OutcomeEvent } from '../../src/learning/learning-events.js';
-import { createLearningRules } from '../../src/learning/learning-rules.js';
+import { createLearningRules, failedCallKind } from '../../src/learning/learning-rules.js';
+import { UpstreamError } from '../../src/models/backend.js';
 import { createLearningState } from '../../src/learning/learning-state.js';
 import { parseLearningSnapshot } from '../../src/learning/learning-format.js';
 import { createStats } from '../../src/router/create-policy.js';
@@ -54,6 +55,17 @@ describe('learning rules', () => {
     }
     const cached = rules(outcome({ kind: 'cached' })).analyzer[0]!;
     expect(cached.kind === 'sample' && cached.sample).toMatchObject({ cached: true, costUsd: 0 });
+  });
+
+  it('a failed call is a failed pull unless it was refused: here (circuit, overload) or by the provider as invalid (400, 413, 422)', () => {
+    const http = (status: number) => new UpstreamError('UPSTREAM_HTTP_ERROR', `HTTP ${status}`, { retryable: status >= 500, status });
+    for (const status of [400, 413, 422]) expect(failedCallKind(http(status))).toBe('refused');
+    for (const status of [401, 404, 408, 500, 503]) expect(failedCallKind(http(status))).toBe('primary');
+    expect(failedCallKind(new UpstreamError('UPSTREAM_RATE_LIMITED', '429', { retryable: true, status: 429 }))).toBe('primary');
+    expect(failedCallKind(new UpstreamError('UPSTREAM_CONNECTION_ERROR', 'reset', { retryable: true }))).toBe('primary');
+    for (const code of ['MODEL_UNAVAILABLE', 'OVERLOADED'] as const) {
+      expect(failedCallKind(new UpstreamError(code, code, { retryable: true }))).toBe('refused');
+    }
   });
 
   it('a shadow outcome teaches cost and latency without a pull, and marks the analyzer sample', () => {
