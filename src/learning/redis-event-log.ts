@@ -432,13 +432,18 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
     settle(event.id);
   };
 
-  /** Reads the stream after lastId; resolves the number of entries applied. */
+  /**
+   * Reads the stream after lastId; resolves the number of entries applied. Only a blocking read
+   * needs the reading connection: the catch-up at start goes through the main one, which the app
+   * waits for, while the reading connection may still be connecting (no offline queue: a command
+   * on it would fail at once, and the instance would start learning locally with Redis up).
+   */
   const readOnce = async (block: boolean): Promise<number> => {
     const from = lastId;
     const result = (
       block
         ? await reader.xread('COUNT', BATCH, 'BLOCK', READ_BLOCK_MS, 'STREAMS', keys.stream, from)
-        : await reader.xread('COUNT', BATCH, 'STREAMS', keys.stream, from)
+        : await redis.xread('COUNT', BATCH, 'STREAMS', keys.stream, from)
     ) as Array<[string, StreamEntry[]]> | null;
     // Learning locally meanwhile, or rebased: what was read belongs to a position no longer current.
     if (base !== null || lastId !== from || !result) return 0;
@@ -557,7 +562,10 @@ export function createRedisEventLog(deps: RedisEventLogDeps): RedisEventLog {
         goLocal(error);
       }
       started = true;
-      if (pending.length > 0) void flush();
+      // A start-up command that failed (Redis slow or away) left this instance learning locally:
+      // flushing retries until it is back in the shared order, appends or not (nothing else would
+      // bring it back, and it would never learn what the other instances share).
+      if (pending.length > 0 || base !== null) void flush();
       tailing = tail();
       timer = setInterval(() => {
         snapshotAndTrim().catch((error: unknown) => logger.debug({ err: (error as Error).message }, 'learning snapshot failed'));

@@ -9,6 +9,7 @@ import { createLearningRules } from '../../src/learning/learning-rules.js';
 import { createLearningState } from '../../src/learning/learning-state.js';
 import { createRedisEventLog } from '../../src/learning/redis-event-log.js';
 import { createLogger } from '../../src/logger.js';
+import { createRedisClient } from '../../src/cache/redis-client.js';
 import { createStats } from '../../src/router/create-policy.js';
 import { createRewardCalculator } from '../../src/router/reward-calculator.js';
 import { skipWithoutRedis, startRedisServer, type RedisServerHandle } from '../helpers/redis-server.js';
@@ -166,6 +167,64 @@ describe.skipIf(skip)('the shared event log meeting entries it cannot read', () 
     await again.log.stop();
     const written = await stored();
     expect(JSON.parse(written.state!)).toMatchObject({ version: LEARNING_FORMAT_VERSION, applied: 4 });
+    await writer.log.stop();
+  }, 30_000);
+});
+
+describe.skipIf(skip)('the shared event log starting', () => {
+  // The gateway's own client: no offline queue, so a command on a connection not yet ready fails at once.
+  // Built once its main connection is ready, the log's reading connection then still connecting:
+  // what a loaded machine can make of app.start, which waits for the main connection only.
+  async function productInstance(prefix: string, name: string, commandTimeoutMs = 250) {
+    const redisConfig = parseConfig({ ...defaultConfig, redis: { url: server!.url, commandTimeoutMs } }).redis;
+    const logger = createLogger('silent', { write: () => undefined });
+    const redis = createRedisClient({ ...redisConfig, url: server!.url }, logger);
+    clients.push(redis);
+    await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+    const state = createLearningState({ stats: createStats(config.bandit, reward, config.arms), rules: createLearningRules(reward), arms: config.arms, maxContexts: 10 });
+    const log = createRedisEventLog({
+      redis,
+      state,
+      keyPrefix: prefix,
+      requestKey: (id) => sharedRequestKey(prefix, id),
+      instanceId: name,
+      maxBuffered: 1_000,
+      snapshotIntervalMs: 60_000,
+      logger,
+    });
+    return { redis, state, log };
+  }
+
+  it('is caught up with the shared events before it serves, its main connection just ready', async () => {
+    const prefix = 'start-a:';
+    const writer = instance(prefix, 'writer');
+    await writer.log.start();
+    await writer.log.append(pull(arm));
+    await writer.log.append(pull(other));
+    for (let round = 0; round < 5; round++) {
+      const reader = await productInstance(prefix, `reader-${round}`);
+      await reader.log.start();
+      // From the stream, or from the snapshot the previous round's stop wrote, and the stream after it.
+      expect(reader.log.status().state).toBe('ok');
+      expect(reader.state.snapshot()).toEqual(writer.state.snapshot());
+      await reader.log.stop();
+    }
+    await writer.log.stop();
+  }, 30_000);
+
+  it('catches up on its own after a start-up command timed out, with nothing appended meanwhile', async () => {
+    const prefix = 'start-b:';
+    const writer = instance(prefix, 'writer');
+    await writer.log.start();
+    await writer.log.append(pull(arm));
+    const reader = await productInstance(prefix, 'reader', 100);
+    // Redis holds every client's commands past the reader's command timeout.
+    await writer.redis.call('CLIENT', 'PAUSE', '400', 'ALL');
+    await reader.log.start();
+    expect(reader.log.status()).toMatchObject({ state: 'degraded', applied: 0 });
+    await until(() => reader.log.status().state === 'ok' && reader.log.status().applied === 1);
+    expect(reader.state.snapshot()).toEqual(writer.state.snapshot());
+    await reader.log.stop();
     await writer.log.stop();
   }, 30_000);
 });
