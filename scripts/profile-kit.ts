@@ -4,6 +4,7 @@
  * envelop, ..., Switchyard's own code), and by function, and the printing of those in µs per chat.
  */
 import { findSourceMap, type SourceMapping } from 'node:module';
+import type { ChildProcess } from 'node:child_process';
 
 export interface ProfileNode {
   readonly id: number;
@@ -188,4 +189,18 @@ export function printProfile(label: string, time: SelfTime, chats: number, optio
     const own = sorted(functions).filter(([name]) => name.includes(` ${owner}:`));
     for (const [name, us] of own.slice(0, 20)) console.log(`  ${row(us)}  ${name}`);
   }
+}
+
+/** Sends a message to a forked child and resolves its first answer that carries `key`. */
+export function askChild<T>(child: ChildProcess, message: unknown, key: string): Promise<T> {
+  return new Promise<T>((resolve) => {
+    const listener = (m: Record<string, unknown>) => {
+      if (m && key in m) {
+        child.off('message', listener);
+        resolve(m as T);
+      }
+    };
+    child.on('message', listener);
+    child.send(message as never);
+  });
 }

@@ -25,7 +25,7 @@ import { createSwitchyardClient } from '../src/client/switchyard-client.js';
 import { startFakeOpenAI } from '../test/fakes/openai-server.js';
 import { percentile, runAtConcurrency } from '../bench/bench-kit.js';
 import { COMPILED, gatewayConfig, readChat, SCRIPT, stopTarget, WARM_UP } from '../bench/upstream.bench.js';
-import { ownerOf, type Profile } from './profile-kit.js';
+import { askChild, ownerOf, type Profile } from './profile-kit.js';
 
 const out = process.argv[2] ?? '/tmp/round-zero';
 const IDLE_MS = Number(process.env.IDLE_MS ?? 29_000);
@@ -77,19 +77,7 @@ const child = relay
 child.send((relay ? { upstreamUrl: fake.url } : gatewayConfig(fake.url)) as never);
 const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
 const client = createSwitchyardClient({ url: wsUrl });
-async function ask<T>(message: unknown, key: string): Promise<T> {
-  const answer = new Promise<T>((resolve) => {
-    const listener = (m: Record<string, unknown>) => {
-      if (m && key in m) {
-        child.off('message', listener);
-        resolve(m as T);
-      }
-    };
-    child.on('message', listener);
-  });
-  child.send(message as never);
-  return answer;
-}
+const ask = <T>(message: unknown, key: string) => askChild<T>(child, message, key);
 
 const chats: Chat[] = [];
 const windows: Array<{ round: number; from: number; to: number }> = [];

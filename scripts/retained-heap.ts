@@ -11,7 +11,7 @@
  *
  *   npm run build && npx tsx scripts/retained-heap.ts [chats=5000] [warm=500] [switchyard|relay|both] [--top=30]
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createSwitchyardClient } from '../src/client/switchyard-client.js';
 import { startFakeOpenAI } from '../test/fakes/openai-server.js';
 import { runAtConcurrency } from '../bench/bench-kit.js';
+import { askChild } from './profile-kit.js';
 import { COMPILED, gatewayConfig, readChat, SCRIPT, stopTarget } from '../bench/upstream.bench.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -80,18 +81,6 @@ function readSnapshot(path: string): Map<number, Node> {
   return byId;
 }
 
-function ask<T>(child: ChildProcess, message: unknown, key: string): Promise<T> {
-  return new Promise<T>((resolve) => {
-    const listener = (m: Record<string, unknown>) => {
-      if (m && key in m) {
-        child.off('message', listener);
-        resolve(m as T);
-      }
-    };
-    child.on('message', listener);
-    child.send(message as never);
-  });
-}
 
 const add = (map: Map<string, { bytes: number; count: number }>, key: string, bytes: number) => {
   const g = map.get(key) ?? { bytes: 0, count: 0 };
@@ -113,12 +102,12 @@ try {
     const [{ wsUrl }] = (await once(child, 'message')) as [{ wsUrl: string }];
     const client = createSwitchyardClient({ url: wsUrl });
     // Heap used at start, before any chat (the snapshot itself is not kept).
-    const start = await ask<{ heapSnapshot: string; heapUsedMb: number }>(child, { heapSnapshot: join(dir, `${name}-0.heapsnapshot`) }, 'heapSnapshot');
+    const start = await askChild<{ heapSnapshot: string; heapUsedMb: number }>(child, { heapSnapshot: join(dir, `${name}-0.heapsnapshot`) }, 'heapSnapshot');
     rmSync(start.heapSnapshot);
     await runAtConcurrency(warm, 16, (i) => readChat(client, i));
-    const a = await ask<{ heapSnapshot: string; heapUsedMb: number }>(child, { heapSnapshot: join(dir, `${name}-a.heapsnapshot`) }, 'heapSnapshot');
+    const a = await askChild<{ heapSnapshot: string; heapUsedMb: number }>(child, { heapSnapshot: join(dir, `${name}-a.heapsnapshot`) }, 'heapSnapshot');
     await runAtConcurrency(chats, 16, (i) => readChat(client, warm + i));
-    const b = await ask<{ heapSnapshot: string; heapUsedMb: number }>(child, { heapSnapshot: join(dir, `${name}-b.heapsnapshot`) }, 'heapSnapshot');
+    const b = await askChild<{ heapSnapshot: string; heapUsedMb: number }>(child, { heapSnapshot: join(dir, `${name}-b.heapsnapshot`) }, 'heapSnapshot');
     await client.dispose();
     await stopTarget(child);
 

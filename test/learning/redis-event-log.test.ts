@@ -45,6 +45,10 @@ function instance(prefix: string, name: string, snapshotIntervalMs = 60_000) {
   clients.push(redis);
   const lines: Array<Record<string, unknown> & { msg: string }> = [];
   const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+  return { ...logOn(redis, prefix, name, logger, snapshotIntervalMs), lines };
+}
+
+function logOn(redis: Redis, prefix: string, name: string, logger: ReturnType<typeof createLogger>, snapshotIntervalMs = 60_000) {
   const state = createLearningState({ stats: createStats(config.bandit, reward, config.arms), rules: createLearningRules(reward), arms: config.arms, maxContexts: 10 });
   const log = createRedisEventLog({
     redis,
@@ -56,7 +60,7 @@ function instance(prefix: string, name: string, snapshotIntervalMs = 60_000) {
     snapshotIntervalMs,
     logger,
   });
-  return { redis, state, log, lines };
+  return { redis, state, log };
 }
 
 let counter = 0;
@@ -181,18 +185,7 @@ describe.skipIf(skip)('the shared event log starting', () => {
     const redis = createRedisClient({ ...redisConfig, url: server!.url }, logger);
     clients.push(redis);
     await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
-    const state = createLearningState({ stats: createStats(config.bandit, reward, config.arms), rules: createLearningRules(reward), arms: config.arms, maxContexts: 10 });
-    const log = createRedisEventLog({
-      redis,
-      state,
-      keyPrefix: prefix,
-      requestKey: (id) => sharedRequestKey(prefix, id),
-      instanceId: name,
-      maxBuffered: 1_000,
-      snapshotIntervalMs: 60_000,
-      logger,
-    });
-    return { redis, state, log };
+    return logOn(redis, prefix, name, logger);
   }
 
   it('is caught up with the shared events before it serves, its main connection just ready', async () => {
