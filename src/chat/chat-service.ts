@@ -20,8 +20,7 @@ import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
 import { createAfterDispatch, type DeferredWork } from './after-dispatch.js';
 import { finishedRequestLog } from './request-log.js';
 import type { ChatEvent, ChatMetrics, ChatRequest } from './chat-events.js';
-import { keptDecision, RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
-import { createInterner } from '../interner.js';
+import { RequestStoreUnavailableError, type RequestRecord, type RequestStore } from './request-store.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
 import type { ObjectiveTally } from '../analyzer/objective-figures.js';
 import { MAX_CONTEXT_SEGMENTS, MAX_TAG_CHARS } from '../router/context-path.js';
@@ -189,9 +188,6 @@ export function normalizeFeedbackScore(input: FeedbackInput): number {
   return (rating - 1) / 4;
 }
 
-/** Distinct routing contexts whose names records share (see createInterner). */
-const INTERNED_CONTEXTS = 4_096;
-
 export function createChatService(deps: ChatServiceDeps): ChatService {
   const { router, models, requests, cache, singleFlight, learning, influence, config } = deps;
   const now = deps.now ?? (() => performance.now());
@@ -200,8 +196,6 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const armsById = new Map(config.arms.map((arm) => [arm.id, arm]));
   const chunkBounds = { minWords: config.streaming.minWords, maxWords: config.streaming.maxWords };
   const afterDispatch = createAfterDispatch(logger);
-  // Contexts are few (the classifier's task × length bands, bounded tag paths): one shared string each among the records kept.
-  const { intern: internContext } = createInterner(INTERNED_CONTEXTS);
   const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now, afterDispatch });
 
   async function findRequest(id: string): Promise<RequestRecord | undefined> {
@@ -298,7 +292,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       pinnedArmId: request.armId,
       explain: request.explain,
     });
-    record.decision = keptDecision(decision, internContext);
+    record.decision = decision;
     yield routeEvent(record, feedbackToken, decision, { cached: true, attempts: 0 });
     const wordsPerChunk = chunkWordsForConfidence(decision.confidence, chunkBounds);
     const generationMs = Math.max(1, answer.latencyMs - answer.ttftMs);
@@ -512,7 +506,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         if (first.done) throw new Error('the answer ended without a route');
         if (first.value.type !== 'route') throw new Error(`the answer began with ${first.value.type}, not a route`);
         const { decision: served, attempts } = first.value;
-        record.decision = keptDecision(served, internContext);
+        record.decision = served;
         record.attempts = attempts;
         this.begin(this.live(this.answer!, served));
         this.hand({ done: false, value: routeEvent(record, this.feedbackToken(), served, { cached: false, attempts }) });

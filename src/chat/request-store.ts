@@ -185,15 +185,6 @@ export interface RequestStore {
   all(): Iterable<RequestRecord>;
 }
 
-/**
- * The route as a record keeps it: the same decision with its context string shared between
- * records (`intern`, src/interner.ts). The router builds the context per request, so without this
- * each of the records kept for feedback holds its own copy of one of a few context names.
- */
-export function keptDecision(decision: RouteDecision, intern: (value: string) => string): RouteDecision {
-  return { ...decision, context: intern(decision.context) };
-}
-
 /** Requests listed per session: recentRequests is a look back, not an archive. */
 export const MAX_RECENT_PER_SESSION = 100;
 

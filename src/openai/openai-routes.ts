@@ -9,7 +9,7 @@ import type { SwitchyardConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import type { AdaptiveRouter } from '../router/adaptive-router.js';
 import type { Authentication, HttpRoute } from '../server/create-server.js';
-import { maxRequestBytes } from '../server/request-size.js';
+import { bodyTooLargeMessage, maxRequestBytes } from '../server/request-size.js';
 import { AUTO_MODEL, parseCompletionRequest, type CompletionRequest } from './completion-request.js';
 import { codedErrorResponse, errorResponse, isUnexpected, type ErrorResponse } from './error-response.js';
 import { OpenAIRequestError } from './openai-error.js';
@@ -282,7 +282,7 @@ async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown
     size += chunk.length;
     if (size > maxBytes) {
       req.resume();
-      throw new OpenAIRequestError('BODY_TOO_LARGE', `the request body is larger than ${maxBytes} bytes`);
+      throw new OpenAIRequestError('BODY_TOO_LARGE', bodyTooLargeMessage(maxBytes));
     }
     chunks.push(chunk);
   }

@@ -1,4 +1,5 @@
 import { CodedError } from '../coded-error.js';
+import { createInterner } from '../interner.js';
 import type { ArmConfig } from '../config/schema.js';
 import type { ChatMessage } from '../models/backend.js';
 import type { Learning } from '../learning/learning.js';
@@ -119,6 +120,9 @@ export interface AdaptiveRouterDeps {
   readonly isModelAvailable?: (modelId: string) => boolean;
 }
 
+/** Distinct context names shared between decisions (see createInterner). */
+const INTERNED_CONTEXTS = 4_096;
+
 export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
   const { policy, stats, reward, learning } = deps;
   const maxContexts = deps.maxContexts ?? Infinity;
@@ -126,8 +130,11 @@ export function createAdaptiveRouter(deps: AdaptiveRouterDeps): AdaptiveRouter {
   // same rule in log order), and contexts it admitted on other replicas are known here too.
   const routedContexts = new Set<string>();
   const isKnown = (context: string) => routedContexts.has(context) || learning.state.knownContexts().has(context);
+  // The classifier builds its name per request; decisions are kept with each request record (for
+  // feedback, up to requests.maxRequests), so each context's name is shared rather than copied.
+  const { intern: internContext } = createInterner(INTERNED_CONTEXTS);
   const classify = (messages: RouteRequest['messages'], tags: RouteRequest['tags']): string => {
-    let context = deps.classify(messages, tags);
+    let context = internContext(deps.classify(messages, tags));
     if (isKnown(context)) return context;
     if (Math.max(routedContexts.size, learning.state.knownContexts().size) < maxContexts) {
       for (const c of contextChain(context)) if (c !== GLOBAL_CONTEXT) routedContexts.add(c);

@@ -1,5 +1,6 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { bodyTooLargeMessage } from './request-size.js';
 
 /**
  * Every error a client sees carries an `extensions.code`. graphql-js reports a request it cannot
@@ -54,7 +55,7 @@ function bodyTooLarge(result: ExecutionResult, maxBytes: number): ExecutionResul
     ...result,
     errors: result.errors.map((e) =>
       e.extensions?.code === 'REQUEST_ENTITY_TOO_LARGE'
-        ? new GraphQLError(`the request body is larger than ${maxBytes} bytes`, { extensions: { ...e.extensions, code: 'BODY_TOO_LARGE' } })
+        ? new GraphQLError(bodyTooLargeMessage(maxBytes), { extensions: { ...e.extensions, code: 'BODY_TOO_LARGE' } })
         : e,
     ),
   };

@@ -20,6 +20,9 @@ export function maxRequestBytes(config: Pick<SwitchyardConfig, 'server' | 'limit
 export const REFUSED_BODY_DRAIN_FACTOR = 4;
 export const REFUSED_BODY_DRAIN_MS = 5_000;
 
+/** The one wording of BODY_TOO_LARGE, whichever layer finds the body too large. */
+export const bodyTooLargeMessage = (maxBytes: number) => `the request body is larger than ${maxBytes} bytes`;
+
 /**
  * Answers a request whose declared body is past `maxBytes` with `BODY_TOO_LARGE` (through
  * `answer`, which writes the 413 in the shape the request's route speaks), then reads and
@@ -44,5 +47,5 @@ export function refuseOversizedBody(req: IncomingMessage, maxBytes: number, answ
   req.on('error', cut);
   // No `Connection: close` header: with it, node destroys the socket as soon as the answer is
   // written, before the body is read.
-  answer(new CodedError('BODY_TOO_LARGE', `the request body is larger than ${maxBytes} bytes`));
+  answer(new CodedError('BODY_TOO_LARGE', bodyTooLargeMessage(maxBytes)));
 }
