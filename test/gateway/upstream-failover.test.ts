@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { ShadowCallDocument } from '../../src/client/generated/graphql.js';
 import { countMessageTokens, countTokens } from '../../src/models/token-counter.js';
 import { startFakeOpenAI, type FakeOpenAIScript, type FakeOpenAIServer } from '../fakes/openai-server.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
@@ -9,6 +10,7 @@ import {
   modelsById,
   openaiModel,
   outcomeOf,
+  type ChatOutcome,
   twoModelConfig,
   USER_MESSAGE,
 } from '../helpers/upstream.js';
@@ -252,6 +254,42 @@ describe('a request the provider refuses as invalid', () => {
     const failed = outcomeOf(await chat(gateway, { arm: refusing }));
     expect(failed.terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR', partial: false, attempts: 1 });
     expect((await armsById(gateway)).get(refusing)).toMatchObject({ pulls: pullsBefore + 4, posterior: { alpha: 1, beta: 2 } });
+  });
+
+  it('a shadow call refused so teaches the shadow arm nothing either; a genuine 500 in shadow still teaches', async () => {
+    // "b" only shadows (disabled for routing): every unpinned chat is served by "a" and shadowed on "b".
+    const { fakes, gateway } = await start({
+      arms: [
+        { id: 'a', model: 'm-a' },
+        { id: 'b', model: 'm-b', enabled: false },
+      ],
+      shadow: { rate: 1, arm: 'b', seed: 1 },
+      // Contexts learn alone: the context's posterior moves by exactly the evidence it receives.
+      bandit: { seed: 11, halfLife: 0, hierarchyStrength: 0 },
+    });
+    const shadowCall = async (route: ChatOutcome['route'], terminal: ChatOutcome['terminal']) => {
+      const variables = { requestId: terminal.__typename === 'ChatDone' ? terminal.requestId : '', feedbackToken: route.feedbackToken };
+      let call;
+      await expect
+        .poll(async () => (call = (await gateway.client.request(ShadowCallDocument, variables)).shadowCall)?.status)
+        .toBe('FAILED');
+      return call!;
+    };
+    const shadowArm = async (context: string) => (await armsById(gateway, context)).get('b')!;
+
+    fakes.b.enqueue({ status: 400, errorType: 'invalid_request_error', errorMessage: CONTEXT_WINDOW });
+    const refused = outcomeOf(await chat(gateway));
+    expect(refused.route).toMatchObject({ arm: 'a' });
+    expect(refused.terminal.__typename).toBe('ChatDone');
+    expect(await shadowCall(refused.route, refused.terminal)).toMatchObject({ errorCode: 'UPSTREAM_HTTP_ERROR' });
+    expect(fakes.b.requests).toHaveLength(1);
+    // No pull (a shadow call never has one) and the posterior at its prior: nothing learnt.
+    expect(await shadowArm(refused.route.context)).toMatchObject({ pulls: 0, posterior: { alpha: 1, beta: 1 } });
+
+    fakes.b.enqueue({ status: 500 });
+    const failed = outcomeOf(await chat(gateway));
+    await shadowCall(failed.route, failed.terminal);
+    expect(await shadowArm(failed.route.context)).toMatchObject({ pulls: 0, posterior: { alpha: 1, beta: 1 + gateway.config.reward.quality } });
   });
 });
 
