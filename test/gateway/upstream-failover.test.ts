@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ShadowCallDocument } from '../../src/client/generated/graphql.js';
+import { AnalyzerDocument, ShadowCallDocument } from '../../src/client/generated/graphql.js';
 import { countMessageTokens, countTokens } from '../../src/models/token-counter.js';
 import { startFakeOpenAI, type FakeOpenAIScript, type FakeOpenAIServer } from '../fakes/openai-server.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { parsePrometheusText } from '../helpers/prometheus-text.js';
 import {
   armsById,
   chat,
@@ -254,6 +255,29 @@ describe('a request the provider refuses as invalid', () => {
     const failed = outcomeOf(await chat(gateway, { arm: refusing }));
     expect(failed.terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR', partial: false, attempts: 1 });
     expect((await armsById(gateway)).get(refusing)).toMatchObject({ pulls: pullsBefore + 4, posterior: { alpha: 1, beta: 2 } });
+  });
+
+  it("counts apart from the errors in the analyzer and /metrics: one caller's bad requests raise no error rate", async () => {
+    const { fakes, gateway } = await start();
+    fakes.a.enqueue(...[400, 413, 422].map((status) => ({ status, errorMessage: CONTEXT_WINDOW, tokens: TOKENS.a })));
+    for (let i = 0; i < 3; i++) expect(outcomeOf(await chat(gateway, { arm: 'a' })).terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR' });
+    expect(outcomeOf(await chat(gateway, { arm: 'a' })).terminal.__typename).toBe('ChatDone');
+    fakes.a.enqueue({ status: 500, tokens: TOKENS.a });
+    expect(outcomeOf(await chat(gateway, { arm: 'a' })).terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR' });
+
+    const { analyzer } = await gateway.client.request(AnalyzerDocument, {});
+    const figures = analyzer.arms.find((arm) => arm.arm === 'a')!.windows.sinceStart;
+    // The rate is over the two requests the model answered or failed.
+    expect(figures).toMatchObject({ requests: 5, errors: 1, refused: 3, errorRate: 0.5 });
+    expect(analyzer.models.find((model) => model.model === 'm-a')!.windows.sinceStart).toMatchObject({ refused: 3, errorRate: 0.5 });
+
+    const response = await fetch(gateway.url.replace(/\/graphql$/, '/metrics'));
+    const families = parsePrometheusText(await response.text());
+    const total = (name: string) =>
+      families.get(name)!.samples.filter((sample) => sample.labels.arm === 'a').reduce((sum, sample) => sum + sample.value, 0);
+    expect(total('switchyard_request_refusals_total')).toBe(3);
+    expect(total('switchyard_request_errors_total')).toBe(1);
+    expect(total('switchyard_requests_total')).toBe(5);
   });
 
   it('a shadow call refused so teaches the shadow arm nothing either; a genuine 500 in shadow still teaches', async () => {
