@@ -39,7 +39,7 @@ function Header(props: { app: AppState }) {
   const { app } = props;
   const tab = useStore(app.tab);
   const connection = useStore(app.connection.state);
-  const adminKey = useStore(app.connection.adminKey);
+  const apiKey = useStore(app.connection.apiKey);
   const [draft, setDraft] = useState('');
   const statusText = { connected: 'Connected', connecting: 'Connecting…', down: 'Gateway unreachable', refused: 'Key required' }[connection.status];
   return (
@@ -69,26 +69,26 @@ function Header(props: { app: AppState }) {
           <span class="dot" aria-hidden="true" />
           {statusText}
         </span>
-        {adminKey ? (
-          <span class="admin-key-set">
-            Admin key in use
-            <button type="button" class="link-button" onClick={() => app.connection.setAdminKey(null)}>
+        {apiKey ? (
+          <span class="api-key-set">
+            API key in use
+            <button type="button" class="link-button" onClick={() => app.connection.setApiKey(null)}>
               Forget
             </button>
           </span>
         ) : (
           <form
-            class="admin-key"
+            class="api-key"
             onSubmit={(event) => {
               event.preventDefault();
-              if (draft.trim()) app.connection.setAdminKey(draft.trim());
+              if (draft.trim()) app.connection.setApiKey(draft.trim());
               setDraft('');
             }}
           >
             <input
               type="password"
-              placeholder="Admin key"
-              aria-label="Admin key"
+              placeholder="API key"
+              aria-label="API key"
               autocomplete="off"
               value={draft}
               onInput={(event) => setDraft(event.currentTarget.value)}
@@ -105,7 +105,7 @@ function Header(props: { app: AppState }) {
 
 function ConnectionBanner(props: { app: AppState }) {
   const state = useStore(props.app.connection.state);
-  const adminKey = useStore(props.app.connection.adminKey);
+  const apiKey = useStore(props.app.connection.apiKey);
   const feed = useStore(props.app.feed.state);
   const [, setNow] = useState(Date.now());
   useEffect(() => {
@@ -117,7 +117,7 @@ function ConnectionBanner(props: { app: AppState }) {
     // The gateway answers, but not without a key it knows: reconnecting alone changes nothing.
     return (
       <div class="banner banner-down" role="alert" data-testid="connection-banner">
-        {adminKey ? (
+        {apiKey ? (
           <>
             <strong>The gateway does not accept this key.</strong> Forget it and type a client key of this gateway in the key field above.
           </>

@@ -100,14 +100,14 @@ export type ConsoleBanditFragment = { pulls: number, posteriorMean: number, lowe
 
 export type ConsolePercentilesFragment = { p50: number, p95: number, p99: number, count: number };
 
-export type ConsoleWindowFragment = { requests: number, errors: number, errorRate: number, cachedRequests: number, shadowRequests: number, tokensPerSecond: number | null, spendUsd: number, meanReward: number | null, rewards: number, latencyMs: { p50: number, p95: number, p99: number, count: number } | null, ttftMs: { p50: number, p95: number, p99: number, count: number } | null };
+export type ConsoleWindowFragment = { requests: number, errors: number, refused: number, errorRate: number, cachedRequests: number, shadowRequests: number, tokensPerSecond: number | null, spendUsd: number, meanReward: number | null, rewards: number, latencyMs: { p50: number, p95: number, p99: number, count: number } | null, ttftMs: { p50: number, p95: number, p99: number, count: number } | null };
 
 export type ConsoleMetricsSubscriptionVariables = Exact<{
   intervalMs: number;
 }>;
 
 
-export type ConsoleMetricsSubscription = { metrics: { generatedAt: string, startedAt: string, regret: number, arms: Array<{ arm: string, model: string, bandit: { pulls: number, posteriorMean: number, lower95: number, upper95: number, probabilityBest: number } | null, windows: { lastMinute: { requests: number, errors: number, errorRate: number, cachedRequests: number, shadowRequests: number, tokensPerSecond: number | null, spendUsd: number, meanReward: number | null, rewards: number, latencyMs: { p50: number, p95: number, p99: number, count: number } | null, ttftMs: { p50: number, p95: number, p99: number, count: number } | null }, lastHour: { requests: number, errors: number, errorRate: number, cachedRequests: number, shadowRequests: number, tokensPerSecond: number | null, spendUsd: number, meanReward: number | null, rewards: number, latencyMs: { p50: number, p95: number, p99: number, count: number } | null, ttftMs: { p50: number, p95: number, p99: number, count: number } | null }, sinceStart: { requests: number, errors: number, errorRate: number, cachedRequests: number, shadowRequests: number, tokensPerSecond: number | null, spendUsd: number, meanReward: number | null, rewards: number, latencyMs: { p50: number, p95: number, p99: number, count: number } | null, ttftMs: { p50: number, p95: number, p99: number, count: number } | null } } }>, contexts: Array<{ context: string, bestArm: string | null, regret: number, arms: Array<{ arm: string, model: string, bandit: { pulls: number, posteriorMean: number, lower95: number, upper95: number, probabilityBest: number } | null, windows: { lastMinute: { requests: number } } }> }>, recommendations: Array<{ kind: RecommendationKind, subject: string, context: string, message: string, figures: Array<{ name: string, value: number }> }> } };
+export type ConsoleMetricsSubscription = { metrics: { generatedAt: string, startedAt: string, regret: number, arms: Array<{ arm: string, model: string, bandit: { pulls: number, posteriorMean: number, lower95: number, upper95: number, probabilityBest: number } | null, windows: { lastMinute: { requests: number, errors: number, refused: number, errorRate: number, cachedRequests: number, shadowRequests: number, tokensPerSecond: number | null, spendUsd: number, meanReward: number | null, rewards: number, latencyMs: { p50: number, p95: number, p99: number, count: number } | null, ttftMs: { p50: number, p95: number, p99: number, count: number } | null }, lastHour: { requests: number, errors: number, refused: number, errorRate: number, cachedRequests: number, shadowRequests: number, tokensPerSecond: number | null, spendUsd: number, meanReward: number | null, rewards: number, latencyMs: { p50: number, p95: number, p99: number, count: number } | null, ttftMs: { p50: number, p95: number, p99: number, count: number } | null }, sinceStart: { requests: number, errors: number, refused: number, errorRate: number, cachedRequests: number, shadowRequests: number, tokensPerSecond: number | null, spendUsd: number, meanReward: number | null, rewards: number, latencyMs: { p50: number, p95: number, p99: number, count: number } | null, ttftMs: { p50: number, p95: number, p99: number, count: number } | null } } }>, contexts: Array<{ context: string, bestArm: string | null, regret: number, arms: Array<{ arm: string, model: string, bandit: { pulls: number, posteriorMean: number, lower95: number, upper95: number, probabilityBest: number } | null, windows: { lastMinute: { requests: number } } }> }>, recommendations: Array<{ kind: RecommendationKind, subject: string, context: string, message: string, figures: Array<{ name: string, value: number }> }> } };
 
 export type ConsoleOverviewQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -210,6 +210,7 @@ export const ConsoleWindowFragmentDoc = new TypedDocumentString(`
     fragment ConsoleWindow on WindowFigures {
   requests
   errors
+  refused
   errorRate
   cachedRequests
   shadowRequests
@@ -316,6 +317,7 @@ fragment ConsolePercentiles on Percentiles {
 fragment ConsoleWindow on WindowFigures {
   requests
   errors
+  refused
   errorRate
   cachedRequests
   shadowRequests

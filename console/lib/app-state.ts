@@ -25,16 +25,16 @@ export interface AppState {
 }
 
 const SESSION_KEY = 'switchyard.session';
-const ADMIN_KEY = 'switchyard.adminKey';
+const API_KEY = 'switchyard.apiKey';
 
 export function createAppState(): AppState {
   const graphqlPath = document.querySelector<HTMLMetaElement>('meta[name="switchyard-graphql-path"]')?.content || '/graphql';
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${graphqlPath}`;
-  const connection = createConnection({ url, session: sessionId(), adminKey: sessionStorage.getItem(ADMIN_KEY) });
-  connection.adminKey.subscribe(() => {
-    const key = connection.adminKey.get();
-    if (key) sessionStorage.setItem(ADMIN_KEY, key);
-    else sessionStorage.removeItem(ADMIN_KEY);
+  const connection = createConnection({ url, session: sessionId(), apiKey: sessionStorage.getItem(API_KEY) });
+  connection.apiKey.subscribe(() => {
+    const key = connection.apiKey.get();
+    if (key) sessionStorage.setItem(API_KEY, key);
+    else sessionStorage.removeItem(API_KEY);
   });
   const feed = createFeed(connection);
   const tab = createStore<Tab>(tabFromHash());
@@ -61,9 +61,9 @@ export function createAppState(): AppState {
         const failure = error instanceof OperationError ? error : new OperationError('ERROR', String(error));
         const hint =
           failure.code === 'FORBIDDEN'
-            ? connection.adminKey.get()
-              ? 'The admin key given is not the gateway’s.'
-              : 'Enter the admin key at the top right.'
+            ? connection.apiKey.get()
+              ? 'The key in use has no admin scope here (a client key without it, or not the gateway’s admin key).'
+              : 'Enter a key with the admin scope at the top right.'
             : '';
         return { tone: 'error', text: `Refused (${failure.code}): ${failure.message}${hint ? ` ${hint}` : ''}` };
       }

@@ -45,7 +45,7 @@ export interface SubscriptionHandlers<TResult> {
 
 export interface Connection {
   readonly state: Store<ConnectionState>;
-  readonly adminKey: Store<string | null>;
+  readonly apiKey: Store<string | null>;
   /** Runs a query or mutation; rejects with an OperationError. */
   request<TResult, TVariables>(document: TypedDocumentString<TResult, TVariables>, variables: TVariables): Promise<TResult>;
   /**
@@ -59,14 +59,14 @@ export interface Connection {
     options?: { once?: boolean },
   ): () => void;
   /** Sends `key` as `Authorization: Bearer` from now on (reconnects); null stops sending one. */
-  setAdminKey(key: string | null): void;
+  setApiKey(key: string | null): void;
 }
 
 const MAX_RETRY_WAIT_MS = 2_000;
 
-export function createConnection(options: { url: string; session: string; adminKey: string | null }): Connection {
+export function createConnection(options: { url: string; session: string; apiKey: string | null }): Connection {
   const state = createStore<ConnectionState>({ status: 'connecting', since: Date.now(), retries: 0 });
-  const adminKey = createStore<string | null>(options.adminKey);
+  const apiKey = createStore<string | null>(options.apiKey);
   const interruptible = new Set<() => void>();
   let closingForNewKey = false;
 
@@ -85,7 +85,7 @@ export function createConnection(options: { url: string; session: string; adminK
       new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** retries, MAX_RETRY_WAIT_MS) + Math.random() * 250)),
     onNonLazyError: () => undefined,
     connectionParams: () => {
-      const key = adminKey.get();
+      const key = apiKey.get();
       return { session: options.session, ...(key ? { authorization: `Bearer ${key}` } : {}) };
     },
     on: {
@@ -140,7 +140,7 @@ export function createConnection(options: { url: string; session: string; adminK
 
   return {
     state,
-    adminKey,
+    apiKey,
     subscribe,
     request: (document, variables) =>
       new Promise((resolve, reject) => {
@@ -157,8 +157,8 @@ export function createConnection(options: { url: string; session: string; adminK
           },
         });
       }),
-    setAdminKey(key) {
-      adminKey.set(key);
+    setApiKey(key) {
+      apiKey.set(key);
       closingForNewKey = state.get().status === 'connected';
       client.terminate();
     },

@@ -23,7 +23,9 @@ function totals(arms: readonly ArmReport[], window: WindowName) {
   const figures = arms.map((a) => a.windows[window]);
   const requests = figures.reduce((sum, w) => sum + w.requests, 0);
   const errors = figures.reduce((sum, w) => sum + w.errors, 0);
-  return { requests, errors, errorRate: requests > 0 ? errors / requests : null, spendUsd: figures.reduce((sum, w) => sum + w.spendUsd, 0) };
+  // As the analyzer's errorRate: refusals are not the models failing.
+  const judged = requests - figures.reduce((sum, w) => sum + w.refused, 0);
+  return { requests, errors, errorRate: judged > 0 ? errors / judged : null, spendUsd: figures.reduce((sum, w) => sum + w.spendUsd, 0) };
 }
 
 export function OperationsPanel(props: { app: AppState }) {

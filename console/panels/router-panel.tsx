@@ -197,7 +197,7 @@ export function RouterPanel(props: { app: AppState }) {
         <NoticeLine notice={notice} testId="arm-admin-notice" />
         <p class="footnote">
           The posterior is the router’s belief about each arm’s answer quality here (Beta, learnt from feedback). Enabling and
-          disabling arms needs the admin key when the gateway has one.
+          disabling arms needs a key with the admin scope when the gateway has keys.
         </p>
       </Card>
 

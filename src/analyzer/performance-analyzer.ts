@@ -42,8 +42,14 @@ export interface Percentiles {
 
 export interface WindowFigures {
   readonly requests: number;
+  /** Failed requests, the refused ones apart. */
   readonly errors: number;
-  /** errors / requests; 0 without requests. */
+  /**
+   * Failed requests that say nothing about the model: refused here (circuit open, instance full)
+   * or by the provider as invalid (one caller's bad requests must not look like a failing model).
+   */
+  readonly refused: number;
+  /** errors / (requests - refused); 0 without such requests. */
   readonly errorRate: number;
   readonly cachedRequests: number;
   readonly shadowRequests: number;
@@ -175,10 +181,12 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
             count: histogram.totalCount,
           }
         : null;
+    const judged = totals.requests - totals.refused;
     return {
       requests: totals.requests,
       errors: totals.errors,
-      errorRate: totals.requests > 0 ? totals.errors / totals.requests : 0,
+      refused: totals.refused,
+      errorRate: judged > 0 ? totals.errors / judged : 0,
       cachedRequests: totals.cached,
       shadowRequests: totals.shadow,
       latencyMs: percentiles(view.latency),
@@ -203,7 +211,8 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
     const p95 = (histogram: WindowView['latency']) =>
       histogram && histogram.totalCount > 0 ? histograms.percentileMs(histogram, 95) : null;
     return {
-      requests: view.totals.requests,
+      // Refusals are neither errors nor successes of the model: its error rate is over the rest.
+      requests: view.totals.requests - view.totals.refused,
       errors: view.totals.errors,
       latencyCount: view.latency?.totalCount ?? 0,
       latencyP95Ms: p95(view.latency),
@@ -337,7 +346,7 @@ export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): P
         const series = context === GLOBAL_VIEW_CONTEXT ? arms.get(armId) : armsInContext.get(context)?.get(armId);
         const totals = series?.view('sinceStart', at).totals;
         if (!totals) return null;
-        const paid = totals.requests - totals.cached;
+        const paid = totals.requests - totals.cached - totals.refused;
         return paid > 0 ? totals.spendUsd / paid : null;
       };
 

@@ -69,6 +69,7 @@ class SeriesBuckets {
 class Series {
   requests = 0;
   errors = 0;
+  refused = 0;
   cacheHits = 0;
   shadowCalls = 0;
   cost = 0;
@@ -83,7 +84,7 @@ class Series {
   constructor(readonly labels: SeriesLabels) {}
 }
 
-type CounterField = 'requests' | 'errors' | 'cacheHits' | 'shadowCalls' | 'cost' | 'tokens' | 'rewards' | 'rewardSum';
+type CounterField = 'requests' | 'errors' | 'refused' | 'cacheHits' | 'shadowCalls' | 'cost' | 'tokens' | 'rewards' | 'rewardSum';
 
 const BIT: Record<CounterField, number> = {
   requests: 1,
@@ -94,6 +95,7 @@ const BIT: Record<CounterField, number> = {
   tokens: 32,
   rewards: 64,
   rewardSum: 128,
+  refused: 256,
 };
 
 /** Series by counter field, in the order of their first count there (prom-client's order). */
@@ -196,6 +198,7 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
   const counted: CountedSeries = {
     requests: [],
     errors: [],
+    refused: [],
     cacheHits: [],
     shadowCalls: [],
     cost: [],
@@ -230,7 +233,12 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
     });
 
   counter('requests_total', 'Requests served, by arm, model and context (cache hits and shadow calls included).', 'requests');
-  counter('request_errors_total', 'Requests that failed.', 'errors');
+  counter('request_errors_total', 'Requests that failed, refusals apart.', 'errors');
+  counter(
+    'request_refusals_total',
+    'Requests refused rather than failed by the model: circuit open, instance full, or refused by the provider as invalid (400, 413, 422).',
+    'refused',
+  );
   counter('cache_hits_total', 'Requests answered from the cache.', 'cacheHits');
   counter('shadow_requests_total', 'Background shadow calls.', 'shadowCalls');
   counter('cost_usd_total', 'Spend in US dollars.', 'cost');
@@ -360,7 +368,7 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
       if (sample.costUsd > 0) count(counted, series, 'cost', sample.costUsd);
       if (sample.shadow) count(counted, series, 'shadowCalls', 1);
       if (sample.error) {
-        count(counted, series, 'errors', 1);
+        count(counted, series, sample.refused ? 'refused' : 'errors', 1);
         return;
       }
       if (sample.cached) {

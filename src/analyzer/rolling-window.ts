@@ -19,7 +19,10 @@ export interface HistogramSettings {
 
 export interface WindowTotals {
   requests: number;
+  /** Failed requests but the refused ones. */
   errors: number;
+  /** Failed requests refused rather than failed by the model (see MeasuredSample.refused). */
+  refused: number;
   cached: number;
   shadow: number;
   /** Requests that measured the model: neither failed nor served from the cache. */
@@ -40,6 +43,12 @@ export interface MeasuredSample {
   readonly completionTokens: number;
   readonly costUsd: number;
   readonly error: boolean;
+  /**
+   * A failure refused rather than failed by the model: refused here (circuit open, Retry-After
+   * pending, instance full) or by the provider as an invalid request (the caller's mistake). An
+   * `error` still, but counted apart from the errors, so it cannot raise the model's error rate.
+   */
+  readonly refused?: boolean;
   /** Answered from the cache: counted, but says nothing about the model's speed. */
   readonly cached: boolean;
   /** A background shadow call. */
@@ -56,6 +65,7 @@ export function emptyTotals(): WindowTotals {
   return {
     requests: 0,
     errors: 0,
+    refused: 0,
     cached: 0,
     shadow: 0,
     measured: 0,
@@ -144,7 +154,8 @@ function applySample(totals: WindowTotals, sample: MeasuredSample): void {
   if (sample.shadow) totals.shadow += 1;
   totals.spendUsd += sample.costUsd;
   if (sample.error) {
-    totals.errors += 1;
+    if (sample.refused) totals.refused += 1;
+    else totals.errors += 1;
     return;
   }
   if (sample.cached) {

@@ -30,8 +30,12 @@ const PercentilesRef = builder.objectRef<Percentiles>('Percentiles').implement({
 const WindowFiguresRef = builder.objectRef<WindowFigures>('WindowFigures').implement({
   fields: (t) => ({
     requests: t.exposeInt('requests', { description: 'All samples: primary, cache hits and shadow calls.' }),
-    errors: t.exposeInt('errors'),
-    errorRate: t.float({ resolve: (w) => roundShare(w.errorRate) }),
+    errors: t.exposeInt('errors', { description: 'Failed requests, the refused ones apart.' }),
+    refused: t.exposeInt('refused', {
+      description:
+        'Failed requests that say nothing about the model: refused by this instance (circuit open, instance full) or by the provider as invalid (HTTP 400, 413, 422).',
+    }),
+    errorRate: t.float({ description: 'errors / (requests - refused); 0 without such requests.', resolve: (w) => roundShare(w.errorRate) }),
     cachedRequests: t.exposeInt('cachedRequests'),
     shadowRequests: t.exposeInt('shadowRequests'),
     latencyMs: t.field({

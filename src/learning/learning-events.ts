@@ -16,9 +16,9 @@ export interface PullEvent {
 
 /**
  * How a call ended. primary: the user's own call; shadow: the background call of shadow routing;
- * cached: the answer came from the cache (it measures the cache, not the model); refused: the call
- * never reached the model (circuit open, Retry-After pending) or the provider refused it as an
- * invalid request (HTTP 400, 413, 422; see failedCallKind in learning-rules.ts).
+ * cached: the answer came from the cache (it measures the cache, not the model); refused: the call,
+ * a primary's or a shadow's, never reached the model (circuit open, Retry-After pending) or the
+ * provider refused it as an invalid request (HTTP 400, 413, 422; see failedCallKind in learning-rules.ts).
  */
 export type OutcomeKind = 'primary' | 'shadow' | 'cached' | 'refused';
 

@@ -113,6 +113,8 @@ function outcomeLessons(event: OutcomeEvent, reward: Pick<RewardCalculator, 'ope
     error: event.error,
     cached: event.kind === 'cached',
     ...(event.kind === 'shadow' ? { shadow: true } : {}),
+    // Counted apart from the errors: a refusal is not the model failing (failedCallKind).
+    ...(event.kind === 'refused' ? { refused: true } : {}),
   };
   const analyzer: AnalyzerLesson[] = [{ kind: 'sample', sample }];
   // A cache hit measures the cache, not the model; a refused call never reached the model (the

@@ -212,6 +212,9 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
   function handle(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> | void {
     const path = (req.url ?? '/').split('?')[0]!;
     const method = req.method ?? 'GET';
+    if (!config.openai.enabled) {
+      throw new OpenAIRequestError('NOT_FOUND', `The OpenAI-compatible API is not served here (openai.enabled is false): ${method} ${path}`);
+    }
     if (path === '/v1/chat/completions' && method === 'POST') {
       requireScope(principal, 'openai.chatCompletions');
       return chatCompletions(req, res, principal);
@@ -234,7 +237,8 @@ export function createOpenAIRoutes(deps: OpenAIRoutesDeps): HttpRoute {
   }
 
   return {
-    matches: (path) => config.openai.enabled && path.startsWith(PREFIX),
+    // Served or not (openai.enabled), /v1 is this route's: its clients (the OpenAI SDKs) read only errors of its shape.
+    matches: (path) => path.startsWith(PREFIX) || path === PREFIX.slice(0, -1),
     refuse: (res, error) => sendError(res, errorResponse(error)),
     handle(req, res, auth: Authentication) {
       try {

@@ -1,4 +1,5 @@
 import { verdictWeight, type ClientInfluence } from '../learning/client-influence.js';
+import { failedCallKind } from '../learning/learning-rules.js';
 import { CodedError } from '../coded-error.js';
 import { RequestStoreUnavailableError } from '../chat/request-store.js';
 import type { ArmConfig, ShadowConfig } from '../config/schema.js';
@@ -333,7 +334,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         completionTokens,
         costUsd: cost,
       });
-      finish(call, usage?.promptTokens ?? 0, false);
+      finish(call, usage?.promptTokens ?? 0);
     } catch (error) {
       if (signal.aborted) {
         // Shutdown, not the model's fault: nothing is learned from it.
@@ -349,12 +350,18 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
         latencyMs: now() - started,
         completionTokens: counted,
       });
-      finish(call, 0, true);
+      // What a failure teaches is the learning rules' call, as for the primary: a refusal (the
+      // provider's of an invalid request, or this instance's) is the caller's or nobody's fault.
+      finish(call, 0, upstream && failedCallKind(upstream) === 'refused' ? 'refused' : 'shadow');
     }
   }
 
-  /** Records what a finished shadow call measured, everywhere the arm's operational figures live. */
-  function finish(call: StoredCall, promptTokens: number, error: boolean): void {
+  /**
+   * Records what a finished shadow call measured, everywhere the arm's operational figures live;
+   * `failure` is the kind of outcome a failed call is (none: it completed).
+   */
+  function finish(call: StoredCall, promptTokens: number, failure?: 'shadow' | 'refused'): void {
+    const error = failure !== undefined;
     const stats = statsOf(call.armId);
     spendUsd += call.costUsd;
     stats.spendUsd += call.costUsd;
@@ -374,7 +381,7 @@ export function createShadowRouter(deps: ShadowRouterDeps): ShadowRouter {
     }
     void learning.observe({
       type: 'outcome',
-      kind: 'shadow',
+      kind: failure ?? 'shadow',
       requestId: call.requestId,
       armId: call.armId,
       modelId: call.modelId,

@@ -243,9 +243,10 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   });
 
   /**
-   * A refusal made before anything served the request, in the error shape of the route it was
-   * for (see HttpRoute.refuse), GraphQL's elsewhere; `retryAfter` in its details (seconds) is also
-   * sent as `retry-after`.
+   * An error the server answers itself (a refusal made before anything served the request, a path
+   * nothing serves, a failed scrape), in the error shape of the route it was for (see
+   * HttpRoute.refuse), GraphQL's elsewhere; `retryAfter` in its details (seconds) is also sent as
+   * `retry-after`.
    */
   const sendRefusal = (res: ServerResponse, route: HttpRoute | undefined, status: number, error: CodedError) => {
     if (route) return route.refuse(res, error);
@@ -277,9 +278,13 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         })
         .catch((error: unknown) => {
           httpLogger.error({ err: error }, 'metrics failed');
-          sendJson(res, 500, { error: 'metrics failed' });
+          sendRefusal(res, undefined, 500, new CodedError('INTERNAL_ERROR', 'metrics failed'));
         });
       return;
+    }
+    // Yoga answers any other path with an empty 404: a client is told what it asked for instead.
+    if (path !== options.graphqlPath && path !== '/livez') {
+      return sendRefusal(res, undefined, 404, new CodedError('NOT_FOUND', `no such path: ${req.method ?? 'GET'} ${path} (GraphQL is at ${options.graphqlPath})`));
     }
     void yoga.handle(req, res, auth instanceof AccessError || auth === null ? {} : { principal: auth });
   };

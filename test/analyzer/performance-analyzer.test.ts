@@ -354,6 +354,32 @@ describe('recommendations', () => {
     expect(slow!.message).toContain('latency');
   });
 
+  it("count refusals apart from errors: one caller's invalid requests raise no model's error rate", () => {
+    const now = { t: 0 };
+    const analyzer = createPerformanceAnalyzer({ now: () => now.t });
+    healthyTraffic(now, analyzer);
+    now.t = 52 * 60_000;
+    for (let i = 0; i < 40; i++) {
+      // m-a: a quarter of the requests refused (a provider's 400 for an over-long prompt, say).
+      analyzer.record(sample({ armId: 'a', modelId: 'm-a', latencyMs: 400, ttftMs: 60, error: i % 4 === 0, refused: i % 4 === 0 }));
+    }
+    const snapshot = analyzer.snapshot(healthyView);
+    expect(snapshot.recommendations).toEqual([]);
+    const minute = snapshot.models.find((m) => m.modelId === 'm-a')!.windows.lastMinute;
+    expect(minute).toMatchObject({ requests: 40, errors: 0, refused: 10, errorRate: 0 });
+    // Neither a success: no latency sample.
+    expect(minute.latencyMs!.count).toBe(30);
+
+    // A genuine failure among them: the rate is over the requests the model answered or failed.
+    analyzer.record(sample({ armId: 'a', modelId: 'm-a', error: true }));
+    expect(analyzer.snapshot(healthyView).models.find((m) => m.modelId === 'm-a')!.windows.lastMinute).toMatchObject({
+      requests: 41,
+      errors: 1,
+      refused: 10,
+      errorRate: 1 / 31,
+    });
+  });
+
   it('flag a context where a cheaper arm is as good as the best', () => {
     const analyzer = createPerformanceAnalyzer({ now: () => 0 });
     const costs = { premium: 0.01, budget: 0.002, cheapest: 0.001 };

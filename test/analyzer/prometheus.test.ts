@@ -104,9 +104,9 @@ describe('Prometheus metrics', () => {
     const registers = [registry];
     const labelNames = ['arm', 'model', 'context'];
     const counter = (name: string) => new Counter({ name: `switchyard_${name}`, help: 'h', labelNames, registers });
-    const [requests, errors, cacheHits, shadowCalls, cost, tokens, rewards, rewardSum] = [
-      'requests_total', 'request_errors_total', 'cache_hits_total', 'shadow_requests_total', 'cost_usd_total', 'completion_tokens_total', 'rewards_total', 'reward_sum',
-    ].map(counter) as [Counter, Counter, Counter, Counter, Counter, Counter, Counter, Counter];
+    const [requests, errors, refusals, cacheHits, shadowCalls, cost, tokens, rewards, rewardSum] = [
+      'requests_total', 'request_errors_total', 'request_refusals_total', 'cache_hits_total', 'shadow_requests_total', 'cost_usd_total', 'completion_tokens_total', 'rewards_total', 'reward_sum',
+    ].map(counter) as [Counter, Counter, Counter, Counter, Counter, Counter, Counter, Counter, Counter];
     const latency = new Histogram({ name: 'switchyard_request_latency_seconds', help: 'h', labelNames, registers, buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120] });
     const ttft = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'h', labelNames, registers, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30] });
     let seed = 7;
@@ -124,6 +124,7 @@ describe('Prometheus metrics', () => {
           completionTokens: pick([0, 5, 50]),
           costUsd: pick([0, 0.001, random()]),
           error: random() < 0.1,
+          refused: random() < 0.3,
           cached: random() < 0.1,
           shadow: random() < 0.1,
         };
@@ -132,7 +133,7 @@ describe('Prometheus metrics', () => {
         requests.inc(labels);
         if (sample.costUsd > 0) cost.inc(labels, sample.costUsd);
         if (sample.shadow) shadowCalls.inc(labels);
-        if (sample.error) errors.inc(labels);
+        if (sample.error) (sample.refused ? refusals : errors).inc(labels);
         else if (sample.cached) cacheHits.inc(labels);
         else {
           if (sample.completionTokens > 0) tokens.inc(labels, sample.completionTokens);

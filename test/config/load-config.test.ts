@@ -117,7 +117,7 @@ describe('configuration', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: { ...process.env, SWITCHYARD_CONFIG: path, PORT: '0' },
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 60_000,
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/arms\.0\.model: unknown model "ghost"/);

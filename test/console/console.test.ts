@@ -210,7 +210,7 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', { timeout: 90_0
     const disableFlash = page.getByRole('button', { name: 'Disable flash' });
 
     await disableFlash.click();
-    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent(), SOON).toMatch(/Refused \(FORBIDDEN\).*Enter the admin key/);
+    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent(), SOON).toMatch(/Refused \(FORBIDDEN\).*Enter a key with the admin scope/);
     expect(await armEnabled('flash')).toBe(true);
 
     await page.getByRole('tab', { name: 'Operations' }).click();
@@ -222,18 +222,18 @@ describe.skipIf(!runBrowserTests)('the web console in Chromium', { timeout: 90_0
     expect((await gateway.client.request(ShadowDocument, {})).shadow.rate).toBe(0.3);
     expect((await gateway.client.request(CacheDocument, {})).cache.l1.entries).toBeGreaterThan(0);
 
-    await page.getByLabel('Admin key').fill('not-the-token');
+    await page.getByLabel('API key').fill('not-the-token');
     await page.getByRole('button', { name: 'Use' }).click();
     await page.getByTestId('connection-status').getByText('Connected').waitFor();
     await page.getByRole('tab', { name: 'Router' }).click();
     await disableFlash.click();
-    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent(), SOON).toMatch(/FORBIDDEN.*not the gateway’s/);
+    await expect.poll(() => page.getByTestId('arm-admin-notice').textContent(), SOON).toMatch(/FORBIDDEN.*no admin scope here/);
     expect(await armEnabled('flash')).toBe(true);
 
     await page.getByRole('button', { name: 'Forget' }).click();
-    await page.getByLabel('Admin key').fill(ADMIN_TOKEN);
+    await page.getByLabel('API key').fill(ADMIN_TOKEN);
     await page.getByRole('button', { name: 'Use' }).click();
-    await page.getByText('Admin key in use').waitFor();
+    await page.getByText('API key in use').waitFor();
     await page.getByTestId('connection-status').getByText('Connected').waitFor();
     await disableFlash.click();
     await expect.poll(() => page.getByTestId('arm-admin-notice').textContent(), SOON).toContain('flash is now disabled');
@@ -371,13 +371,13 @@ describe.skipIf(!runBrowserTests)('the web console on a gateway with client keys
     await status.getByText('Key required').waitFor(SOON);
     expect(await banner.textContent()).toMatch(/^The gateway needs a client key\./);
 
-    await page.getByLabel('Admin key').fill('sk-not-a-key-of-this-gateway');
+    await page.getByLabel('API key').fill('sk-not-a-key-of-this-gateway');
     await page.getByRole('button', { name: 'Use' }).click();
     await banner.getByText('The gateway does not accept this key.').waitFor(SOON);
     expect(await status.textContent()).toBe('Key required');
 
     await page.getByRole('button', { name: 'Forget' }).click();
-    await page.getByLabel('Admin key').fill(KEY);
+    await page.getByLabel('API key').fill(KEY);
     await page.getByRole('button', { name: 'Use' }).click();
     await status.getByText('Connected').waitFor(SOON);
     await banner.waitFor({ state: 'detached' });

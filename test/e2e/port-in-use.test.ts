@@ -31,7 +31,7 @@ describe('a port already in use', () => {
       const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
         env: { ...process.env, PORT: String(port), SWITCHYARD_CONFIG: '', REDIS_URL: redis?.url ?? '', LOG_LEVEL: 'info' },
         stdio: ['ignore', fd, fd],
-        timeout: 30_000,
+        timeout: 60_000,
       });
       closeSync(fd);
       const lines = readFileSync(file, 'utf8').trimEnd().split('\n');

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { AnalyzerDocument, ShadowCallDocument } from '../../src/client/generated/graphql.js';
 import { countMessageTokens, countTokens } from '../../src/models/token-counter.js';
 import { startFakeOpenAI, type FakeOpenAIScript, type FakeOpenAIServer } from '../fakes/openai-server.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { parsePrometheusText } from '../helpers/prometheus-text.js';
 import {
   armsById,
   chat,
@@ -9,6 +11,7 @@ import {
   modelsById,
   openaiModel,
   outcomeOf,
+  type ChatOutcome,
   twoModelConfig,
   USER_MESSAGE,
 } from '../helpers/upstream.js';
@@ -252,6 +255,65 @@ describe('a request the provider refuses as invalid', () => {
     const failed = outcomeOf(await chat(gateway, { arm: refusing }));
     expect(failed.terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR', partial: false, attempts: 1 });
     expect((await armsById(gateway)).get(refusing)).toMatchObject({ pulls: pullsBefore + 4, posterior: { alpha: 1, beta: 2 } });
+  });
+
+  it("counts apart from the errors in the analyzer and /metrics: one caller's bad requests raise no error rate", async () => {
+    const { fakes, gateway } = await start();
+    fakes.a.enqueue(...[400, 413, 422].map((status) => ({ status, errorMessage: CONTEXT_WINDOW, tokens: TOKENS.a })));
+    for (let i = 0; i < 3; i++) expect(outcomeOf(await chat(gateway, { arm: 'a' })).terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR' });
+    expect(outcomeOf(await chat(gateway, { arm: 'a' })).terminal.__typename).toBe('ChatDone');
+    fakes.a.enqueue({ status: 500, tokens: TOKENS.a });
+    expect(outcomeOf(await chat(gateway, { arm: 'a' })).terminal).toMatchObject({ code: 'UPSTREAM_HTTP_ERROR' });
+
+    const { analyzer } = await gateway.client.request(AnalyzerDocument, {});
+    const figures = analyzer.arms.find((arm) => arm.arm === 'a')!.windows.sinceStart;
+    // The rate is over the two requests the model answered or failed.
+    expect(figures).toMatchObject({ requests: 5, errors: 1, refused: 3, errorRate: 0.5 });
+    expect(analyzer.models.find((model) => model.model === 'm-a')!.windows.sinceStart).toMatchObject({ refused: 3, errorRate: 0.5 });
+
+    const response = await fetch(gateway.url.replace(/\/graphql$/, '/metrics'));
+    const families = parsePrometheusText(await response.text());
+    const total = (name: string) =>
+      families.get(name)!.samples.filter((sample) => sample.labels.arm === 'a').reduce((sum, sample) => sum + sample.value, 0);
+    expect(total('switchyard_request_refusals_total')).toBe(3);
+    expect(total('switchyard_request_errors_total')).toBe(1);
+    expect(total('switchyard_requests_total')).toBe(5);
+  });
+
+  it('a shadow call refused so teaches the shadow arm nothing either; a genuine 500 in shadow still teaches', async () => {
+    // "b" only shadows (disabled for routing): every unpinned chat is served by "a" and shadowed on "b".
+    const { fakes, gateway } = await start({
+      arms: [
+        { id: 'a', model: 'm-a' },
+        { id: 'b', model: 'm-b', enabled: false },
+      ],
+      shadow: { rate: 1, arm: 'b', seed: 1 },
+      // Contexts learn alone: the context's posterior moves by exactly the evidence it receives.
+      bandit: { seed: 11, halfLife: 0, hierarchyStrength: 0 },
+    });
+    const shadowCall = async (route: ChatOutcome['route'], terminal: ChatOutcome['terminal']) => {
+      const variables = { requestId: terminal.__typename === 'ChatDone' ? terminal.requestId : '', feedbackToken: route.feedbackToken };
+      let call;
+      await expect
+        .poll(async () => (call = (await gateway.client.request(ShadowCallDocument, variables)).shadowCall)?.status)
+        .toBe('FAILED');
+      return call!;
+    };
+    const shadowArm = async (context: string) => (await armsById(gateway, context)).get('b')!;
+
+    fakes.b.enqueue({ status: 400, errorType: 'invalid_request_error', errorMessage: CONTEXT_WINDOW });
+    const refused = outcomeOf(await chat(gateway));
+    expect(refused.route).toMatchObject({ arm: 'a' });
+    expect(refused.terminal.__typename).toBe('ChatDone');
+    expect(await shadowCall(refused.route, refused.terminal)).toMatchObject({ errorCode: 'UPSTREAM_HTTP_ERROR' });
+    expect(fakes.b.requests).toHaveLength(1);
+    // No pull (a shadow call never has one) and the posterior at its prior: nothing learnt.
+    expect(await shadowArm(refused.route.context)).toMatchObject({ pulls: 0, posterior: { alpha: 1, beta: 1 } });
+
+    fakes.b.enqueue({ status: 500 });
+    const failed = outcomeOf(await chat(gateway));
+    await shadowCall(failed.route, failed.terminal);
+    expect(await shadowArm(failed.route.context)).toMatchObject({ pulls: 0, posterior: { alpha: 1, beta: 1 + gateway.config.reward.quality } });
   });
 });
 

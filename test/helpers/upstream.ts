@@ -101,8 +101,9 @@ export function outcomeOf(events: ChatEvent[]): ChatOutcome {
   return { route, text, chunks: middle.length, terminal };
 }
 
-export async function armsById(gateway: RunningGateway): Promise<Map<string, ArmsQuery['arms'][number]>> {
-  const { arms } = await gateway.client.request(ArmsDocument, {});
+/** The arms' figures in `context` (all requests' when absent). */
+export async function armsById(gateway: RunningGateway, context?: string): Promise<Map<string, ArmsQuery['arms'][number]>> {
+  const { arms } = await gateway.client.request(ArmsDocument, { context });
   return new Map(arms.map((arm) => [arm.id, arm]));
 }
 
