@@ -115,7 +115,7 @@ describe('request store: compact finished records', () => {
     requests.settle('r1');
     const replaced = { score: 0, weight: 1, comment: 'changed my mind', receivedAt: 6 };
     requests.update('r1', { feedback: replaced });
-    requests.update('r1', { metrics: { ...record.metrics, reward: 0 } });
+    requests.update('r1', { metrics: { ...record.metrics!, reward: 0 } });
     expect(requests.get('r1')!.feedback).toEqual(replaced);
     expect((await requests.find('r1'))!.metrics).toEqual({ ...record.metrics, reward: 0 });
     requests.update('r1', { feedback: null });
