@@ -10,7 +10,9 @@ import { createRecordRows } from './record-rows.js';
 
 /**
  * Completed and in-flight requests, remembered for feedback and for `request(id)`. Bounded in
- * count and age: feedback for a forgotten request is refused as expired.
+ * count and age: feedback for a forgotten request is refused as expired. Finished ones are kept
+ * compact (src/chat/record-rows.ts) and read back as new objects: their feedback and metrics change
+ * through the store (`update`), not through a copy read.
  */
 
 export type RequestStatus = 'streaming' | 'completed' | 'failed' | 'cancelled';
