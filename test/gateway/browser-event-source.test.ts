@@ -71,3 +71,55 @@ describe.skipIf(!runBrowserTests)('EventSource in Chromium', { timeout: 60_000 }
     }
   });
 });
+
+describe.skipIf(!runBrowserTests)('SSE from a browser page of a gateway with client keys', { timeout: 60_000 }, () => {
+  const KEY = 'sk-browser-2c7e9a41d5b86f03';
+  let gateway: RunningGateway;
+  let browser: Browser;
+  beforeAll(async () => {
+    gateway = await startGateway({
+      config: testConfigInput({ cache: { enabled: false }, shadow: { rate: 0 }, auth: { keys: [{ id: 'page', env: 'PAGE_KEY', scopes: ['read', 'chat'] }] } }),
+      env: { PAGE_KEY: KEY },
+    });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await gateway?.close();
+  });
+
+  it('cannot authenticate an EventSource (it sends no Authorization), but a fetch-read stream with the key runs the chat', async () => {
+    const page = await browser.newPage();
+    await page.goto(gateway.url.replace(/\/graphql$/, '/'));
+    const seen = await page.evaluate(
+      async ({ url, query, key }) => {
+        // Refused with 401 before anything runs: EventSource fails and does not reconnect.
+        const source = new EventSource(`${url}?query=${encodeURIComponent(query)}`);
+        await new Promise<void>((resolve) => source.addEventListener('error', () => resolve()));
+        const eventSourceClosed = source.readyState === EventSource.CLOSED;
+        source.close();
+        // What graphql-sse's client does in a browser: the same GET, read with fetch, the key in a header.
+        const response = await fetch(`${url}?query=${encodeURIComponent(query)}`, {
+          headers: { accept: 'text/event-stream', authorization: `Bearer ${key}` },
+        });
+        const text = await response.text();
+        return { eventSourceClosed, status: response.status, text };
+      },
+      { url: gateway.url, query: CHAT, key: KEY },
+    );
+    expect(seen.eventSourceClosed).toBe(true);
+    expect(seen.status).toBe(200);
+    expect(seen.text.match(/"__typename":"ChatRoute"/g)).toHaveLength(1);
+    expect(seen.text).toContain('"__typename":"ChatDone"');
+    expect(seen.text).toContain('event: complete');
+    // One chat: the fetch's, none for the refused EventSource.
+    const armsResponse = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify({ query: '{ arms { pulls } }' }),
+    });
+    const { data } = (await armsResponse.json()) as { data: { arms: Array<{ pulls: number }> } };
+    expect(data.arms.reduce((sum, arm) => sum + arm.pulls, 0)).toBe(1);
+    await page.close();
+  });
+});

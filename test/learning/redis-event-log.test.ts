@@ -220,4 +220,37 @@ describe.skipIf(skip)('the shared event log starting', () => {
     await reader.log.stop();
     await writer.log.stop();
   }, 30_000);
+
+  it('counts each unreadable entry once when the catch-up fails half way and is retried', async () => {
+    const prefix = 'start-c:';
+    const stream = `${prefix}learning:stream`;
+    const control = instance(prefix, 'control');
+    // More than two read batches, a newer and a malformed entry every 50 (12 of each), readable pulls between.
+    const entries = control.redis.pipeline();
+    for (let i = 0; i < 600; i++) {
+      if (i % 50 === 0) entries.xadd(stream, '*', 'e', JSON.stringify({ ...pull(arm), hint: SECRET }), 'p', '-', 'v', String(NEWER));
+      else if (i % 50 === 1) entries.xadd(stream, '*', 'e', 'null', 'p', '-');
+      else entries.xadd(stream, '*', 'e', JSON.stringify(pull(i % 2 ? arm : other)), 'p', '-', 'v', String(LEARNING_FORMAT_VERSION));
+    }
+    await entries.exec();
+    const reader = await productInstance(prefix, 'reader', 100);
+    // The catch-up's second read waits behind a pause past the command timeout: the first batch
+    // (six of each unreadable kind) is read and counted, the rest is left to the retry.
+    const xread = reader.redis.xread.bind(reader.redis) as (...args: unknown[]) => Promise<unknown>;
+    let reads = 0;
+    (reader.redis as unknown as { xread: typeof xread }).xread = async (...args) => {
+      reads += 1;
+      if (reads === 2) await control.redis.call('CLIENT', 'PAUSE', '1000', 'ALL');
+      return xread(...args);
+    };
+    await reader.log.start();
+    expect(reader.log.status()).toMatchObject({ state: 'degraded', skipped: { newer: 6, malformed: 6 } });
+    await until(() => reader.log.status().state === 'ok' && reader.log.status().applied >= 576);
+    expect(reader.log.status()).toMatchObject({ applied: 576, skipped: { newer: 12, malformed: 12 } });
+    await control.log.start();
+    expect(control.log.status()).toMatchObject({ applied: 576, skipped: { newer: 12, malformed: 12 } });
+    expect(reader.state.snapshot()).toEqual(control.state.snapshot());
+    await reader.log.stop();
+    await control.log.stop();
+  }, 30_000);
 });
