@@ -83,8 +83,11 @@ async function startTarget(child: ChildProcess, setup: unknown): Promise<{ wsUrl
 }
 
 /** The gateway in a child process (see targets/upstream-gateway.mjs). */
-export function startGatewayProcess(config: unknown): Promise<{ wsUrl: string; child: ChildProcess }> {
-  const child = COMPILED
+/** `dist`: another compiled build's directory instead of this checkout's dist/ (scripts/profile-upstream-bench.ts's A/B). */
+export function startGatewayProcess(config: unknown, dist?: string): Promise<{ wsUrl: string; child: ChildProcess }> {
+  const child = dist !== undefined
+    ? fork(GATEWAY_TARGET, [], { execArgv: ['--expose-gc'], env: { ...process.env, UPSTREAM_GATEWAY_DIST: dist }, stdio: 'inherit' })
+    : COMPILED
     ? fork(GATEWAY_TARGET, [], { execArgv: ['--expose-gc'], stdio: 'inherit' })
     : fork(GATEWAY_TARGET, [], {
         execArgv: ['--expose-gc', '--import', 'tsx'],

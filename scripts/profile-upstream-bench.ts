@@ -12,6 +12,8 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSwitchyardClient } from '../src/client/switchyard-client.js';
 import { startFakeOpenAI } from '../test/fakes/openai-server.js';
 import { runAtConcurrency } from '../bench/bench-kit.js';
@@ -31,6 +33,16 @@ const [chatsArg = '2000', roundsArg = '2'] = process.argv.slice(2);
 const chats = Number(chatsArg);
 const rounds = Number(roundsArg);
 const CONCURRENCY = 16;
+/** `PROFILE_OUT=dir`: each round's profile is kept there as `<target>-<round>.cpuprofile`, for a viewer or another reading. */
+const out = process.env.PROFILE_OUT;
+/** `PROFILE_TARGETS=switchyard,baseline` (any of relay, switchyard, baseline): profile only those servers. */
+const only = process.env.PROFILE_TARGETS?.split(',');
+/**
+ * `PROFILE_BASELINE=/path/to/dist`: a second Switchyard, another build's compiled directory (say
+ * main's, copied inside this checkout so its packages resolve), profiled in the same rounds, taking
+ * turns with this one: an A/B whose two sides share the minutes and the machine's load.
+ */
+const baselineDist = process.env.PROFILE_BASELINE;
 /** The libraries whose own functions are printed, so the profile names their frames. */
 const LIBRARIES = ['graphql-ws', 'ws', 'graphql-yoga', '@envelop/core', '@graphql-tools/executor', 'graphql-jit', 'graphql', 'undici'];
 
@@ -61,10 +73,15 @@ interface Sample {
 const fake = await startFakeOpenAI({ script: SCRIPT });
 const gateway = await startGatewayProcess(gatewayConfig(fake.url));
 const relay = await startRelayProcess(fake.url);
+const baseline = baselineDist === undefined ? undefined : await startGatewayProcess(gatewayConfig(fake.url), baselineDist);
 const targets = [
-  { name: 'bare relay', process: relay, client: createSwitchyardClient({ url: relay.wsUrl }), samples: [] as Sample[] },
-  { name: 'Switchyard', process: gateway, client: createSwitchyardClient({ url: gateway.wsUrl }), samples: [] as Sample[] },
-];
+  { name: 'bare relay', key: 'relay', process: relay },
+  { name: 'Switchyard', key: 'switchyard', process: gateway },
+  ...(baseline === undefined ? [] : [{ name: 'baseline', key: 'baseline', process: baseline }]),
+]
+  .filter((t) => only === undefined || only.includes(t.key))
+  .map((t) => ({ ...t, client: createSwitchyardClient({ url: t.process.wsUrl }), samples: [] as Sample[] }));
+if (out !== undefined) mkdirSync(out, { recursive: true });
 try {
   for (const target of targets) await runAtConcurrency(WARM_UP, CONCURRENCY, (i) => readChat(target.client, i));
   for (let round = 0; round < rounds; round++) {
@@ -78,6 +95,7 @@ try {
       const wallMs = performance.now() - started;
       const { profile, cpu } = await ask<{ profile: Profile; cpu: Cpu }>(target.process.child, { profile: 'stop' });
       const cpuUs = cpu.userUs + cpu.systemUs;
+      if (out !== undefined) writeFileSync(join(out, `${target.key}-${target.samples.length + 1}.cpuprofile`), JSON.stringify(profile));
       target.samples.push({ time: selfTime(profile), wallMs, cpuUs, chatsPerSecond: (chats * 1000) / run.elapsedMs, unprofiled });
     }
   }
@@ -108,13 +126,15 @@ try {
     line(`  thread ${thread}: system`, (s) => t(s).systemUs);
   }
   console.log(`${'chats/s'.padEnd(54)}${columns.map((c) => c.s.chatsPerSecond.toFixed(0).padStart(14)).join('')}`);
-  console.log('Switchyard src/ by directory (µs per chat, rounds):');
-  const dirs = new Map<string, number[]>();
-  targets[1]!.samples.forEach((s, r) => {
-    for (const [owner, us] of s.time.owners) if (owner.startsWith('src/')) (dirs.get(owner) ?? dirs.set(owner, []).get(owner)!)[r] = us;
-  });
-  for (const [dir, values] of [...dirs].sort((a, b) => (b[1][0] ?? 0) - (a[1][0] ?? 0))) {
-    console.log(`  ${dir.padEnd(20)}${values.map((us) => (us / chats).toFixed(1).padStart(8)).join('')}`);
+  for (const target of targets.filter((t) => t.key !== 'relay')) {
+    console.log(`${target.name} src/ by directory (µs per chat, rounds):`);
+    const dirs = new Map<string, number[]>();
+    target.samples.forEach((s, r) => {
+      for (const [owner, us] of s.time.owners) if (owner.startsWith('src/')) (dirs.get(owner) ?? dirs.set(owner, []).get(owner)!)[r] = us;
+    });
+    for (const [dir, values] of [...dirs].sort((a, b) => (b[1][0] ?? 0) - (a[1][0] ?? 0))) {
+      console.log(`  ${dir.padEnd(20)}${values.map((us) => (us / chats).toFixed(1).padStart(8)).join('')}`);
+    }
   }
 
   for (const target of targets) {
@@ -129,6 +149,6 @@ try {
   }
 } finally {
   for (const target of targets) await target.client.dispose();
-  for (const target of targets) await stopTarget(target.process.child);
+  for (const target of [relay, gateway, baseline]) if (target !== undefined) await stopTarget(target.child);
   await fake.close();
 }

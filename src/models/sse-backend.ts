@@ -111,6 +111,8 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
     const body = spec.requestBody(request);
     logger.debug({ url: loggedUrl, messages: request.messages.length }, 'upstream request');
 
+    // The call's own stop when the model manager gives one: its Node AbortSignal is then never made.
+    const signal = request.stop ?? request.signal;
     const context = { tokensSent: false, secrets };
     let responseBody: ResponseBody | undefined;
     let completed = false;
@@ -120,7 +122,7 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
         target,
         headers,
         body,
-        signal: request.signal,
+        signal,
         dispatcher,
         secrets,
         now,
@@ -203,7 +205,7 @@ export function createSseBackend(spec: SseBackendSpec): HttpModelBackend {
       ];
       await drained;
     } catch (error) {
-      const mapped = toUpstreamError(error, { provider, tokensSent: context.tokensSent, signal: request.signal });
+      const mapped = toUpstreamError(error, { provider, tokensSent: context.tokensSent, signal });
       if (mapped instanceof UpstreamError) {
         logger.warn({ code: mapped.code, status: mapped.status, retryable: mapped.retryable }, mapped.message);
       }

@@ -7,6 +7,7 @@ import type { HttpModelBackend } from '../../src/models/http-client.js';
 import { createOpenAIBackend } from '../../src/models/openai-backend.js';
 import { withStreamTimeouts } from '../../src/models/stream-timeouts.js';
 import { countMessageTokens, countTokens } from '../../src/models/token-counter.js';
+import { StopController } from '../../src/stop-signal.js';
 import { startFakeOpenAI, type FakeOpenAIServer } from '../fakes/openai-server.js';
 import { closedPort, collect, openaiConfig, startSilentServer } from './helpers.js';
 
@@ -183,6 +184,37 @@ describe('OpenAI-compatible backend against the fake OpenAI server', () => {
     // The fake would stall forever; only a closed socket ends this wait (vitest's timeout guards it).
     await request.connectionClosed;
     expect(request.connectionIsClosed()).toBe(true);
+  });
+
+  it('abort through request.stop alone (no Node AbortSignal is made) closes the upstream connection at once', async () => {
+    fake.enqueue({ fault: { kind: 'stall', afterTokens: 1 } });
+    const stop = new StopController();
+    const request = {
+      messages,
+      maxTokens: 64,
+      stop,
+      // The model manager's requests make this only when read: an HTTP backend hands undici the stop itself.
+      get signal(): AbortSignal {
+        throw new Error('the Node AbortSignal was asked for');
+      },
+    };
+    const stream = backend.stream(request)[Symbol.asyncIterator]();
+    expect(await stream.next()).toEqual({ done: false, value: { type: 'token', text: 'Hello' } });
+    const upstream = fake.requests.at(-1)!;
+    const pending = stream.next();
+    stop.abort(new Error('client left'));
+    await expect(pending).rejects.toThrow('client left');
+    await upstream.connectionClosed;
+    expect(upstream.connectionIsClosed()).toBe(true);
+  });
+
+  it('a stop aborted before the request is made fails it with the stop\'s reason, without a request', async () => {
+    const before = fake.requests.length;
+    const stop = new StopController();
+    stop.abort(new Error('gone already'));
+    const { error } = await collect(backend.stream({ messages, maxTokens: 64, stop, signal: new AbortController().signal }));
+    expect((error as Error).message).toBe('gone already');
+    expect(fake.requests.length).toBe(before);
   });
 
   it('a consumer that stops reading (return) closes the upstream connection', async () => {

@@ -91,6 +91,34 @@ describe('SSE parser (WHATWG event-stream interpretation)', () => {
     }
   });
 
+  it('gives the same events from Buffers (network reads), ASCII-only pieces and multi-byte ones alike, however split', () => {
+    const text =
+      '\uFEFFdata: {"content":"plain"}\n\n' +
+      'data: {"content":"héllo 日本 🎉"}\r\n\r\n' +
+      'data: {"content":"ascii again"}\n\n';
+    const bytes = Buffer.from(text, 'utf8');
+    const expected = [
+      { event: 'message', data: '{"content":"plain"}' },
+      { event: 'message', data: '{"content":"héllo 日本 🎉"}' },
+      { event: 'message', data: '{"content":"ascii again"}' },
+    ];
+    for (const pieces of splittings(bytes)) {
+      // subarray of a Buffer is a Buffer: these are pieces as undici hands them over.
+      expect(pieces.every((piece) => Buffer.isBuffer(piece))).toBe(true);
+      expect(parseAll(pieces)).toEqual(expected);
+    }
+  });
+
+  it('a multi-byte character cut short and followed by ASCII-only reads decodes as the standard says (U+FFFD)', () => {
+    const cut = Buffer.from('日', 'utf8').subarray(0, 2);
+    expect(parseAll([Buffer.from('data: '), cut, Buffer.from('a\n\n'), Buffer.from('data: b\n\n')])).toEqual([
+      { event: 'message', data: '\uFFFDa' },
+      { event: 'message', data: 'b' },
+    ]);
+    // The same bytes through TextDecoder alone.
+    expect(new TextDecoder().decode(Buffer.concat([cut, Buffer.from('a')]))).toBe('\uFFFDa');
+  });
+
   it('a CR at the end of one read and an LF at the start of the next are one line break', () => {
     expect(parseAll(['data: a\r', '\n', 'data: b\r', '\n\r', '\n'])).toEqual([{ event: 'message', data: 'a\nb' }]);
   });
