@@ -1,5 +1,5 @@
 /**
- * Whose code and data a heap snapshot holds, by package (docs/performance.md, "Tenth pass"). Every
+ * Whose code and data a heap snapshot holds, by package (docs/performance.md, "Tenth pass: start-up library heap"). Every
  * object goes to its nearest dominator that belongs to a script: the script itself (its source),
  * a function's shared info (bytecode, scope info, ...) or a closure, each owned by the package of
  * its script (`zod`, `@graphql-tools/utils`, `node:*`), or by Switchyard's dist/ or src/ directory.

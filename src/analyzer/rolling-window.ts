@@ -92,7 +92,7 @@ export function createHistogramFactory(settings: HistogramSettings) {
   // hdr-histogram-js' `build` makes for 32-bit buckets without WebAssembly (the same constructor
   // call, `autoResize` false as the constructor leaves it): its index loads the WebAssembly build,
   // inlined as text, and pako for the log encoding too, ~15 MB resident and ~0.9 MB of heap
-  // (docs/performance.md, "Tenth pass"). The package has no exports map.
+  // (docs/performance.md, "Tenth pass: start-up library heap"). The package has no exports map.
   let Int32Histogram: (new (lowest: number, highest: number, significantDigits: number) => Histogram) | undefined;
   const create = (): Histogram =>
     pool.pop() ??

@@ -9,7 +9,7 @@ import { z } from 'zod';
  * The configuration's schemas, built by a call that finds none alive (a WeakRef keeps them between
  * calls only until a GC collects them). The configuration is parsed at start; kept for the life of the
  * process, these zod schemas, ~17,000 objects and ~1.1 MB of heap with their closures, would be marked
- * by every mark-compact for nothing (docs/performance.md, "Tenth pass").
+ * by every mark-compact for nothing (docs/performance.md, "Tenth pass: start-up library heap").
  */
 export function configSchemas(): ConfigSchemas {
   let schemas = built?.deref();

@@ -41,7 +41,7 @@ let graphqlJit: GraphqlJit | undefined;
  *
  * Its execution module requires fast-json-stringify at load, which brings ajv, ajv-formats,
  * fast-uri and three lodash packages (~1.2 MB of heap, every mark-compact marks it,
- * docs/performance.md, "Tenth pass"), for its `customJSONSerializer` option only, which is never
+ * docs/performance.md, "Tenth pass: start-up library heap"), for its `customJSONSerializer` option only, which is never
  * passed here. So graphql-jit gets a stand-in that requires the real module when called; the
  * stand-in is in require's cache only while graphql-jit loads, so any other require of
  * fast-json-stringify gets the real one.
