@@ -1,8 +1,8 @@
 /**
- * Whose code and data a heap snapshot holds, by package (docs/performance.md, "Tenth pass: start-up library heap"). Every
- * object goes to its nearest dominator that belongs to a script: the script itself (its source),
- * a function's shared info (bytecode, scope info, ...) or a closure, each owned by the package of
- * its script (`zod`, `@graphql-tools/utils`, `node:*`), or by Switchyard's dist/ or src/ directory.
+ * Whose code and data a heap snapshot holds, by package (docs/performance.md, "Tenth pass:
+ * start-up library heap"). Every object goes to its nearest dominator that belongs to a script:
+ * the script itself (its source), a function's shared info (bytecode, scope info, ...) or a
+ * closure, each owned by the package of its script (`zod`, `@graphql-tools/utils`, `node:*`), or by Switchyard's dist/ or src/ directory.
  * What more than one owner reaches (shapes, module records, shared strings) stays `(shared)`.
  * Backing stores of ArrayBuffers (Buffers, hdr-histogram-js counts) are off the JS heap, which is
  * what a mark-compact marks, and are left out. Prints MB, objects and MB of strings per owner.

@@ -34,8 +34,8 @@ export interface HttpModelBackend extends ModelBackend {
 // only (the embedded default) never holds it (~8 MB). Only the Agent and the API methods every
 // dispatcher has (`request` ...), which undici's index installs on Dispatcher's prototype as done
 // here: the index loads its fetch, WebSocket, EventSource, cache stores and mocks too, ~3 MB of heap
-// that every mark-compact marks (docs/performance.md, "Tenth pass: start-up library heap"). undici has no exports map; these
-// are the files its index requires.
+// that every mark-compact marks (docs/performance.md, "Tenth pass: start-up library heap"). undici
+// has no exports map; these are the files its index requires.
 let UndiciAgent: typeof Agent | undefined;
 const loadAgent = (): typeof Agent => {
   if (UndiciAgent !== undefined) return UndiciAgent;

@@ -39,9 +39,9 @@ let graphqlJit: GraphqlJit | undefined;
  * rather than at start. Its CommonJS entry, the one its ESM build runs on too (that build imports its
  * CommonJS files by their `.js` names), with graphql's CommonJS build, as every import of graphql here.
  *
- * Its execution module requires fast-json-stringify at load, which brings ajv, ajv-formats,
- * fast-uri and three lodash packages (~1.2 MB of heap, every mark-compact marks it,
- * docs/performance.md, "Tenth pass: start-up library heap"), for its `customJSONSerializer` option only, which is never
+ * Its execution module requires fast-json-stringify at load, which brings ajv, ajv-formats, fast-uri
+ * and @fastify/merge-json-schemas (~0.7 MB of heap that every mark-compact marks, docs/performance.md,
+ * "Tenth pass: start-up library heap"), for its `customJSONSerializer` option only, which is never
  * passed here. So graphql-jit gets a stand-in that requires the real module when called; the
  * stand-in is in require's cache only while graphql-jit loads, so any other require of
  * fast-json-stringify gets the real one.
