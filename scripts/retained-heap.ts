@@ -9,11 +9,13 @@
  * objects the second has and the first has not (V8 keeps node ids across one process's snapshots)
  * by kind, name and what holds them, in bytes per chat: what each chat leaves behind.
  *
- *   npm run build && npx tsx scripts/retained-heap.ts [chats=5000] [warm=500] [switchyard|relay|both] [--top=30]
+ *   npm run build && npx tsx scripts/retained-heap.ts [chats=5000] [warm=500] [switchyard|relay|both] [--top=30] [--keep=DIR]
+ *
+ * `--keep=DIR` keeps the three snapshots (`<server>-0`, `-a`, `-b`) in DIR, for scripts/heap-owners.ts.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +30,7 @@ const chats = Number(args[0] ?? 5_000);
 const warm = Number(args[1] ?? 500);
 const which = args[2] ?? 'both';
 const top = Number(process.argv.find((a) => a.startsWith('--top='))?.slice(6) ?? 30);
+const keep = process.argv.find((a) => a.startsWith('--keep='))?.slice(7);
 const PROBE = fileURLToPath(new URL('../bench/targets/timeline-probe.mjs', import.meta.url));
 const target = (file: string) => fileURLToPath(new URL(`../bench/targets/${file}`, import.meta.url));
 
@@ -91,7 +94,8 @@ const add = (map: Map<string, { bytes: number; count: number }>, key: string, by
 const sortedRows = (map: Map<string, { bytes: number; count: number }>) => [...map].sort((a, b) => b[1].bytes - a[1].bytes);
 
 const fake = await startFakeOpenAI({ script: SCRIPT });
-const dir = mkdtempSync(join(tmpdir(), 'retained-heap-'));
+const dir = keep ?? mkdtempSync(join(tmpdir(), 'retained-heap-'));
+mkdirSync(dir, { recursive: true });
 try {
   for (const name of which === 'both' ? ['switchyard', 'relay'] : [which]) {
     const child =
@@ -103,7 +107,7 @@ try {
     const client = createSwitchyardClient({ url: wsUrl });
     // Heap used at start, before any chat (the snapshot itself is not kept).
     const start = await askChild<{ heapSnapshot: string; heapUsedMb: number }>(child, { heapSnapshot: join(dir, `${name}-0.heapsnapshot`) }, 'heapSnapshot');
-    rmSync(start.heapSnapshot);
+    if (keep === undefined) rmSync(start.heapSnapshot);
     await runAtConcurrency(warm, 16, (i) => readChat(client, i));
     const a = await askChild<{ heapSnapshot: string; heapUsedMb: number }>(child, { heapSnapshot: join(dir, `${name}-a.heapsnapshot`) }, 'heapSnapshot');
     await runAtConcurrency(chats, 16, (i) => readChat(client, warm + i));
@@ -139,5 +143,5 @@ try {
   }
 } finally {
   await fake.close();
-  rmSync(dir, { recursive: true, force: true });
+  if (keep === undefined) rmSync(dir, { recursive: true, force: true });
 }

@@ -119,10 +119,10 @@ export function buildApp(deps: AppDeps): App {
   const journalRestore = createJournalRestore({ store: localRequests, ttlMs: config.feedback.ttlMs, logger: logger.child({ component: 'requests' }) });
   const keepFeedback = (event: LearningEvent) => {
     if (event.type !== 'judgement' || event.kind !== 'feedback') return;
-    const record = localRequests.get(event.requestId);
-    if (!record) return;
     const verdict = event.verdicts[0]!;
-    record.feedback = { score: verdict.score, weight: verdict.weight ?? 1, comment: event.comment ?? null, receivedAt: event.at };
+    localRequests.update(event.requestId, {
+      feedback: { score: verdict.score, weight: verdict.weight ?? 1, comment: event.comment ?? null, receivedAt: event.at },
+    });
   };
   const localShadowCalls = createShadowCallStore({
     maxCalls: config.shadow.maxStoredCalls,

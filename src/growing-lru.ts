@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
  * internal arrays by `max` when it is built (about 1.9 MB of resident memory for 100,000 entries,
  * held from start-up whether or not a single entry is ever stored); bounded by `maxSize` with a
  * size of one per entry instead, the same count limit applies and the arrays grow on demand.
- * For the caches whose caps are large (request records, client tallies).
+ * For the caches whose caps are large (the request store's session lists, client tallies).
  */
 export function createGrowingLru<K extends {}, V extends {}>(
   maxEntries: number,

@@ -1,4 +1,4 @@
-import { analyzerSchema, type AnalyzerConfig } from '../config/schema.js';
+import { configSchemas, type AnalyzerConfig } from '../config/schema.js';
 import { GLOBAL_VIEW_CONTEXT, estimateRegret, type BanditArmView, type BanditView } from './bandit-view.js';
 import type { MetricsRegistry } from './prometheus.js';
 import {
@@ -135,7 +135,7 @@ type Series = WindowSeries;
 
 export function createPerformanceAnalyzer(deps: PerformanceAnalyzerDeps = {}): PerformanceAnalyzer {
   const now = deps.now ?? Date.now;
-  const config = deps.config ?? analyzerSchema.parse({});
+  const config = deps.config ?? configSchemas().analyzerSchema.parse({});
   const histograms = createHistogramFactory(config.histogram);
   const startedAt = now();
 

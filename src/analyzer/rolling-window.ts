@@ -88,19 +88,19 @@ export function createHistogramFactory(settings: HistogramSettings) {
   // Building a histogram costs ~50 times a reset, and sparse traffic opens a new bucket per
   // sample, so buckets that expire are recycled.
   const pool: Histogram[] = [];
-  // hdr-histogram-js costs ~6 MB resident (its WebAssembly build is inlined as text): loaded with
-  // the first histogram, i.e. the first request, not at start.
-  let build: typeof import('hdr-histogram-js').build | undefined;
+  // Loaded with the first histogram, i.e. the first request, not at start. Only the class that
+  // hdr-histogram-js' `build` makes for 32-bit buckets without WebAssembly (the same constructor
+  // call, `autoResize` false as the constructor leaves it): its index loads the WebAssembly build,
+  // inlined as text, and pako for the log encoding too, ~15 MB resident and ~0.9 MB of heap
+  // (docs/performance.md, "Tenth pass: start-up library heap"). The package has no exports map.
+  let Int32Histogram: (new (lowest: number, highest: number, significantDigits: number) => Histogram) | undefined;
   const create = (): Histogram =>
     pool.pop() ??
-    (build ??= (createRequire(import.meta.url)('hdr-histogram-js') as typeof import('hdr-histogram-js')).build)({
-      bitBucketSize: 32,
-      autoResize: false,
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: highest,
-      numberOfSignificantValueDigits: settings.significantDigits as 1 | 2 | 3 | 4 | 5,
-      useWebAssembly: false,
-    });
+    new (Int32Histogram ??= (createRequire(import.meta.url)('hdr-histogram-js/dist/Int32Histogram.js') as { default: NonNullable<typeof Int32Histogram> }).default)(
+      1,
+      highest,
+      settings.significantDigits,
+    );
   return {
     create,
     /** Hands a histogram no longer referenced anywhere back for reuse. */

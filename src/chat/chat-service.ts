@@ -88,11 +88,11 @@ export interface ChatService {
   stream(request: ChatRequest, signal: StopSignal): AsyncGenerator<ChatEvent, void, undefined>;
   submitFeedback(input: FeedbackInput): Promise<FeedbackResult>;
   /** A request served by this instance or, with shared learning, by any; throws FeedbackError REQUEST_UNAVAILABLE when that cannot be asked. */
-  getRequest(id: string): Promise<RequestRecord | undefined>;
+  getRequest(id: string): Promise<Readonly<RequestRecord> | undefined>;
   /** A request served by this instance. */
-  localRequest(id: string): RequestRecord | undefined;
+  localRequest(id: string): Readonly<RequestRecord> | undefined;
   /** The session's most recent requests, newest first. */
-  recentRequests(session: string, limit: number): Promise<RequestRecord[]>;
+  recentRequests(session: string, limit: number): Promise<Readonly<RequestRecord>[]>;
 }
 
 export interface ChatServiceDeps {
@@ -198,7 +198,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const afterDispatch = createAfterDispatch(logger);
   const produceAnswer = createAnswerProducer({ config, router, models, cache, learning, shadow: deps.shadow, logger, now, afterDispatch });
 
-  async function findRequest(id: string): Promise<RequestRecord | undefined> {
+  async function findRequest(id: string): Promise<Readonly<RequestRecord> | undefined> {
     try {
       return await requests.find(id);
     } catch (error) {
@@ -672,6 +672,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         cached: record.cached,
       });
       logger.info(finishedRequestLog(record), 'request finished');
+      // Nothing here writes to the record any more (a record not stored yet is kept compact as it is added).
+      requests.settle(record.id);
     }
 
     private async *cached(answer: CachedAnswer): AsyncGenerator<ChatEvent, void, undefined> {
@@ -749,7 +751,11 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
 
     async submitFeedback(input) {
       const score = normalizeFeedbackScore(input);
-      const record = await findRequest(input.requestId);
+      const found = await findRequest(input.requestId);
+      // Read again once nothing more is awaited before the score is set: a compact record is read
+      // as a new object each time, and a score given here by a concurrent call since `found` was
+      // read is this one's previous score (one served elsewhere is as it was found).
+      const record = (found && requests.get(found.id)) ?? found;
       if (!record) {
         throw new FeedbackError('REQUEST_NOT_FOUND', `request "${input.requestId}" is unknown or has expired`);
       }
@@ -768,7 +774,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         record.feedback?.weight,
       );
       // Set before anything is awaited: a second score arriving meanwhile replaces this one.
-      record.feedback = { score, weight, comment: input.comment ?? null, receivedAt: Date.now() };
+      requests.update(record.id, { feedback: { score, weight, comment: input.comment ?? null, receivedAt: Date.now() } });
       const learned = !record.shared && weight > 0;
       await learning.observe({
         type: 'judgement',
@@ -794,7 +800,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       if (!record.shared) {
         deps.disagreement?.observe({ client: record.client ?? 'unknown', armId: decision.armId, context: decision.context, score, previous });
       }
-      if (learned && record.metrics) record.metrics = { ...record.metrics, reward: router.rewardOf({ ...record.metrics, error: false }, score) };
+      if (learned && record.metrics) {
+        requests.update(record.id, { metrics: { ...record.metrics, reward: router.rewardOf({ ...record.metrics, error: false }, score) } });
+      }
       let evicted = false;
       if (score < NEGATIVE_FEEDBACK_BELOW && record.cacheKey !== null) {
         await cache.evict(record.cacheKey);

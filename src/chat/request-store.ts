@@ -6,10 +6,13 @@ import type { RouteDecision } from '../router/adaptive-router.js';
 import type { RequestOwnership } from '../auth/request-access.js';
 import type { RequestObjective } from '../router/objectives.js';
 import type { ChatMetrics } from './chat-events.js';
+import { createRecordRows } from './record-rows.js';
 
 /**
  * Completed and in-flight requests, remembered for feedback and for `request(id)`. Bounded in
- * count and age: feedback for a forgotten request is refused as expired.
+ * count and age: feedback for a forgotten request is refused as expired. Finished ones are kept
+ * compact (src/chat/record-rows.ts) and read back as new objects: their feedback and metrics change
+ * through the store (`update`), not through a copy read.
  */
 
 export type RequestStatus = 'streaming' | 'completed' | 'failed' | 'cancelled';
@@ -165,24 +168,31 @@ export function createJournalRestore(deps: { store: RequestStore; ttlMs: number;
 
 export interface RequestStore {
   add(record: RequestRecord): void;
+  /**
+   * The record will not change any more but for its feedback and metrics (through `update`): kept
+   * compact from now on. A record added finished is kept compact at once.
+   */
+  settle(id: string): void;
+  /** Changes a remembered record's feedback or metrics: every reader of it sees the change from now on. */
+  update(id: string, change: Partial<Pick<RequestRecord, 'feedback' | 'metrics'>>): void;
   /** A request this instance served (or restored), still remembered. */
-  get(id: string): RequestRecord | undefined;
+  get(id: string): Readonly<RequestRecord> | undefined;
   /**
    * A request served here or, with a shared store, by any instance; throws a
    * RequestStoreUnavailableError when the shared store cannot be asked.
    */
-  find(id: string): Promise<RequestRecord | undefined>;
+  find(id: string): Promise<Readonly<RequestRecord> | undefined>;
   /** Makes the record's current state visible to other instances and restarts; never throws. */
-  save(record: RequestRecord): Promise<void>;
+  save(record: Readonly<RequestRecord>): Promise<void>;
   /**
    * The session's most recent requests still remembered (with a shared store, served by any
    * instance), newest first, at most `limit`; never throws (the shared part is left out while it
    * cannot be asked).
    */
-  recent(session: string, limit: number): Promise<RequestRecord[]>;
+  recent(session: string, limit: number): Promise<Readonly<RequestRecord>[]>;
   size(): number;
   /** Every record still remembered (compacting a journal of them). */
-  all(): Iterable<RequestRecord>;
+  all(): Iterable<Readonly<RequestRecord>>;
 }
 
 /** Requests listed per session: recentRequests is a look back, not an archive. */
@@ -197,39 +207,54 @@ export function createRequestStore(options: {
   maxRequests: number;
   ttlMs: number;
   /** Where finished records are kept across restarts (the embedded journal); resolves once durable. */
-  persist?: (record: RequestRecord) => Promise<void>;
+  persist?: (record: Readonly<RequestRecord>) => Promise<void>;
 }): RequestStore {
-  const records = createGrowingLru<string, RequestRecord>(options.maxRequests, {
-    ttl: options.ttlMs,
-    // Feedback must not keep an old request alive past its window.
-    updateAgeOnGet: false,
-  });
+  const maxRequests = Math.max(1, options.maxRequests);
+  // Oldest first, in the order they were added: a record's age is its creation time, and reading it
+  // (feedback, `request(id)`) does not keep it longer.
+  const rows = createRecordRows(maxRequests);
+  const expired = (createdAt: number, now: number) => createdAt + options.ttlMs <= now;
+  const get = (id: string) => {
+    const createdAt = rows.createdAt(id);
+    return createdAt === undefined || expired(createdAt, Date.now()) ? undefined : rows.read(id);
+  };
   // Newest last. Bounded like the records: one list per session, and no more sessions than records.
-  const idsBySession = createGrowingLru<string, string[]>(options.maxRequests);
+  const idsBySession = createGrowingLru<string, string[]>(maxRequests);
   return {
     add(record) {
-      records.set(record.id, record);
+      const now = Date.now();
+      for (let at = rows.oldestCreatedAt(); at !== undefined && expired(at, now); at = rows.oldestCreatedAt()) rows.dropOldest();
+      if (rows.size() >= maxRequests && rows.createdAt(record.id) === undefined) rows.dropOldest();
+      rows.add(record);
+      if (record.status !== 'streaming') rows.pack(record.id);
       if (record.session === null) return;
       const ids = idsBySession.get(record.session) ?? [];
       ids.push(record.id);
       if (ids.length > MAX_RECENT_PER_SESSION) ids.shift();
       idsBySession.set(record.session, ids);
     },
-    get: (id) => records.get(id),
-    find: async (id) => records.get(id),
+    settle: (id) => rows.pack(id),
+    update: (id, change) => rows.update(id, change),
+    get,
+    find: async (id) => get(id),
     save: async (record) => {
       await options.persist?.(record);
     },
-    all: () => records.values(),
+    *all() {
+      for (const id of rows.ids()) {
+        const record = get(id);
+        if (record) yield record;
+      }
+    },
     async recent(session, limit) {
       const ids = idsBySession.get(session) ?? [];
-      const found: RequestRecord[] = [];
+      const found: Readonly<RequestRecord>[] = [];
       for (let i = ids.length - 1; i >= 0 && found.length < limit; i--) {
-        const record = records.get(ids[i]!);
+        const record = get(ids[i]!);
         if (record) found.push(record);
       }
       return found;
     },
-    size: () => records.size,
+    size: () => rows.size(),
   };
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { configSchema, type SwitchyardConfig } from './schema.js';
+import { configSchemas, type SwitchyardConfig } from './schema.js';
 import { defaultConfig } from './default-config.js';
 import { configErrorMap, formatIssues } from './format-issues.js';
 
@@ -17,7 +17,7 @@ export interface ConfigEnvironment {
 
 /** Validates a raw configuration object, throwing a ConfigError that lists every problem. */
 export function parseConfig(raw: unknown, source = 'configuration', setBy: Readonly<Record<string, string>> = {}): SwitchyardConfig {
-  const result = configSchema.safeParse(raw, { error: configErrorMap });
+  const result = configSchemas().configSchema.safeParse(raw, { error: configErrorMap });
   if (!result.success) throw new ConfigError(formatIssues(result.error, source, setBy));
   return result.data;
 }

@@ -1,7 +1,18 @@
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { createRequire } from 'node:module';
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import { Semaphore } from 'redis-semaphore';
 import type { Logger } from '../logger.js';
+
+// The three classes used, from their own files: rate-limiter-flexible's index requires every store it
+// has (Mongo, MySQL, Postgres, Prisma, DynamoDB, etcd, SQLite, ...), ~0.6 MB of heap for nothing
+// (docs/performance.md, "Tenth pass: start-up library heap"). The package has no exports map;
+// these are the files its index requires, so the classes are the same ones.
+const require = createRequire(import.meta.url);
+const RateLimiterMemory = require('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof import('rate-limiter-flexible').RateLimiterMemory;
+const RateLimiterRedis = require('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof import('rate-limiter-flexible').RateLimiterRedis;
+const RateLimiterRes = require('rate-limiter-flexible/lib/RateLimiterRes.js') as typeof import('rate-limiter-flexible').RateLimiterRes;
+type RateLimiterRes = import('rate-limiter-flexible').RateLimiterRes;
 
 /**
  * The one mechanism for limits: fixed-window counters and counting semaphores, in Redis when it

@@ -31,12 +31,21 @@ export interface HttpModelBackend extends ModelBackend {
 }
 
 // Loaded on the first HTTP backend rather than at import, so that a deployment of simulated models
-// only (the embedded default) never holds it (~8 MB).
-let undici: typeof import('undici') | undefined;
-const loadUndici = (): typeof import('undici') => (undici ??= createRequire(import.meta.url)('undici') as typeof import('undici'));
+// only (the embedded default) never holds it (~8 MB). Only the Agent and the API methods every
+// dispatcher has (`request` ...), which undici's index installs on Dispatcher's prototype as done
+// here: the index loads its fetch, WebSocket, EventSource, cache stores and mocks too, ~3 MB of heap
+// that every mark-compact marks (docs/performance.md, "Tenth pass: start-up library heap"). undici
+// has no exports map; these are the files its index requires.
+let UndiciAgent: typeof Agent | undefined;
+const loadAgent = (): typeof Agent => {
+  if (UndiciAgent !== undefined) return UndiciAgent;
+  const require = createRequire(import.meta.url);
+  Object.assign((require('undici/lib/dispatcher/dispatcher.js') as { prototype: object }).prototype, require('undici/lib/api/index.js'));
+  return (UndiciAgent = require('undici/lib/dispatcher/agent.js') as typeof Agent);
+};
 
 export function createUpstreamAgent(timeouts: Pick<TimeoutsConfig, 'connectMs' | 'totalMs'>): Agent {
-  return new (loadUndici().Agent)({
+  return new (loadAgent())({
     // Covers TCP connect and the TLS handshake.
     connect: { timeout: timeouts.connectMs },
     // keepAliveTimeout stays at undici's 4 s default: below the 5 s idle timeout of common servers

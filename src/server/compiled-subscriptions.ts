@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { createRequire, Module } from 'node:module';
 import { buildResolveInfo, getFragmentsFromDocument, subscribe as genericSubscribe } from '@graphql-tools/executor';
 import {
   defaultFieldResolver,
@@ -20,18 +20,56 @@ import {
   type SourceLocation,
   type VariableNode,
 } from 'graphql';
-import { compileQuery, isCompiledQuery } from 'graphql-jit';
+import type { compileQuery as CompileQuery, isCompiledQuery as IsCompiledQuery } from 'graphql-jit';
 // graphql-js' own rendering of a value in an error message, as graphql-tools' copy renders it.
 import { inspect } from 'graphql/jsutils/inspect.js';
 import type { Plugin } from 'graphql-yoga';
 import { LRUCache } from 'lru-cache';
 
-// graphql-jit's variable coercion, compiled per operation. Its ESM build imports its CommonJS
-// modules by their `.js` names, which the package's exports map sends back to the ESM files, so
-// only the CommonJS entry loads (the one its `compileQuery` runs on, with graphql's CommonJS build).
-const { compileVariableParsing } = createRequire(import.meta.url)('graphql-jit/dist/variables.js') as {
-  compileVariableParsing: (schema: GraphQLSchema, definitions: OperationDefinitionNode['variableDefinitions'] & object) => VariableCoercion;
-};
+interface GraphqlJit {
+  readonly compileQuery: typeof CompileQuery;
+  readonly isCompiledQuery: typeof IsCompiledQuery;
+  /** graphql-jit's variable coercion, compiled per operation. */
+  readonly compileVariableParsing: (schema: GraphQLSchema, definitions: OperationDefinitionNode['variableDefinitions'] & object) => VariableCoercion;
+}
+
+let graphqlJit: GraphqlJit | undefined;
+/**
+ * graphql-jit, loaded with the first document compiled (after COMPILED_AFTER subscriptions of it)
+ * rather than at start. Its CommonJS entry, the one its ESM build runs on too (that build imports its
+ * CommonJS files by their `.js` names), with graphql's CommonJS build, as every import of graphql here.
+ *
+ * Its execution module requires fast-json-stringify at load, which brings ajv, ajv-formats, fast-uri
+ * and @fastify/merge-json-schemas (~0.7 MB of heap that every mark-compact marks, docs/performance.md,
+ * "Tenth pass: start-up library heap"), for its `customJSONSerializer` option only, which is never
+ * passed here. So graphql-jit gets a stand-in that requires the real module when called; the
+ * stand-in is in require's cache only while graphql-jit loads, so any other require of
+ * fast-json-stringify gets the real one.
+ */
+function loadGraphqlJit(): GraphqlJit {
+  if (graphqlJit !== undefined) return graphqlJit;
+  const require = createRequire(import.meta.url);
+  const jitRequire = createRequire(require.resolve('graphql-jit'));
+  const serializer = jitRequire.resolve('fast-json-stringify');
+  const standIn = serializer in jitRequire.cache ? undefined : lazyModule(serializer, () => jitRequire('fast-json-stringify') as (...args: unknown[]) => unknown);
+  if (standIn !== undefined) jitRequire.cache[serializer] = standIn;
+  try {
+    const { compileQuery, isCompiledQuery } = require('graphql-jit') as typeof import('graphql-jit');
+    const { compileVariableParsing } = require('graphql-jit/dist/variables.js') as Pick<GraphqlJit, 'compileVariableParsing'>;
+    return (graphqlJit = { compileQuery, isCompiledQuery, compileVariableParsing });
+  } finally {
+    if (standIn !== undefined && jitRequire.cache[serializer] === standIn) delete jitRequire.cache[serializer];
+  }
+}
+
+/** A loaded CommonJS module at `filename` whose export is a function calling `load()`'s on each call. */
+function lazyModule(filename: string, load: () => (...args: unknown[]) => unknown): Module {
+  const module = new Module(filename);
+  module.filename = filename;
+  module.loaded = true;
+  module.exports = (...args: unknown[]) => load()(...args);
+  return module;
+}
 /** What the compiled coercion returns (its own declaration's type leaves `errors` out of the success case). */
 type VariableCoercion = (inputs: Record<string, unknown>) =>
   | { readonly errors: readonly GraphQLError[]; readonly coerced: undefined }
@@ -154,6 +192,7 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operationName: s
   const rootType = schema.getSubscriptionType();
   const fieldDef = rootType?.getFields()[field.name.value];
   if (rootType == null || fieldDef === undefined) return null;
+  const { compileQuery, isCompiledQuery, compileVariableParsing } = loadGraphqlJit();
   const query = compileQuery(schema, document, operationName);
   if (!isCompiledQuery(query)) return null;
   let coerce;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { analyzerSchema, type AnalyzerConfig } from '../../src/config/schema.js';
+import { configSchemas, type AnalyzerConfig } from '../../src/config/schema.js';
 import { estimateRegret, type BanditArmView, type BanditView } from '../../src/analyzer/bandit-view.js';
 import {
   OTHER_CONTEXT,
@@ -26,7 +26,7 @@ function sample(overrides: Partial<RequestSample> = {}): RequestSample {
 }
 
 function config(overrides: Record<string, unknown> = {}): AnalyzerConfig {
-  return analyzerSchema.parse(overrides);
+  return configSchemas().analyzerSchema.parse(overrides);
 }
 
 /** Nearest-rank percentile, the definition HdrHistogram uses: the ceil(p/100 * n)-th smallest value. */

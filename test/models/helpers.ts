@@ -1,16 +1,16 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { modelSchema, type AnthropicModelConfig, type OpenAIModelConfig } from '../../src/config/schema.js';
+import { configSchemas, type AnthropicModelConfig, type OpenAIModelConfig } from '../../src/config/schema.js';
 import type { CompletionEvent } from '../../src/models/backend.js';
 
 export function openaiConfig(baseUrl: string, overrides: Record<string, unknown> = {}): OpenAIModelConfig {
-  const parsed = modelSchema.parse({ id: 'gpt', provider: 'openai', baseUrl, model: 'gpt-4o-mini', ...overrides });
+  const parsed = configSchemas().modelSchema.parse({ id: 'gpt', provider: 'openai', baseUrl, model: 'gpt-4o-mini', ...overrides });
   if (parsed.provider !== 'openai') throw new Error('unreachable');
   return parsed;
 }
 
 export function anthropicConfig(baseUrl: string, overrides: Record<string, unknown> = {}): AnthropicModelConfig {
-  const parsed = modelSchema.parse({
+  const parsed = configSchemas().modelSchema.parse({
     id: 'claude',
     provider: 'anthropic',
     baseUrl,

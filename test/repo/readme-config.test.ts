@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { configSchema } from '../../src/config/schema.js';
+import { configSchemas } from '../../src/config/schema.js';
 
 interface JsonSchema {
   type?: string;
@@ -27,7 +27,7 @@ function fieldPaths(schema: JsonSchema, path = ''): string[] {
 describe('README documents the configuration', () => {
   it('names every configuration field', () => {
     const readme = readFileSync('README.md', 'utf8');
-    const paths = [...new Set(fieldPaths(z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema))];
+    const paths = [...new Set(fieldPaths(z.toJSONSchema(configSchemas().configSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema))];
     expect(paths.length).toBeGreaterThan(50);
     const missing = paths.filter((path) => !readme.includes(`\`${path}\``));
     expect(missing).toEqual([]);
