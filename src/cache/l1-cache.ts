@@ -30,8 +30,11 @@ export interface L1CacheOptions {
 
 /** An in-process LRU bounded by entry count and by bytes, with a TTL per entry. */
 export function createL1Cache(options: L1CacheOptions): L1Cache {
+  // No `max`: lru-cache sizes five arrays by it when it is built (~0.4 MB of JS heap at the default
+  // 10,000 entries, held from start-up whether the cache is on or off, and marked by every full GC;
+  // docs/performance.md, "Eleventh pass"). Bounded by bytes only, its arrays grow with what it
+  // holds; the count bound is kept in `set`.
   const lru = new LRUCache<string, L1Entry>({
-    max: options.maxEntries,
     maxSize: options.maxBytes,
     sizeCalculation: (entry) => entry.sizeBytes,
     // Every set passes its own TTL; this only enables TTL tracking.
@@ -45,6 +48,8 @@ export function createL1Cache(options: L1CacheOptions): L1Cache {
     get: (key) => lru.get(key),
     set(key, entry, ttlMs) {
       lru.set(key, entry, { ttl: Math.max(1, Math.round(ttlMs)) });
+      // The least recently used go first, as with lru-cache's own `max`.
+      while (lru.size > options.maxEntries) lru.pop();
     },
     delete: (key) => lru.delete(key),
     deleteByPrefix(prefix) {
