@@ -30,10 +30,9 @@ export interface L1CacheOptions {
 
 /** An in-process LRU bounded by entry count and by bytes, with a TTL per entry. */
 export function createL1Cache(options: L1CacheOptions): L1Cache {
-  // No `max`: lru-cache sizes five arrays by it when it is built (~0.4 MB of JS heap at the default
-  // 10,000 entries, held from start-up whether the cache is on or off, and marked by every full GC;
-  // docs/performance.md, "Eleventh pass"). Bounded by bytes only, its arrays grow with what it
-  // holds; the count bound is kept in `set`.
+  // No `max`, for the reason createGrowingLru (src/growing-lru.ts) gives: lru-cache would size its
+  // arrays by it at start-up (~0.4 MB at 10,000 entries, cache on or off). That helper spends
+  // `maxSize` on the count; here it bounds bytes, so the count bound is kept in `set`.
   const lru = new LRUCache<string, L1Entry>({
     maxSize: options.maxBytes,
     sizeCalculation: (entry) => entry.sizeBytes,
