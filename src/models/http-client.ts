@@ -3,14 +3,14 @@ import type { Agent, Dispatcher } from 'undici';
 import type { TimeoutsConfig } from '../config/schema.js';
 import { redactSecretValues } from '../config/secrets.js';
 import type { Logger } from '../logger.js';
-import { createDeadlineQueue, type DeadlineQueue, type QueuedDeadline } from '../streaming/deadline-queue.js';
+import { createDeadlineQueue, type DeadlineQueue } from '../streaming/deadline-queue.js';
 import { systemStreamTimers, type StreamTimers } from '../streaming/stream-timers.js';
 import type { StopSignal } from '../stop-signal.js';
 import { UpstreamError, type ModelBackend, type UpstreamErrorCode } from './backend.js';
 
 /**
- * The HTTP plumbing shared by the provider backends: one pooled keep-alive agent per backend, the
- * POST that opens a streaming response, and the mapping of every HTTP and socket failure to an
+ * The HTTP plumbing shared by the provider backends: one pooled keep-alive agent per backend, where
+ * requests go, and the mapping of every HTTP and socket failure to an
  * {@link UpstreamError}. Provider error texts pass through {@link redactSecrets} first, because
  * some providers echo (part of) the key they rejected.
  */
@@ -23,6 +23,8 @@ export interface HttpBackendDeps {
   readonly dispatcher?: Dispatcher | undefined;
   /** Clock for Retry-After dates; Date.now by default. */
   readonly now?: (() => number) | undefined;
+  /** Times how long a finished stream's rest may take to arrive; one shared queue on the system clock by default. */
+  readonly drainGrace?: DrainGrace | undefined;
 }
 
 /** A backend that owns a connection pool: `close()` ends its idle keep-alive sockets. */
@@ -31,16 +33,15 @@ export interface HttpModelBackend extends ModelBackend {
 }
 
 // Loaded on the first HTTP backend rather than at import, so that a deployment of simulated models
-// only (the embedded default) never holds it (~8 MB). Only the Agent and the API methods every
-// dispatcher has (`request` ...), which undici's index installs on Dispatcher's prototype as done
-// here: the index loads its fetch, WebSocket, EventSource, cache stores and mocks too, ~3 MB of heap
-// that every mark-compact marks (docs/performance.md, "Tenth pass: start-up library heap"). undici
-// has no exports map; these are the files its index requires.
+// only (the embedded default) never holds it (~8 MB). Only the Agent: a model call uses its
+// `dispatch()`, so neither the API methods (`request` and its Readable body) nor what undici's index
+// loads besides (fetch, WebSocket, EventSource, cache stores, mocks: ~3 MB of heap that every
+// mark-compact marks; docs/performance.md, "Tenth pass: start-up library heap") are needed. undici
+// has no exports map; this is the file its index requires.
 let UndiciAgent: typeof Agent | undefined;
 const loadAgent = (): typeof Agent => {
   if (UndiciAgent !== undefined) return UndiciAgent;
   const require = createRequire(import.meta.url);
-  Object.assign((require('undici/lib/dispatcher/dispatcher.js') as { prototype: object }).prototype, require('undici/lib/api/index.js'));
   return (UndiciAgent = require('undici/lib/dispatcher/agent.js') as typeof Agent);
 };
 
@@ -58,8 +59,6 @@ export function createUpstreamAgent(timeouts: Pick<TimeoutsConfig, 'connectMs' |
   });
 }
 
-export type ResponseBody = Dispatcher.ResponseData['body'];
-
 /** Where a backend's requests go, parsed once per backend rather than by undici per request. */
 export interface UpstreamTarget {
   readonly origin: string;
@@ -72,95 +71,14 @@ export function upstreamTarget(url: string): UpstreamTarget {
   return { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
 }
 
-export interface UpstreamCall {
-  /** "openai" or "anthropic": prefixes error messages so a log line says who failed. */
-  readonly provider: string;
-  readonly target: UpstreamTarget;
-  readonly headers: Record<string, string>;
-  readonly body: unknown;
-  /**
-   * Handed to undici as it is: undici only reads `aborted` and `reason` and adds and removes one
-   * `abort` listener, which a StopSignal does, so a model call needs no Node AbortController (an
-   * EventTarget, a few µs to make and to listen on) for its request.
-   */
-  readonly signal: StopSignal;
-  readonly dispatcher: Dispatcher;
-  /** Strings that must never leave the process in an error message (the API key). */
-  readonly secrets: readonly string[];
-  readonly now: () => number;
-}
-
-export interface UpstreamStream {
-  readonly contentType: string;
-  readonly body: ResponseBody;
-}
-
-/** Largest provider error body read; the rest is dropped (error texts are short). */
-const MAX_ERROR_BODY_BYTES = 16 * 1024;
 /** Longest provider error text kept in an UpstreamError message. */
 const MAX_ERROR_TEXT_CHARS = 500;
-
-/**
- * POSTs `call.body` as JSON and returns the 2xx response for streaming. Every failure is thrown as
- * an UpstreamError, except an abort by `call.signal`, which rethrows the signal's reason.
- */
-export async function openUpstream(call: UpstreamCall): Promise<UpstreamStream> {
-  throwIfAborted(call.signal);
-  let response: Dispatcher.ResponseData;
-  try {
-    // The dispatcher's own request(): undici's top-level one would parse the URL again per call.
-    response = await call.dispatcher.request({
-      origin: call.target.origin,
-      path: call.target.path,
-      method: 'POST',
-      headers: call.headers,
-      body: JSON.stringify(call.body),
-      // undici's type says AbortSignal or EventEmitter; what it uses of one is a StopSignal's (see UpstreamCall).
-      signal: call.signal as unknown as AbortSignal,
-    });
-  } catch (error) {
-    throw toUpstreamError(error, { provider: call.provider, tokensSent: false, signal: call.signal });
-  }
-  if (response.statusCode >= 200 && response.statusCode < 300) {
-    return { contentType: headerValue(response.headers['content-type']) ?? '', body: response.body };
-  }
-  let text: string;
-  try {
-    text = await readCapped(response.body, MAX_ERROR_BODY_BYTES);
-  } catch (error) {
-    throw toUpstreamError(error, { provider: call.provider, tokensSent: false, signal: call.signal });
-  }
-  throw upstreamErrorFromStatus({
-    provider: call.provider,
-    status: response.statusCode,
-    headers: response.headers,
-    bodyText: text,
-    secrets: call.secrets,
-    now: call.now(),
-  });
-}
-
-export function throwIfAborted(signal: Pick<StopSignal, 'aborted' | 'reason'>): void {
-  if (signal.aborted) throw abortReason(signal);
-}
 
 export function abortReason(signal: Pick<StopSignal, 'aborted' | 'reason'>): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
-async function readCapped(body: ResponseBody, maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    chunks.push(buffer);
-    size += buffer.length;
-    if (size >= maxBytes) break;
-  }
-  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
+export function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
@@ -335,25 +253,7 @@ export function loggableUrl(url: string): string {
   return `${parsed.origin}${parsed.pathname}`;
 }
 
-/** How long a finished stream's remaining bytes may take to arrive before its socket is dropped. */
-const DRAIN_GRACE_MS = 1_000;
-
-/**
- * Lets a body whose protocol-level end (`[DONE]`, `message_stop`) has been seen finish reading, so
- * its keep-alive socket returns to the pool instead of being destroyed. Never rejects: a server
- * that keeps the response open past its end marker only costs that socket, destroyed after the
- * grace.
- *
- * undici's `dump()` with a grace signal cost an AbortController, a Node timer and four listeners
- * per stream (~1–1.5% of a chat's CPU at c=16 in the upstream bench); this is two listeners and a
- * slot in one deadline queue that every drain shares.
- */
-export function drainFinishedBody(body: ResponseBody, grace: DrainGrace = sharedGrace): Promise<void> {
-  if (body.closed) return Promise.resolve();
-  return new Promise((resolve) => new BodyDrain(body, grace, resolve).start());
-}
-
-/** Where the drains' graces are timed: one deadline queue (one Node timer, unreferenced) and its clock. */
+/** Where the drains of finished streams are timed: one deadline queue (one Node timer, unreferenced) and its clock. */
 export interface DrainGrace {
   readonly deadlines: DeadlineQueue;
   readonly timers: StreamTimers;
@@ -363,52 +263,8 @@ export function createDrainGrace(timers: StreamTimers = systemStreamTimers): Dra
   return { deadlines: createDeadlineQueue({ timers, ref: false }), timers };
 }
 
-const sharedGrace = createDrainGrace();
-
-class BodyDrain implements QueuedDeadline {
-  deadlineSlot = -1;
-
-  constructor(
-    private readonly body: ResponseBody,
-    private readonly grace: DrainGrace,
-    private readonly resolve: () => void,
-  ) {}
-
-  start(): void {
-    const { body, grace } = this;
-    grace.deadlines.schedule(this, grace.timers.now() + DRAIN_GRACE_MS);
-    // The rest of the body is read and dropped; an error (the grace's destroy, a reset) only ends it.
-    body.on('error', ignore).once('close', this.closed).resume();
-  }
-
-  /** The grace is over: the socket goes, and 'close' follows. */
-  onDeadline(): void {
-    this.body.destroy();
-  }
-
-  private readonly closed = (): void => {
-    this.grace.deadlines.cancel(this);
-    this.resolve();
-  };
-}
-
-const ignore = (): void => {};
-
-/** Destroys an unfinished body, which closes its socket at once rather than draining it. */
-export function abandonBody(body: ResponseBody): void {
-  if (body.destroyed) return;
-  // undici reports the destroy as an "aborted" error on the body; nobody reads it any more.
-  body.on('error', () => {});
-  body.destroy();
-}
-
-/**
- * Iterates a body's bytes without destroying it when the loop stops early: the caller decides
- * between {@link drainFinishedBody} (finished) and `destroy()` (abandoned).
- */
-export function bodyChunks(body: ResponseBody): AsyncIterable<Uint8Array> {
-  return body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
-}
+/** The grace every backend's drains share unless its deps give one (a test's clock). */
+export const sharedDrainGrace = createDrainGrace();
 
 export function lowerCaseKeys(headers: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
