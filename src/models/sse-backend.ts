@@ -244,7 +244,7 @@ class SseStream
     if (this.sink !== null) return sink.onReadError(new Error('an upstream stream takes one read at a time'));
     const batch = this.queue.shift();
     if (batch !== undefined) {
-      if (this.controller?.paused === true && this.queue.length <= RESUME_AT_BATCHES) queueMicrotask(this.resume);
+      if (this.controller?.paused === true && this.queue.length <= RESUME_AT_BATCHES) queueMicrotask(() => this.resume());
       return sink.onRead({ done: false, value: batch });
     }
     if (this.failure !== NO_FAILURE) {
@@ -269,6 +269,8 @@ class SseStream
   /** The call's stop aborted: the socket goes, and a waiting read rejects at once with the stop's reason. */
   handleEvent(): void {
     if (this.closed) return;
+    // At once: what is buffered is not handed out first.
+    this.queue.length = 0;
     this.fail(abortReason(this.stop));
   }
 
@@ -442,9 +444,10 @@ class SseStream
     this.deliver();
   }
 
-  private readonly resume = (): void => {
-    if (!this.closed || !this.bodyDone) this.controller?.resume();
-  };
+  /** In a microtask of its own: undici reads the socket inside resume(), so onResponseData would run inside readTo. */
+  private resume(): void {
+    if (!this.bodyDone) this.controller?.resume();
+  }
 
   private failWithStatus(): void {
     const text = Buffer.concat(this.errorChunks!).subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8');
