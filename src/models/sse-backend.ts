@@ -162,8 +162,8 @@ const NO_FAILURE: unique symbol = Symbol('no failure');
  * each network read goes through the SSE parser and the provider's translation at once, and its
  * tokens become one batch, handed straight to a waiting reader (`readTo`, no promise) or buffered.
  * No Node stream, async iterator or generator sits between the socket and the model call's timed
- * iterator, which took about a fifth of a chat's CPU at c=16 (docs/performance.md, "Tenth pass:
- * per-chat CPU at c=16").
+ * iterator: ~5% of the backend's CPU per stream, and less garbage (docs/performance.md, "Twelfth
+ * pass").
  *
  * A reader that does not keep up is pushed back on: above PAUSE_ABOVE_BATCHES buffered batches the
  * socket is paused (undici stops reading it), and it is read again once the reader has taken all
