@@ -9,7 +9,7 @@ import { completionRequestFor } from '../models/arm-request.js';
 import type { ModelManager } from '../models/model-manager.js';
 import type { AdaptiveRouter, RouteDecision } from '../router/adaptive-router.js';
 import type { ShadowRouter } from '../router/shadow-router.js';
-import { isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
+import { DONE, isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
 import type { AfterDispatch, DeferredWork } from './after-dispatch.js';
 import type { ChatMetrics, ChatRequest } from './chat-events.js';
@@ -71,8 +71,6 @@ interface ProducerContext extends AnswerProducerDeps {
 }
 
 type Batch = readonly CompletionEvent[];
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
 /** The failure of an answer no arm was tried for. */
 const NO_ARM_ANSWERED = Object.freeze({ code: 'NO_ARM_AVAILABLE', message: 'no arm answered' });

@@ -1,5 +1,5 @@
 import { CodedError } from '../coded-error.js';
-import { isSinkReadable, type ReadSink } from '../read-sink.js';
+import { DONE, isSinkReadable, type ReadSink } from '../read-sink.js';
 import { StopController } from '../stop-signal.js';
 import type { ChatEvent } from './chat-events.js';
 
@@ -35,8 +35,6 @@ export class ShuttingDownError extends CodedError<'SHUTTING_DOWN'> {
     super('SHUTTING_DOWN', message, { retryAfter: 1 });
   }
 }
-
-const DONE: IteratorReturnResult<void> = Object.freeze({ done: true, value: undefined });
 
 const ignore = (): undefined => undefined;
 

@@ -14,7 +14,7 @@ import { chunkCompleteText, chunkWordsForConfidence } from '../streaming/word-ch
 import { chunkLiveTokens } from '../streaming/live-chunker.js';
 import { pacingDelayMs } from '../streaming/pacing.js';
 import { abortableStream } from './abortable-stream.js';
-import { isSinkReadable, type ReadSink } from '../read-sink.js';
+import { DONE, isSinkReadable, type ReadSink } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
 import { createAnswerProducer, type AnswerEvent } from './answer-producer.js';
 import { createAfterDispatch, type DeferredWork } from './after-dispatch.js';
@@ -119,8 +119,6 @@ export interface ChatServiceDeps {
 
 const NO_TOKENS: readonly string[] = [];
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
-
 const ignore = (): undefined => undefined;
 
 type Terminal = Extract<AnswerEvent, { type: 'end' | 'failure' }>;
@@ -161,7 +159,6 @@ class AnswerTokens implements AsyncIterableIterator<readonly string[]> {
 
 /** Comments are kept with the request for the feedback window: bounded, so memory is too. */
 const MAX_COMMENT_CHARS = 2_000;
-
 
 /** The fraction of a user's feedback below which an answer is not served from the cache again. */
 const NEGATIVE_FEEDBACK_BELOW = 0.5;

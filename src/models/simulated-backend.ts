@@ -9,7 +9,7 @@ import {
   type ModelPricing,
 } from './backend.js';
 import { estimateMessageTokens } from './token-counter.js';
-import type { ReadSink, SinkReadable } from '../read-sink.js';
+import { DONE, SinkReader, type ReadSink } from '../read-sink.js';
 import { createDeadlineQueue, type DeadlineQueue, type QueuedDeadline } from '../streaming/deadline-queue.js';
 import type { StopSignal } from '../stop-signal.js';
 
@@ -52,8 +52,6 @@ function generateAnswer(rng: Rng, tokens: number): string[] {
   return words;
 }
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
-
 /** Before the answer is made: one empty array for every stream, not one each. */
 const NO_TOKENS: readonly string[] = Object.freeze([]);
 
@@ -76,7 +74,7 @@ interface StreamSettings {
  * takes it out of the queue. A reader that takes its read
  * straight (`readTo`, the model call's timed iterator) is answered with no promise of this stream's.
  */
-class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkReadable<CompletionEvent[]>, QueuedDeadline {
+class SimulatedStream extends SinkReader<CompletionEvent[]> implements AsyncIterableIterator<CompletionEvent[]>, QueuedDeadline {
   private readonly stop: StopSignal;
   /** The failure is drawn at the first read, and the answer made once the time to first token passed. */
   private phase: 'new' | 'first-token' | 'streaming' = 'new';
@@ -88,30 +86,17 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkR
   private finished = false;
   /** Its slot in the backend's waits (QueuedDeadline). */
   deadlineSlot = -1;
-  /** The read waiting for the timer. */
-  private sink: ReadSink<CompletionEvent[]> | null = null;
-  /** The promise the waiting next() returned. */
-  private waiting: Promise<IteratorResult<CompletionEvent[]>> | null = null;
 
   constructor(
     private readonly settings: StreamSettings,
     private readonly request: CompletionRequest,
   ) {
+    super();
     this.stop = request.stop ?? request.signal;
   }
 
   [Symbol.asyncIterator](): this {
     return this;
-  }
-
-  next(): Promise<IteratorResult<CompletionEvent[]>> {
-    if (this.waiting !== null) {
-      const nextAfter = () => this.next();
-      return this.waiting.then(nextAfter, nextAfter);
-    }
-    const result = new Promise<IteratorResult<CompletionEvent[]>>((onRead, onReadError) => this.readTo({ onRead, onReadError }));
-    if (this.sink !== null) this.waiting = result;
-    return result;
   }
 
   /** Answers at once what is due, else when the timer fires (or the stop aborts). */
@@ -139,7 +124,7 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkR
 
   return(): Promise<IteratorResult<CompletionEvent[]>> {
     this.end();
-    this.settle(DONE);
+    this.settleRead(DONE);
     return Promise.resolve(DONE);
   }
 
@@ -147,7 +132,7 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkR
   handleEvent(): void {
     if (this.finished) return;
     this.end();
-    this.fail(this.stop.reason);
+    this.failRead(this.stop.reason);
   }
 
   /** The wait is over (QueuedDeadline): the time to first token, or the next token, is due. */
@@ -159,11 +144,11 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkR
       if (result === null) this.arm(this.started + this.sent * this.msPerToken - performance.now());
       else {
         this.stop.removeEventListener('abort', this);
-        this.settle(result);
+        this.settleRead(result);
       }
     } catch (error) {
       this.end();
-      this.fail(error);
+      this.failRead(error);
     }
   }
 
@@ -230,17 +215,6 @@ class SimulatedStream implements AsyncIterableIterator<CompletionEvent[]>, SinkR
     this.stop.removeEventListener('abort', this);
   }
 
-  private settle(result: IteratorResult<CompletionEvent[]>): void {
-    const { sink } = this;
-    this.sink = this.waiting = null;
-    sink?.onRead(result);
-  }
-
-  private fail(reason: unknown): void {
-    const { sink } = this;
-    this.sink = this.waiting = null;
-    sink?.onReadError(reason);
-  }
 }
 
 export function createSimulatedBackend(config: SimulatedModelConfig): SimulatedBackend {

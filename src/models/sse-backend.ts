@@ -19,7 +19,7 @@ import {
 } from './http-client.js';
 import { createSseParser, type SseEvent, type SseParser } from './sse-parser.js';
 import type { Logger } from '../logger.js';
-import type { ReadSink, SinkReadable } from '../read-sink.js';
+import { DONE, SinkReader, type ReadSink } from '../read-sink.js';
 import type { StopSignal } from '../stop-signal.js';
 import type { QueuedDeadline } from '../streaming/deadline-queue.js';
 import { countMessageTokens, countTokens, MAX_COUNTED_CHARS } from './token-counter.js';
@@ -154,7 +154,6 @@ const RESUME_AT_BATCHES = 1;
 
 type Batch = CompletionEvent[];
 
-const DONE: IteratorResult<Batch> = { done: true, value: undefined };
 const NO_FAILURE: unique symbol = Symbol('no failure');
 
 /**
@@ -176,7 +175,8 @@ const NO_FAILURE: unique symbol = Symbol('no failure');
  * translation context: one object per call.
  */
 class SseStream
-  implements AsyncIterableIterator<Batch>, SinkReadable<Batch>, Dispatcher.DispatchHandler, QueuedDeadline, TranslationContext
+  extends SinkReader<Batch>
+  implements AsyncIterableIterator<Batch>, Dispatcher.DispatchHandler, QueuedDeadline, TranslationContext
 {
   tokensSent = false;
   deadlineSlot = -1;
@@ -193,9 +193,6 @@ class SseStream
   private counting = false;
   private readonly queue: Batch[] = [];
   private failure: unknown = NO_FAILURE;
-  private sink: ReadSink<Batch> | null = null;
-  /** The promise the waiting next() returned. */
-  private waiting: Promise<IteratorResult<Batch>> | null = null;
   // Set once the response is a 2xx event stream.
   private translator: SseTranslator | null = null;
   private parser: SseParser | null = null;
@@ -213,6 +210,7 @@ class SseStream
     private readonly upstream: SseUpstream,
     private readonly request: CompletionRequest,
   ) {
+    super();
     // The call's own stop when the model manager gives one: its Node AbortSignal is then never made.
     this.stop = request.stop ?? request.signal;
   }
@@ -228,16 +226,6 @@ class SseStream
 
   [Symbol.asyncIterator](): this {
     return this;
-  }
-
-  next(): Promise<IteratorResult<Batch>> {
-    if (this.waiting !== null) {
-      const nextAfter = () => this.next();
-      return this.waiting.then(nextAfter, nextAfter);
-    }
-    const result = new Promise<IteratorResult<Batch>>((onRead, onReadError) => this.readTo({ onRead, onReadError }));
-    if (this.sink !== null) this.waiting = result;
-    return result;
   }
 
   readTo(sink: ReadSink<Batch>): void {
@@ -262,7 +250,7 @@ class SseStream
     this.queue.length = 0;
     this.failure = NO_FAILURE;
     if (!this.closed) this.close(new DOMException('The consumer stopped reading the stream', 'AbortError'));
-    this.answer(DONE);
+    this.settleRead(DONE);
     return Promise.resolve(DONE);
   }
 
@@ -498,11 +486,6 @@ class SseStream
     this.readTo(sink);
   }
 
-  private answer(result: IteratorResult<Batch>): void {
-    const { sink } = this;
-    this.sink = this.waiting = null;
-    sink?.onRead(result);
-  }
 }
 
 function usageAndFinish(promptTokens: number, completionTokens: number, estimated: boolean, reason: string): Batch {

@@ -1,5 +1,5 @@
 import { UpstreamError, type CompletionEvent } from './backend.js';
-import { isSinkReadable, type ReadSink, type SinkReadable } from '../read-sink.js';
+import { DONE, isSinkReadable, SinkReader, type ReadSink } from '../read-sink.js';
 import { createDeadlineQueue, type DeadlineQueue, type QueuedDeadline } from '../streaming/deadline-queue.js';
 import { LazyAbortController, type LazyAbortSignal, type StopSignal } from '../stop-signal.js';
 
@@ -91,28 +91,22 @@ class TimedStream implements AsyncIterable<Batch> {
 
 type Phase = 'first-token' | 'idle' | 'total';
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
-
 function abortError(signal: StopSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
 
-class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSink<Batch>, QueuedDeadline, UpstreamCompletion {
+class TimedIterator extends SinkReader<Batch> implements AsyncIterator<Batch>, ReadSink<Batch>, QueuedDeadline, UpstreamCompletion {
   private readonly child = new LazyAbortController();
   private readonly startedAt = performance.now();
   private upstream: AsyncIterator<Batch> | undefined;
   private tokensSent = false;
   private upstreamDone = false;
   private finished = false;
-  /** The read waiting on the upstream; null between reads. */
-  private sink: ReadSink<Batch> | null = null;
   /** The deadline the waiting next() must meet. */
   private deadlineAt = Infinity;
   private deadlinePhase: Phase = 'first-token';
   /** Its slot in `deadlines` (QueuedDeadline). */
   deadlineSlot = -1;
-  /** The promise the waiting next() returned. */
-  private waiting: Promise<IteratorResult<Batch>> | null = null;
   /** The upstream's promise handlers, made for an upstream that cannot be read straight. */
   private upstreamRead: ((result: IteratorResult<Batch>) => void) | null = null;
   private upstreamFailed: ((error: unknown) => void) | null = null;
@@ -124,20 +118,9 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
     private readonly observer: StreamObserver,
     private readonly deadlines: DeadlineQueue,
   ) {
+    super();
     // The iterator itself is the listener (handleEvent): no closure per stream for it.
     parent.addEventListener('abort', this, { once: true });
-  }
-
-  next(): Promise<IteratorResult<Batch>> {
-    // A consumer that does not wait for its previous next() is served after it, in order.
-    if (this.waiting !== null) {
-      const nextAfter = () => this.next();
-      return this.waiting.then(nextAfter, nextAfter);
-    }
-    const result = new Promise<IteratorResult<Batch>>((onRead, onReadError) => this.readTo({ onRead, onReadError }));
-    // Not answered at once: what a next() called meanwhile waits for.
-    if (this.sink !== null) this.waiting = result;
-    return result;
   }
 
   readTo(sink: ReadSink<Batch>): void {
@@ -172,7 +155,7 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
       this.abandonUpstream(new DOMException('The consumer stopped reading the stream', 'AbortError'));
     }
     // A next() still waiting ends with the stream.
-    this.settleWaiting(DONE);
+    this.settleRead(DONE);
     return Promise.resolve(DONE);
   }
 
@@ -197,14 +180,14 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
       this.tokensSent = true;
       this.observer.firstToken?.();
     }
-    this.settleWaiting(result);
+    this.settleRead(result);
   }
 
   /** The upstream failed (ReadSink). */
   onReadError(error: unknown): void {
     if (this.sink === null || this.finished) return;
     this.finish({ kind: 'failed', error });
-    this.failWaiting(error);
+    this.failRead(error);
   }
 
   /** The parent signal aborted. */
@@ -213,7 +196,7 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
     if (this.sink === null || this.finished) return;
     const reason = abortError(this.parent);
     this.finish({ kind: 'failed', error: reason });
-    this.failWaiting(reason);
+    this.failRead(reason);
   }
 
   /** The deadline queue's call (QueuedDeadline). */
@@ -224,21 +207,7 @@ class TimedIterator implements AsyncIterator<Batch>, SinkReadable<Batch>, ReadSi
     const error = this.deadlineError();
     this.finish({ kind: 'failed', error });
     this.abandonUpstream(error);
-    this.failWaiting(error);
-  }
-
-  private settleWaiting(result: IteratorResult<Batch>): void {
-    const { sink } = this;
-    this.sink = null;
-    this.waiting = null;
-    sink?.onRead(result);
-  }
-
-  private failWaiting(reason: unknown): void {
-    const { sink } = this;
-    this.sink = null;
-    this.waiting = null;
-    sink?.onReadError(reason);
+    this.failRead(error);
   }
 
   private finish(outcome: StreamOutcome): void {

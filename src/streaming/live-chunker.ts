@@ -1,3 +1,4 @@
+import { DONE } from '../read-sink.js';
 import { systemStreamTimers, type StreamTimers } from './stream-timers.js';
 import type { StreamChunk } from './word-chunks.js';
 
@@ -30,8 +31,6 @@ export interface LiveChunkOptions {
 }
 
 export const DEFAULT_FLUSH_INTERVAL_MS = 50;
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 /** Whether a UTF-16 code unit is `\s` (WhiteSpace or LineTerminator), as the word regexes read it. */
 export function isSpace(code: number): boolean {
