@@ -17,6 +17,13 @@
  * (Switchyard's compiled build when there is one; the relay under tsx) and the fake server, the
  * direct reader and the clients stay here: a server's loop then carries only its own work, and the
  * processes share the machine's cores. After warm-up each child does one full GC (collectGarbage).
+ *
+ * `UPSTREAM_PROVIDER=process` runs the fake server in a child process of its own (targets/
+ * fake-provider.ts), as a real provider is. By default it shares this process's event loop with the
+ * readers, so its per-token timers queue behind their work, which is heavier for the two GraphQL
+ * readers than for direct: that stretches their streams and lowers their tokens/s ratio; in its own
+ * process each hop through a server crosses one more process on the shared cores instead, which adds
+ * to their TTFT (docs/performance.md, "Thirteenth pass").
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -61,6 +68,7 @@ const PRE_WARM = 32;
 export const WARM_UP = Number(process.env.UPSTREAM_WARM_UP ?? 4_000);
 const GATEWAY_TARGET = fileURLToPath(new URL('./targets/upstream-gateway.mjs', import.meta.url));
 const RELAY_TARGET = fileURLToPath(new URL('./targets/upstream-relay.ts', import.meta.url));
+const PROVIDER_TARGET = fileURLToPath(new URL('./targets/fake-provider.ts', import.meta.url));
 export const COMPILED = existsSync(fileURLToPath(new URL('../dist/app.js', import.meta.url)));
 
 /** Switchyard's configuration: one arm on the fake server at `baseUrl`, nothing between it and the client. */
@@ -239,8 +247,17 @@ function printRows(placement: string, concurrency: number, requests: number, rou
   }
 }
 
+/** The fake server in a child process (targets/fake-provider.ts), with the same face as startFakeOpenAI's. */
+export async function startProviderProcess(): Promise<{ url: string; close(): Promise<void> }> {
+  const child = fork(PROVIDER_TARGET, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  child.send({ script: SCRIPT });
+  const [{ url }] = (await once(child, 'message')) as [{ url: string }];
+  return { url, close: () => stopTarget(child) };
+}
+
 export async function run(): Promise<void> {
-  const fake = await startFakeOpenAI({ script: SCRIPT });
+  const providerProcess = process.env.UPSTREAM_PROVIDER === 'process';
+  const fake = providerProcess ? await startProviderProcess() : await startFakeOpenAI({ script: SCRIPT });
   const agent = new Agent({ connections: 64 });
   const config = gatewayConfig(fake.url);
   const app = buildApp({ config: parseConfig(config), logger: createLogger('silent'), env: {} });
@@ -260,7 +277,10 @@ export async function run(): Promise<void> {
     // Only the own-process targets: the in-process servers share this process, which has no gc().
     await collectGarbage(gateway.child);
     await collectGarbage(relayProcess.child);
-    console.log(`fake server: ${TOKENS.length} tokens, first after ${SCRIPT.firstTokenDelayMs} ms, then ${SCRIPT.tokenDelayMs} ms apart`);
+    console.log(
+      `fake server (${providerProcess ? 'its own process' : 'this process'}): ${TOKENS.length} tokens, ` +
+        `first after ${SCRIPT.firstTokenDelayMs} ms, then ${SCRIPT.tokenDelayMs} ms apart`,
+    );
     console.log(`each figure: the median of the rounds (each round's added TTFT p50 and ratio in brackets); before each`);
     console.log(`measured run ${PRE_WARM} unmeasured chats, 16 at a time; last column: added p99 of all rounds' chats pooled`);
     console.log(
