@@ -1,16 +1,20 @@
 import type { Redis } from 'ioredis';
 import { createRequire } from 'node:module';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-import { Semaphore } from 'redis-semaphore';
+import type { Semaphore } from 'redis-semaphore';
 import type { Logger } from '../logger.js';
 
 // The three classes used, from their own files: rate-limiter-flexible's index requires every store it
 // has (Mongo, MySQL, Postgres, Prisma, DynamoDB, etcd, SQLite, ...), ~0.6 MB of heap for nothing
 // (docs/performance.md, "Tenth pass: start-up library heap"). The package has no exports map;
 // these are the files its index requires, so the classes are the same ones.
+// The Redis store and redis-semaphore are loaded only by a store given Redis: the embedded default
+// never uses them.
 const require = createRequire(import.meta.url);
 const RateLimiterMemory = require('rate-limiter-flexible/lib/RateLimiterMemory.js') as typeof import('rate-limiter-flexible').RateLimiterMemory;
-const RateLimiterRedis = require('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof import('rate-limiter-flexible').RateLimiterRedis;
+const loadRateLimiterRedis = () =>
+  require('rate-limiter-flexible/lib/RateLimiterRedis.js') as typeof import('rate-limiter-flexible').RateLimiterRedis;
+const loadSemaphore = () => (require('redis-semaphore') as typeof import('redis-semaphore')).Semaphore;
 const RateLimiterRes = require('rate-limiter-flexible/lib/RateLimiterRes.js') as typeof import('rate-limiter-flexible').RateLimiterRes;
 type RateLimiterRes = import('rate-limiter-flexible').RateLimiterRes;
 
@@ -152,7 +156,7 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
   function window(name: string, options: { limit: number; durationMs: number }): WindowLimiter {
     const common = { keyPrefix: `${deps.keyPrefix}limits:${name}`, points: options.limit, duration: Math.ceil(options.durationMs / 1000) };
     const limiter: RateLimiterAbstract = redis
-      ? new RateLimiterRedis({
+      ? new (loadRateLimiterRedis())({
           ...common,
           storeClient: redis,
           rejectIfRedisNotReady: true,
@@ -198,6 +202,7 @@ export function createLimiterStore(deps: LimiterStoreDeps): LimiterStore {
   function slots(name: string): SlotLimiter {
     const local = memorySlots();
     if (!redis) return { tryAcquire: async (key, limit) => local.tryAcquire(key, limit) };
+    const Semaphore = loadSemaphore();
     return {
       async tryAcquire(key, limit) {
         const semaphore = new Semaphore(redis, `${deps.keyPrefix}limits:${name}:${key}`, limit, {
