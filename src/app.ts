@@ -355,7 +355,7 @@ export function buildApp(deps: AppDeps): App {
         capacity: capacity.saturation(),
       };
     },
-    metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
+    metrics: () => metrics.scrape(),
   });
 
   return {

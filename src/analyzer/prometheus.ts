@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import type * as PromClient from 'prom-client';
 import type { AnalyzerConfig } from '../config/schema.js';
 import { estimateRegret, type BanditView } from './bandit-view.js';
 import type { RequestSample } from './performance-analyzer.js';
@@ -7,6 +7,8 @@ import type { EventLogStatus } from '../learning/event-log.js';
 /**
  * Prometheus exposition of the analyzer's figures. Each call makes a Registry of its own (never
  * prom-client's global one), so any number of servers or tests can coexist in one process.
+ * prom-client (with @opentelemetry/api, ~1.8 MB of heap) is loaded, and the registry built, at the
+ * first scrape: a gateway nobody scrapes never holds it, and what is counted before is not lost.
  * Request figures arrive through `observe` (the analyzer calls it from `record`); the bandit's
  * figures are read from `bandit()` once per scrape.
  *
@@ -32,13 +34,11 @@ export interface MetricsRegistryDeps {
 }
 
 export interface MetricsRegistry {
-  readonly registry: Registry;
-  readonly contentType: string;
   /** `sample.context` must already be the (cardinality-capped) context label. */
   observe(sample: RequestSample): void;
   observeReward(armId: string, modelId: string, context: string, reward: number): void;
-  /** The exposition text for GET /metrics. */
-  metrics(): Promise<string>;
+  /** The exposition for GET /metrics: its text and content type. */
+  scrape(): Promise<{ readonly contentType: string; readonly body: string }>;
 }
 
 const DEFAULT_BUCKETS: AnalyzerConfig['prometheus'] = {
@@ -188,10 +188,8 @@ class SeriesHistogram {
 }
 
 export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRegistry {
-  const registry = new Registry();
   const prefix = deps.prefix ?? 'switchyard_';
   const buckets = deps.buckets ?? DEFAULT_BUCKETS;
-  const registers = [registry];
 
   /** Series by arm, then model, then context. */
   const seriesByArm = new Map<string, Map<string, Map<string, Series>>>();
@@ -219,32 +217,6 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
     return series;
   };
 
-  const counter = (name: string, help: string, field: CounterField) =>
-    new Counter({
-      name: prefix + name,
-      help,
-      labelNames: LABELS,
-      registers,
-      collect() {
-        // Each series' total, in the order prom-client would hold them.
-        this.reset();
-        for (const series of counted[field]) this.inc(series.labels, series[field]);
-      },
-    });
-
-  counter('requests_total', 'Requests served, by arm, model and context (cache hits and shadow calls included).', 'requests');
-  counter('request_errors_total', 'Requests that failed, refusals apart.', 'errors');
-  counter(
-    'request_refusals_total',
-    'Requests refused rather than failed by the model: circuit open, instance full, or refused by the provider as invalid (400, 413, 422).',
-    'refused',
-  );
-  counter('cache_hits_total', 'Requests answered from the cache.', 'cacheHits');
-  counter('shadow_requests_total', 'Background shadow calls.', 'shadowCalls');
-  counter('cost_usd_total', 'Spend in US dollars.', 'cost');
-  counter('completion_tokens_total', 'Completion tokens generated.', 'tokens');
-  counter('rewards_total', 'Rewards given to the bandit.', 'rewards');
-  counter('reward_sum', 'Sum of rewards given to the bandit; divide by rewards_total for the mean.', 'rewardSum');
   const latency = new SeriesHistogram(
     `${prefix}request_latency_seconds`,
     'Request latency of successful, uncached requests.',
@@ -257,111 +229,145 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
     [...buckets.ttftBucketsSeconds],
     'ttft',
   );
-  // prom-client takes any object that reports itself as its metrics do.
-  registry.registerMetric(latency as unknown as Metric);
-  registry.registerMetric(ttft as unknown as Metric);
 
   // One bandit view per scrape, so every gauge of a scrape reports the same draw of figures.
   let scrapeView: BanditView | null = null;
   const currentView = (): BanditView | null => scrapeView ?? deps.bandit?.() ?? null;
 
-  const banditGauge = (name: string, help: string, pick: (arm: BanditView['arms'][number]) => number) =>
-    new Gauge({
-      name: prefix + name,
-      help,
-      labelNames: LABELS,
-      registers,
-      collect() {
-        this.reset();
-        for (const arm of currentView()?.arms ?? []) {
-          this.set({ arm: arm.armId, model: arm.modelId, context: arm.context }, pick(arm));
-        }
-      },
-    });
+  /** The registry and every metric in it, at the first scrape. */
+  const register = ({ Counter, Gauge, Registry }: typeof PromClient): PromClient.Registry => {
+    const registry = new Registry();
+    const registers = [registry];
 
-  if (deps.bandit) {
-    banditGauge('arm_posterior_mean', "Posterior mean of the arm's quality; context \"*\" is all contexts.", (a) => a.posteriorMean);
-    banditGauge('arm_posterior_lower95', 'Lower end of the 95% credible interval of the reward.', (a) => a.lower95);
-    banditGauge('arm_posterior_upper95', 'Upper end of the 95% credible interval of the reward.', (a) => a.upper95);
-    banditGauge('arm_probability_best', 'Posterior probability that the arm is the best in its context.', (a) => a.probabilityBest);
-    banditGauge('arm_pulls', 'Times the bandit chose the arm.', (a) => a.pulls);
-    new Gauge({
-      name: `${prefix}regret_estimate`,
-      help: 'Posterior pseudo-regret: sum of pulls times the gap to the best posterior mean.',
-      labelNames: ['context'],
-      registers,
-      collect() {
-        this.reset();
-        const view = currentView();
-        if (!view) return;
-        for (const [context, regret] of estimateRegret(view).byContext) this.set({ context }, regret.total);
-      },
-    });
-  }
+    const counter = (name: string, help: string, field: CounterField) =>
+      new Counter({
+        name: prefix + name,
+        help,
+        labelNames: LABELS,
+        registers,
+        collect() {
+          // Each series' total, in the order prom-client would hold them.
+          this.reset();
+          for (const series of counted[field]) this.inc(series.labels, series[field]);
+        },
+      });
 
-  const learning = deps.learning;
-  if (learning) {
-    const gauge = (name: string, help: string, pick: (status: EventLogStatus) => number) =>
+    counter('requests_total', 'Requests served, by arm, model and context (cache hits and shadow calls included).', 'requests');
+    counter('request_errors_total', 'Requests that failed, refusals apart.', 'errors');
+    counter(
+      'request_refusals_total',
+      'Requests refused rather than failed by the model: circuit open, instance full, or refused by the provider as invalid (400, 413, 422).',
+      'refused',
+    );
+    counter('cache_hits_total', 'Requests answered from the cache.', 'cacheHits');
+    counter('shadow_requests_total', 'Background shadow calls.', 'shadowCalls');
+    counter('cost_usd_total', 'Spend in US dollars.', 'cost');
+    counter('completion_tokens_total', 'Completion tokens generated.', 'tokens');
+    counter('rewards_total', 'Rewards given to the bandit.', 'rewards');
+    counter('reward_sum', 'Sum of rewards given to the bandit; divide by rewards_total for the mean.', 'rewardSum');
+    // prom-client takes any object that reports itself as its metrics do.
+    registry.registerMetric(latency as unknown as PromClient.Metric);
+    registry.registerMetric(ttft as unknown as PromClient.Metric);
+
+    const banditGauge = (name: string, help: string, pick: (arm: BanditView['arms'][number]) => number) =>
       new Gauge({
         name: prefix + name,
         help,
+        labelNames: LABELS,
         registers,
         collect() {
-          this.set(pick(learning()));
+          this.reset();
+          for (const arm of currentView()?.arms ?? []) {
+            this.set({ arm: arm.armId, model: arm.modelId, context: arm.context }, pick(arm));
+          }
         },
       });
-    gauge('learning_buffered_events', 'Learning events observed here and not yet appended to the shared log (Redis unreachable).', (s) => s.buffered);
-    gauge('learning_dropped_events_total', 'Buffered learning events dropped because the buffer was full (learning.maxBuffered).', (s) => s.dropped);
-    gauge('learning_applied_events_total', 'Learning events applied to this instance since it started, from every instance.', (s) => s.applied);
-    gauge('learning_degraded', '1 while the shared learning log cannot be reached (learning continues locally).', (s) => (s.state === 'degraded' ? 1 : 0));
-    gauge(
-      'learning_newer_format',
-      'The newest learning format met in the shared log that this version cannot read (0: none); its events are skipped and its snapshot kept.',
-      (s) => s.newerFormat ?? 0,
-    );
-    new Gauge({
-      name: `${prefix}learning_skipped_events_total`,
-      help: 'Shared-log learning events not applied here: of a newer format (a mixed-version fleet) or malformed.',
-      labelNames: ['reason'],
-      registers,
-      collect() {
-        const { skipped } = learning();
-        this.set({ reason: 'newer' }, skipped.newer);
-        this.set({ reason: 'malformed' }, skipped.malformed);
-      },
-    });
-  }
 
-  const disagreeing = deps.disagreeingClients;
-  if (disagreeing) {
-    new Gauge({
-      name: `${prefix}disagreeing_clients`,
-      help: "Clients whose feedback disagrees with everyone else's on the same arm and context (analyzer.disagreement).",
-      registers,
-      collect() {
-        this.set(disagreeing());
-      },
-    });
-  }
+    if (deps.bandit) {
+      banditGauge('arm_posterior_mean', "Posterior mean of the arm's quality; context \"*\" is all contexts.", (a) => a.posteriorMean);
+      banditGauge('arm_posterior_lower95', 'Lower end of the 95% credible interval of the reward.', (a) => a.lower95);
+      banditGauge('arm_posterior_upper95', 'Upper end of the 95% credible interval of the reward.', (a) => a.upper95);
+      banditGauge('arm_probability_best', 'Posterior probability that the arm is the best in its context.', (a) => a.probabilityBest);
+      banditGauge('arm_pulls', 'Times the bandit chose the arm.', (a) => a.pulls);
+      new Gauge({
+        name: `${prefix}regret_estimate`,
+        help: 'Posterior pseudo-regret: sum of pulls times the gap to the best posterior mean.',
+        labelNames: ['context'],
+        registers,
+        collect() {
+          this.reset();
+          const view = currentView();
+          if (!view) return;
+          for (const [context, regret] of estimateRegret(view).byContext) this.set({ context }, regret.total);
+        },
+      });
+    }
 
-  const unreadableRecords = deps.unreadableRequestRecords;
-  if (unreadableRecords) {
-    new Counter({
-      name: `${prefix}request_records_unreadable_total`,
-      help:
-        'Request records this version cannot read, treated as unknown: reads of shared ones in Redis (store "shared"; the same record read twice counts twice), journaled ones skipped at start-up (store "journal").',
-      labelNames: ['store'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [store, count] of Object.entries(unreadableRecords())) this.inc({ store }, count);
-      },
-    });
-  }
+    const learning = deps.learning;
+    if (learning) {
+      const gauge = (name: string, help: string, pick: (status: EventLogStatus) => number) =>
+        new Gauge({
+          name: prefix + name,
+          help,
+          registers,
+          collect() {
+            this.set(pick(learning()));
+          },
+        });
+      gauge('learning_buffered_events', 'Learning events observed here and not yet appended to the shared log (Redis unreachable).', (s) => s.buffered);
+      gauge('learning_dropped_events_total', 'Buffered learning events dropped because the buffer was full (learning.maxBuffered).', (s) => s.dropped);
+      gauge('learning_applied_events_total', 'Learning events applied to this instance since it started, from every instance.', (s) => s.applied);
+      gauge('learning_degraded', '1 while the shared learning log cannot be reached (learning continues locally).', (s) => (s.state === 'degraded' ? 1 : 0));
+      gauge(
+        'learning_newer_format',
+        'The newest learning format met in the shared log that this version cannot read (0: none); its events are skipped and its snapshot kept.',
+        (s) => s.newerFormat ?? 0,
+      );
+      new Gauge({
+        name: `${prefix}learning_skipped_events_total`,
+        help: 'Shared-log learning events not applied here: of a newer format (a mixed-version fleet) or malformed.',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          const { skipped } = learning();
+          this.set({ reason: 'newer' }, skipped.newer);
+          this.set({ reason: 'malformed' }, skipped.malformed);
+        },
+      });
+    }
+
+    const disagreeing = deps.disagreeingClients;
+    if (disagreeing) {
+      new Gauge({
+        name: `${prefix}disagreeing_clients`,
+        help: "Clients whose feedback disagrees with everyone else's on the same arm and context (analyzer.disagreement).",
+        registers,
+        collect() {
+          this.set(disagreeing());
+        },
+      });
+    }
+
+    const unreadableRecords = deps.unreadableRequestRecords;
+    if (unreadableRecords) {
+      new Counter({
+        name: `${prefix}request_records_unreadable_total`,
+        help:
+          'Request records this version cannot read, treated as unknown: reads of shared ones in Redis (store "shared"; the same record read twice counts twice), journaled ones skipped at start-up (store "journal").',
+        labelNames: ['store'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [store, count] of Object.entries(unreadableRecords())) this.inc({ store }, count);
+        },
+      });
+    }
+
+    return registry;
+  };
+  let registry: Promise<PromClient.Registry> | undefined;
 
   return {
-    registry,
-    contentType: registry.contentType,
     observe(sample) {
       const series = seriesFor(sample.armId, sample.modelId, sample.context);
       count(counted, series, 'requests', 1);
@@ -385,10 +391,12 @@ export function createMetricsRegistry(deps: MetricsRegistryDeps = {}): MetricsRe
       // A counter cannot go down (prom-client would throw here); rewards are never negative.
       if (reward >= 0) count(counted, series, 'rewardSum', reward);
     },
-    async metrics() {
+    async scrape() {
+      registry ??= import('prom-client').then(register);
+      const loaded = await registry;
       scrapeView = deps.bandit?.() ?? null;
       try {
-        return await registry.metrics();
+        return { contentType: loaded.contentType, body: await loaded.metrics() };
       } finally {
         scrapeView = null;
       }

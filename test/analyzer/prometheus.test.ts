@@ -47,8 +47,8 @@ describe('Prometheus metrics', () => {
 
     // Served over a real socket, as GET /metrics would be.
     server = createServer((_req, res) => {
-      void metrics.metrics().then((body) => {
-        res.writeHead(200, { 'content-type': metrics.contentType });
+      void metrics.scrape().then(({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType });
         res.end(body);
       });
     });
@@ -90,8 +90,8 @@ describe('Prometheus metrics', () => {
     const first = createMetricsRegistry();
     const second = createMetricsRegistry();
     first.observe({ armId: 'a', modelId: 'm', context: 'c', latencyMs: 5, ttftMs: 1, completionTokens: 1, costUsd: 0, error: false, cached: false });
-    const firstFamilies = parsePrometheusText(await first.metrics());
-    const secondFamilies = parsePrometheusText(await second.metrics());
+    const firstFamilies = parsePrometheusText((await first.scrape()).body);
+    const secondFamilies = parsePrometheusText((await second.scrape()).body);
     expect(valueOf(firstFamilies, 'switchyard_requests_total', 'switchyard_requests_total', { arm: 'a' })).toBe(1);
     expect(valueOf(secondFamilies, 'switchyard_requests_total', 'switchyard_requests_total', { arm: 'a' })).toBeUndefined();
     expect(firstFamilies.has('switchyard_arm_posterior_mean')).toBe(false);
@@ -147,7 +147,7 @@ describe('Prometheus metrics', () => {
           rewardSum.inc(labels, reward);
         }
       }
-      expect(samplesOnly(await metrics.metrics())).toEqual(samplesOnly(await registry.metrics()));
+      expect(samplesOnly((await metrics.scrape()).body)).toEqual(samplesOnly(await registry.metrics()));
     }
   });
 
